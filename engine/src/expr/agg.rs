@@ -1,0 +1,173 @@
+//! Aggregate functions, computed over all rows of a group.
+
+use super::func::numeric_avg;
+use super::{EvalError, ScalarExpr, SortKey};
+use crate::repr::{Datum, ScalarType};
+use crate::Diff;
+use rust_decimal::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AggregateFunc {
+    /// `count(*)` when it has no argument, else `count(x)` (non-NULL x).
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    BoolAnd,
+    BoolOr,
+    /// `string_agg(value, delimiter)`.
+    StringAgg,
+    StddevSamp,
+    StddevPop,
+    VarSamp,
+    VarPop,
+}
+
+/// One aggregate of a Reduce: `func(DISTINCT args ORDER BY ...) FILTER (WHERE filter)`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AggregateExpr {
+    pub func: AggregateFunc,
+    pub args: Vec<ScalarExpr>,
+    pub distinct: bool,
+    pub filter: Option<ScalarExpr>,
+    pub order_by: Vec<SortKey>,
+    /// The result type (bounds integer sums).
+    pub output: ScalarType,
+}
+
+impl AggregateExpr {
+    /// The aggregate's value over an empty input: 0 for count, NULL else.
+    pub fn empty_value(&self) -> Datum {
+        match self.func {
+            AggregateFunc::Count => Datum::Int(0),
+            _ => Datum::Null,
+        }
+    }
+
+    /// Computes the aggregate over `rows`, each with a positive multiplicity.
+    pub fn eval<'a>(&self, rows: impl Iterator<Item = (&'a [Datum], Diff)>) -> Result<Datum, EvalError> {
+        // Gather (sort key, args) per row, applying FILTER and multiplicity.
+        let mut inputs: Vec<(Vec<Datum>, Vec<Datum>, Diff)> = Vec::new();
+        for (row, diff) in rows {
+            if let Some(f) = &self.filter {
+                if !f.eval_predicate(row)? {
+                    continue;
+                }
+            }
+            let args = self.args.iter().map(|a| a.eval(row)).collect::<Result<Vec<_>, _>>()?;
+            // Aggregates skip rows whose (first) argument is NULL; count(*) has none.
+            if args.first().is_some_and(Datum::is_null) {
+                continue;
+            }
+            let keys = self.order_by.iter().map(|k| k.expr.eval(row)).collect::<Result<Vec<_>, _>>()?;
+            inputs.push((keys, args, diff));
+        }
+        if self.distinct {
+            let set: BTreeSet<Vec<Datum>> = inputs.iter().map(|(_, a, _)| a.clone()).collect();
+            inputs = set.into_iter().map(|a| (Vec::new(), a, 1)).collect();
+        }
+        if !self.order_by.is_empty() {
+            inputs.sort_by(|a, b| {
+                for (i, k) in self.order_by.iter().enumerate() {
+                    let o = k.compare(&a.0[i], &b.0[i]);
+                    if o.is_ne() {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let values = || inputs.iter().flat_map(|(_, a, d)| std::iter::repeat_n(&a[0], *d as usize));
+        let count: i64 = inputs.iter().map(|(_, _, d)| *d).sum();
+        use AggregateFunc::*;
+        Ok(match self.func {
+            Count => Datum::Int(count),
+            _ if count == 0 => Datum::Null,
+            Sum => sum(inputs.iter().map(|(_, a, d)| (&a[0], *d)), self.output)?,
+            Avg => match sum(inputs.iter().map(|(_, a, d)| (&a[0], *d)), ScalarType::Numeric { precision: None, scale: None })? {
+                Datum::Float(f) => Datum::float(f.0 / count as f64),
+                Datum::Numeric(n) => numeric_avg(n, count)?,
+                other => other,
+            },
+            Min => values().min().cloned().unwrap_or(Datum::Null),
+            Max => values().max().cloned().unwrap_or(Datum::Null),
+            BoolAnd => Datum::Bool(values().all(|v| *v == Datum::Bool(true))),
+            BoolOr => Datum::Bool(values().any(|v| *v == Datum::Bool(true))),
+            StringAgg => {
+                let mut out = String::new();
+                let mut first = true;
+                for (_, a, d) in &inputs {
+                    for _ in 0..*d {
+                        if !first {
+                            if let Some(Datum::Text(sep)) = a.get(1) {
+                                out.push_str(sep);
+                            }
+                        }
+                        first = false;
+                        if let Datum::Text(s) = &a[0] {
+                            out.push_str(s);
+                        }
+                    }
+                }
+                Datum::Text(out)
+            }
+            StddevSamp | StddevPop | VarSamp | VarPop => variance(self.func, values(), count)?,
+        })
+    }
+}
+
+fn sum<'a>(vals: impl Iterator<Item = (&'a Datum, Diff)>, output: ScalarType) -> Result<Datum, EvalError> {
+    let mut ints: i128 = 0;
+    let mut dec = Decimal::ZERO;
+    let mut float = 0.0f64;
+    let (mut saw_dec, mut saw_float) = (false, false);
+    for (v, d) in vals {
+        match v {
+            Datum::Int(i) => ints += *i as i128 * d as i128,
+            Datum::Numeric(n) => {
+                saw_dec = true;
+                dec = dec.checked_add(*n * Decimal::from(d)).ok_or_else(|| EvalError::new("22003", "value overflows numeric format"))?;
+            }
+            Datum::Float(f) => {
+                saw_float = true;
+                float += f.0 * d as f64
+            }
+            Datum::Interval(_) => return Err(EvalError::new("0A000", "sum(interval) is not supported")),
+            _ => {}
+        }
+    }
+    if saw_float {
+        return Ok(Datum::float(float + ints as f64));
+    }
+    if saw_dec || matches!(output, ScalarType::Numeric { .. }) {
+        let i = Decimal::from_i128(ints).ok_or_else(|| EvalError::new("22003", "value overflows numeric format"))?;
+        return Ok(Datum::Numeric(dec + i));
+    }
+    if ints < i64::MIN as i128 || ints > i64::MAX as i128 {
+        return Err(EvalError::out_of_range("bigint"));
+    }
+    Ok(Datum::Int(ints as i64))
+}
+
+fn variance<'a>(func: AggregateFunc, vals: impl Iterator<Item = &'a Datum>, n: i64) -> Result<Datum, EvalError> {
+    let xs: Vec<f64> = vals
+        .map(|v| match v {
+            Datum::Int(i) => *i as f64,
+            Datum::Float(f) => f.0,
+            Datum::Numeric(d) => d.to_f64().unwrap_or(0.0),
+            _ => 0.0,
+        })
+        .collect();
+    let samp = matches!(func, AggregateFunc::StddevSamp | AggregateFunc::VarSamp);
+    if samp && n < 2 {
+        return Ok(Datum::Null);
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    let ss: f64 = xs.iter().map(|x| (x - mean) * (x - mean)).sum();
+    let var = ss / if samp { (n - 1) as f64 } else { n as f64 };
+    let r = if matches!(func, AggregateFunc::StddevSamp | AggregateFunc::StddevPop) { var.sqrt() } else { var };
+    Ok(Datum::float(r))
+}

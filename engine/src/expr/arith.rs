@@ -1,0 +1,261 @@
+//! Arithmetic with PostgreSQL's rules: checked integer ranges, numeric
+//! result scales, date/time arithmetic.
+
+use super::EvalError;
+use crate::repr::{Datum, Interval, ScalarType, F64};
+use chrono::{DateTime, Months};
+use rust_decimal::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+fn to_decimal(d: &Datum) -> Option<Decimal> {
+    match d {
+        Datum::Int(i) => Some(Decimal::from(*i)),
+        Datum::Numeric(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn to_f64(d: &Datum) -> Option<f64> {
+    match d {
+        Datum::Int(i) => Some(*i as f64),
+        Datum::Float(f) => Some(f.0),
+        Datum::Numeric(n) => n.to_f64(),
+        _ => None,
+    }
+}
+
+fn int_overflow(ty: ScalarType) -> EvalError {
+    let ty = if ty.is_integer() { ty } else { ScalarType::Int64 };
+    let name = match ty {
+        ScalarType::Int16 => "smallint",
+        ScalarType::Int32 => "integer",
+        _ => "bigint",
+    };
+    EvalError::out_of_range(name)
+}
+
+/// Applies `op` to two non-null values; `ty` is the result type planned for
+/// the expression (it bounds integer results).
+pub fn arith(op: ArithOp, a: Datum, b: Datum, ty: ScalarType) -> Result<Datum, EvalError> {
+    use Datum::*;
+    match (&a, &b) {
+        (Int(x), Int(y)) if ty.is_integer() || !ty.is_numeric_family() => int_arith(op, *x, *y, if ty.is_integer() { ty } else { ScalarType::Int64 }),
+        (Float(_), _) | (_, Float(_)) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
+        (Int(_), Int(_)) if matches!(ty, ScalarType::Float32 | ScalarType::Float64) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
+        (Int(_) | Numeric(_), Int(_) | Numeric(_)) => numeric_arith(op, to_decimal(&a).unwrap(), to_decimal(&b).unwrap()),
+        _ => datetime_arith(op, a, b),
+    }
+}
+
+fn int_arith(op: ArithOp, x: i64, y: i64, ty: ScalarType) -> Result<Datum, EvalError> {
+    let r = match op {
+        ArithOp::Add => x.checked_add(y),
+        ArithOp::Sub => x.checked_sub(y),
+        ArithOp::Mul => x.checked_mul(y),
+        ArithOp::Div => {
+            if y == 0 {
+                return Err(EvalError::division_by_zero());
+            }
+            x.checked_div(y)
+        }
+        ArithOp::Mod => {
+            if y == 0 {
+                return Err(EvalError::division_by_zero());
+            }
+            Some(x.checked_rem(y).unwrap_or(0))
+        }
+    };
+    let (lo, hi) = ty.int_range().unwrap();
+    match r {
+        Some(v) if v >= lo && v <= hi => Ok(Datum::Int(v)),
+        _ => Err(int_overflow(ty)),
+    }
+}
+
+fn float_arith(op: ArithOp, x: f64, y: f64) -> Result<Datum, EvalError> {
+    let r = match op {
+        ArithOp::Add => x + y,
+        ArithOp::Sub => x - y,
+        ArithOp::Mul => x * y,
+        ArithOp::Div => {
+            if y == 0.0 {
+                return Err(EvalError::division_by_zero());
+            }
+            x / y
+        }
+        ArithOp::Mod => {
+            if y == 0.0 {
+                return Err(EvalError::division_by_zero());
+            }
+            x % y
+        }
+    };
+    if r.is_infinite() && x.is_finite() && y.is_finite() {
+        return Err(EvalError::new("22003", "value out of range: overflow"));
+    }
+    Ok(Datum::Float(F64(r)))
+}
+
+fn numeric_overflow() -> EvalError {
+    EvalError::new("22003", "value overflows numeric format")
+}
+
+pub fn numeric_arith(op: ArithOp, x: Decimal, y: Decimal) -> Result<Datum, EvalError> {
+    let r = match op {
+        ArithOp::Add => x.checked_add(y),
+        ArithOp::Sub => x.checked_sub(y),
+        ArithOp::Mul => x.checked_mul(y),
+        ArithOp::Div => return numeric_div(x, y).map(Datum::Numeric),
+        ArithOp::Mod => {
+            if y.is_zero() {
+                return Err(EvalError::division_by_zero());
+            }
+            x.checked_rem(y)
+        }
+    };
+    r.map(Datum::Numeric).ok_or_else(numeric_overflow)
+}
+
+/// PostgreSQL's `select_div_scale`: at least 16 significant digits, and no
+/// fewer fractional digits than either input has.
+pub fn numeric_div(x: Decimal, y: Decimal) -> Result<Decimal, EvalError> {
+    if y.is_zero() {
+        return Err(EvalError::division_by_zero());
+    }
+    let (w1, d1) = base10000_lead(x);
+    let (w2, d2) = base10000_lead(y);
+    let mut qweight = w1 - w2;
+    if d1 <= d2 {
+        qweight -= 1;
+    }
+    let rscale = (16 - qweight * 4).max(x.scale() as i32).max(y.scale() as i32).clamp(0, 1000) as u32;
+    let q = x.checked_div(y).ok_or_else(numeric_overflow)?;
+    let rscale = rscale.min(28);
+    let mut q = q.round_dp_with_strategy(rscale, RoundingStrategy::MidpointAwayFromZero);
+    if q.scale() < rscale {
+        // Pad with zeros only as far as 28 significant digits allow.
+        let room = 28u32.saturating_sub(int_digits(q));
+        q.rescale(rscale.min(room));
+    }
+    Ok(q)
+}
+
+fn int_digits(d: Decimal) -> u32 {
+    let t = d.trunc().abs();
+    if t.is_zero() {
+        1
+    } else {
+        t.to_string().len() as u32
+    }
+}
+
+/// The weight (power of 10000) and first base-10000 digit of a value, as
+/// PostgreSQL's numeric stores it.
+fn base10000_lead(d: Decimal) -> (i32, i64) {
+    let a = d.abs();
+    if a.is_zero() {
+        return (0, 0);
+    }
+    // log10 of the leading digit position.
+    let s = a.normalize().to_string();
+    let (int_part, frac_part) = s.split_once('.').unwrap_or((&s, ""));
+    let exp10 = if int_part != "0" {
+        int_part.len() as i32 - 1
+    } else {
+        let zeros = frac_part.chars().take_while(|c| *c == '0').count() as i32;
+        -(zeros + 1)
+    };
+    let weight = exp10.div_euclid(4);
+    let scaled = a / Decimal::from_i128_with_scale(1, 0) * pow10(-weight * 4);
+    (weight, scaled.trunc().to_i64().unwrap_or(0))
+}
+
+fn pow10(e: i32) -> Decimal {
+    let mut r = Decimal::ONE;
+    for _ in 0..e.abs() {
+        r = if e > 0 { r * Decimal::TEN } else { r / Decimal::TEN };
+    }
+    r
+}
+
+fn add_months(us: i64, months: i32) -> Option<i64> {
+    let dt = DateTime::from_timestamp_micros(us)?.naive_utc();
+    let dt = if months >= 0 { dt.checked_add_months(Months::new(months as u32))? } else { dt.checked_sub_months(Months::new(months.unsigned_abs()))? };
+    Some(dt.and_utc().timestamp_micros())
+}
+
+fn add_interval(us: i64, iv: Interval, sign: i64) -> Result<i64, EvalError> {
+    let us = add_months(us, iv.months * sign as i32).ok_or_else(|| EvalError::out_of_range("timestamp"))?;
+    Ok(us + sign * (iv.days as i64 * Interval::MICROS_PER_DAY + iv.micros))
+}
+
+fn datetime_arith(op: ArithOp, a: Datum, b: Datum) -> Result<Datum, EvalError> {
+    use Datum::*;
+    const DAY: i64 = crate::repr::Interval::MICROS_PER_DAY;
+    Ok(match (op, a, b) {
+        (ArithOp::Add, Date(d), Int(n)) | (ArithOp::Add, Int(n), Date(d)) => Date(d + n as i32),
+        (ArithOp::Sub, Date(d), Int(n)) => Date(d - n as i32),
+        (ArithOp::Sub, Date(x), Date(y)) => Int((x - y) as i64),
+        (ArithOp::Add, Date(d), Interval(iv)) | (ArithOp::Add, Interval(iv), Date(d)) => Timestamp(add_interval(d as i64 * DAY, iv, 1)?),
+        (ArithOp::Sub, Date(d), Interval(iv)) => Timestamp(add_interval(d as i64 * DAY, iv, -1)?),
+        (ArithOp::Add, Timestamp(t), Interval(iv)) | (ArithOp::Add, Interval(iv), Timestamp(t)) => Timestamp(add_interval(t, iv, 1)?),
+        (ArithOp::Sub, Timestamp(t), Interval(iv)) => Timestamp(add_interval(t, iv, -1)?),
+        (ArithOp::Add, TimestampTz(t), Interval(iv)) | (ArithOp::Add, Interval(iv), TimestampTz(t)) => TimestampTz(add_interval(t, iv, 1)?),
+        (ArithOp::Sub, TimestampTz(t), Interval(iv)) => TimestampTz(add_interval(t, iv, -1)?),
+        (ArithOp::Sub, Timestamp(x), Timestamp(y)) | (ArithOp::Sub, TimestampTz(x), TimestampTz(y)) => {
+            let d = x - y;
+            Interval(crate::repr::Interval { months: 0, days: (d / DAY) as i32, micros: d % DAY })
+        }
+        (ArithOp::Add, Interval(x), Interval(y)) => Interval(crate::repr::Interval { months: x.months + y.months, days: x.days + y.days, micros: x.micros + y.micros }),
+        (ArithOp::Sub, Interval(x), Interval(y)) => Interval(crate::repr::Interval { months: x.months - y.months, days: x.days - y.days, micros: x.micros - y.micros }),
+        (ArithOp::Mul, Interval(iv), n) | (ArithOp::Mul, n, Interval(iv)) => Interval(scale_interval(iv, to_f64(&n).unwrap_or(1.0))),
+        (ArithOp::Div, Interval(iv), n) => {
+            let f = to_f64(&n).unwrap_or(1.0);
+            if f == 0.0 {
+                return Err(EvalError::division_by_zero());
+            }
+            Interval(scale_interval(iv, 1.0 / f))
+        }
+        (op, a, b) => return Err(EvalError::new("42883", format!("operator does not exist: {:?} {:?} {:?}", a, op, b))),
+    })
+}
+
+/// Multiplies an interval as PostgreSQL does: fractional months spill into
+/// days, fractional days into microseconds.
+fn scale_interval(iv: Interval, f: f64) -> Interval {
+    let months = iv.months as f64 * f;
+    let whole_months = months.trunc();
+    let days = iv.days as f64 * f + (months - whole_months) * 30.0;
+    let whole_days = days.trunc();
+    let micros = iv.micros as f64 * f + (days - whole_days) * Interval::MICROS_PER_DAY as f64;
+    Interval { months: whole_months as i32, days: whole_days as i32, micros: micros.round() as i64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str_exact(s).unwrap()
+    }
+    #[test]
+    fn numeric_division_keeps_postgres_scale() {
+        assert_eq!(numeric_div(dec("1"), dec("3")).unwrap().to_string(), "0.33333333333333333333");
+        assert_eq!(numeric_div(dec("10"), dec("4")).unwrap().to_string(), "2.5000000000000000");
+        assert_eq!(numeric_div(dec("12345"), dec("7")).unwrap().to_string(), "1763.5714285714285714");
+        assert_eq!(numeric_div(dec("7.50"), dec("2")).unwrap().to_string(), "3.7500000000000000");
+    }
+    #[test]
+    fn integer_overflow_is_an_error() {
+        assert!(arith(ArithOp::Add, Datum::Int(i32::MAX as i64), Datum::Int(1), ScalarType::Int32).is_err());
+        assert_eq!(arith(ArithOp::Add, Datum::Int(i32::MAX as i64), Datum::Int(1), ScalarType::Int64).unwrap(), Datum::Int(2147483648));
+        assert_eq!(arith(ArithOp::Div, Datum::Int(1), Datum::Int(0), ScalarType::Int32).unwrap_err().code, "22012");
+    }
+}

@@ -1,0 +1,633 @@
+//! Scalar functions and operators, by arity.
+
+use super::arith::{arith, numeric_div, ArithOp};
+use super::{EvalError, ScalarExpr};
+use crate::repr::{check_int, coerce_numeric, format_datum, parse_datum, Datum, Interval, ScalarType, F64};
+use chrono::{DateTime, Datelike, Timelike};
+use rust_decimal::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Functions of one argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum UnaryFunc {
+    Not,
+    IsNull,
+    IsNotNull,
+    IsTrue,
+    IsFalse,
+    IsNotTrue,
+    IsNotFalse,
+    Neg(ScalarType),
+    Abs(ScalarType),
+    Cast(ScalarType),
+    Upper,
+    Lower,
+    CharLength,
+    OctetLength,
+    InitCap,
+    Reverse,
+    Ceil,
+    Floor,
+    Sqrt,
+    Ln,
+    Log10,
+    Exp,
+    Sign,
+}
+
+/// Functions of two arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum BinaryFunc {
+    Add(ScalarType),
+    Sub(ScalarType),
+    Mul(ScalarType),
+    Div(ScalarType),
+    Mod(ScalarType),
+    Power,
+    Eq,
+    NotEq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    IsDistinctFrom,
+    IsNotDistinctFrom,
+    /// `||` on text: NULL if either side is NULL.
+    TextConcat,
+    Like { negated: bool, case_insensitive: bool },
+    NullIf,
+    /// `date_part('field', value)`; result float8 (PostgreSQL 14+ returns
+    /// numeric for `extract`, float8 for `date_part`).
+    DatePart { numeric: bool },
+    DateTrunc,
+    Round,
+    Trunc,
+    Left,
+    Right,
+    Repeat,
+    StrPos,
+    StartsWith,
+}
+
+/// Functions of any number of arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum VariadicFunc {
+    And,
+    Or,
+    Coalesce,
+    Greatest,
+    Least,
+    /// `concat(...)`: NULL arguments are skipped.
+    Concat,
+    ConcatWs,
+    /// `x IN (a, b, ...)`: the first expression is `x`.
+    InList { negated: bool },
+    Substr,
+    Replace,
+    Lpad,
+    Rpad,
+    Btrim,
+    Ltrim,
+    Rtrim,
+    SplitPart,
+}
+
+fn text(d: &Datum) -> &str {
+    match d {
+        Datum::Text(s) | Datum::Jsonb(s) => s,
+        _ => "",
+    }
+}
+
+fn f64_of(d: &Datum) -> Option<f64> {
+    match d {
+        Datum::Int(i) => Some(*i as f64),
+        Datum::Float(f) => Some(f.0),
+        Datum::Numeric(n) => n.to_f64(),
+        _ => None,
+    }
+}
+
+impl UnaryFunc {
+    pub fn eval(&self, d: Datum) -> Result<Datum, EvalError> {
+        use UnaryFunc::*;
+        let b = |v: bool| Ok(Datum::Bool(v));
+        match self {
+            IsNull => return b(d.is_null()),
+            IsNotNull => return b(!d.is_null()),
+            IsTrue => return b(d == Datum::Bool(true)),
+            IsFalse => return b(d == Datum::Bool(false)),
+            IsNotTrue => return b(d != Datum::Bool(true)),
+            IsNotFalse => return b(d != Datum::Bool(false)),
+            _ => {}
+        }
+        if d.is_null() {
+            return Ok(Datum::Null);
+        }
+        Ok(match (self, d) {
+            (Not, Datum::Bool(v)) => Datum::Bool(!v),
+            (Neg(ty), d) => return arith(ArithOp::Sub, zero_like(&d), d, *ty),
+            (Abs(ty), d) => {
+                if d < zero_like(&d) {
+                    return arith(ArithOp::Sub, zero_like(&d), d, *ty);
+                }
+                d
+            }
+            (Cast(to), d) => return cast(d, *to),
+            (Upper, d) => Datum::Text(text(&d).to_uppercase()),
+            (Lower, d) => Datum::Text(text(&d).to_lowercase()),
+            (CharLength, d) => Datum::Int(text(&d).chars().count() as i64),
+            (OctetLength, d) => Datum::Int(text(&d).len() as i64),
+            (InitCap, d) => Datum::Text(initcap(text(&d))),
+            (Reverse, d) => Datum::Text(text(&d).chars().rev().collect()),
+            (Ceil, Datum::Numeric(n)) => Datum::Numeric(n.ceil()),
+            (Floor, Datum::Numeric(n)) => Datum::Numeric(n.floor()),
+            (Ceil, Datum::Int(i)) | (Floor, Datum::Int(i)) => Datum::Int(i),
+            (Ceil, d) => Datum::float(f64_of(&d).unwrap_or(0.0).ceil()),
+            (Floor, d) => Datum::float(f64_of(&d).unwrap_or(0.0).floor()),
+            (Sign, Datum::Numeric(n)) => Datum::Numeric(if n.is_zero() { Decimal::ZERO } else { n.signum() }),
+            (Sign, d) => Datum::float(f64_of(&d).unwrap_or(0.0).signum() * if f64_of(&d) == Some(0.0) { 0.0 } else { 1.0 }),
+            (Sqrt, d) => {
+                let x = f64_of(&d).unwrap_or(0.0);
+                if x < 0.0 {
+                    return Err(EvalError::new("2201F", "cannot take square root of a negative number"));
+                }
+                float_or_numeric(&d, x.sqrt())
+            }
+            (Ln | Log10, d) => {
+                let x = f64_of(&d).unwrap_or(0.0);
+                if x == 0.0 {
+                    return Err(EvalError::new("2201E", "cannot take logarithm of zero"));
+                }
+                if x < 0.0 {
+                    return Err(EvalError::new("2201E", "cannot take logarithm of a negative number"));
+                }
+                float_or_numeric(&d, if *self == Ln { x.ln() } else { x.log10() })
+            }
+            (Exp, d) => float_or_numeric(&d, f64_of(&d).unwrap_or(0.0).exp()),
+            (f, d) => return Err(EvalError::new("42883", format!("function {:?} does not accept {:?}", f, d))),
+        })
+    }
+}
+
+fn float_or_numeric(input: &Datum, v: f64) -> Datum {
+    match input {
+        Datum::Numeric(_) => Datum::Numeric(Decimal::from_f64(v).unwrap_or_default().round_dp(16).normalize()),
+        _ => Datum::float(v),
+    }
+}
+
+fn zero_like(d: &Datum) -> Datum {
+    match d {
+        Datum::Float(_) => Datum::float(0.0),
+        Datum::Numeric(_) => Datum::Numeric(Decimal::ZERO),
+        Datum::Interval(_) => Datum::Interval(Interval::default()),
+        _ => Datum::Int(0),
+    }
+}
+
+fn initcap(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            start = false;
+        } else {
+            out.push(c);
+            start = true;
+        }
+    }
+    out
+}
+
+/// Converts a value to type `to`, as PostgreSQL's cast does.
+pub fn cast(d: Datum, to: ScalarType) -> Result<Datum, EvalError> {
+    use ScalarType as T;
+    const DAY: i64 = Interval::MICROS_PER_DAY;
+    Ok(match (d, to) {
+        (Datum::Null, _) => Datum::Null,
+        (d @ Datum::Text(_), T::Text) => d,
+        (Datum::Text(s), to) => parse_datum(&s, to)?,
+        (Datum::Jsonb(s), T::Text) => Datum::Text(s),
+        (Datum::Bool(b), T::Text) => Datum::text(if b { "true" } else { "false" }),
+        (Datum::Float(f), T::Text) => Datum::Text(crate::repr::format_float(f.0, false)),
+        (d, T::Text) => Datum::Text(format_datum(&d, T::Text).unwrap_or_default()),
+        (Datum::Int(i), t) if t.is_integer() => check_int(i, t)?,
+        (Datum::Int(i), T::Float32 | T::Float64) => Datum::float(i as f64),
+        (Datum::Int(i), t @ T::Numeric { .. }) => Datum::Numeric(coerce_numeric(Decimal::from(i), t)?),
+        (Datum::Int(i), T::Bool) => Datum::Bool(i != 0),
+        (Datum::Bool(b), t) if t.is_integer() => Datum::Int(b as i64),
+        (Datum::Float(f), t) if t.is_integer() => {
+            let r = f.0.round_ties_even();
+            if !r.is_finite() || r < t.int_range().unwrap().0 as f64 || r > t.int_range().unwrap().1 as f64 {
+                return Err(EvalError::out_of_range(t));
+            }
+            Datum::Int(r as i64)
+        }
+        (Datum::Float(f), T::Float32) => Datum::float(f.0 as f32 as f64),
+        (d @ Datum::Float(_), T::Float64) => d,
+        (Datum::Float(f), t @ T::Numeric { .. }) => {
+            if !f.0.is_finite() {
+                return Err(EvalError::new("22003", "cannot convert infinity to numeric"));
+            }
+            let d = Decimal::from_str(&crate::repr::format_float(f.0, false)).or_else(|_| Decimal::from_f64(f.0).ok_or(())).map_err(|_| EvalError::new("22003", "numeric field overflow"))?;
+            Datum::Numeric(coerce_numeric(d, t)?)
+        }
+        (Datum::Numeric(n), t) if t.is_integer() => {
+            let r = n.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+            check_int(r.to_i64().ok_or_else(|| EvalError::out_of_range(t))?, t)?
+        }
+        (Datum::Numeric(n), T::Float32 | T::Float64) => Datum::float(n.to_f64().unwrap_or(f64::NAN)),
+        (Datum::Numeric(n), t @ T::Numeric { .. }) => Datum::Numeric(coerce_numeric(n, t)?),
+        (Datum::Date(d), T::Timestamp) => Datum::Timestamp(d as i64 * DAY),
+        (Datum::Date(d), T::TimestampTz) => Datum::TimestampTz(d as i64 * DAY),
+        (Datum::Timestamp(t) | Datum::TimestampTz(t), T::Date) => Datum::Date(t.div_euclid(DAY) as i32),
+        (Datum::Timestamp(t), T::TimestampTz) => Datum::TimestampTz(t),
+        (Datum::TimestampTz(t), T::Timestamp) => Datum::Timestamp(t),
+        (d @ Datum::Bool(_), T::Bool) => d,
+        (d @ Datum::Date(_), T::Date) => d,
+        (d @ Datum::Timestamp(_), T::Timestamp) => d,
+        (d @ Datum::TimestampTz(_), T::TimestampTz) => d,
+        (d @ Datum::Interval(_), T::Interval) => d,
+        (d @ Datum::Jsonb(_), T::Jsonb) => d,
+        (d, to) => return Err(EvalError::new("42846", format!("cannot cast {:?} to {}", d, to))),
+    })
+}
+
+impl BinaryFunc {
+    /// A strict function returns NULL when its first argument is NULL (the
+    /// evaluator skips the second argument then).
+    pub fn is_strict(&self) -> bool {
+        !matches!(self, BinaryFunc::IsDistinctFrom | BinaryFunc::IsNotDistinctFrom)
+    }
+
+    pub fn eval(&self, a: Datum, b: Datum) -> Result<Datum, EvalError> {
+        use BinaryFunc::*;
+        match self {
+            IsDistinctFrom => return Ok(Datum::Bool(a != b)),
+            IsNotDistinctFrom => return Ok(Datum::Bool(a == b)),
+            NullIf => return Ok(if !b.is_null() && a == b { Datum::Null } else { a }),
+            _ => {}
+        }
+        if a.is_null() || b.is_null() {
+            return Ok(Datum::Null);
+        }
+        Ok(match self {
+            Add(ty) => return arith(ArithOp::Add, a, b, *ty),
+            Sub(ty) => return arith(ArithOp::Sub, a, b, *ty),
+            Mul(ty) => return arith(ArithOp::Mul, a, b, *ty),
+            Div(ty) => return arith(ArithOp::Div, a, b, *ty),
+            Mod(ty) => return arith(ArithOp::Mod, a, b, *ty),
+            Power => match (&a, &b) {
+                (Datum::Numeric(x), _) | (_, Datum::Numeric(x)) if matches!((&a, &b), (Datum::Numeric(_) | Datum::Int(_), Datum::Numeric(_) | Datum::Int(_))) => {
+                    let _ = x;
+                    let r = f64_of(&a).unwrap().powf(f64_of(&b).unwrap());
+                    Datum::Numeric(Decimal::from_f64(r).ok_or_else(|| EvalError::new("22003", "value overflows numeric format"))?.round_dp(16).normalize())
+                }
+                _ => Datum::float(f64_of(&a).unwrap_or(0.0).powf(f64_of(&b).unwrap_or(0.0))),
+            },
+            Eq => Datum::Bool(compare(&a, &b).is_eq()),
+            NotEq => Datum::Bool(compare(&a, &b).is_ne()),
+            Lt => Datum::Bool(compare(&a, &b).is_lt()),
+            Lte => Datum::Bool(compare(&a, &b).is_le()),
+            Gt => Datum::Bool(compare(&a, &b).is_gt()),
+            Gte => Datum::Bool(compare(&a, &b).is_ge()),
+            TextConcat => Datum::Text(format!("{}{}", display(&a), display(&b))),
+            Like { negated, case_insensitive } => {
+                let m = if *case_insensitive { like(&text(&a).to_lowercase(), &text(&b).to_lowercase()) } else { like(text(&a), text(&b)) };
+                Datum::Bool(m != *negated)
+            }
+            DatePart { numeric } => return date_part(text(&a), &b, *numeric),
+            DateTrunc => return date_trunc(text(&a), b),
+            Round | Trunc => return round(a, &b, *self == Trunc),
+            Left | Right => {
+                let s: Vec<char> = text(&a).chars().collect();
+                let n = match b { Datum::Int(n) => n, _ => 0 };
+                let len = s.len() as i64;
+                let k = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
+                let out: String = if *self == Left { s[..k].iter().collect() } else { s[s.len() - k..].iter().collect() };
+                Datum::Text(out)
+            }
+            Repeat => Datum::Text(text(&a).repeat(match b { Datum::Int(n) if n > 0 => n as usize, _ => 0 })),
+            StrPos => Datum::Int(text(&a).find(text(&b)).map(|i| text(&a)[..i].chars().count() as i64 + 1).unwrap_or(0)),
+            StartsWith => Datum::Bool(text(&a).starts_with(text(&b))),
+            IsDistinctFrom | IsNotDistinctFrom | NullIf => unreachable!(),
+        })
+    }
+}
+
+/// A value as `||` and `concat` show it: the text output of its type.
+fn display(d: &Datum) -> String {
+    match d {
+        Datum::Text(s) | Datum::Jsonb(s) => s.clone(),
+        Datum::Float(f) => crate::repr::format_float(f.0, false),
+        other => format_datum(other, ScalarType::Text).unwrap_or_default(),
+    }
+}
+
+/// SQL LIKE with `%`, `_` and backslash escapes.
+pub fn like(s: &str, p: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let p: Vec<char> = p.chars().collect();
+    fn go(s: &[char], p: &[char]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some('%') => (0..=s.len()).any(|i| go(&s[i..], &p[1..])),
+            Some('_') => !s.is_empty() && go(&s[1..], &p[1..]),
+            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&s[1..], &p[2..]),
+            Some(c) => s.first() == Some(c) && go(&s[1..], &p[1..]),
+        }
+    }
+    go(&s, &p)
+}
+
+fn micros_of(d: &Datum) -> Option<i64> {
+    match d {
+        Datum::Timestamp(t) | Datum::TimestampTz(t) => Some(*t),
+        Datum::Date(d) => Some(*d as i64 * Interval::MICROS_PER_DAY),
+        _ => None,
+    }
+}
+
+fn date_part(field: &str, v: &Datum, numeric: bool) -> Result<Datum, EvalError> {
+    let field = field.to_ascii_lowercase();
+    let out = |x: f64, frac_micros: Option<i64>| -> Datum {
+        if numeric {
+            match frac_micros {
+                Some(us) => Datum::Numeric(Decimal::new(us, 6)),
+                None => Datum::Numeric(Decimal::from_f64(x).unwrap_or_default()),
+            }
+        } else {
+            Datum::float(x)
+        }
+    };
+    if let Datum::Interval(iv) = v {
+        let secs_total = iv.micros;
+        let r = match field.as_str() {
+            "year" | "years" => (iv.months / 12) as f64,
+            "month" | "months" | "mon" => (iv.months % 12) as f64,
+            "day" | "days" => iv.days as f64,
+            "hour" | "hours" => (secs_total / 3_600_000_000) as f64,
+            "minute" | "minutes" => ((secs_total / 60_000_000) % 60) as f64,
+            "second" | "seconds" => return Ok(out((secs_total % 60_000_000) as f64 / 1e6, Some(secs_total % 60_000_000))),
+            "epoch" => {
+                let us = (iv.months as i64 * 30 + iv.days as i64) * Interval::MICROS_PER_DAY + iv.micros;
+                return Ok(out(us as f64 / 1e6, Some(us)));
+            }
+            _ => return Err(unit_error(&field, "interval")),
+        };
+        return Ok(out(r, None));
+    }
+    let us = micros_of(v).ok_or_else(|| unit_error(&field, "value"))?;
+    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::out_of_range("timestamp"))?.naive_utc();
+    let r = match field.as_str() {
+        "year" | "years" => dt.year() as f64,
+        "month" | "months" | "mon" => dt.month() as f64,
+        "day" | "days" => dt.day() as f64,
+        "hour" | "hours" => dt.hour() as f64,
+        "minute" | "minutes" => dt.minute() as f64,
+        "second" | "seconds" => {
+            let us = dt.second() as i64 * 1_000_000 + us.rem_euclid(1_000_000);
+            return Ok(out(us as f64 / 1e6, Some(us)));
+        }
+        "milliseconds" => return Ok(out((dt.second() as i64 * 1_000_000 + us.rem_euclid(1_000_000)) as f64 / 1e3, Some((dt.second() as i64 * 1_000_000 + us.rem_euclid(1_000_000)) * 1000 / 1000 * 1000 / 1000))),
+        "dow" => dt.weekday().num_days_from_sunday() as f64,
+        "isodow" => dt.weekday().number_from_monday() as f64,
+        "doy" => dt.ordinal() as f64,
+        "week" => dt.iso_week().week() as f64,
+        "quarter" => ((dt.month() - 1) / 3 + 1) as f64,
+        "decade" => (dt.year().div_euclid(10)) as f64,
+        "century" => ((dt.year() + 99).div_euclid(100)) as f64,
+        "epoch" => return Ok(out(us as f64 / 1e6, Some(us))),
+        _ => return Err(unit_error(&field, "timestamp")),
+    };
+    Ok(out(r, None))
+}
+
+fn unit_error(field: &str, ty: &str) -> EvalError {
+    EvalError::new("22023", format!("unit \"{}\" not recognized for type {}", field, ty))
+}
+
+fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {
+    let field = field.to_ascii_lowercase();
+    let us = micros_of(&v).ok_or_else(|| unit_error(&field, "value"))?;
+    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::out_of_range("timestamp"))?.naive_utc();
+    let date = dt.date();
+    let t = match field.as_str() {
+        "microseconds" => dt,
+        "milliseconds" => dt.with_nanosecond(dt.nanosecond() / 1_000_000 * 1_000_000).unwrap(),
+        "second" => dt.with_nanosecond(0).unwrap(),
+        "minute" => dt.with_nanosecond(0).unwrap().with_second(0).unwrap(),
+        "hour" => date.and_hms_opt(dt.hour(), 0, 0).unwrap(),
+        "day" => date.and_hms_opt(0, 0, 0).unwrap(),
+        "week" => (date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64)).and_hms_opt(0, 0, 0).unwrap(),
+        "month" => date.with_day(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
+        "quarter" => date.with_day(1).unwrap().with_month((date.month() - 1) / 3 * 3 + 1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
+        "year" => date.with_day(1).unwrap().with_month(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
+        _ => return Err(unit_error(&field, "timestamp")),
+    };
+    let r = t.and_utc().timestamp_micros();
+    Ok(match v {
+        Datum::TimestampTz(_) => Datum::TimestampTz(r),
+        _ => Datum::Timestamp(r),
+    })
+}
+
+fn round(a: Datum, digits: &Datum, trunc: bool) -> Result<Datum, EvalError> {
+    let n = match digits {
+        Datum::Int(n) => *n,
+        _ => 0,
+    };
+    Ok(match a {
+        Datum::Numeric(x) => {
+            let strategy = if trunc { RoundingStrategy::ToZero } else { RoundingStrategy::MidpointAwayFromZero };
+            if n >= 0 {
+                let mut r = x.round_dp_with_strategy(n as u32, strategy);
+                r.rescale(n as u32);
+                Datum::Numeric(r)
+            } else {
+                let p = Decimal::from(10i64.pow((-n) as u32));
+                Datum::Numeric((x / p).round_dp_with_strategy(0, strategy) * p)
+            }
+        }
+        Datum::Int(i) => Datum::Int(i),
+        other => {
+            let x = f64_of(&other).unwrap_or(0.0);
+            let p = 10f64.powi(n as i32);
+            Datum::float(if trunc { (x * p).trunc() / p } else { (x * p).round_ties_even() / p })
+        }
+    })
+}
+
+impl VariadicFunc {
+    pub fn eval(&self, exprs: &[ScalarExpr], row: &[Datum]) -> Result<Datum, EvalError> {
+        use VariadicFunc::*;
+        match self {
+            And | Or => {
+                // Three-valued logic; an error in one argument is masked by a
+                // deciding value in another, as in PostgreSQL's short circuit.
+                let decisive = *self == Or;
+                let mut null = false;
+                let mut err = None;
+                for e in exprs {
+                    match e.eval(row) {
+                        Ok(Datum::Bool(v)) if v == decisive => return Ok(Datum::Bool(decisive)),
+                        Ok(Datum::Null) => null = true,
+                        Ok(_) => {}
+                        Err(e) => err = err.or(Some(e)),
+                    }
+                }
+                if let Some(e) = err {
+                    return Err(e);
+                }
+                Ok(if null { Datum::Null } else { Datum::Bool(!decisive) })
+            }
+            Coalesce => {
+                for e in exprs {
+                    let v = e.eval(row)?;
+                    if !v.is_null() {
+                        return Ok(v);
+                    }
+                }
+                Ok(Datum::Null)
+            }
+            InList { negated } => {
+                let x = exprs[0].eval(row)?;
+                if x.is_null() {
+                    return Ok(Datum::Null);
+                }
+                let mut null = false;
+                for e in &exprs[1..] {
+                    let v = e.eval(row)?;
+                    if v.is_null() {
+                        null = true;
+                    } else if v == x {
+                        return Ok(Datum::Bool(!negated));
+                    }
+                }
+                Ok(if null { Datum::Null } else { Datum::Bool(*negated) })
+            }
+            _ => {
+                let args = exprs.iter().map(|e| e.eval(row)).collect::<Result<Vec<_>, _>>()?;
+                self.eval_args(args)
+            }
+        }
+    }
+
+    fn eval_args(&self, args: Vec<Datum>) -> Result<Datum, EvalError> {
+        use VariadicFunc::*;
+        match self {
+            Greatest | Least => {
+                let vals = args.into_iter().filter(|d| !d.is_null());
+                return Ok(if *self == Greatest { vals.max() } else { vals.min() }.unwrap_or(Datum::Null));
+            }
+            Concat => return Ok(Datum::Text(args.iter().filter(|d| !d.is_null()).map(display).collect())),
+            ConcatWs => {
+                if args[0].is_null() {
+                    return Ok(Datum::Null);
+                }
+                let sep = text(&args[0]).to_string();
+                return Ok(Datum::Text(args[1..].iter().filter(|d| !d.is_null()).map(display).collect::<Vec<_>>().join(&sep)));
+            }
+            _ => {}
+        }
+        if args.iter().any(Datum::is_null) {
+            return Ok(Datum::Null);
+        }
+        let int = |i: usize| match args.get(i) {
+            Some(Datum::Int(n)) => Some(*n),
+            _ => None,
+        };
+        let s = text(&args[0]);
+        Ok(Datum::Text(match self {
+            Substr => {
+                let chars: Vec<char> = s.chars().collect();
+                let start = int(1).unwrap_or(1);
+                let end = match int(2) {
+                    Some(len) if len < 0 => return Err(EvalError::new("22011", "negative substring length not allowed")),
+                    Some(len) => start.saturating_add(len),
+                    None => i64::MAX,
+                };
+                let lo = (start.max(1) - 1) as usize;
+                let hi = (end.max(1) - 1).min(chars.len() as i64) as usize;
+                if lo >= hi {
+                    String::new()
+                } else {
+                    chars[lo..hi].iter().collect()
+                }
+            }
+            Replace => {
+                let from = text(&args[1]);
+                if from.is_empty() {
+                    s.to_string()
+                } else {
+                    s.replace(from, text(&args[2]))
+                }
+            }
+            Lpad | Rpad => {
+                let n = int(1).unwrap_or(0).max(0) as usize;
+                let fill: Vec<char> = args.get(2).map(|d| text(d).chars().collect()).unwrap_or_else(|| vec![' ']);
+                let chars: Vec<char> = s.chars().collect();
+                if chars.len() >= n || fill.is_empty() {
+                    chars[..n.min(chars.len())].iter().collect()
+                } else {
+                    let pad: String = fill.iter().cycle().take(n - chars.len()).collect();
+                    if *self == Lpad {
+                        format!("{}{}", pad, s)
+                    } else {
+                        format!("{}{}", s, pad)
+                    }
+                }
+            }
+            Btrim | Ltrim | Rtrim => {
+                let set: Vec<char> = args.get(1).map(|d| text(d).chars().collect()).unwrap_or_else(|| vec![' ']);
+                let f = |c: char| set.contains(&c);
+                match self {
+                    Btrim => s.trim_matches(f),
+                    Ltrim => s.trim_start_matches(f),
+                    _ => s.trim_end_matches(f),
+                }
+                .to_string()
+            }
+            SplitPart => {
+                let n = int(2).unwrap_or(1);
+                let delim = text(&args[1]);
+                if n == 0 {
+                    return Err(EvalError::new("22023", "field position must not be zero"));
+                }
+                let parts: Vec<&str> = if delim.is_empty() { vec![s] } else { s.split(delim).collect() };
+                let idx = if n > 0 { n - 1 } else { parts.len() as i64 + n };
+                parts.get(idx as usize).filter(|_| idx >= 0).map(|p| p.to_string()).unwrap_or_default()
+            }
+            _ => unreachable!("handled above"),
+        }))
+    }
+}
+
+/// `avg` over a numeric sum and count, with PostgreSQL's result scale.
+pub fn numeric_avg(sum: Decimal, count: i64) -> Result<Datum, EvalError> {
+    numeric_div(sum, Decimal::from(count)).map(Datum::Numeric)
+}
+
+
+/// Compares two non-null values, across numeric representations (an
+/// integer against a numeric or float) and date against timestamp.
+pub fn compare(a: &Datum, b: &Datum) -> std::cmp::Ordering {
+    use Datum::*;
+    const DAY: i64 = crate::repr::Interval::MICROS_PER_DAY;
+    match (a, b) {
+        (Int(x), Numeric(y)) => Decimal::from(*x).cmp(y),
+        (Numeric(x), Int(y)) => x.cmp(&Decimal::from(*y)),
+        (Float(_), Int(_) | Numeric(_)) | (Int(_) | Numeric(_), Float(_)) => F64(f64_of(a).unwrap()).cmp(&F64(f64_of(b).unwrap())),
+        (Date(d), Timestamp(t) | TimestampTz(t)) => (*d as i64 * DAY).cmp(t),
+        (Timestamp(t) | TimestampTz(t), Date(d)) => t.cmp(&(*d as i64 * DAY)),
+        (Timestamp(x), TimestampTz(y)) | (TimestampTz(x), Timestamp(y)) => x.cmp(y),
+        (Text(x) | Jsonb(x), Text(y) | Jsonb(y)) => x.cmp(y),
+        _ => a.cmp(b),
+    }
+}

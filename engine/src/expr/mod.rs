@@ -1,0 +1,20 @@
+//! Scalar expressions and aggregate functions.
+//!
+//! Expressions are evaluated a row at a time with PostgreSQL's semantics:
+//! three-valued logic, NULL in gives NULL out for strict functions, integer
+//! overflow and division by zero raise errors (never wrap), numeric division
+//! keeps PostgreSQL's result scale. An error is a value ([`EvalError`]) that
+//! the renderer routes into the view's error collection; it never panics.
+
+mod agg;
+mod arith;
+mod error;
+mod func;
+mod scalar;
+mod window;
+
+pub use agg::{AggregateExpr, AggregateFunc};
+pub use error::EvalError;
+pub use func::{BinaryFunc, UnaryFunc, VariadicFunc};
+pub use scalar::{ScalarExpr, SortKey};
+pub use window::{WindowExpr, WindowFrame, WindowFunc};

@@ -1,0 +1,106 @@
+//! Window functions, computed over one sorted partition at a time.
+
+use super::{AggregateExpr, EvalError, ScalarExpr, SortKey};
+use crate::repr::Datum;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    /// `lag(value [, offset [, default]])`; args hold value, offset, default.
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    /// An aggregate over the frame.
+    Aggregate(AggregateExpr),
+}
+
+/// Which rows of the partition an aggregate sees from the current row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum WindowFrame {
+    /// The whole partition (no ORDER BY, or UNBOUNDED both ways).
+    Partition,
+    /// RANGE UNBOUNDED PRECEDING to CURRENT ROW: up to the last peer.
+    RangeToCurrent,
+    /// ROWS BETWEEN start AND end, offsets relative to the current row
+    /// (`None` is unbounded).
+    Rows { start: Option<i64>, end: Option<i64> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct WindowExpr {
+    pub func: WindowFunc,
+    pub args: Vec<ScalarExpr>,
+    pub frame: WindowFrame,
+}
+
+impl WindowExpr {
+    /// Computes this window function for every row of a partition already
+    /// sorted by `order_by`.
+    pub fn eval_partition(&self, rows: &[Vec<Datum>], order_by: &[SortKey]) -> Result<Vec<Datum>, EvalError> {
+        let n = rows.len();
+        let peers = |a: usize, b: usize| SortKey::compare_rows(order_by, &rows[a], &rows[b]).is_eq();
+        // last_peer[i]: index of the last row that sorts equal to row i.
+        let mut last_peer = vec![0; n];
+        for i in (0..n).rev() {
+            last_peer[i] = if i + 1 < n && peers(i, i + 1) { last_peer[i + 1] } else { i };
+        }
+        let mut out = Vec::with_capacity(n);
+        let (mut rank, mut dense) = (0i64, 0i64);
+        for i in 0..n {
+            let new_group = i == 0 || !peers(i - 1, i);
+            if new_group {
+                rank = i as i64 + 1;
+                dense += 1;
+            }
+            let v = match &self.func {
+                WindowFunc::RowNumber => Datum::Int(i as i64 + 1),
+                WindowFunc::Rank => Datum::Int(rank),
+                WindowFunc::DenseRank => Datum::Int(dense),
+                WindowFunc::Lag | WindowFunc::Lead => {
+                    let offset = match self.args.get(1).map(|e| e.eval(&rows[i])).transpose()? {
+                        Some(Datum::Int(k)) => k,
+                        Some(Datum::Null) => {
+                            out.push(Datum::Null);
+                            continue;
+                        }
+                        _ => 1,
+                    };
+                    let j = if matches!(self.func, WindowFunc::Lag) { i as i64 - offset } else { i as i64 + offset };
+                    if j >= 0 && (j as usize) < n {
+                        self.args[0].eval(&rows[j as usize])?
+                    } else {
+                        self.args.get(2).map(|e| e.eval(&rows[i])).transpose()?.unwrap_or(Datum::Null)
+                    }
+                }
+                WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::Aggregate(_) => {
+                    let (lo, hi) = self.frame_bounds(i, n, &last_peer);
+                    match &self.func {
+                        WindowFunc::FirstValue => if lo < hi { self.args[0].eval(&rows[lo])? } else { Datum::Null },
+                        WindowFunc::LastValue => if lo < hi { self.args[0].eval(&rows[hi - 1])? } else { Datum::Null },
+                        WindowFunc::Aggregate(agg) => agg.eval(rows[lo..hi.max(lo)].iter().map(|r| (r.as_slice(), 1)))?,
+                        _ => unreachable!(),
+                    }
+                }
+            };
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// The half-open range of rows in row `i`'s frame.
+    fn frame_bounds(&self, i: usize, n: usize, last_peer: &[usize]) -> (usize, usize) {
+        match self.frame {
+            WindowFrame::Partition => (0, n),
+            WindowFrame::RangeToCurrent => (0, last_peer[i] + 1),
+            WindowFrame::Rows { start, end } => {
+                let lo = start.map(|s| (i as i64 + s).clamp(0, n as i64) as usize).unwrap_or(0);
+                let hi = end.map(|e| (i as i64 + e + 1).clamp(0, n as i64) as usize).unwrap_or(n);
+                (lo, hi)
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The engine's plan IR: what the SQL layer lowers a query into, and what
+//! [`crate::render`] turns into a differential dataflow.
+//!
+//! Every node denotes a multiset of rows (a collection that changes over
+//! time). The nodes are chosen so that each has a direct incremental
+//! implementation; SQL constructs without one (outer joins, EXCEPT, global
+//! aggregates) are lowered into combinations of them.
+
+use crate::expr::{AggregateExpr, ScalarExpr, SortKey, WindowExpr};
+use crate::repr::Row;
+use crate::{Diff, GlobalId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Plan {
+    /// A fixed multiset of rows.
+    Constant { rows: Vec<(Row, Diff)>, arity: usize },
+    /// The contents of a table, source or materialized view.
+    Get { id: GlobalId, arity: usize },
+    /// Appends one column per expression; expressions see the input row
+    /// and the columns appended before them.
+    Map { input: Box<Plan>, exprs: Vec<ScalarExpr> },
+    /// Keeps the rows for which every predicate is true.
+    Filter { input: Box<Plan>, predicates: Vec<ScalarExpr> },
+    /// Keeps (and reorders, or repeats) the given columns.
+    Project { input: Box<Plan>, columns: Vec<usize> },
+    /// Equi-join: pairs of rows whose key expressions are equal (and not
+    /// NULL, unless `null_eq`); output is left columns then right columns.
+    /// With no keys it is a cross product.
+    Join { left: Box<Plan>, right: Box<Plan>, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool },
+    /// Groups by the key expressions; output is key columns then one column
+    /// per aggregate. No group, no row (global aggregates add their default
+    /// row in the lowering).
+    Reduce { input: Box<Plan>, group_key: Vec<ScalarExpr>, aggregates: Vec<AggregateExpr> },
+    /// Each distinct row once.
+    Distinct { input: Box<Plan> },
+    /// The multiset sum of the inputs.
+    Union { inputs: Vec<Plan> },
+    /// Every multiplicity negated.
+    Negate { input: Box<Plan> },
+    /// Keeps rows with positive multiplicity (EXCEPT ALL / INTERSECT ALL
+    /// are Threshold over Union and Negate).
+    Threshold { input: Box<Plan> },
+    /// Per group, the rows from `offset` to `offset + limit` in `order_by`
+    /// order (ORDER BY ... LIMIT inside a view, DISTINCT ON).
+    TopK { input: Box<Plan>, group_key: Vec<usize>, order_by: Vec<SortKey>, limit: Option<usize>, offset: usize },
+    /// Appends one column per window expression, computed per partition.
+    Window { input: Box<Plan>, partition_by: Vec<ScalarExpr>, order_by: Vec<SortKey>, exprs: Vec<WindowExpr> },
+}
+
+impl Plan {
+    pub fn boxed(self) -> Box<Plan> {
+        Box::new(self)
+    }
+
+    /// The number of columns of the rows this plan produces.
+    pub fn arity(&self) -> usize {
+        match self {
+            Plan::Constant { arity, .. } | Plan::Get { arity, .. } => *arity,
+            Plan::Map { input, exprs } => input.arity() + exprs.len(),
+            Plan::Filter { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } => input.arity(),
+            Plan::Project { columns, .. } => columns.len(),
+            Plan::Join { left, right, .. } => left.arity() + right.arity(),
+            Plan::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
+            Plan::Union { inputs } => inputs.first().map(|p| p.arity()).unwrap_or(0),
+            Plan::Window { input, exprs, .. } => input.arity() + exprs.len(),
+        }
+    }
+
+    /// The objects this plan reads.
+    pub fn depends_on(&self) -> Vec<GlobalId> {
+        let mut ids = Vec::new();
+        self.visit(&mut |p| {
+            if let Plan::Get { id, .. } = p {
+                ids.push(*id)
+            }
+        });
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn visit(&self, f: &mut impl FnMut(&Plan)) {
+        f(self);
+        for c in self.children() {
+            c.visit(f);
+        }
+    }
+
+    pub fn children(&self) -> Vec<&Plan> {
+        match self {
+            Plan::Constant { .. } | Plan::Get { .. } => vec![],
+            Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
+            Plan::Join { left, right, .. } => vec![left, right],
+            Plan::Union { inputs } => inputs.iter().collect(),
+        }
+    }
+
+    fn explain(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        let list = |es: &[ScalarExpr]| es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");
+        let keys = |ks: &[SortKey]| ks.iter().map(|k| format!("{}{}", k.expr, if k.desc { " desc" } else { "" })).collect::<Vec<_>>().join(", ");
+        match self {
+            Plan::Constant { rows, .. } => writeln!(f, "{}Constant ({} rows)", pad, rows.len())?,
+            Plan::Get { id, .. } => writeln!(f, "{}Get u{}", pad, id)?,
+            Plan::Map { exprs, .. } => writeln!(f, "{}Map ({})", pad, list(exprs))?,
+            Plan::Filter { predicates, .. } => writeln!(f, "{}Filter ({})", pad, list(predicates))?,
+            Plan::Project { columns, .. } => writeln!(f, "{}Project ({})", pad, columns.iter().map(|c| format!("#{}", c)).collect::<Vec<_>>().join(", "))?,
+            Plan::Join { left_key, right_key, .. } if left_key.is_empty() => writeln!(f, "{}CrossJoin", pad)?,
+            Plan::Join { left_key, right_key, null_eq, .. } => writeln!(f, "{}Join on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
+            Plan::Reduce { group_key, aggregates, .. } => writeln!(f, "{}Reduce group=({}) aggs=({})", pad, list(group_key), aggregates.iter().map(|a| format!("{:?}({})", a.func, list(&a.args))).collect::<Vec<_>>().join(", "))?,
+            Plan::Distinct { .. } => writeln!(f, "{}Distinct", pad)?,
+            Plan::Union { .. } => writeln!(f, "{}Union", pad)?,
+            Plan::Negate { .. } => writeln!(f, "{}Negate", pad)?,
+            Plan::Threshold { .. } => writeln!(f, "{}Threshold", pad)?,
+            Plan::TopK { group_key, order_by, limit, offset, .. } => writeln!(f, "{}TopK group=({:?}) order=({}) limit={:?} offset={}", pad, group_key, keys(order_by), limit, offset)?,
+            Plan::Window { partition_by, order_by, exprs, .. } => writeln!(f, "{}Window partition=({}) order=({}) funcs={}", pad, list(partition_by), keys(order_by), exprs.len())?,
+        }
+        for c in self.children() {
+            c.explain(f, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.explain(f, 0)
+    }
+}

@@ -1,0 +1,67 @@
+//! Reductions over a whole group: aggregates, TopK and window functions.
+//! Each recomputes its group's output from the group's current rows;
+//! differential-dataflow turns that into the change of the output.
+
+use crate::expr::{AggregateExpr, EvalError, SortKey, WindowExpr};
+use crate::repr::Row;
+use crate::Diff;
+
+/// The group key followed by each aggregate's value.
+pub fn aggregate(key: &Row, vals: &[(&Row, Diff)], aggs: &[AggregateExpr]) -> Result<Row, EvalError> {
+    let mut out = key.clone();
+    for agg in aggs {
+        out.push(agg.eval(vals.iter().filter(|(_, d)| *d > 0).map(|(r, d)| (r.as_slice(), *d)))?);
+    }
+    Ok(out)
+}
+
+/// Rows of one group, sorted, with each multiplicity expanded.
+fn sorted_rows(vals: &[(&Row, Diff)], order_by: &[SortKey]) -> Vec<Row> {
+    let mut rows: Vec<Row> = vals.iter().filter(|(_, d)| *d > 0).flat_map(|(r, d)| std::iter::repeat_n((*r).clone(), *d as usize)).collect();
+    // Stable, with the row itself as the final tie-breaker so that the
+    // result does not depend on arrival order.
+    rows.sort_by(|a, b| SortKey::compare_rows(order_by, a, b).then_with(|| a.cmp(b)));
+    rows
+}
+
+/// The rows from `offset` to `offset + limit` of the group.
+pub fn top_k(vals: &[(&Row, Diff)], order_by: &[SortKey], limit: Option<usize>, offset: usize, out: &mut Vec<(Row, Diff)>) {
+    let rows = sorted_rows(vals, order_by);
+    let end = limit.map(|l| offset.saturating_add(l)).unwrap_or(usize::MAX).min(rows.len());
+    for row in rows.into_iter().take(end).skip(offset) {
+        match out.last_mut() {
+            Some((r, d)) if *r == row => *d += 1,
+            _ => out.push((row, 1)),
+        }
+    }
+}
+
+/// Every row of the partition, followed by each window function's value.
+pub fn window(vals: &[(&Row, Diff)], order_by: &[SortKey], exprs: &[WindowExpr], out: &mut Vec<(Result<Row, EvalError>, Diff)>) {
+    let rows = sorted_rows(vals, order_by);
+    let mut columns = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        match e.eval_partition(&rows, order_by) {
+            Ok(c) => columns.push(c),
+            Err(err) => {
+                out.push((Err(err), 1));
+                return;
+            }
+        }
+    }
+    let mut results: Vec<(Result<Row, EvalError>, Diff)> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut row)| {
+            row.extend(columns.iter().map(|c| c[i].clone()));
+            (Ok(row), 1)
+        })
+        .collect();
+    results.sort();
+    for (r, d) in results {
+        match out.last_mut() {
+            Some((prev, pd)) if *prev == r => *pd += d,
+            _ => out.push((r, d)),
+        }
+    }
+}

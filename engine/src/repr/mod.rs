@@ -1,0 +1,15 @@
+//! Values, rows and types shared by every layer.
+
+mod datum;
+mod format;
+mod parse;
+mod types;
+
+pub use datum::{Datum, Interval, F64};
+pub use format::{format_datum, format_float, format_jsonb};
+pub use parse::{check_int, coerce_numeric, out_of_range, parse_datum, parse_date, parse_interval, parse_timestamp, ParseError};
+pub use types::{ColumnType, RelationDesc, ScalarType};
+
+/// A row: one datum per column. Ordered and hashable so that it can be the
+/// data of a differential collection.
+pub type Row = Vec<Datum>;

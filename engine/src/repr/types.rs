@@ -1,0 +1,110 @@
+//! Column types.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The SQL type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ScalarType {
+    Bool,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    /// `numeric(p, s)`; `None` when unconstrained.
+    Numeric { precision: Option<u8>, scale: Option<u8> },
+    Text,
+    Date,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Jsonb,
+}
+
+impl ScalarType {
+    /// The PostgreSQL type OID clients see.
+    pub fn oid(self) -> u32 {
+        match self {
+            ScalarType::Bool => 16,
+            ScalarType::Int16 => 21,
+            ScalarType::Int32 => 23,
+            ScalarType::Int64 => 20,
+            ScalarType::Float32 => 700,
+            ScalarType::Float64 => 701,
+            ScalarType::Numeric { .. } => 1700,
+            ScalarType::Text => 25,
+            ScalarType::Date => 1082,
+            ScalarType::Timestamp => 1114,
+            ScalarType::TimestampTz => 1184,
+            ScalarType::Interval => 1186,
+            ScalarType::Jsonb => 3802,
+        }
+    }
+
+    /// The inclusive range of an integer type.
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        match self {
+            ScalarType::Int16 => Some((i16::MIN as i64, i16::MAX as i64)),
+            ScalarType::Int32 => Some((i32::MIN as i64, i32::MAX as i64)),
+            ScalarType::Int64 => Some((i64::MIN, i64::MAX)),
+            _ => None,
+        }
+    }
+
+    pub fn is_integer(self) -> bool {
+        self.int_range().is_some()
+    }
+
+    pub fn is_numeric_family(self) -> bool {
+        matches!(self, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64 | ScalarType::Float32 | ScalarType::Float64 | ScalarType::Numeric { .. })
+    }
+}
+
+impl fmt::Display for ScalarType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScalarType::Bool => write!(f, "boolean"),
+            ScalarType::Int16 => write!(f, "smallint"),
+            ScalarType::Int32 => write!(f, "integer"),
+            ScalarType::Int64 => write!(f, "bigint"),
+            ScalarType::Float32 => write!(f, "real"),
+            ScalarType::Float64 => write!(f, "double precision"),
+            ScalarType::Numeric { precision: Some(p), scale } => write!(f, "numeric({},{})", p, scale.unwrap_or(0)),
+            ScalarType::Numeric { .. } => write!(f, "numeric"),
+            ScalarType::Text => write!(f, "text"),
+            ScalarType::Date => write!(f, "date"),
+            ScalarType::Timestamp => write!(f, "timestamp without time zone"),
+            ScalarType::TimestampTz => write!(f, "timestamp with time zone"),
+            ScalarType::Interval => write!(f, "interval"),
+            ScalarType::Jsonb => write!(f, "jsonb"),
+        }
+    }
+}
+
+/// A column's type and nullability.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnType {
+    pub scalar: ScalarType,
+    pub nullable: bool,
+}
+
+/// The names and types of a relation's columns.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationDesc {
+    pub names: Vec<String>,
+    pub types: Vec<ColumnType>,
+}
+
+impl RelationDesc {
+    pub fn new(columns: Vec<(String, ColumnType)>) -> Self {
+        let (names, types) = columns.into_iter().unzip();
+        RelationDesc { names, types }
+    }
+    pub fn arity(&self) -> usize {
+        self.names.len()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &ColumnType)> {
+        self.names.iter().zip(self.types.iter())
+    }
+}
