@@ -1,1 +1,9 @@
+//! eddy's SQL layer: statement parsing, the catalog model, planning through
+//! DataFusion into the engine's plan IR, and errors with SQLSTATE codes.
+//!
+//! Planning is pure and synchronous: it reads a catalog snapshot and
+//! produces a plan; it never touches the engine or the network.
 
+pub mod error;
+
+pub use error::{codes, Severity, SqlError};

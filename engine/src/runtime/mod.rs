@@ -1,0 +1,116 @@
+//! The timely worker threads and the handle that drives them.
+//!
+//! The coordinator sends every [`Command`] to every worker, in one order, so
+//! that all workers build the same dataflows. Writes are spread over the
+//! workers; reads (peeks) are answered by each worker for its share of an
+//! arrangement and merged by the caller.
+
+mod worker;
+
+use crate::expr::EvalError;
+use crate::plan::Plan;
+use crate::repr::Row;
+use crate::{Diff, GlobalId, Timestamp};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+
+/// One worker's share of a peek: the rows (with multiplicities) and errors
+/// of a collection at a time.
+#[derive(Debug, Default)]
+pub struct PeekResponse {
+    pub rows: Vec<(Row, Diff)>,
+    pub errors: Vec<EvalError>,
+}
+
+/// Called once per worker with its share of a peek.
+pub type PeekResponder = Arc<dyn Fn(PeekResponse) + Send + Sync>;
+
+/// Called with every consolidated change of a subscribed collection, and
+/// with `None` rows once a timestamp is complete (progress).
+pub type SubscribeSink = Arc<dyn Fn(SubscribeEvent) -> bool + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub enum SubscribeEvent {
+    /// Changes at a timestamp from one worker.
+    Updates(Vec<(Row, Timestamp, Diff)>),
+    /// All changes before this timestamp have been delivered by this worker.
+    Progress(Timestamp),
+}
+
+#[derive(Clone)]
+pub enum Command {
+    /// Creates an empty table with an input the coordinator writes to.
+    CreateTable { id: GlobalId },
+    /// Builds a dataflow computing `plan` and arranges its result under `id`.
+    CreateView { id: GlobalId, plan: Plan },
+    /// Drops the collection `id` and its dataflow.
+    Drop { id: GlobalId },
+    /// Inserts (or with negative diffs, deletes) rows of a table at `time`.
+    Write { id: GlobalId, time: Timestamp, updates: Arc<Vec<(Row, Diff)>> },
+    /// Closes every timestamp before `time` on every table.
+    AdvanceTime { time: Timestamp },
+    /// Reads collection `id` as of `time`, once every input has passed it.
+    Peek { id: GlobalId, time: Timestamp, respond: PeekResponder },
+    /// Streams the changes of `id` after `time` to `sink` until it returns false.
+    Subscribe { id: GlobalId, time: Timestamp, sink: SubscribeSink },
+    /// Allows arrangements to forget history before `since`.
+    AllowCompaction { since: Timestamp },
+    Shutdown,
+}
+
+/// The running workers.
+pub struct Engine {
+    senders: Vec<Sender<Command>>,
+    threads: Vec<Thread>,
+    guards: Option<timely::communication::initialize::WorkerGuards<()>>,
+}
+
+impl Engine {
+    /// Starts `workers` timely worker threads in this process.
+    pub fn start(workers: usize) -> Engine {
+        let workers = workers.max(1);
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) = channel();
+            senders.push(tx);
+            receivers.push(Some(rx));
+        }
+        let receivers = Arc::new(Mutex::new(receivers));
+        let (thread_tx, thread_rx) = channel();
+        let thread_tx = Mutex::new(thread_tx);
+        let config = timely::Config::process(workers);
+        let guards = timely::execute(config, move |w| {
+            let rx = receivers.lock().unwrap()[w.index()].take().expect("each worker takes its receiver once");
+            thread_tx.lock().unwrap().send((w.index(), std::thread::current())).unwrap();
+            worker::Worker::new(w, rx).run();
+        })
+        .expect("timely workers start");
+        let mut threads: Vec<(usize, Thread)> = (0..workers).map(|_| thread_rx.recv().unwrap()).collect();
+        threads.sort_by_key(|(i, _)| *i);
+        Engine { senders, threads: threads.into_iter().map(|(_, t)| t).collect(), guards: Some(guards) }
+    }
+
+    pub fn workers(&self) -> usize {
+        self.senders.len()
+    }
+
+    /// Sends `cmd` to every worker and wakes them.
+    pub fn send(&self, cmd: Command) {
+        for (tx, thread) in self.senders.iter().zip(&self.threads) {
+            // A worker that has exited has nothing left to do with commands.
+            let _ = tx.send(cmd.clone());
+            thread.unpark();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.send(Command::Shutdown);
+        if let Some(g) = self.guards.take() {
+            drop(g.join());
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! One timely worker: executes commands, steps dataflows, answers peeks.
+
+use super::{Command, PeekResponder, PeekResponse, SubscribeEvent, SubscribeSink};
+use crate::render::{render, ErrTrace, RowTrace, TraceBundle};
+use crate::repr::Row;
+use crate::{Diff, GlobalId, Timestamp};
+use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::trace::cursor::{cursor_list, Cursor};
+use differential_dataflow::trace::TraceReader;
+use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+use timely::progress::frontier::{Antichain, AntichainRef};
+
+struct PendingPeek {
+    id: GlobalId,
+    time: Timestamp,
+    respond: PeekResponder,
+}
+
+struct Subscription {
+    id: GlobalId,
+    /// Changes at times `<= frontier` have been sent.
+    sent_through: Timestamp,
+    sink: SubscribeSink,
+}
+
+pub struct Worker<'w> {
+    timely: &'w mut timely::worker::Worker,
+    commands: Receiver<Command>,
+    traces: HashMap<GlobalId, TraceBundle>,
+    dataflows: HashMap<GlobalId, usize>,
+    inputs: HashMap<GlobalId, InputSession<Timestamp, Row, Diff>>,
+    peeks: Vec<PendingPeek>,
+    subscriptions: Vec<Subscription>,
+    time: Timestamp,
+    since: Timestamp,
+}
+
+impl<'w> Worker<'w> {
+    pub fn new(timely: &'w mut timely::worker::Worker, commands: Receiver<Command>) -> Self {
+        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), subscriptions: Vec::new(), time: 0, since: 0 }
+    }
+
+    pub fn run(mut self) {
+        loop {
+            while let Ok(cmd) = self.commands.try_recv() {
+                if matches!(cmd, Command::Shutdown) {
+                    return;
+                }
+                self.handle(cmd);
+            }
+            self.timely.step_or_park(Some(Duration::from_millis(20)));
+            self.serve_peeks();
+            self.serve_subscriptions();
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::CreateTable { id } => self.create_table(id),
+            Command::CreateView { id, plan } => {
+                let index = self.timely.next_dataflow_index();
+                let traces = &mut self.traces;
+                let bundle = self.timely.dataflow_named::<Timestamp, _, _>(&format!("u{}", id), |scope| {
+                    let (oks, errs) = render(&plan, scope, traces);
+                    TraceBundle { oks: oks.arrange_by_self().trace, errs: errs.arrange_by_self().trace }
+                });
+                self.install(id, index, bundle);
+            }
+            Command::Drop { id } => {
+                self.traces.remove(&id);
+                self.inputs.remove(&id);
+                self.peeks.retain(|p| p.id != id);
+                self.subscriptions.retain(|s| s.id != id);
+                if let Some(index) = self.dataflows.remove(&id) {
+                    self.timely.drop_dataflow(index);
+                }
+            }
+            Command::Write { id, time, updates } => {
+                let (index, peers) = (self.timely.index(), self.timely.peers());
+                if let Some(input) = self.inputs.get_mut(&id) {
+                    for (row, diff) in updates.iter().skip(index).step_by(peers) {
+                        input.update_at(row.clone(), time, *diff);
+                    }
+                }
+            }
+            Command::AdvanceTime { time } => {
+                self.time = self.time.max(time);
+                for input in self.inputs.values_mut() {
+                    input.advance_to(self.time);
+                    input.flush();
+                }
+            }
+            Command::Peek { id, time, respond } => self.peeks.push(PendingPeek { id, time, respond }),
+            Command::Subscribe { id, time, sink } => self.subscriptions.push(Subscription { id, sent_through: time, sink }),
+            Command::AllowCompaction { since } => {
+                self.since = self.since.max(since);
+                let frontier = [self.since];
+                for b in self.traces.values_mut() {
+                    b.oks.set_logical_compaction(AntichainRef::new(&frontier));
+                    b.oks.set_physical_compaction(AntichainRef::new(&frontier));
+                    b.errs.set_logical_compaction(AntichainRef::new(&frontier));
+                    b.errs.set_physical_compaction(AntichainRef::new(&frontier));
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn create_table(&mut self, id: GlobalId) {
+        let index = self.timely.next_dataflow_index();
+        let (mut input, bundle) = self.timely.dataflow_named::<Timestamp, _, _>(&format!("table u{}", id), |scope| {
+            let (input, rows) = scope.new_collection::<Row, Diff>();
+            let (_, errs) = scope.new_collection::<crate::expr::EvalError, Diff>();
+            (input, TraceBundle { oks: rows.arrange_by_self().trace, errs: errs.arrange_by_self().trace })
+        });
+        input.advance_to(self.time);
+        input.flush();
+        self.inputs.insert(id, input);
+        self.install(id, index, bundle);
+    }
+
+    fn install(&mut self, id: GlobalId, index: usize, mut bundle: TraceBundle) {
+        let frontier = [self.since];
+        bundle.oks.set_logical_compaction(AntichainRef::new(&frontier));
+        bundle.errs.set_logical_compaction(AntichainRef::new(&frontier));
+        self.traces.insert(id, bundle);
+        self.dataflows.insert(id, index);
+    }
+
+    fn serve_peeks(&mut self) {
+        let mut pending = std::mem::take(&mut self.peeks);
+        pending.retain(|peek| {
+            let Some(bundle) = self.traces.get_mut(&peek.id) else {
+                (peek.respond)(PeekResponse::default());
+                return false;
+            };
+            if !(complete(&mut bundle.oks, peek.time) && complete(&mut bundle.errs, peek.time)) {
+                return true;
+            }
+            let rows = read_at(&mut bundle.oks, |r| r.clone(), |t| t <= peek.time);
+            let errors = read_at(&mut bundle.errs, |e| e.clone(), |t| t <= peek.time).into_iter().map(|(e, _)| e).collect();
+            (peek.respond)(PeekResponse { rows, errors });
+            false
+        });
+        self.peeks.extend(pending);
+    }
+
+    fn serve_subscriptions(&mut self) {
+        let mut subs = std::mem::take(&mut self.subscriptions);
+        subs.retain_mut(|sub| {
+            let Some(bundle) = self.traces.get_mut(&sub.id) else { return false };
+            let mut upper = Antichain::new();
+            bundle.oks.read_upper(&mut upper);
+            let Some(&upper) = upper.elements().first() else { return true };
+            // Times up to `upper - 1` are complete.
+            if upper == 0 || upper - 1 <= sub.sent_through {
+                return true;
+            }
+            let from = sub.sent_through;
+            let mut by_time: Vec<(Row, Timestamp, Diff)> = Vec::new();
+            for_each_update(&mut bundle.oks, |row, t, d| {
+                if t > from && t < upper {
+                    by_time.push((row.clone(), t, d));
+                }
+            });
+            by_time.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            differential_dataflow::consolidation::consolidate_updates(&mut by_time);
+            sub.sent_through = upper - 1;
+            let keep = by_time.is_empty() || (sub.sink)(SubscribeEvent::Updates(by_time));
+            keep && (sub.sink)(SubscribeEvent::Progress(upper))
+        });
+        self.subscriptions.extend(subs);
+    }
+}
+
+/// Whether every update at or before `time` is in the trace.
+fn complete<Tr: TraceReader<Time = Timestamp>>(trace: &mut Tr, time: Timestamp) -> bool {
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    !upper.less_equal(&time)
+}
+
+fn for_each_update<K: Clone + 'static>(trace: &mut differential_dataflow::operators::arrange::TraceAgent<differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>>, mut f: impl FnMut(&K, Timestamp, Diff))
+where
+    K: Ord + Clone,
+{
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    let Some(batches) = trace.batches_through(upper.borrow()) else { return };
+    let (mut cursor, storage) = cursor_list(batches);
+    while cursor.key_valid(&storage) {
+        let key = cursor.key(&storage);
+        while cursor.val_valid(&storage) {
+            cursor.map_times(&storage, |t, d| f(key, *t, *d));
+            cursor.step_val(&storage);
+        }
+        cursor.step_key(&storage);
+    }
+}
+
+/// The accumulated contents of a trace over the times `keep` accepts.
+fn read_at<K: Clone + Ord + 'static, O>(trace: &mut differential_dataflow::operators::arrange::TraceAgent<differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>>, out: impl Fn(&K) -> O, keep: impl Fn(Timestamp) -> bool) -> Vec<(O, Diff)> {
+    let mut result: Vec<(O, Diff)> = Vec::new();
+    let mut last: Option<K> = None;
+    let mut acc: Diff = 0;
+    let flush = |last: &Option<K>, acc: Diff, result: &mut Vec<(O, Diff)>| {
+        if let Some(k) = last {
+            if acc != 0 {
+                result.push((out(k), acc));
+            }
+        }
+    };
+    for_each_update(trace, |k, t, d| {
+        if !keep(t) {
+            return;
+        }
+        if last.as_ref() != Some(k) {
+            flush(&last, acc, &mut result);
+            last = Some(k.clone());
+            acc = 0;
+        }
+        acc += d;
+    });
+    flush(&last, acc, &mut result);
+    result
+}
+
+#[allow(dead_code)]
+fn _types(_: RowTrace, _: ErrTrace) {}
