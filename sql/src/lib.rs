@@ -7,3 +7,7 @@
 pub mod error;
 
 pub use error::{codes, Severity, SqlError};
+pub mod catalog;
+pub mod plan;
+pub mod statement;
+pub mod types;

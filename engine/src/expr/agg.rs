@@ -6,7 +6,7 @@ use crate::repr::{Datum, ScalarType};
 use crate::Diff;
 use rust_decimal::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum AggregateFunc {
@@ -24,6 +24,9 @@ pub enum AggregateFunc {
     StddevPop,
     VarSamp,
     VarPop,
+    /// The first value in ORDER BY order (NULLs included).
+    FirstValue,
+    LastValue,
 }
 
 /// One aggregate of a Reduce: `func(DISTINCT args ORDER BY ...) FILTER (WHERE filter)`.
@@ -59,15 +62,22 @@ impl AggregateExpr {
             }
             let args = self.args.iter().map(|a| a.eval(row)).collect::<Result<Vec<_>, _>>()?;
             // Aggregates skip rows whose (first) argument is NULL; count(*) has none.
-            if args.first().is_some_and(Datum::is_null) {
+            let keeps_nulls = matches!(self.func, AggregateFunc::FirstValue | AggregateFunc::LastValue);
+            if !keeps_nulls && args.first().is_some_and(Datum::is_null) {
                 continue;
             }
             let keys = self.order_by.iter().map(|k| k.expr.eval(row)).collect::<Result<Vec<_>, _>>()?;
             inputs.push((keys, args, diff));
         }
         if self.distinct {
-            let set: BTreeSet<Vec<Datum>> = inputs.iter().map(|(_, a, _)| a.clone()).collect();
-            inputs = set.into_iter().map(|a| (Vec::new(), a, 1)).collect();
+            // Keep each distinct argument list once, with its sort key (which
+            // ORDER BY below needs; PostgreSQL requires a DISTINCT aggregate's
+            // ORDER BY to use only its arguments, so any copy's key will do).
+            let mut set: BTreeMap<Vec<Datum>, Vec<Datum>> = BTreeMap::new();
+            for (keys, args, _) in inputs {
+                set.entry(args).or_insert(keys);
+            }
+            inputs = set.into_iter().map(|(a, k)| (k, a, 1)).collect();
         }
         if !self.order_by.is_empty() {
             inputs.sort_by(|a, b| {
@@ -115,6 +125,8 @@ impl AggregateExpr {
                 Datum::Text(out)
             }
             StddevSamp | StddevPop | VarSamp | VarPop => variance(self.func, values(), count)?,
+            FirstValue => values().next().cloned().unwrap_or(Datum::Null),
+            LastValue => values().last().cloned().unwrap_or(Datum::Null),
         })
     }
 }

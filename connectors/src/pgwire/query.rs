@@ -1,0 +1,332 @@
+//! The simple and the extended query protocol over a [`QueryHandler`]
+//! session.
+//!
+//! Does: run a simple Query's whole string through `execute` and answer
+//! each statement's result in order; Parse (asks `describe` for parameter
+//! and result types), Bind (decodes the parameters, checks counts),
+//! Describe, Execute (pgwire keeps the rows in the portal and honours
+//! Execute's row limit with PortalSuspended), Sync and Close (pgwire's
+//! defaults). Does not: COPY, or parse SQL itself (the handler does).
+//!
+//! [`QueryHandler`]: crate::QueryHandler
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use eddy_engine::repr::{RelationDesc, ScalarType};
+use eddy_engine::Datum;
+use eddy_sql::SqlError;
+use futures::{stream, Sink, SinkExt};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{send_ready_for_query, ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type, DEFAULT_NAME};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
+use pgwire::messages::simplequery::Query;
+use pgwire::messages::PgWireBackendMessage;
+
+use super::codec::{decode_binary, decode_text};
+use super::results::{column_format, data_rows, error_response, fields, notice_response, pg_type, pgwire_error, row_description, scalar_type};
+use super::{Conn, Session};
+use crate::handler::QueryResult;
+
+/// A parsed (described) statement, as the extended protocol stores it.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    sql: String,
+    /// How each parameter is read: the client's declared type where it
+    /// gave one (it encodes binary values by that type), else the
+    /// described one.
+    params: Vec<ScalarType>,
+    result: Option<RelationDesc>,
+}
+
+#[async_trait]
+impl QueryParser for Session {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(&self, _client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let declared: Vec<Option<ScalarType>> = types.iter().map(|t| t.as_ref().and_then(scalar_type)).collect();
+        let desc = self.handler.describe(self.id()?, sql, &declared).await.map_err(pgwire_error)?;
+        let n = declared.len().max(desc.params.len());
+        // An unknown type with no inference left reads as text, like PostgreSQL's `unknown`.
+        let params = (0..n)
+            .map(|i| declared.get(i).copied().flatten().or(desc.params.get(i).copied()).unwrap_or(ScalarType::Text))
+            .collect();
+        Ok(Some(Prepared { sql: sql.to_owned(), params, result: desc.result }))
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.params.iter().map(|t| pg_type(*t)).collect())
+    }
+
+    fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(stmt.result.as_ref().map(|d| fields(d, format.unwrap_or(&Format::UnifiedText))).unwrap_or_default())
+    }
+}
+
+/// Decodes a portal's parameters by the statement's parameter types.
+pub fn bind_params(stmt: &Prepared, format: &Format, values: &[Option<Bytes>]) -> Result<Vec<Datum>, SqlError> {
+    if values.len() != stmt.params.len() {
+        return Err(SqlError::new(
+            "08P01",
+            format!("bind message supplies {} parameters, but prepared statement requires {}", values.len(), stmt.params.len()),
+        ));
+    }
+    values
+        .iter()
+        .zip(&stmt.params)
+        .enumerate()
+        .map(|(i, (value, ty))| {
+            let Some(bytes) = value else { return Ok(Datum::Null) };
+            let decoded = match column_format(format, i) {
+                FieldFormat::Text => decode_text(bytes, *ty),
+                FieldFormat::Binary => decode_binary(bytes, *ty),
+            };
+            decoded.map_err(|mut e| {
+                e.detail.get_or_insert_with(|| format!("in bind parameter ${}", i + 1));
+                e
+            })
+        })
+        .collect()
+}
+
+/// The pgwire response for a command tag; transaction tags move the
+/// ReadyForQuery status indicator.
+fn command_response(tag: &str) -> Response {
+    let t = Tag::new(tag);
+    match tag {
+        "BEGIN" | "START TRANSACTION" => Response::TransactionStart(t),
+        "COMMIT" | "ROLLBACK" => Response::TransactionEnd(t),
+        _ => Response::Execution(t),
+    }
+}
+
+/// Only whitespace and semicolons: PostgreSQL answers EmptyQueryResponse.
+fn is_blank(sql: &str) -> bool {
+    sql.chars().all(|c| c == ';' || c.is_whitespace())
+}
+
+impl Conn {
+    /// Runs a simple-protocol query string and sends every statement's
+    /// answer in order, notices before their command's completion. Updates
+    /// `status` for BEGIN / COMMIT / ROLLBACK and errors.
+    async fn run_simple<C>(&self, client: &mut C, sql: &str, status: &mut TransactionStatus) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let results = if is_blank(sql) { Vec::new() } else { self.session.handler.execute(self.session.id()?, sql, &[]).await };
+        // Also covers a string of comments only, which the handler runs as nothing.
+        if results.is_empty() {
+            client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
+        }
+        for result in results {
+            let failed = match result {
+                Ok(QueryResult::Rows { desc, rows }) => {
+                    let fields = fields(&desc, &Format::UnifiedText);
+                    client.feed(PgWireBackendMessage::RowDescription(row_description(&fields))).await?;
+                    // Text never fails to encode; keep the error path anyway.
+                    match data_rows(&desc, &rows, &Format::UnifiedText) {
+                        Ok(encoded) => {
+                            for row in encoded {
+                                client.feed(PgWireBackendMessage::DataRow(row)).await?;
+                            }
+                            let tag = Tag::new("SELECT").with_rows(rows.len());
+                            client.feed(PgWireBackendMessage::CommandComplete(tag.into())).await?;
+                            None
+                        }
+                        Err(e) => Some(e),
+                    }
+                }
+                Ok(QueryResult::Command { tag, notices }) => {
+                    for n in &notices {
+                        client.feed(PgWireBackendMessage::NoticeResponse(notice_response(n))).await?;
+                    }
+                    match command_response(&tag) {
+                        Response::TransactionStart(_) => *status = status.to_in_transaction_state(),
+                        Response::TransactionEnd(_) => *status = status.to_idle_state(),
+                        _ => {}
+                    }
+                    client.feed(PgWireBackendMessage::CommandComplete(Tag::new(&tag).into())).await?;
+                    None
+                }
+                Err(e) => Some(e),
+            };
+            if let Some(e) = failed {
+                client.feed(PgWireBackendMessage::ErrorResponse(error_response(&e))).await?;
+                *status = status.to_error_state();
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Conn {
+    /// Replaces pgwire's default so that notices keep their place between
+    /// results and transaction tags set the status.
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let mut status = client.transaction_status();
+        let outcome = self.run_simple(client, &query.query, &mut status).await;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        outcome?;
+        send_ready_for_query(client, status).await
+    }
+
+    /// Unused while `on_query` is overridden; kept consistent with it.
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut status = client.transaction_status();
+        self.run_simple(client, query, &mut status).await?;
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Conn {
+    type Statement = Prepared;
+    type QueryParser = Session;
+
+    fn query_parser(&self) -> Arc<Session> {
+        self.session.clone()
+    }
+
+    /// pgwire's default, plus decoding the parameters and checking the
+    /// format counts, so that bad input fails at Bind as in PostgreSQL.
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let stmt_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        match client.portal_store().get_statement(stmt_name) {
+            Some(Entry::Value(stmt)) => {
+                let portal = Portal::try_new(&message, stmt)?;
+                let prepared = &portal.statement.statement;
+                bind_params(prepared, &portal.parameter_format, &portal.parameters).map_err(pgwire_error)?;
+                let columns = prepared.result.as_ref().map_or(0, |d| d.arity());
+                let formats = message.result_column_format_codes.len();
+                if formats > 1 && formats != columns {
+                    let msg = format!("bind message has {formats} result formats but query has {columns} columns");
+                    return Err(pgwire_error(SqlError::new("08P01", msg)));
+                }
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            Some(Entry::Empty) if message.parameters.is_empty() => {
+                client.portal_store().put_empty_portal(message.portal_name.as_deref().unwrap_or(DEFAULT_NAME));
+            }
+            Some(Entry::Empty) => {
+                let msg = format!("bind message supplies {} parameters, but prepared statement requires 0", message.parameters.len());
+                return Err(pgwire_error(SqlError::new("08P01", msg)));
+            }
+            None => return Err(PgWireError::StatementNotFound(stmt_name.to_owned())),
+        }
+        client.send(PgWireBackendMessage::BindComplete(BindComplete::new())).await?;
+        Ok(())
+    }
+
+    /// Statements answer ParameterDescription then RowDescription or
+    /// NoData, as PostgreSQL does (pgwire's default sends an empty
+    /// RowDescription for a statement with parameters and no result).
+    /// Portals and empty statements take pgwire's default path.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let stored = match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => client.portal_store().get_statement(message.name.as_deref().unwrap_or(DEFAULT_NAME)),
+            _ => None,
+        };
+        let Some(Entry::Value(stmt)) = stored else { return self._on_describe(client, message).await };
+        // Report the client's own declared OIDs back (varchar stays varchar).
+        let oids = stmt.statement.params.iter().enumerate().map(|(i, t)| {
+            stmt.parameter_types.get(i).cloned().flatten().filter(|d| scalar_type(d).is_some()).unwrap_or_else(|| pg_type(*t)).oid()
+        });
+        client.feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(oids.collect()))).await?;
+        match &stmt.statement.result {
+            Some(desc) => {
+                let fields = fields(desc, &Format::UnifiedText);
+                client.send(PgWireBackendMessage::RowDescription(row_description(&fields))).await?;
+            }
+            None => client.send(PgWireBackendMessage::NoData(NoData::new())).await?,
+        }
+        Ok(())
+    }
+
+    /// Runs the portal's statement to completion; pgwire hands the rows
+    /// out `max_rows` at a time.
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let stmt = &portal.statement.statement;
+        let params = bind_params(stmt, &portal.parameter_format, &portal.parameters).map_err(pgwire_error)?;
+        let results = self.session.handler.execute(self.session.id()?, &stmt.sql, &params).await;
+        // One statement per Parse; should the handler return more, the
+        // earlier ones only contribute their notices.
+        let mut last = None;
+        for result in results {
+            if let Ok(QueryResult::Command { notices, .. }) = &result {
+                for n in notices {
+                    client.feed(PgWireBackendMessage::NoticeResponse(notice_response(n))).await?;
+                }
+            }
+            last = Some(result);
+        }
+        match last {
+            None => Ok(Response::EmptyQuery),
+            // An Err (not Response::Error) makes pgwire skip to Sync.
+            Some(Err(e)) => Err(pgwire_error(e)),
+            Some(Ok(QueryResult::Command { tag, .. })) => Ok(command_response(&tag)),
+            Some(Ok(QueryResult::Rows { desc, rows })) => {
+                // Encode by the types Describe promised the client, should
+                // execution report others (e.g. int8 where int4 was said).
+                let desc = match &stmt.result {
+                    Some(promised) if promised.arity() == desc.arity() => promised.clone(),
+                    _ => desc,
+                };
+                let format = &portal.result_column_format;
+                let encoded = data_rows(&desc, &rows, format).map_err(pgwire_error)?;
+                let fields = Arc::new(fields(&desc, format));
+                Ok(Response::Query(QueryResponse::new(fields, stream::iter(encoded.into_iter().map(Ok)))))
+            }
+        }
+    }
+}

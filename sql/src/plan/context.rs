@@ -1,0 +1,138 @@
+//! DataFusion's view of our catalog: table sources with Arrow schemas, and
+//! the function registry DataFusion resolves names against.
+//!
+//! DataFusion only plans here; it never executes. A plain (non
+//! materialized) view is a source carrying its logical plan, which
+//! DataFusion's analyzer inlines.
+
+use crate::catalog::{Catalog, ItemKind};
+use crate::types::arrow_schema;
+use arrow_schema::{DataType, SchemaRef};
+use datafusion_common::config::ConfigOptions;
+use datafusion_common::{plan_err, Result, TableReference};
+use datafusion_expr::planner::{ContextProvider, ExprPlanner};
+use datafusion_expr::{AggregateUDF, HigherOrderUDF, LogicalPlan, ScalarUDF, TableSource, WindowUDF};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+/// A catalog relation as DataFusion sees it.
+pub struct EddySource {
+    pub id: eddy_engine::GlobalId,
+    schema: SchemaRef,
+    /// Set for plain views: the plan DataFusion inlines.
+    view: Option<LogicalPlan>,
+}
+
+impl TableSource for EddySource {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn get_logical_plan(&self) -> Option<Cow<'_, LogicalPlan>> {
+        self.view.as_ref().map(Cow::Borrowed)
+    }
+}
+
+/// The registry of functions, built once.
+pub struct Functions {
+    pub scalars: HashMap<String, Arc<ScalarUDF>>,
+    pub aggregates: HashMap<String, Arc<AggregateUDF>>,
+    pub windows: HashMap<String, Arc<WindowUDF>>,
+    pub planners: Vec<Arc<dyn ExprPlanner>>,
+}
+
+pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
+    let mut scalars = HashMap::new();
+    for f in datafusion_functions::all_default_functions() {
+        for alias in f.aliases() {
+            scalars.insert(alias.clone(), f.clone());
+        }
+        scalars.insert(f.name().to_string(), f);
+    }
+    let mut aggregates = HashMap::new();
+    for f in datafusion_functions_aggregate::all_default_aggregate_functions() {
+        for alias in f.aliases() {
+            aggregates.insert(alias.clone(), f.clone());
+        }
+        aggregates.insert(f.name().to_string(), f);
+    }
+    let mut windows = HashMap::new();
+    for f in datafusion_functions_window::all_default_window_functions() {
+        for alias in f.aliases() {
+            windows.insert(alias.clone(), f.clone());
+        }
+        windows.insert(f.name().to_string(), f);
+    }
+    let planners: Vec<Arc<dyn ExprPlanner>> = vec![
+        Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
+        Arc::new(datafusion_functions::unicode::planner::UnicodeFunctionPlanner),
+        Arc::new(datafusion_functions::datetime::planner::DatetimeFunctionPlanner),
+        Arc::new(datafusion_functions_aggregate::planner::AggregateFunctionPlanner),
+        Arc::new(datafusion_functions_window::planner::WindowFunctionPlanner),
+    ];
+    Functions { scalars, aggregates, windows, planners }
+});
+
+/// Resolves names against one catalog snapshot.
+pub struct EddyContext<'a> {
+    pub catalog: &'a Catalog,
+    pub options: ConfigOptions,
+    /// Plans of plain views, by id (DataFusion plans kept beside the catalog).
+    pub views: &'a HashMap<eddy_engine::GlobalId, LogicalPlan>,
+}
+
+pub fn config_options() -> ConfigOptions {
+    let mut options = ConfigOptions::default();
+    options.sql_parser.parse_float_as_decimal = true;
+    options.sql_parser.map_string_types_to_utf8view = false;
+    options.sql_parser.dialect = datafusion_common::config::Dialect::PostgreSQL;
+    options
+}
+
+impl ContextProvider for EddyContext<'_> {
+    fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
+        let table = name.table();
+        let Some(item) = self.catalog.resolve(table) else {
+            return plan_err!("relation \"{}\" does not exist", table);
+        };
+        let view = match item.kind {
+            ItemKind::View => self.views.get(&item.id).cloned(),
+            ItemKind::Index { .. } => return plan_err!("\"{}\" is an index", table),
+            _ => None,
+        };
+        Ok(Arc::new(EddySource { id: item.id, schema: arrow_schema(&item.desc), view }))
+    }
+    fn get_expr_planners(&self) -> &[Arc<dyn ExprPlanner>] {
+        &FUNCTIONS.planners
+    }
+    fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
+        FUNCTIONS.scalars.get(name).cloned()
+    }
+    fn get_higher_order_meta(&self, _name: &str) -> Option<Arc<HigherOrderUDF>> {
+        None
+    }
+    fn get_aggregate_meta(&self, name: &str) -> Option<Arc<AggregateUDF>> {
+        FUNCTIONS.aggregates.get(name).cloned()
+    }
+    fn get_window_meta(&self, name: &str) -> Option<Arc<WindowUDF>> {
+        FUNCTIONS.windows.get(name).cloned()
+    }
+    fn get_variable_type(&self, _names: &[String]) -> Option<DataType> {
+        None
+    }
+    fn options(&self) -> &ConfigOptions {
+        &self.options
+    }
+    fn udf_names(&self) -> Vec<String> {
+        FUNCTIONS.scalars.keys().cloned().collect()
+    }
+    fn higher_order_function_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn udaf_names(&self) -> Vec<String> {
+        FUNCTIONS.aggregates.keys().cloned().collect()
+    }
+    fn udwf_names(&self) -> Vec<String> {
+        FUNCTIONS.windows.keys().cloned().collect()
+    }
+}

@@ -1,0 +1,78 @@
+//! Running DataFusion's planner: SQL AST → analyzed, optimized logical
+//! plan, with DataFusion's errors translated to SQLSTATE codes.
+
+use super::context::{config_options, EddyContext};
+use crate::{codes, SqlError};
+use datafusion_common::DataFusionError;
+use datafusion_expr::LogicalPlan;
+use datafusion_optimizer::{Analyzer, Optimizer, OptimizerContext};
+use datafusion_sql::planner::{NullOrdering, ParserOptions, SqlToRel};
+use sqlparser::ast::Statement;
+
+/// Optimizer rules we leave out: constant folding evaluates with
+/// DataFusion's semantics (wrapping overflow, truncated decimal division),
+/// where every value must be computed with PostgreSQL's by our engine.
+const SKIPPED_RULES: &[&str] = &["simplify_expressions"];
+
+pub fn parser_options() -> ParserOptions {
+    ParserOptions {
+        parse_float_as_decimal: true,
+        enable_ident_normalization: true,
+        support_varchar_with_length: true,
+        enable_options_value_normalization: false,
+        collect_spans: false,
+        map_string_types_to_utf8view: false,
+        default_null_ordering: NullOrdering::NullsMax,
+    }
+}
+
+/// Plans a statement with DataFusion, without optimizing it.
+pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, SqlError> {
+    let planner = SqlToRel::new_with_options(ctx, parser_options());
+    planner.sql_statement_to_plan(stmt).map_err(translate)
+}
+
+/// Type-checks and optimizes a plan for incremental maintenance.
+pub fn optimize(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
+    let options = config_options();
+    let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {}).map_err(translate)?;
+    let mut optimizer = Optimizer::new();
+    optimizer.rules.retain(|r| !SKIPPED_RULES.contains(&r.name()));
+    let ctx = OptimizerContext::new().with_max_passes(3);
+    optimizer.optimize(analyzed, &ctx, |_, _| {}).map_err(translate)
+}
+
+/// DataFusion's error as a client error with the right SQLSTATE.
+pub fn translate(e: DataFusionError) -> SqlError {
+    let e = e.find_root();
+    let msg = e.strip_backtrace();
+    let lower = msg.to_lowercase();
+    let code = match &e {
+        DataFusionError::SchemaError(s, _) => match s.as_ref() {
+            datafusion_common::SchemaError::FieldNotFound { .. } => codes::UNDEFINED_COLUMN,
+            datafusion_common::SchemaError::AmbiguousReference { .. } => codes::AMBIGUOUS_COLUMN,
+            _ => codes::DUPLICATE_OBJECT,
+        },
+        DataFusionError::SQL(..) => codes::SYNTAX_ERROR,
+        DataFusionError::NotImplemented(_) => codes::FEATURE_NOT_SUPPORTED,
+        _ if lower.contains("does not exist") && lower.contains("relation") => codes::UNDEFINED_TABLE,
+        _ if lower.contains("table") && lower.contains("not found") => codes::UNDEFINED_TABLE,
+        _ if lower.contains("invalid function") || lower.contains("no function matches") => codes::UNDEFINED_FUNCTION,
+        _ if lower.contains("cannot infer common") || lower.contains("type") && (lower.contains("coerc") || lower.contains("mismatch") || lower.contains("cannot be cast") || lower.contains("unsupported cast")) => codes::DATATYPE_MISMATCH,
+        _ if lower.contains("must appear in the group by") || lower.contains("projection references non-aggregate") => codes::GROUPING_ERROR,
+        _ if lower.contains("divide by zero") => codes::DIVISION_BY_ZERO,
+        _ if lower.contains("not supported") || lower.contains("unsupported") => codes::FEATURE_NOT_SUPPORTED,
+        _ => codes::SYNTAX_ERROR,
+    };
+    let message = msg
+        .trim_start_matches("Error during planning: ")
+        .trim_start_matches("Schema error: ")
+        .trim_start_matches("This feature is not implemented: ")
+        .trim_start_matches("SQL error: ")
+        .to_string();
+    let mut err = SqlError::new(code, message);
+    if code == codes::UNDEFINED_COLUMN {
+        err = err.with_hint("check the column name, or qualify it with its table");
+    }
+    err
+}

@@ -1,0 +1,372 @@
+//! Lowering DataFusion expressions into the engine's [`ScalarExpr`].
+//!
+//! Column references become positions in the input schema; operators and
+//! functions map to engine functions that carry PostgreSQL's semantics
+//! (the engine evaluates them, not DataFusion). A function without an
+//! engine counterpart is refused with 0A000 rather than evaluated wrongly.
+
+use crate::types::{column_type_of_field, scalar_type_of_arrow};
+use crate::SqlError;
+use datafusion_common::{DFSchema, ExprSchema, ScalarValue};
+use datafusion_expr::expr::{AggregateFunction, Case, Sort, WindowFunction};
+use datafusion_expr::{BinaryExpr, Expr, ExprSchemable, Operator, WindowFrameBound, WindowFrameUnits, WindowFunctionDefinition};
+use eddy_engine::expr::{AggregateExpr, AggregateFunc, BinaryFunc, ScalarExpr, SortKey, UnaryFunc, VariadicFunc, WindowExpr, WindowFrame, WindowFunc};
+use eddy_engine::repr::{Datum, Interval};
+use eddy_engine::ScalarType;
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+
+/// Lowers expressions over one input schema.
+pub struct ExprLowerer<'a> {
+    pub schema: &'a DFSchema,
+    /// Scalar subqueries already attached to the input as columns.
+    pub subqueries: &'a HashMap<Expr, usize>,
+    /// Whether the expression belongs to a maintained view (no `now()`).
+    pub maintained: bool,
+}
+
+fn unsupported(what: impl Into<String>) -> SqlError {
+    SqlError::unsupported(what)
+}
+
+impl ExprLowerer<'_> {
+    pub fn lower(&self, e: &Expr) -> Result<ScalarExpr, SqlError> {
+        if let Some(col) = self.subqueries.get(e) {
+            return Ok(ScalarExpr::Column(*col));
+        }
+        Ok(match e {
+            Expr::Alias(a) => self.lower(&a.expr)?,
+            Expr::Column(c) => ScalarExpr::Column(self.schema.index_of_column(c).map_err(|_| SqlError::new(crate::codes::UNDEFINED_COLUMN, format!("column \"{}\" does not exist", c.name)))?),
+            Expr::Literal(v, _) => {
+                let (d, ty) = literal(v)?;
+                ScalarExpr::Literal(d, ty)
+            }
+            Expr::BinaryExpr(b) => self.binary(b)?,
+            Expr::Like(l) => {
+                if l.escape_char.is_some_and(|c| c != '\\') {
+                    return Err(unsupported("LIKE with a custom ESCAPE"));
+                }
+                self.lower(&l.expr)?.call_binary(BinaryFunc::Like { negated: l.negated, case_insensitive: l.case_insensitive }, self.lower(&l.pattern)?)
+            }
+            Expr::Not(x) => self.lower(x)?.call_unary(UnaryFunc::Not),
+            Expr::IsNull(x) | Expr::IsUnknown(x) => self.lower(x)?.call_unary(UnaryFunc::IsNull),
+            Expr::IsNotNull(x) | Expr::IsNotUnknown(x) => self.lower(x)?.call_unary(UnaryFunc::IsNotNull),
+            Expr::IsTrue(x) => self.lower(x)?.call_unary(UnaryFunc::IsTrue),
+            Expr::IsFalse(x) => self.lower(x)?.call_unary(UnaryFunc::IsFalse),
+            Expr::IsNotTrue(x) => self.lower(x)?.call_unary(UnaryFunc::IsNotTrue),
+            Expr::IsNotFalse(x) => self.lower(x)?.call_unary(UnaryFunc::IsNotFalse),
+            Expr::Negative(x) => self.lower(x)?.call_unary(UnaryFunc::Neg(self.type_of(x)?)),
+            Expr::Between(b) => {
+                let x = self.lower(&b.expr)?;
+                let both = and(vec![x.clone().call_binary(BinaryFunc::Gte, self.lower(&b.low)?), x.call_binary(BinaryFunc::Lte, self.lower(&b.high)?)]);
+                if b.negated {
+                    both.call_unary(UnaryFunc::Not)
+                } else {
+                    both
+                }
+            }
+            Expr::Case(c) => self.case(c)?,
+            Expr::Cast(c) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(scalar_type_of_arrow(&c.field.data_type())?)),
+            Expr::TryCast(c) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(scalar_type_of_arrow(&c.field.data_type())?)),
+            Expr::ScalarFunction(f) => {
+                let args = f.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
+                let out = self.type_of(e)?;
+                scalar_function(f.func.name(), args, out, self.maintained)?
+            }
+            Expr::InList(l) => {
+                let mut exprs = vec![self.lower(&l.expr)?];
+                for x in &l.list {
+                    exprs.push(self.lower(x)?);
+                }
+                ScalarExpr::CallVariadic { func: VariadicFunc::InList { negated: l.negated }, exprs }
+            }
+            Expr::Placeholder(p) => return Err(SqlError::new(crate::codes::SYNTAX_ERROR, format!("no value was bound for parameter {}", p.id))),
+            Expr::ScalarSubquery(_) => return Err(unsupported("a scalar subquery in this position")),
+            Expr::Exists(_) | Expr::InSubquery(_) | Expr::SetComparison(_) => return Err(unsupported("this subquery form (it could not be decorrelated)")),
+            Expr::AggregateFunction(_) | Expr::WindowFunction(_) => return Err(SqlError::internal("aggregate in scalar position")),
+            other => return Err(unsupported(format!("expression {}", other))),
+        })
+    }
+
+    pub fn type_of(&self, e: &Expr) -> Result<ScalarType, SqlError> {
+        let dt = e.get_type(self.schema).map_err(|err| SqlError::internal(err.to_string()))?;
+        if let Expr::Column(c) = e {
+            if let Ok(f) = self.schema.field_from_column(c) {
+                return Ok(column_type_of_field(f)?.scalar);
+            }
+        }
+        scalar_type_of_arrow(&dt)
+    }
+
+    fn binary(&self, b: &BinaryExpr) -> Result<ScalarExpr, SqlError> {
+        let l = self.lower(&b.left)?;
+        let r = self.lower(&b.right)?;
+        let ty = || self.type_of(&Expr::BinaryExpr(b.clone()));
+        let func = match b.op {
+            Operator::Plus => BinaryFunc::Add(ty()?),
+            Operator::Minus => BinaryFunc::Sub(ty()?),
+            Operator::Multiply => BinaryFunc::Mul(ty()?),
+            Operator::Divide => BinaryFunc::Div(ty()?),
+            Operator::Modulo => BinaryFunc::Mod(ty()?),
+            Operator::Eq => BinaryFunc::Eq,
+            Operator::NotEq => BinaryFunc::NotEq,
+            Operator::Lt => BinaryFunc::Lt,
+            Operator::LtEq => BinaryFunc::Lte,
+            Operator::Gt => BinaryFunc::Gt,
+            Operator::GtEq => BinaryFunc::Gte,
+            Operator::IsDistinctFrom => BinaryFunc::IsDistinctFrom,
+            Operator::IsNotDistinctFrom => BinaryFunc::IsNotDistinctFrom,
+            Operator::StringConcat => BinaryFunc::TextConcat,
+            Operator::LikeMatch => BinaryFunc::Like { negated: false, case_insensitive: false },
+            Operator::NotLikeMatch => BinaryFunc::Like { negated: true, case_insensitive: false },
+            Operator::ILikeMatch => BinaryFunc::Like { negated: false, case_insensitive: true },
+            Operator::NotILikeMatch => BinaryFunc::Like { negated: true, case_insensitive: true },
+            Operator::And => return Ok(and(vec![l, r])),
+            Operator::Or => return Ok(ScalarExpr::CallVariadic { func: VariadicFunc::Or, exprs: vec![l, r] }),
+            op => return Err(unsupported(format!("operator {}", op))),
+        };
+        Ok(l.call_binary(func, r))
+    }
+
+    fn case(&self, c: &Case) -> Result<ScalarExpr, SqlError> {
+        let mut result = match &c.else_expr {
+            Some(e) => self.lower(e)?,
+            None => ScalarExpr::null(),
+        };
+        let operand = c.expr.as_ref().map(|e| self.lower(e)).transpose()?;
+        for (when, then) in c.when_then_expr.iter().rev() {
+            let cond = match &operand {
+                Some(x) => x.clone().call_binary(BinaryFunc::Eq, self.lower(when)?),
+                None => self.lower(when)?,
+            };
+            result = ScalarExpr::If { cond: Box::new(cond), then: Box::new(self.lower(then)?), els: Box::new(result) };
+        }
+        Ok(result)
+    }
+
+    pub fn sort_key(&self, s: &Sort) -> Result<SortKey, SqlError> {
+        Ok(SortKey { expr: self.lower(&s.expr)?, desc: !s.asc, nulls_first: s.nulls_first })
+    }
+
+    /// An aggregate call in an Aggregate node.
+    pub fn aggregate(&self, e: &Expr) -> Result<AggregateExpr, SqlError> {
+        let (Expr::AggregateFunction(AggregateFunction { func, params }), out) = (strip_alias(e), self.type_of(e)?) else {
+            return Err(SqlError::internal(format!("expected an aggregate, found {}", e)));
+        };
+        let mut args = params.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
+        let f = aggregate_func(func.name())?;
+        if f == AggregateFunc::Count && args.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
+            args.clear(); // count(*), count(1)
+        }
+        Ok(AggregateExpr {
+            func: f,
+            args,
+            distinct: params.distinct,
+            filter: params.filter.as_ref().map(|f| self.lower(f)).transpose()?,
+            order_by: params.order_by.iter().map(|s| self.sort_key(s)).collect::<Result<_, _>>()?,
+            output: out,
+        })
+    }
+
+    /// A window function call: its partitioning, ordering and expression.
+    pub fn window(&self, e: &Expr) -> Result<(Vec<ScalarExpr>, Vec<SortKey>, WindowExpr), SqlError> {
+        let Expr::WindowFunction(w) = strip_alias(e) else {
+            return Err(SqlError::internal(format!("expected a window function, found {}", e)));
+        };
+        let WindowFunction { fun, params } = w.as_ref();
+        let partition = params.partition_by.iter().map(|p| self.lower(p)).collect::<Result<Vec<_>, _>>()?;
+        let order = params.order_by.iter().map(|s| self.sort_key(s)).collect::<Result<Vec<_>, _>>()?;
+        let args = params.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
+        let f = &params.window_frame;
+        let bound = |b: &WindowFrameBound| -> Result<Option<i64>, SqlError> {
+            Ok(match b {
+                WindowFrameBound::CurrentRow => Some(0),
+                WindowFrameBound::Preceding(v) if v.is_null() => None,
+                WindowFrameBound::Following(v) if v.is_null() => None,
+                WindowFrameBound::Preceding(v) => Some(-frame_offset(v)?),
+                WindowFrameBound::Following(v) => Some(frame_offset(v)?),
+            })
+        };
+        let (start, end) = (bound(&f.start_bound)?, bound(&f.end_bound)?);
+        let frame = match (f.units, start, end) {
+            (_, None, None) => WindowFrame::Partition,
+            (_, _, _) if order.is_empty() && f.units != WindowFrameUnits::Rows => WindowFrame::Partition,
+            (WindowFrameUnits::Range, None, Some(0)) => WindowFrame::RangeToCurrent,
+            (WindowFrameUnits::Rows, s, e) => WindowFrame::Rows { start: s, end: e },
+            _ => return Err(unsupported("this window frame (RANGE or GROUPS with offsets)")),
+        };
+        let func = match fun {
+            WindowFunctionDefinition::WindowUDF(udf) => match udf.name() {
+                "row_number" => WindowFunc::RowNumber,
+                "rank" => WindowFunc::Rank,
+                "dense_rank" => WindowFunc::DenseRank,
+                "lag" => WindowFunc::Lag,
+                "lead" => WindowFunc::Lead,
+                "first_value" => WindowFunc::FirstValue,
+                "last_value" => WindowFunc::LastValue,
+                other => return Err(unsupported(format!("window function {}", other))),
+            },
+            WindowFunctionDefinition::AggregateUDF(udaf) => {
+                let f = aggregate_func(udaf.name())?;
+                let mut args = args.clone();
+                if f == AggregateFunc::Count && args.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
+                    args.clear();
+                }
+                WindowFunc::Aggregate(AggregateExpr { func: f, args, distinct: params.distinct, filter: None, order_by: Vec::new(), output: self.type_of(e)? })
+            }
+        };
+        Ok((partition, order, WindowExpr { func, args, frame }))
+    }
+}
+
+fn frame_offset(v: &ScalarValue) -> Result<i64, SqlError> {
+    match literal(v)?.0 {
+        Datum::Int(i) => Ok(i),
+        Datum::Numeric(d) => Ok(d.trunc().try_into().unwrap_or(0)),
+        _ => Err(unsupported("a non-integer window frame offset")),
+    }
+}
+
+pub fn strip_alias(e: &Expr) -> &Expr {
+    match e {
+        Expr::Alias(a) => strip_alias(&a.expr),
+        other => other,
+    }
+}
+
+pub fn and(mut exprs: Vec<ScalarExpr>) -> ScalarExpr {
+    if exprs.len() == 1 {
+        return exprs.pop().unwrap();
+    }
+    ScalarExpr::CallVariadic { func: VariadicFunc::And, exprs }
+}
+
+fn aggregate_func(name: &str) -> Result<AggregateFunc, SqlError> {
+    Ok(match name {
+        "count" => AggregateFunc::Count,
+        "sum" => AggregateFunc::Sum,
+        "avg" | "mean" => AggregateFunc::Avg,
+        "min" => AggregateFunc::Min,
+        "max" => AggregateFunc::Max,
+        "bool_and" | "every" => AggregateFunc::BoolAnd,
+        "bool_or" => AggregateFunc::BoolOr,
+        "string_agg" => AggregateFunc::StringAgg,
+        "stddev" | "stddev_samp" => AggregateFunc::StddevSamp,
+        "stddev_pop" => AggregateFunc::StddevPop,
+        "var_samp" | "variance" | "var" => AggregateFunc::VarSamp,
+        "var_pop" => AggregateFunc::VarPop,
+        "first_value" => AggregateFunc::FirstValue,
+        "last_value" => AggregateFunc::LastValue,
+        other => return Err(unsupported(format!("aggregate function {}", other))),
+    })
+}
+
+/// Maps a DataFusion function name onto the engine's function.
+fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maintained: bool) -> Result<ScalarExpr, SqlError> {
+    use ScalarExpr as E;
+    let unary = |f: UnaryFunc, mut args: Vec<ScalarExpr>| Ok(args.remove(0).call_unary(f));
+    let variadic = |func: VariadicFunc, exprs: Vec<ScalarExpr>| Ok(E::CallVariadic { func, exprs });
+    let binary = |f: BinaryFunc, mut args: Vec<ScalarExpr>| {
+        let b = args.remove(1);
+        Ok(args.remove(0).call_binary(f, b))
+    };
+    match name {
+        "abs" => unary(UnaryFunc::Abs(out), args),
+        "upper" => unary(UnaryFunc::Upper, args),
+        "lower" => unary(UnaryFunc::Lower, args),
+        "length" | "char_length" | "character_length" => unary(UnaryFunc::CharLength, args),
+        "octet_length" => unary(UnaryFunc::OctetLength, args),
+        "initcap" => unary(UnaryFunc::InitCap, args),
+        "reverse" => unary(UnaryFunc::Reverse, args),
+        "ceil" | "ceiling" => unary(UnaryFunc::Ceil, args),
+        "floor" => unary(UnaryFunc::Floor, args),
+        "sqrt" => unary(UnaryFunc::Sqrt, args),
+        "ln" => unary(UnaryFunc::Ln, args),
+        "log10" => unary(UnaryFunc::Log10, args),
+        "log" if args.len() == 1 => unary(UnaryFunc::Log10, args),
+        "exp" => unary(UnaryFunc::Exp, args),
+        "signum" | "sign" => unary(UnaryFunc::Sign, args),
+        "round" | "trunc" => {
+            let f = if name == "round" { BinaryFunc::Round } else { BinaryFunc::Trunc };
+            if args.len() == 1 {
+                args.push(E::Literal(Datum::Int(0), ScalarType::Int64));
+            }
+            binary(f, args)
+        }
+        "power" | "pow" => binary(BinaryFunc::Power, args),
+        "nullif" => binary(BinaryFunc::NullIf, args),
+        "date_part" => binary(BinaryFunc::DatePart { numeric: true }, args),
+        "date_trunc" => binary(BinaryFunc::DateTrunc, args),
+        "left" => binary(BinaryFunc::Left, args),
+        "right" => binary(BinaryFunc::Right, args),
+        "repeat" => binary(BinaryFunc::Repeat, args),
+        "strpos" | "instr" | "position" => binary(BinaryFunc::StrPos, args),
+        "starts_with" => binary(BinaryFunc::StartsWith, args),
+        "coalesce" => variadic(VariadicFunc::Coalesce, args),
+        "greatest" => variadic(VariadicFunc::Greatest, args),
+        "least" => variadic(VariadicFunc::Least, args),
+        "concat" => variadic(VariadicFunc::Concat, args),
+        "concat_ws" => variadic(VariadicFunc::ConcatWs, args),
+        "substr" | "substring" => variadic(VariadicFunc::Substr, args),
+        "replace" => variadic(VariadicFunc::Replace, args),
+        "lpad" => variadic(VariadicFunc::Lpad, args),
+        "rpad" => variadic(VariadicFunc::Rpad, args),
+        "btrim" | "trim" => variadic(VariadicFunc::Btrim, args),
+        "ltrim" => variadic(VariadicFunc::Ltrim, args),
+        "rtrim" => variadic(VariadicFunc::Rtrim, args),
+        "split_part" => variadic(VariadicFunc::SplitPart, args),
+        "now" | "current_timestamp" | "current_date" | "current_time" => {
+            if maintained {
+                return Err(unsupported(format!("{}() in a materialized view", name)).with_hint("a view's contents must depend only on its inputs; filter on event timestamps instead"));
+            }
+            let now = chrono::Utc::now().timestamp_micros();
+            Ok(match name {
+                "current_date" => E::Literal(Datum::Date(now.div_euclid(Interval::MICROS_PER_DAY) as i32), ScalarType::Date),
+                _ => E::Literal(Datum::TimestampTz(now), ScalarType::TimestampTz),
+            })
+        }
+        other => Err(SqlError::new(crate::codes::FEATURE_NOT_SUPPORTED, format!("function {}() is not supported", other))),
+    }
+}
+
+/// A DataFusion literal as a datum and its type.
+pub fn literal(v: &ScalarValue) -> Result<(Datum, ScalarType), SqlError> {
+    use ScalarValue as V;
+    let ty = scalar_type_of_arrow(&v.data_type())?;
+    if v.is_null() {
+        return Ok((Datum::Null, ty));
+    }
+    let d = match v {
+        V::Boolean(Some(b)) => Datum::Bool(*b),
+        V::Int8(Some(i)) => Datum::Int(*i as i64),
+        V::Int16(Some(i)) => Datum::Int(*i as i64),
+        V::Int32(Some(i)) => Datum::Int(*i as i64),
+        V::Int64(Some(i)) => Datum::Int(*i),
+        V::UInt8(Some(i)) => Datum::Int(*i as i64),
+        V::UInt16(Some(i)) => Datum::Int(*i as i64),
+        V::UInt32(Some(i)) => Datum::Int(*i as i64),
+        V::UInt64(Some(i)) => Datum::Int(*i as i64),
+        V::Float32(Some(f)) => Datum::float(*f as f64),
+        V::Float64(Some(f)) => Datum::float(*f),
+        V::Decimal128(Some(v), _, s) => Datum::Numeric(Decimal::try_from_i128_with_scale(*v, *s as u32).map_err(|e| SqlError::new(crate::codes::NUMERIC_VALUE_OUT_OF_RANGE, e.to_string()))?),
+        V::Utf8(Some(s)) | V::LargeUtf8(Some(s)) | V::Utf8View(Some(s)) => Datum::Text(s.clone()),
+        V::Date32(Some(d)) => Datum::Date(*d),
+        V::TimestampMicrosecond(Some(t), tz) => ts(*t, tz.is_some()),
+        V::TimestampMillisecond(Some(t), tz) => ts(*t * 1000, tz.is_some()),
+        V::TimestampSecond(Some(t), tz) => ts(*t * 1_000_000, tz.is_some()),
+        V::TimestampNanosecond(Some(t), tz) => ts(*t / 1000, tz.is_some()),
+        V::IntervalMonthDayNano(Some(iv)) => Datum::Interval(Interval { months: iv.months, days: iv.days, micros: iv.nanoseconds / 1000 }),
+        V::IntervalYearMonth(Some(m)) => Datum::Interval(Interval { months: *m, days: 0, micros: 0 }),
+        V::IntervalDayTime(Some(dt)) => Datum::Interval(Interval { months: 0, days: dt.days, micros: dt.milliseconds as i64 * 1000 }),
+        other => return Err(unsupported(format!("literal {}", other))),
+    };
+    Ok((d, ty))
+}
+
+fn ts(us: i64, tz: bool) -> Datum {
+    if tz {
+        Datum::TimestampTz(us)
+    } else {
+        Datum::Timestamp(us)
+    }
+}

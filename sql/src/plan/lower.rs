@@ -1,0 +1,378 @@
+//! Lowering an optimized DataFusion logical plan into the engine's [`Plan`].
+//!
+//! The output of every lowered node has the columns of the DataFusion
+//! node's schema, in order, so expressions above it resolve by position.
+//! Constructs without a direct incremental operator are rewritten:
+//! - outer joins: the inner join, plus the unmatched rows of a side
+//!   (that side minus its matched rows) padded with NULLs;
+//! - semi and anti joins: rows of the left side that occur (or not) among
+//!   the left columns of the inner join; NOT IN's null-aware anti join also
+//!   drops rows when the right side holds a NULL key;
+//! - global aggregates: the reduction plus a default row when it is empty;
+//! - grouping sets: one reduction per set, unioned, with NULLs and the
+//!   `__grouping_id` column filled in;
+//! - uncorrelated scalar subqueries: cross-joined as a one-row relation.
+//!
+//! What it refuses (0A000): recursive queries, LATERAL joins that remain
+//! after decorrelation, mark joins, and expressions the engine has no
+//! counterpart for.
+
+use super::expr::{strip_alias, ExprLowerer};
+use crate::catalog::Catalog;
+use crate::SqlError;
+use datafusion_common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion_common::{DFSchema, NullEquality};
+use datafusion_expr::logical_plan::{Aggregate, Distinct, Join, JoinType, Window};
+use datafusion_expr::{Expr, GroupingSet, LogicalPlan};
+use eddy_engine::expr::{ScalarExpr, SortKey, UnaryFunc};
+use eddy_engine::plan::Plan;
+use eddy_engine::repr::Datum;
+use eddy_engine::ScalarType;
+use std::collections::HashMap;
+
+pub struct Lowerer<'a> {
+    pub catalog: &'a Catalog,
+    /// Lowering a maintained view (refuses non-deterministic functions).
+    pub maintained: bool,
+}
+
+fn unsupported(what: impl Into<String>) -> SqlError {
+    SqlError::unsupported(what)
+}
+
+fn project(input: Plan, columns: Vec<usize>) -> Plan {
+    if columns.len() == input.arity() && columns.iter().enumerate().all(|(i, c)| i == *c) {
+        return input;
+    }
+    Plan::Project { input: input.boxed(), columns }
+}
+
+fn union(inputs: Vec<Plan>) -> Plan {
+    Plan::Union { inputs }
+}
+
+fn negate(p: Plan) -> Plan {
+    Plan::Negate { input: p.boxed() }
+}
+
+/// `arity` NULL columns appended to `p`.
+fn pad(p: Plan, nulls: usize) -> Plan {
+    if nulls == 0 {
+        return p;
+    }
+    Plan::Map { input: p.boxed(), exprs: vec![ScalarExpr::null(); nulls] }
+}
+
+/// The rows of `x` (with their multiplicity) that occur among `matched`,
+/// a collection of rows of the same columns.
+fn semijoin_rows(x: Plan, matched: Plan) -> Plan {
+    let arity = x.arity();
+    let keys: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
+    let distinct = Plan::Distinct { input: matched.boxed() };
+    project(Plan::Join { left: x.boxed(), right: distinct.boxed(), left_key: keys.clone(), right_key: keys, null_eq: true }, (0..arity).collect())
+}
+
+impl Lowerer<'_> {
+    fn exprs<'s>(&self, schema: &'s DFSchema, subqueries: &'s HashMap<Expr, usize>) -> ExprLowerer<'s> {
+        ExprLowerer { schema, subqueries, maintained: self.maintained }
+    }
+
+    pub fn lower(&self, plan: &LogicalPlan) -> Result<Plan, SqlError> {
+        let none = HashMap::new();
+        Ok(match plan {
+            LogicalPlan::TableScan(scan) => {
+                let item = self.catalog.resolve_or_err(scan.table_name.table())?;
+                let mut p = Plan::Get { id: item.id, arity: item.desc.arity() };
+                if !scan.filters.is_empty() {
+                    let schema = DFSchema::try_from_qualified_schema(scan.table_name.clone(), &scan.source.schema()).map_err(|e| SqlError::internal(e.to_string()))?;
+                    let l = self.exprs(&schema, &none);
+                    let predicates = scan.filters.iter().map(|f| l.lower(f)).collect::<Result<_, _>>()?;
+                    p = Plan::Filter { input: p.boxed(), predicates };
+                }
+                if let Some(cols) = &scan.projection {
+                    p = project(p, cols.clone());
+                }
+                if let Some(fetch) = scan.fetch {
+                    p = Plan::TopK { input: p.boxed(), group_key: vec![], order_by: vec![], limit: Some(fetch), offset: 0 };
+                }
+                p
+            }
+            LogicalPlan::Projection(proj) => {
+                let (input, subs) = self.with_subqueries(&proj.input, &proj.expr)?;
+                let arity = input.arity();
+                let l = self.exprs(proj.input.schema(), &subs);
+                let mut exprs = Vec::new();
+                let mut columns = Vec::new();
+                for e in &proj.expr {
+                    match l.lower(e)? {
+                        ScalarExpr::Column(c) => columns.push(c),
+                        other => {
+                            columns.push(arity + exprs.len());
+                            exprs.push(other);
+                        }
+                    }
+                }
+                let mapped = if exprs.is_empty() { input } else { Plan::Map { input: input.boxed(), exprs } };
+                project(mapped, columns)
+            }
+            LogicalPlan::Filter(f) => {
+                let (input, subs) = self.with_subqueries(&f.input, std::slice::from_ref(&f.predicate))?;
+                let arity = f.input.schema().fields().len();
+                let pred = self.exprs(f.input.schema(), &subs).lower(&f.predicate)?;
+                let filtered = Plan::Filter { input: input.boxed(), predicates: split_and(pred) };
+                project(filtered, (0..arity).collect())
+            }
+            LogicalPlan::Aggregate(a) => self.aggregate(a)?,
+            LogicalPlan::Join(j) => self.join(j)?,
+            LogicalPlan::Window(w) => self.window(w)?,
+            LogicalPlan::Sort(s) => {
+                let input = self.lower(&s.input)?;
+                match s.fetch {
+                    None => input,
+                    Some(fetch) => {
+                        let l = self.exprs(s.input.schema(), &none);
+                        let order_by = s.expr.iter().map(|k| l.sort_key(k)).collect::<Result<_, _>>()?;
+                        Plan::TopK { input: input.boxed(), group_key: vec![], order_by, limit: Some(fetch), offset: 0 }
+                    }
+                }
+            }
+            LogicalPlan::Limit(limit) => {
+                let (offset, fetch) = limit_bounds(limit)?;
+                let (input, order_by) = match limit.input.as_ref() {
+                    LogicalPlan::Sort(s) => {
+                        let l = self.exprs(s.input.schema(), &none);
+                        (self.lower(&s.input)?, s.expr.iter().map(|k| l.sort_key(k)).collect::<Result<Vec<_>, _>>()?)
+                    }
+                    other => (self.lower(other)?, vec![]),
+                };
+                Plan::TopK { input: input.boxed(), group_key: vec![], order_by, limit: fetch, offset }
+            }
+            LogicalPlan::Union(u) => union(u.inputs.iter().map(|i| self.lower(i)).collect::<Result<_, _>>()?),
+            LogicalPlan::SubqueryAlias(a) => self.lower(&a.input)?,
+            LogicalPlan::Subquery(s) => self.lower(&s.subquery)?,
+            LogicalPlan::Distinct(Distinct::All(input)) => Plan::Distinct { input: self.lower(input)?.boxed() },
+            LogicalPlan::Distinct(Distinct::On(_)) => return Err(unsupported("DISTINCT ON in this position")),
+            LogicalPlan::EmptyRelation(e) => Plan::Constant { rows: if e.produce_one_row { vec![(vec![Datum::Null; e.schema.fields().len()], 1)] } else { vec![] }, arity: e.schema.fields().len() },
+            LogicalPlan::Values(v) => {
+                let empty = DFSchema::empty();
+                let l = self.exprs(&empty, &none);
+                let mut rows = Vec::new();
+                for (i, row) in v.values.iter().enumerate() {
+                    let mut out = Vec::new();
+                    for (j, e) in row.iter().enumerate() {
+                        let lowered = l.lower(e)?;
+                        // Values take the column's type (e.g. a text literal in a date column).
+                        let want = crate::types::scalar_type_of_arrow(v.schema.field(j).data_type())?;
+                        let d = lowered.call_unary(UnaryFunc::Cast(want)).eval(&[]).map_err(|err| SqlError::from(err).with_detail(format!("in row {} of VALUES", i + 1)))?;
+                        out.push(d);
+                    }
+                    rows.push((out, 1));
+                }
+                Plan::Constant { rows, arity: v.schema.fields().len() }
+            }
+            LogicalPlan::RecursiveQuery(_) => return Err(unsupported("WITH RECURSIVE")),
+            other => return Err(unsupported(format!("{} in a query", other.display().to_string().split(':').next().unwrap_or("this plan node")))),
+        })
+    }
+
+    /// Lowers `input` and cross-joins it with each uncorrelated scalar
+    /// subquery in `exprs` (as a one-row relation: its row, or NULL when it
+    /// has none). Returns the widened input and where each subquery's
+    /// value lives.
+    fn with_subqueries(&self, input: &LogicalPlan, exprs: &[Expr]) -> Result<(Plan, HashMap<Expr, usize>), SqlError> {
+        let mut plan = self.lower(input)?;
+        let mut subs = HashMap::new();
+        for e in exprs {
+            e.apply(|x| {
+                if let Expr::ScalarSubquery(_) = x {
+                    if !subs.contains_key(x) {
+                        subs.insert(x.clone(), usize::MAX);
+                    }
+                    return Ok(TreeNodeRecursion::Jump);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        }
+        for (e, col) in subs.iter_mut() {
+            let Expr::ScalarSubquery(s) = e else { unreachable!() };
+            if !s.outer_ref_columns.is_empty() {
+                return Err(unsupported("a correlated scalar subquery in this position"));
+            }
+            let sub = self.lower(&s.subquery)?;
+            if sub.arity() != 1 {
+                return Err(SqlError::new(crate::codes::SYNTAX_ERROR, "subquery must return only one column"));
+            }
+            // One row: the subquery's, or a NULL when it is empty.
+            let marker = Plan::Map { input: Plan::Project { input: sub.clone().boxed(), columns: vec![] }.boxed(), exprs: vec![ScalarExpr::null()] };
+            let null_row = Plan::Constant { rows: vec![(vec![Datum::Null], 1)], arity: 1 };
+            let one_row = union(vec![sub, null_row, negate(Plan::Distinct { input: marker.boxed() })]);
+            *col = plan.arity();
+            plan = Plan::Join { left: plan.boxed(), right: one_row.boxed(), left_key: vec![], right_key: vec![], null_eq: false };
+        }
+        Ok((plan, subs))
+    }
+
+    fn aggregate(&self, a: &Aggregate) -> Result<Plan, SqlError> {
+        let none = HashMap::new();
+        let input = self.lower(&a.input)?;
+        let l = self.exprs(a.input.schema(), &none);
+        let aggregates = a.aggr_expr.iter().map(|e| l.aggregate(e)).collect::<Result<Vec<_>, _>>()?;
+        if let [Expr::GroupingSet(set)] = a.group_expr.as_slice() {
+            return self.grouping_sets(set, input, &l, aggregates);
+        }
+        let group_key = a.group_expr.iter().map(|e| l.lower(e)).collect::<Result<Vec<_>, _>>()?;
+        let global = group_key.is_empty();
+        let reduce = Plan::Reduce { input: input.boxed(), group_key, aggregates: aggregates.clone() };
+        if !global {
+            return Ok(reduce);
+        }
+        // A global aggregate has one row even over no input.
+        let defaults: Vec<Datum> = aggregates.iter().map(|a| a.empty_value()).collect();
+        let n = defaults.len();
+        let as_default = Plan::Map { input: Plan::Project { input: reduce.clone().boxed(), columns: vec![] }.boxed(), exprs: defaults.iter().map(|d| ScalarExpr::Literal(d.clone(), ScalarType::Int64)).collect() };
+        Ok(union(vec![reduce, Plan::Constant { rows: vec![(defaults, 1)], arity: n }, negate(as_default)]))
+    }
+
+    fn grouping_sets(&self, set: &GroupingSet, input: Plan, l: &ExprLowerer, aggregates: Vec<eddy_engine::expr::AggregateExpr>) -> Result<Plan, SqlError> {
+        let all: Vec<&Expr> = set.distinct_expr();
+        let sets: Vec<Vec<Expr>> = match set {
+            GroupingSet::Rollup(exprs) => (0..=exprs.len()).rev().map(|k| exprs[..k].to_vec()).collect(),
+            GroupingSet::Cube(exprs) => (0..1usize << exprs.len()).rev().map(|mask| exprs.iter().enumerate().filter(|(i, _)| mask & (1 << (exprs.len() - 1 - i)) != 0).map(|(_, e)| e.clone()).collect()).collect(),
+            GroupingSet::GroupingSets(sets) => sets.clone(),
+        };
+        let n = all.len();
+        let mut seen: HashMap<u64, u64> = HashMap::new();
+        let mut parts = Vec::new();
+        for s in sets {
+            let keys = s.iter().map(|e| l.lower(e)).collect::<Result<Vec<_>, _>>()?;
+            let k = keys.len();
+            let reduce = Plan::Reduce { input: input.clone().boxed(), group_key: keys, aggregates: aggregates.clone() };
+            let mut mask = 0u64;
+            for (i, e) in all.iter().enumerate() {
+                if !s.contains(e) {
+                    mask |= 1 << (n - 1 - i);
+                }
+            }
+            let ordinal = seen.entry(mask).or_insert(0);
+            let id = mask | (*ordinal << n);
+            *ordinal += 1;
+            // Layout: all group columns (NULL where not grouped), grouping id, aggregates.
+            let mut exprs = vec![ScalarExpr::null(); 0];
+            exprs.push(ScalarExpr::Literal(Datum::Int(id as i64), ScalarType::Int64));
+            let mapped = Plan::Map { input: reduce.boxed(), exprs: [exprs, vec![ScalarExpr::null()]].concat() };
+            let null_col = k + aggregates.len() + 1;
+            let mut columns = Vec::new();
+            for e in &all {
+                match s.iter().position(|x| x == *e) {
+                    Some(p) => columns.push(p),
+                    None => columns.push(null_col),
+                }
+            }
+            columns.push(k + aggregates.len());
+            columns.extend(k..k + aggregates.len());
+            parts.push(project(mapped, columns));
+        }
+        Ok(union(parts))
+    }
+
+    fn join(&self, j: &Join) -> Result<Plan, SqlError> {
+        let none = HashMap::new();
+        let left = self.lower(&j.left)?;
+        let right = self.lower(&j.right)?;
+        let (la, ra) = (left.arity(), right.arity());
+        let ll = self.exprs(j.left.schema(), &none);
+        let rl = self.exprs(j.right.schema(), &none);
+        let left_key = j.on.iter().map(|(l, _)| ll.lower(l)).collect::<Result<Vec<_>, _>>()?;
+        let right_key = j.on.iter().map(|(_, r)| rl.lower(r)).collect::<Result<Vec<_>, _>>()?;
+        let null_eq = j.null_equality == NullEquality::NullEqualsNull;
+        let mut inner = Plan::Join { left: left.clone().boxed(), right: right.clone().boxed(), left_key: left_key.clone(), right_key: right_key.clone(), null_eq };
+        if let Some(filter) = &j.filter {
+            let both = j.left.schema().join(j.right.schema()).map_err(|e| SqlError::internal(e.to_string()))?;
+            let pred = self.exprs(&both, &none).lower(filter)?;
+            inner = Plan::Filter { input: inner.boxed(), predicates: split_and(pred) };
+        }
+        let left_cols: Vec<usize> = (0..la).collect();
+        let right_cols: Vec<usize> = (la..la + ra).collect();
+        let matched_left = || semijoin_rows(left.clone(), project(inner.clone(), left_cols.clone()));
+        let matched_right = || semijoin_rows(right.clone(), project(inner.clone(), right_cols.clone()));
+        let unmatched_left = || union(vec![left.clone(), negate(matched_left())]);
+        let unmatched_right = || union(vec![right.clone(), negate(matched_right())]);
+        // Right rows padded on the left: NULLs then the right columns.
+        let pad_left = |p: Plan| project(pad(p, la), (ra..ra + la).chain(0..ra).collect());
+        Ok(match j.join_type {
+            JoinType::Inner => inner,
+            JoinType::Left => union(vec![inner.clone(), pad(unmatched_left(), ra)]),
+            JoinType::Right => union(vec![inner.clone(), pad_left(unmatched_right())]),
+            JoinType::Full => union(vec![inner.clone(), pad(unmatched_left(), ra), pad_left(unmatched_right())]),
+            JoinType::LeftSemi => matched_left(),
+            JoinType::RightSemi => matched_right(),
+            JoinType::LeftAnti if j.null_aware => self.null_aware_anti(unmatched_left(), right, &left_key, &right_key),
+            JoinType::LeftAnti => unmatched_left(),
+            JoinType::RightAnti => unmatched_right(),
+            JoinType::LeftMark | JoinType::RightMark => return Err(unsupported("a subquery inside OR or in the select list (mark join)")),
+        })
+    }
+
+    /// `x NOT IN (subquery)`: beyond the plain anti join, a row whose key is
+    /// NULL is dropped when the subquery has any row, and every row is
+    /// dropped when the subquery yields a NULL.
+    fn null_aware_anti(&self, anti: Plan, right: Plan, left_key: &[ScalarExpr], right_key: &[ScalarExpr]) -> Plan {
+        let arity = anti.arity();
+        let any_null = |keys: &[ScalarExpr]| ScalarExpr::CallVariadic { func: eddy_engine::expr::VariadicFunc::Or, exprs: keys.iter().map(|k| k.clone().call_unary(UnaryFunc::IsNull)).chain(std::iter::once(ScalarExpr::Literal(Datum::Bool(false), ScalarType::Bool))).collect() };
+        let right_nonempty = Plan::Distinct { input: Plan::Project { input: right.clone().boxed(), columns: vec![] }.boxed() };
+        let right_has_null = Plan::Distinct { input: Plan::Project { input: Plan::Filter { input: right.boxed(), predicates: vec![any_null(right_key)] }.boxed(), columns: vec![] }.boxed() };
+        let null_keyed = Plan::Filter { input: anti.clone().boxed(), predicates: vec![any_null(left_key)] };
+        let non_null_keyed = Plan::Filter { input: anti.clone().boxed(), predicates: vec![any_null(left_key).call_unary(UnaryFunc::Not)] };
+        let cross = |l: Plan, r: Plan| project(Plan::Join { left: l.boxed(), right: r.boxed(), left_key: vec![], right_key: vec![], null_eq: false }, (0..arity).collect());
+        union(vec![anti, negate(cross(null_keyed, right_nonempty)), negate(cross(non_null_keyed, right_has_null))])
+    }
+
+    fn window(&self, w: &Window) -> Result<Plan, SqlError> {
+        let none = HashMap::new();
+        let mut plan = self.lower(&w.input)?;
+        let arity = plan.arity();
+        let l = self.exprs(w.input.schema(), &none);
+        // Group the window expressions by (partition, order); each group is
+        // one Window node appending its columns.
+        let mut groups: Vec<(Vec<ScalarExpr>, Vec<SortKey>, Vec<(usize, eddy_engine::expr::WindowExpr)>)> = Vec::new();
+        for (i, e) in w.window_expr.iter().enumerate() {
+            let (partition, order, we) = l.window(strip_alias(e))?;
+            match groups.iter_mut().find(|(p, o, _)| *p == partition && *o == order) {
+                Some(g) => g.2.push((i, we)),
+                None => groups.push((partition, order, vec![(i, we)])),
+            }
+        }
+        let mut position = vec![0; w.window_expr.len()];
+        for (partition, order, exprs) in groups {
+            let base = plan.arity();
+            for (k, (i, _)) in exprs.iter().enumerate() {
+                position[*i] = base + k;
+            }
+            plan = Plan::Window { input: plan.boxed(), partition_by: partition, order_by: order, exprs: exprs.into_iter().map(|(_, e)| e).collect() };
+        }
+        Ok(project(plan, (0..arity).chain(position).collect()))
+    }
+}
+
+/// `a AND b AND c` as separate predicates.
+fn split_and(e: ScalarExpr) -> Vec<ScalarExpr> {
+    match e {
+        ScalarExpr::CallVariadic { func: eddy_engine::expr::VariadicFunc::And, exprs } => exprs.into_iter().flat_map(split_and).collect(),
+        other => vec![other],
+    }
+}
+
+/// OFFSET and LIMIT of a Limit node, which must be constants.
+pub fn limit_bounds(limit: &datafusion_expr::logical_plan::Limit) -> Result<(usize, Option<usize>), SqlError> {
+    use datafusion_expr::logical_plan::{FetchType, SkipType};
+    let skip = match limit.get_skip_type().map_err(|e| SqlError::internal(e.to_string()))? {
+        SkipType::Literal(s) => s,
+        SkipType::UnsupportedExpr => return Err(unsupported("a non-constant OFFSET")),
+    };
+    let fetch = match limit.get_fetch_type().map_err(|e| SqlError::internal(e.to_string()))? {
+        FetchType::Literal(f) => f,
+        FetchType::UnsupportedExpr => return Err(unsupported("a non-constant LIMIT")),
+    };
+    Ok((skip, fetch))
+}

@@ -1,0 +1,6 @@
+//! Planning: SQL → DataFusion logical plan → optimized plan → engine plan.
+
+pub mod context;
+pub mod expr;
+pub mod df;
+pub mod lower;

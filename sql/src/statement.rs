@@ -1,0 +1,268 @@
+//! Statements: parsing SQL text and planning each statement against a
+//! catalog snapshot into a [`StatementPlan`] the coordinator executes.
+//!
+//! Planning is pure: it reads the catalog, never changes it, and never
+//! talks to the engine.
+
+use crate::catalog::{Catalog, ItemKind};
+use crate::plan::context::{config_options, EddyContext};
+use crate::plan::df::{optimize, to_logical};
+use crate::plan::expr::ExprLowerer;
+use crate::plan::lower::{limit_bounds, Lowerer};
+use crate::types::{desc_of_schema, scalar_type_of_sql};
+use crate::{codes, SqlError};
+use datafusion_common::ScalarValue;
+use datafusion_expr::logical_plan::{DmlStatement, WriteOp};
+use datafusion_expr::LogicalPlan;
+use eddy_engine::expr::{ScalarExpr, SortKey};
+use eddy_engine::plan::Plan;
+use eddy_engine::repr::{ColumnType, RelationDesc};
+use eddy_engine::{Datum, GlobalId};
+use sqlparser::ast::{ColumnOption, ObjectType, Statement};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use std::collections::HashMap;
+
+/// Sorting, paging and final projection of a SELECT's result, applied to
+/// the rows the dataflow computed (they have no order of their own).
+#[derive(Clone, Debug, Default)]
+pub struct Finishing {
+    pub order_by: Vec<SortKey>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+    /// Expressions over the computed rows giving the output columns.
+    pub project: Option<Vec<ScalarExpr>>,
+}
+
+#[derive(Debug)]
+pub enum StatementPlan {
+    CreateTable { name: String, desc: RelationDesc, if_not_exists: bool },
+    CreateView { name: String, desc: RelationDesc, plan: Plan, logical: LogicalPlan, materialized: bool, if_not_exists: bool, or_replace: bool },
+    CreateIndex { name: String, on: GlobalId, columns: Vec<usize>, if_not_exists: bool },
+    Drop { kind: ObjectType, names: Vec<String>, if_exists: bool, cascade: bool },
+    /// Rows to insert into a table (in its column order).
+    Insert { table: GlobalId, rows: Plan },
+    /// Rows to delete from a table.
+    Delete { table: GlobalId, rows: Plan },
+    /// Rows whose first half is the old row and second half the new one.
+    Update { table: GlobalId, rows: Plan },
+    Select { plan: Plan, desc: RelationDesc, finishing: Finishing },
+    Explain { text: String },
+    /// A statement answered from the catalog alone (SHOW ...).
+    Show { desc: RelationDesc, rows: Vec<Vec<Datum>> },
+    Begin,
+    Commit,
+    Rollback,
+    /// SET and other session statements accepted without effect.
+    Ignored { tag: String },
+}
+
+/// Splits SQL text into statements.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e.to_string()))
+}
+
+/// A syntax error with the cursor position sqlparser reports.
+fn syntax_error(sql: &str, msg: &str) -> SqlError {
+    let msg = msg.trim_start_matches("sql parser error: ");
+    let mut err = SqlError::syntax(msg.split(" at Line:").next().unwrap_or(msg).to_string());
+    if let Some(pos) = msg.find("Line: ") {
+        let rest = &msg[pos + 6..];
+        let line: usize = rest.split(',').next().and_then(|s| s.trim().parse().ok()).unwrap_or(1);
+        let col: usize = rest.split("Column: ").nth(1).and_then(|s| s.trim().trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()).unwrap_or(1);
+        let offset: usize = sql.split('\n').take(line - 1).map(|l| l.chars().count() + 1).sum();
+        err = err.with_position(offset + col);
+    }
+    err
+}
+
+/// Plans statements against one catalog snapshot.
+pub struct Planner<'a> {
+    pub catalog: &'a Catalog,
+    /// DataFusion plans of plain views.
+    pub views: &'a HashMap<GlobalId, LogicalPlan>,
+}
+
+impl Planner<'_> {
+    fn context(&self) -> EddyContext<'_> {
+        EddyContext { catalog: self.catalog, options: config_options(), views: self.views }
+    }
+
+    /// Plans one statement; `params` bind `$1`, `$2`, ...
+    pub fn plan(&self, stmt: Statement, params: &[Datum]) -> Result<StatementPlan, SqlError> {
+        Ok(match stmt {
+            Statement::CreateTable(ct) => {
+                if ct.query.is_some() {
+                    return Err(SqlError::unsupported("CREATE TABLE ... AS"));
+                }
+                let mut cols = Vec::new();
+                for c in &ct.columns {
+                    let nullable = !c.options.iter().any(|o| matches!(o.option, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
+                    cols.push((c.name.value.to_lowercase(), ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable }));
+                }
+                StatementPlan::CreateTable { name: object_name(&ct.name), desc: RelationDesc::new(cols), if_not_exists: ct.if_not_exists }
+            }
+            Statement::CreateView(cv) => {
+                let query = Statement::Query(cv.query.clone());
+                let logical = optimize(to_logical(&self.context(), query)?)?;
+                let mut desc = desc_of_schema(logical.schema())?;
+                if !cv.columns.is_empty() {
+                    if cv.columns.len() != desc.arity() {
+                        return Err(SqlError::new(codes::SYNTAX_ERROR, "CREATE VIEW specifies a different number of columns than the query returns"));
+                    }
+                    desc.names = cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect();
+                }
+                let plan = Lowerer { catalog: self.catalog, maintained: cv.materialized }.lower(&logical)?;
+                StatementPlan::CreateView { name: object_name(&cv.name), desc, plan, logical, materialized: cv.materialized, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace }
+            }
+            Statement::CreateIndex(ci) => {
+                let table = object_name(&ci.table_name);
+                let on = self.catalog.resolve_or_err(&table)?;
+                let mut columns = Vec::new();
+                for c in &ci.columns {
+                    let col = c.column.expr.to_string().to_lowercase();
+                    let pos = on.desc.names.iter().position(|n| *n == col).ok_or_else(|| SqlError::new(codes::UNDEFINED_COLUMN, format!("column \"{}\" does not exist", col)))?;
+                    columns.push(pos);
+                }
+                let name = ci.name.as_ref().map(object_name).unwrap_or_else(|| format!("{}_{}_idx", table, columns.iter().map(|c| on.desc.names[*c].clone()).collect::<Vec<_>>().join("_")));
+                StatementPlan::CreateIndex { name, on: on.id, columns, if_not_exists: ci.if_not_exists }
+            }
+            Statement::Drop { object_type, if_exists, names, cascade, .. } => StatementPlan::Drop { kind: object_type, names: names.iter().map(object_name).collect(), if_exists, cascade },
+            Statement::Query(_) => {
+                let logical = self.logical_with_params(stmt, params)?;
+                self.select(&logical)?
+            }
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+                let logical = self.logical_with_params(stmt, params)?;
+                let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
+                self.dml(dml)?
+            }
+            Statement::Explain { statement, .. } => {
+                let text = match self.plan(*statement, params)? {
+                    StatementPlan::Select { plan, .. } | StatementPlan::CreateView { plan, .. } => plan.to_string(),
+                    other => format!("{:?}", other),
+                };
+                StatementPlan::Explain { text }
+            }
+            Statement::StartTransaction { .. } => StatementPlan::Begin,
+            Statement::Commit { .. } => StatementPlan::Commit,
+            Statement::Rollback { .. } => StatementPlan::Rollback,
+            Statement::Set(_) => StatementPlan::Ignored { tag: "SET".into() },
+            other => return Err(SqlError::unsupported(format!("statement {}", other.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")))),
+        })
+    }
+
+    /// Plans and optimizes a query or DML statement, binding parameters.
+    pub fn logical_with_params(&self, stmt: Statement, params: &[Datum]) -> Result<LogicalPlan, SqlError> {
+        let mut logical = to_logical(&self.context(), stmt)?;
+        if !params.is_empty() {
+            let types = logical.get_parameter_types().map_err(crate::plan::df::translate)?;
+            let mut values = Vec::new();
+            for (i, d) in params.iter().enumerate() {
+                let want = types.get(&format!("${}", i + 1)).cloned().flatten();
+                values.push(datum_to_scalar(d, want.as_ref())?);
+            }
+            logical = logical.with_param_values(values).map_err(crate::plan::df::translate)?;
+        }
+        optimize(logical)
+    }
+
+    /// The parameter types and result columns of a statement.
+    pub fn describe(&self, stmt: Statement) -> Result<(Vec<eddy_engine::ScalarType>, Option<RelationDesc>), SqlError> {
+        let returns_rows = matches!(stmt, Statement::Query(_));
+        let logical = to_logical(&self.context(), stmt)?;
+        let types = logical.get_parameter_types().map_err(crate::plan::df::translate)?;
+        let mut params = Vec::new();
+        for i in 1..=types.len() {
+            let t = types.get(&format!("${}", i)).cloned().flatten();
+            params.push(t.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()?.unwrap_or(eddy_engine::ScalarType::Text));
+        }
+        let desc = if returns_rows { Some(desc_of_schema(logical.schema())?) } else { None };
+        Ok((params, desc))
+    }
+
+    fn select(&self, logical: &LogicalPlan) -> Result<StatementPlan, SqlError> {
+        let desc = desc_of_schema(logical.schema())?;
+        let none = HashMap::new();
+        let mut finishing = Finishing::default();
+        let mut node = logical;
+        // Peel ORDER BY / LIMIT (and a projection above them) off the top:
+        // they order and page the result rather than define it.
+        if let LogicalPlan::Projection(p) = node {
+            if matches!(p.input.as_ref(), LogicalPlan::Sort(_) | LogicalPlan::Limit(_)) {
+                let l = ExprLowerer { schema: p.input.schema(), subqueries: &none, maintained: false };
+                finishing.project = Some(p.expr.iter().map(|e| l.lower(e)).collect::<Result<_, _>>()?);
+                node = &p.input;
+            }
+        }
+        if let LogicalPlan::Limit(limit) = node {
+            let (offset, fetch) = limit_bounds(limit)?;
+            finishing.offset = offset;
+            finishing.limit = fetch;
+            node = &limit.input;
+        }
+        if let LogicalPlan::Sort(s) = node {
+            let l = ExprLowerer { schema: s.input.schema(), subqueries: &none, maintained: false };
+            finishing.order_by = s.expr.iter().map(|k| l.sort_key(k)).collect::<Result<_, _>>()?;
+            if let Some(f) = s.fetch {
+                finishing.limit = Some(finishing.limit.map_or(f, |l| l.min(f.saturating_sub(finishing.offset))));
+            }
+            node = &s.input;
+        }
+        let plan = Lowerer { catalog: self.catalog, maintained: false }.lower(node)?;
+        Ok(StatementPlan::Select { plan, desc, finishing })
+    }
+
+    fn dml(&self, dml: DmlStatement) -> Result<StatementPlan, SqlError> {
+        let item = self.catalog.resolve_or_err(dml.table_name.table())?;
+        if item.kind != ItemKind::Table {
+            return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("cannot change {} \"{}\": it is a {}", "rows of", item.name, item.kind.name())).with_hint("only tables accept INSERT, UPDATE and DELETE"));
+        }
+        let lowerer = Lowerer { catalog: self.catalog, maintained: false };
+        let table = item.id;
+        Ok(match dml.op {
+            WriteOp::Insert(_) => StatementPlan::Insert { table, rows: lowerer.lower(&dml.input)? },
+            WriteOp::Delete => StatementPlan::Delete { table, rows: lowerer.lower(&dml.input)? },
+            WriteOp::Update => {
+                // The input computes the new rows from the old ones; keep both.
+                let LogicalPlan::Projection(p) = dml.input.as_ref() else { return Err(SqlError::internal("UPDATE input is not a projection")) };
+                let old = lowerer.lower(&p.input)?;
+                let arity = old.arity();
+                let none = HashMap::new();
+                let l = ExprLowerer { schema: p.input.schema(), subqueries: &none, maintained: false };
+                let exprs = p.expr.iter().map(|e| l.lower(e)).collect::<Result<Vec<_>, _>>()?;
+                let n = exprs.len();
+                let mapped = Plan::Map { input: old.boxed(), exprs };
+                let columns = (0..item.desc.arity()).chain(arity..arity + n).collect();
+                StatementPlan::Update { table, rows: Plan::Project { input: mapped.boxed(), columns } }
+            }
+            _ => return Err(SqlError::unsupported("this DML statement")),
+        })
+    }
+}
+
+fn object_name(n: &sqlparser::ast::ObjectName) -> String {
+    n.0.last().map(|p| p.to_string()).unwrap_or_default().trim_matches('"').to_lowercase()
+}
+
+/// A bound parameter as a DataFusion literal of the type it was inferred as.
+fn datum_to_scalar(d: &Datum, want: Option<&arrow_schema::DataType>) -> Result<ScalarValue, SqlError> {
+    use arrow_schema::{DataType, TimeUnit};
+    let v = match d {
+        Datum::Null => ScalarValue::Null,
+        Datum::Bool(b) => ScalarValue::Boolean(Some(*b)),
+        Datum::Int(i) => ScalarValue::Int64(Some(*i)),
+        Datum::Float(f) => ScalarValue::Float64(Some(f.0)),
+        Datum::Numeric(n) => ScalarValue::Decimal128(Some(n.mantissa()), 38, n.scale() as i8),
+        Datum::Text(s) | Datum::Jsonb(s) => ScalarValue::Utf8(Some(s.clone())),
+        Datum::Date(d) => ScalarValue::Date32(Some(*d)),
+        Datum::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), None),
+        Datum::TimestampTz(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some("+00:00".into())),
+        Datum::Interval(iv) => ScalarValue::IntervalMonthDayNano(Some(datafusion_common::arrow::datatypes::IntervalMonthDayNano::new(iv.months, iv.days, iv.micros * 1000))),
+    };
+    let _ = TimeUnit::Microsecond;
+    match want {
+        Some(dt) if *dt != v.data_type() && !matches!(dt, DataType::Null) => v.cast_to(dt).map_err(|e| SqlError::new(codes::DATATYPE_MISMATCH, format!("parameter does not fit type {}: {}", dt, e))),
+        _ => Ok(v),
+    }
+}

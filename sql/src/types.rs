@@ -1,0 +1,129 @@
+//! SQL type names, Arrow types (DataFusion's) and the engine's
+//! [`ScalarType`], and the conversions between them.
+//!
+//! jsonb has no Arrow type; it travels through DataFusion as Utf8 with the
+//! field metadata `eddy.type = jsonb`, so that a column read straight from a
+//! table keeps its type.
+
+use crate::SqlError;
+use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
+use eddy_engine::repr::{ColumnType, RelationDesc};
+use eddy_engine::ScalarType;
+use sqlparser::ast::{DataType as SqlType, ExactNumberInfo};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub const TYPE_METADATA_KEY: &str = "eddy.type";
+/// Precision and scale DataFusion uses for an unconstrained `numeric`.
+pub const UNCONSTRAINED_NUMERIC: (u8, i8) = (38, 10);
+
+/// The engine type of a type name in CREATE TABLE or a cast.
+pub fn scalar_type_of_sql(ty: &SqlType) -> Result<ScalarType, SqlError> {
+    use SqlType as T;
+    Ok(match ty {
+        T::Boolean | T::Bool => ScalarType::Bool,
+        T::SmallInt(_) | T::Int2(_) => ScalarType::Int16,
+        T::Int(_) | T::Integer(_) | T::Int4(_) => ScalarType::Int32,
+        T::BigInt(_) | T::Int8(_) => ScalarType::Int64,
+        T::Real | T::Float4 => ScalarType::Float32,
+        T::Double(_) | T::DoublePrecision | T::Float8 | T::Float(_) => ScalarType::Float64,
+        T::Numeric(info) | T::Decimal(info) | T::Dec(info) => match info {
+            ExactNumberInfo::None => ScalarType::Numeric { precision: None, scale: None },
+            ExactNumberInfo::Precision(p) => ScalarType::Numeric { precision: Some(*p as u8), scale: Some(0) },
+            ExactNumberInfo::PrecisionAndScale(p, s) => ScalarType::Numeric { precision: Some(*p as u8), scale: Some(*s as u8) },
+        },
+        T::Text | T::Varchar(_) | T::CharVarying(_) | T::Char(_) | T::Character(_) | T::String(_) => ScalarType::Text,
+        T::Date => ScalarType::Date,
+        T::Timestamp(_, tz) => match tz {
+            sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz => ScalarType::TimestampTz,
+            _ => ScalarType::Timestamp,
+        },
+        T::TimestampNtz(_) => ScalarType::Timestamp,
+        T::Interval { .. } => ScalarType::Interval,
+        T::JSONB | T::JSON => ScalarType::Jsonb,
+        T::Custom(name, _) => match name.to_string().to_lowercase().as_str() {
+            "timestamptz" => ScalarType::TimestampTz,
+            "jsonb" | "json" => ScalarType::Jsonb,
+            "int2" => ScalarType::Int16,
+            "int4" => ScalarType::Int32,
+            "int8" => ScalarType::Int64,
+            "float8" => ScalarType::Float64,
+            "float4" => ScalarType::Float32,
+            other => return Err(SqlError::new(crate::codes::UNDEFINED_OBJECT, format!("type \"{}\" does not exist", other))),
+        },
+        other => return Err(SqlError::unsupported(format!("type {}", other))),
+    })
+}
+
+/// The Arrow type DataFusion plans a column of this type as.
+pub fn arrow_type(ty: ScalarType) -> DataType {
+    match ty {
+        ScalarType::Bool => DataType::Boolean,
+        ScalarType::Int16 => DataType::Int16,
+        ScalarType::Int32 => DataType::Int32,
+        ScalarType::Int64 => DataType::Int64,
+        ScalarType::Float32 => DataType::Float32,
+        ScalarType::Float64 => DataType::Float64,
+        ScalarType::Numeric { precision, scale } => match precision {
+            Some(p) => DataType::Decimal128(p, scale.unwrap_or(0) as i8),
+            None => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
+        },
+        ScalarType::Text | ScalarType::Jsonb => DataType::Utf8,
+        ScalarType::Date => DataType::Date32,
+        ScalarType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ScalarType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("+00:00"))),
+        ScalarType::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+    }
+}
+
+/// An Arrow field for a column.
+pub fn arrow_field(name: &str, ty: &ColumnType) -> Field {
+    let f = Field::new(name, arrow_type(ty.scalar), ty.nullable);
+    if ty.scalar == ScalarType::Jsonb {
+        f.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())]))
+    } else {
+        f
+    }
+}
+
+/// The engine type of a DataFusion-planned value.
+pub fn scalar_type_of_arrow(dt: &DataType) -> Result<ScalarType, SqlError> {
+    Ok(match dt {
+        DataType::Boolean => ScalarType::Bool,
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => ScalarType::Int16,
+        DataType::Int32 | DataType::UInt16 => ScalarType::Int32,
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => ScalarType::Int64,
+        DataType::Float16 | DataType::Float32 => ScalarType::Float32,
+        DataType::Float64 => ScalarType::Float64,
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) | DataType::Decimal64(p, s) | DataType::Decimal32(p, s) => {
+            if (*p, *s) == UNCONSTRAINED_NUMERIC || *s < 0 {
+                ScalarType::Numeric { precision: None, scale: None }
+            } else {
+                ScalarType::Numeric { precision: Some(*p), scale: Some(*s as u8) }
+            }
+        }
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null => ScalarType::Text,
+        DataType::Date32 | DataType::Date64 => ScalarType::Date,
+        DataType::Timestamp(_, None) => ScalarType::Timestamp,
+        DataType::Timestamp(_, Some(_)) => ScalarType::TimestampTz,
+        DataType::Interval(_) | DataType::Duration(_) => ScalarType::Interval,
+        other => return Err(SqlError::unsupported(format!("values of type {}", other))),
+    })
+}
+
+/// The engine column type of a DataFusion field (honouring jsonb metadata).
+pub fn column_type_of_field(f: &Field) -> Result<ColumnType, SqlError> {
+    let scalar = if f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("jsonb") { ScalarType::Jsonb } else { scalar_type_of_arrow(f.data_type())? };
+    Ok(ColumnType { scalar, nullable: f.is_nullable() })
+}
+
+/// The relation description of a DataFusion schema.
+pub fn desc_of_schema(schema: &datafusion_common::DFSchema) -> Result<RelationDesc, SqlError> {
+    let cols = schema.fields().iter().map(|f| Ok((f.name().clone(), column_type_of_field(f)?))).collect::<Result<Vec<_>, SqlError>>()?;
+    Ok(RelationDesc::new(cols))
+}
+
+/// The Arrow schema of a relation.
+pub fn arrow_schema(desc: &RelationDesc) -> arrow_schema::SchemaRef {
+    Arc::new(arrow_schema::Schema::new(desc.iter().map(|(n, t)| arrow_field(n, t)).collect::<Vec<_>>()))
+}

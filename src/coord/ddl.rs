@@ -1,0 +1,133 @@
+//! CREATE and DROP: catalog changes and the dataflows behind them.
+
+use super::State;
+use eddy_connectors::QueryResult;
+use eddy_engine::runtime::Command;
+use eddy_sql::catalog::{CatalogItem, ItemKind};
+use eddy_sql::statement::StatementPlan;
+use eddy_sql::{codes, SqlError};
+use sqlparser::ast::ObjectType;
+
+fn created(tag: &str, notices: Vec<SqlError>) -> Result<QueryResult, SqlError> {
+    Ok(QueryResult::Command { tag: tag.to_string(), notices })
+}
+
+impl State {
+    /// Fails with 42P07 if `name` is taken (or returns a notice to skip, with IF NOT EXISTS).
+    fn check_free(&self, name: &str, if_not_exists: bool) -> Result<Option<SqlError>, SqlError> {
+        match self.catalog.resolve(name) {
+            None => Ok(None),
+            Some(_) if if_not_exists => Ok(Some(SqlError::notice(format!("relation \"{}\" already exists, skipping", name)))),
+            Some(item) => Err(SqlError::new(codes::DUPLICATE_TABLE, format!("relation \"{}\" already exists", name)).with_detail(format!("\"{}\" is a {}", name, item.kind.name()))),
+        }
+    }
+
+    pub(super) fn ddl(&mut self, plan: StatementPlan) -> Result<QueryResult, SqlError> {
+        match plan {
+            StatementPlan::CreateTable { name, desc, if_not_exists } => {
+                if let Some(n) = self.check_free(&name, if_not_exists)? {
+                    return created("CREATE TABLE", vec![n]);
+                }
+                let id = self.catalog.allocate_id();
+                self.engine.send(Command::CreateTable { id });
+                self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Table, desc, create_sql: String::new(), plan: None, depends_on: vec![] });
+                created("CREATE TABLE", vec![])
+            }
+            StatementPlan::CreateView { name, desc, plan, logical, materialized, if_not_exists, or_replace } => {
+                let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
+                if or_replace {
+                    if let Some(old) = self.catalog.resolve(&name) {
+                        if !self.catalog.dependents(old.id).is_empty() {
+                            return Err(SqlError::new(codes::DEPENDENT_OBJECTS_STILL_EXIST, format!("cannot replace view \"{}\" because other objects depend on it", name)));
+                        }
+                        let id = old.id;
+                        self.drop_one(id);
+                    }
+                }
+                if let Some(n) = self.check_free(&name, if_not_exists)? {
+                    return created(tag, vec![n]);
+                }
+                let id = self.catalog.allocate_id();
+                let depends_on = plan.depends_on();
+                let kind = if materialized {
+                    self.engine.send(Command::CreateView { id, plan: plan.clone() });
+                    ItemKind::MaterializedView
+                } else {
+                    self.views.insert(id, logical);
+                    ItemKind::View
+                };
+                self.catalog.insert(CatalogItem { id, name, kind, desc, create_sql: String::new(), plan: Some(plan), depends_on });
+                created(tag, vec![])
+            }
+            StatementPlan::CreateIndex { name, on, columns, if_not_exists } => {
+                if let Some(n) = self.check_free(&name, if_not_exists)? {
+                    return created("CREATE INDEX", vec![n]);
+                }
+                let id = self.catalog.allocate_id();
+                let desc = self.catalog.get(on).map(|i| i.desc.clone()).unwrap_or_default();
+                // Every collection is already arranged by its whole row; an
+                // index records the user's key for lookups and \d.
+                self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Index { on, columns }, desc, create_sql: String::new(), plan: None, depends_on: vec![on] });
+                created("CREATE INDEX", vec![])
+            }
+            StatementPlan::Drop { kind, names, if_exists, cascade } => self.drop(kind, names, if_exists, cascade),
+            _ => unreachable!("not DDL"),
+        }
+    }
+
+    fn drop(&mut self, kind: ObjectType, names: Vec<String>, if_exists: bool, cascade: bool) -> Result<QueryResult, SqlError> {
+        let (tag, want): (&str, fn(&ItemKind) -> bool) = match kind {
+            ObjectType::Table => ("DROP TABLE", |k| *k == ItemKind::Table),
+            ObjectType::View => ("DROP VIEW", |k| *k == ItemKind::View),
+            ObjectType::MaterializedView => ("DROP MATERIALIZED VIEW", |k| *k == ItemKind::MaterializedView),
+            ObjectType::Index => ("DROP INDEX", |k| matches!(k, ItemKind::Index { .. })),
+            other => return Err(SqlError::unsupported(format!("DROP {}", other))),
+        };
+        let mut notices = Vec::new();
+        let mut targets = Vec::new();
+        for name in names {
+            let Some(item) = self.catalog.resolve(&name) else {
+                if if_exists {
+                    notices.push(SqlError::notice(format!("{} \"{}\" does not exist, skipping", kind.to_string().to_lowercase(), name)));
+                    continue;
+                }
+                let code = if matches!(kind, ObjectType::Index) { codes::UNDEFINED_OBJECT } else { codes::UNDEFINED_TABLE };
+                return Err(SqlError::new(code, format!("{} \"{}\" does not exist", kind.to_string().to_lowercase(), name)));
+            };
+            if !want(&item.kind) {
+                return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a {}", name, kind.to_string().to_lowercase())).with_hint(format!("use DROP {} to remove a {}", item.kind.name().to_uppercase(), item.kind.name())));
+            }
+            let dependents = self.catalog.dependents(item.id);
+            if !dependents.is_empty() && !cascade {
+                let detail = dependents.iter().map(|d| format!("{} {} depends on {} {}", d.kind.name(), d.name, item.kind.name(), item.name)).collect::<Vec<_>>().join("\n");
+                return Err(SqlError::new(codes::DEPENDENT_OBJECTS_STILL_EXIST, format!("cannot drop {} {} because other objects depend on it", item.kind.name(), item.name))
+                    .with_detail(detail)
+                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+            }
+            targets.push(item.id);
+        }
+        for id in targets {
+            for dep in self.catalog.dependents_closure(id) {
+                if dep != id {
+                    if let Some(d) = self.catalog.get(dep) {
+                        notices.push(SqlError::notice(format!("drop cascades to {} {}", d.kind.name(), d.name)));
+                    }
+                }
+                self.drop_one(dep);
+            }
+        }
+        created(tag, notices)
+    }
+
+    fn drop_one(&mut self, id: eddy_engine::GlobalId) {
+        if let Some(item) = self.catalog.remove(id) {
+            match item.kind {
+                ItemKind::Table | ItemKind::MaterializedView => self.engine.send(Command::Drop { id }),
+                ItemKind::View => {
+                    self.views.remove(&id);
+                }
+                ItemKind::Index { .. } => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The coordinator: owns the catalog and the timestamp oracle, executes
+//! planned statements against the engine, and answers the Postgres-wire
+//! server through [`QueryHandler`].
+//!
+//! Statements run one at a time (a single lock), which makes every read a
+//! consistent snapshot at the last written timestamp and every write land
+//! at a fresh timestamp after it.
+
+mod ddl;
+mod dml;
+mod read;
+mod show;
+
+use async_trait::async_trait;
+use eddy_connectors::{Description, QueryHandler, QueryResult, SessionId};
+use eddy_engine::runtime::{Command, Engine};
+use eddy_engine::{Datum, GlobalId, Row, ScalarType, Timestamp};
+use eddy_sql::catalog::Catalog;
+use eddy_sql::statement::{parse, Planner, StatementPlan};
+use eddy_sql::{codes, SqlError};
+use datafusion_expr::LogicalPlan;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Mutex;
+
+/// Per-connection state.
+#[derive(Default)]
+struct Session {
+    /// Writes buffered by an open transaction, applied together at COMMIT.
+    txn: Option<Vec<(GlobalId, Vec<(Row, i64)>)>>,
+}
+
+pub struct State {
+    engine: Engine,
+    catalog: Catalog,
+    /// DataFusion plans of plain views, inlined where they are read.
+    views: HashMap<GlobalId, LogicalPlan>,
+    /// The timestamp every read uses: all writes up to it are complete.
+    read_ts: Timestamp,
+    next_transient: GlobalId,
+    sessions: HashMap<SessionId, Session>,
+}
+
+pub struct Coordinator {
+    state: Mutex<State>,
+    next_session: AtomicU64,
+}
+
+impl Coordinator {
+    pub fn new(engine: Engine) -> Self {
+        let now = now_ms();
+        engine.send(Command::AdvanceTime { time: now + 1 });
+        let state = State { engine, catalog: Catalog::default(), views: HashMap::new(), read_ts: now, next_transient: 1 << 62, sessions: HashMap::new() };
+        Coordinator { state: Mutex::new(state), next_session: AtomicU64::new(1) }
+    }
+}
+
+fn now_ms() -> Timestamp {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl State {
+    fn planner(&self) -> Planner<'_> {
+        Planner { catalog: &self.catalog, views: &self.views }
+    }
+
+    async fn execute_one(&mut self, session: SessionId, stmt: sqlparser::ast::Statement, params: &[Datum]) -> Result<QueryResult, SqlError> {
+        let plan = self.planner().plan(stmt, params)?;
+        self.execute_plan(session, plan).await
+    }
+
+    async fn execute_plan(&mut self, session: SessionId, plan: StatementPlan) -> Result<QueryResult, SqlError> {
+        let done = |tag: &str| Ok(QueryResult::Command { tag: tag.to_string(), notices: vec![] });
+        match plan {
+            StatementPlan::CreateTable { .. } | StatementPlan::CreateView { .. } | StatementPlan::CreateIndex { .. } | StatementPlan::Drop { .. } => self.ddl(plan),
+            StatementPlan::Insert { .. } | StatementPlan::Update { .. } | StatementPlan::Delete { .. } => self.dml(session, plan).await,
+            StatementPlan::Select { plan, desc, finishing } => {
+                let rows = self.select(plan, &finishing).await?;
+                Ok(QueryResult::Rows { desc, rows })
+            }
+            StatementPlan::Explain { text } => Ok(show::text_rows("QUERY PLAN", text.lines().map(str::to_string).collect())),
+            StatementPlan::Show { desc, rows } => Ok(QueryResult::Rows { desc, rows }),
+            StatementPlan::Begin => {
+                let s = self.sessions.entry(session).or_default();
+                if s.txn.is_some() {
+                    return Ok(QueryResult::Command { tag: "BEGIN".into(), notices: vec![SqlError::notice("there is already a transaction in progress")] });
+                }
+                s.txn = Some(Vec::new());
+                done("BEGIN")
+            }
+            StatementPlan::Commit => {
+                let writes = self.sessions.entry(session).or_default().txn.take();
+                match writes {
+                    Some(w) => {
+                        self.write(w);
+                        done("COMMIT")
+                    }
+                    None => Ok(QueryResult::Command { tag: "COMMIT".into(), notices: vec![SqlError::notice("there is no transaction in progress")] }),
+                }
+            }
+            StatementPlan::Rollback => {
+                self.sessions.entry(session).or_default().txn = None;
+                done("ROLLBACK")
+            }
+            StatementPlan::Ignored { tag } => done(&tag),
+        }
+    }
+
+    /// Applies writes to tables at one new timestamp, then makes it the
+    /// read timestamp.
+    fn write(&mut self, writes: Vec<(GlobalId, Vec<(Row, i64)>)>) {
+        if writes.iter().all(|(_, w)| w.is_empty()) {
+            return;
+        }
+        let ts = now_ms().max(self.read_ts + 1);
+        for (id, updates) in writes {
+            self.engine.send(Command::Write { id, time: ts, updates: std::sync::Arc::new(updates) });
+        }
+        self.engine.send(Command::AdvanceTime { time: ts + 1 });
+        self.engine.send(Command::AllowCompaction { since: ts });
+        self.read_ts = ts;
+    }
+}
+
+#[async_trait]
+impl QueryHandler for Coordinator {
+    fn connect(&self, _user: &str, _database: &str) -> Result<SessionId, SqlError> {
+        Ok(self.next_session.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn disconnect(&self, session: SessionId) {
+        if let Ok(mut s) = self.state.try_lock() {
+            s.sessions.remove(&session);
+        }
+    }
+
+    async fn execute(&self, session: SessionId, sql: &str, params: &[Datum]) -> Vec<Result<QueryResult, SqlError>> {
+        let mut state = self.state.lock().await;
+        if let Some(show) = show::plan_show(&state.catalog, sql) {
+            return vec![match show {
+                Ok(plan) => state.execute_plan(session, plan).await,
+                Err(e) => Err(e),
+            }];
+        }
+        let stmts = match parse(sql) {
+            Ok(s) => s,
+            Err(e) => return vec![Err(e)],
+        };
+        let mut results = Vec::new();
+        for stmt in stmts {
+            let r = state.execute_one(session, stmt, params).await;
+            let failed = r.is_err();
+            results.push(r);
+            if failed {
+                break;
+            }
+        }
+        results
+    }
+
+    async fn describe(&self, _session: SessionId, sql: &str, _param_types: &[Option<ScalarType>]) -> Result<Description, SqlError> {
+        let state = self.state.lock().await;
+        if let Some(show) = show::plan_show(&state.catalog, sql) {
+            return match show? {
+                StatementPlan::Show { desc, .. } => Ok(Description { params: vec![], result: Some(desc) }),
+                _ => Ok(Description::default()),
+            };
+        }
+        let mut stmts = parse(sql)?;
+        if stmts.len() != 1 {
+            return Err(SqlError::new(codes::SYNTAX_ERROR, "cannot insert multiple commands into a prepared statement"));
+        }
+        let stmt = stmts.remove(0);
+        match stmt {
+            sqlparser::ast::Statement::Query(_) | sqlparser::ast::Statement::Insert(_) | sqlparser::ast::Statement::Update(_) | sqlparser::ast::Statement::Delete(_) => {
+                let (params, result) = state.planner().describe(stmt)?;
+                Ok(Description { params, result })
+            }
+            sqlparser::ast::Statement::Explain { .. } => Ok(Description { params: vec![], result: Some(show::text_desc("QUERY PLAN")) }),
+            _ => Ok(Description::default()),
+        }
+    }
+}

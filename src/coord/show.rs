@@ -1,0 +1,69 @@
+//! SHOW statements, answered from the catalog.
+
+use eddy_connectors::QueryResult;
+use eddy_engine::repr::{ColumnType, RelationDesc};
+use eddy_engine::{Datum, ScalarType};
+use eddy_sql::catalog::{Catalog, ItemKind};
+use eddy_sql::statement::StatementPlan;
+use eddy_sql::SqlError;
+
+pub fn text_desc(name: &str) -> RelationDesc {
+    RelationDesc::new(vec![(name.to_string(), ColumnType { scalar: ScalarType::Text, nullable: false })])
+}
+
+pub fn text_rows(name: &str, lines: Vec<String>) -> QueryResult {
+    QueryResult::Rows { desc: text_desc(name), rows: lines.into_iter().map(|l| vec![Datum::Text(l)]).collect() }
+}
+
+fn names(catalog: &Catalog, want: impl Fn(&ItemKind) -> bool) -> StatementPlan {
+    let rows = catalog.items().filter(|i| want(&i.kind)).map(|i| vec![Datum::Text(i.name.clone())]).collect();
+    StatementPlan::Show { desc: text_desc("name"), rows }
+}
+
+/// Recognizes eddy's SHOW statements (`SHOW TABLES`, `SHOW VIEWS`,
+/// `SHOW MATERIALIZED VIEWS`, `SHOW COLUMNS FROM x`, `SHOW CREATE ...`);
+/// `None` for anything else.
+pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, SqlError>> {
+    let text = sql.trim().trim_end_matches(';').trim();
+    let words: Vec<String> = text.split_whitespace().map(|w| w.to_lowercase()).collect();
+    if words.first().map(String::as_str) != Some("show") {
+        return None;
+    }
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    Some(match w.as_slice() {
+        ["show", "tables"] => Ok(names(catalog, |k| *k == ItemKind::Table)),
+        ["show", "views"] => Ok(names(catalog, |k| *k == ItemKind::View)),
+        ["show", "materialized", "views"] => Ok(names(catalog, |k| *k == ItemKind::MaterializedView)),
+        ["show", "indexes"] => Ok(names(catalog, |k| matches!(k, ItemKind::Index { .. }))),
+        ["show", "columns", "from" | "in", name] => catalog.resolve_or_err(name.trim_matches('"')).map(|item| {
+            let desc = RelationDesc::new(vec![
+                ("name".into(), ColumnType { scalar: ScalarType::Text, nullable: false }),
+                ("nullable".into(), ColumnType { scalar: ScalarType::Bool, nullable: false }),
+                ("type".into(), ColumnType { scalar: ScalarType::Text, nullable: false }),
+            ]);
+            let rows = item.desc.iter().map(|(n, t)| vec![Datum::Text(n.clone()), Datum::Bool(t.nullable), Datum::Text(t.scalar.to_string())]).collect();
+            StatementPlan::Show { desc, rows }
+        }),
+        ["show", "create", .., name] => catalog.resolve_or_err(name.trim_matches('"')).map(|item| {
+            let desc = RelationDesc::new(vec![("name".into(), ColumnType { scalar: ScalarType::Text, nullable: false }), ("create_sql".into(), ColumnType { scalar: ScalarType::Text, nullable: false })]);
+            StatementPlan::Show { desc, rows: vec![vec![Datum::Text(item.name.clone()), Datum::Text(item.create_sql.clone())]] }
+        }),
+        // Session variables psql and drivers ask for.
+        ["show", var] => Ok(StatementPlan::Show {
+            desc: text_desc(var),
+            rows: vec![vec![Datum::Text(
+                match *var {
+                    "timezone" => "UTC",
+                    "datestyle" => "ISO, MDY",
+                    "server_version" => "15.0 (eddy)",
+                    "transaction_isolation" | "transaction" => "serializable",
+                    "standard_conforming_strings" => "on",
+                    "client_encoding" | "server_encoding" => "UTF8",
+                    _ => return Some(Err(SqlError::new(eddy_sql::codes::UNDEFINED_OBJECT, format!("unrecognized configuration parameter \"{}\"", var)))),
+                }
+                .to_string(),
+            )]],
+        }),
+        _ => Err(SqlError::syntax(format!("unrecognized SHOW statement: {}", text)).with_hint("try SHOW TABLES, SHOW VIEWS, SHOW MATERIALIZED VIEWS, SHOW COLUMNS FROM name, SHOW CREATE VIEW name")),
+    })
+}
