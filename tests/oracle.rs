@@ -114,7 +114,9 @@ impl Settings {
         };
         Settings {
             pg_only: flag("ORACLE_PG_ONLY"),
-            filter: std::env::var("ORACLE_FILTER").ok().filter(|s| !s.is_empty()),
+            filter: std::env::var("ORACLE_FILTER")
+                .ok()
+                .filter(|s| !s.is_empty()),
             workers: std::env::var("ORACLE_WORKERS")
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -148,7 +150,11 @@ impl TempDir {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         // Keep the path short: it holds PostgreSQL's unix socket (path limit ~107 bytes).
-        let base = if is_root() { PathBuf::from("/tmp") } else { std::env::temp_dir() };
+        let base = if is_root() {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
         let path = base.join(format!("eddy-oracle-{}-{:x}", std::process::id(), nanos));
         fs::create_dir_all(&path).expect("create temporary directory");
         TempDir { path, keep }
@@ -158,7 +164,10 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         if self.keep {
-            say(&format!("oracle: kept temporary directory {}", self.path.display()));
+            say(&format!(
+                "oracle: kept temporary directory {}",
+                self.path.display()
+            ));
         } else {
             let _ = fs::remove_dir_all(&self.path);
         }
@@ -199,7 +208,8 @@ fn free_port() -> u16 {
 }
 
 fn tail(path: &Path, lines: usize) -> String {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| format!("<cannot read {}: {e}>", path.display()));
+    let text = fs::read_to_string(path)
+        .unwrap_or_else(|e| format!("<cannot read {}: {e}>", path.display()));
     let all: Vec<&str> = text.lines().collect();
     let start = all.len().saturating_sub(lines);
     all[start..].join("\n")
@@ -225,7 +235,10 @@ fn find_pg_bin() -> Option<PathBuf> {
             if initdb.is_file() {
                 // pg_ctl normally sits beside initdb; follow symlinks to find the real dir.
                 let real = fs::canonicalize(&initdb).unwrap_or(initdb.clone());
-                for d in [real.parent().map(Path::to_path_buf), Some(dir.clone())].into_iter().flatten() {
+                for d in [real.parent().map(Path::to_path_buf), Some(dir.clone())]
+                    .into_iter()
+                    .flatten()
+                {
                     if d.join("pg_ctl").is_file() {
                         return Some(d);
                     }
@@ -309,10 +322,26 @@ impl Postgres {
         let out = pg
             .command(
                 "initdb",
-                &["--locale=C", "-E", "UTF8", "-U", "postgres", "-A", "trust", "--no-sync", "-D", &data],
+                &[
+                    "--locale=C",
+                    "-E",
+                    "UTF8",
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-D",
+                    &data,
+                ],
             )
             .output()
-            .map_err(|e| format!("cannot run initdb from {}: {e}. {INSTALL_HINT}", pg.bin.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot run initdb from {}: {e}. {INSTALL_HINT}",
+                    pg.bin.display()
+                )
+            })?;
         if !out.status.success() {
             return Err(format!(
                 "initdb failed ({}):\n{}\n{}",
@@ -338,13 +367,17 @@ impl Postgres {
             dir = dir.display()
         );
         let conf_path = pg.data.join("postgresql.conf");
-        let mut text = fs::read_to_string(&conf_path).map_err(|e| format!("read postgresql.conf: {e}"))?;
+        let mut text =
+            fs::read_to_string(&conf_path).map_err(|e| format!("read postgresql.conf: {e}"))?;
         text.push_str(&conf);
         fs::write(&conf_path, text).map_err(|e| format!("write postgresql.conf: {e}"))?;
 
         let log = pg.log.to_string_lossy().to_string();
         let out = pg
-            .command("pg_ctl", &["-D", &data, "-l", &log, "-w", "-t", "120", "start"])
+            .command(
+                "pg_ctl",
+                &["-D", &data, "-l", &log, "-w", "-t", "120", "start"],
+            )
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run pg_ctl: {e}"))?;
@@ -361,7 +394,10 @@ impl Postgres {
     }
 
     fn conn_string(&self, db: &str) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname={db}", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            self.port
+        )
     }
 }
 
@@ -393,7 +429,9 @@ impl Eddy {
         fs::create_dir_all(&data_dir).map_err(|e| format!("create eddy data dir: {e}"))?;
         let stderr = dir.join(format!("eddy-{name}.log"));
         let log = fs::File::create(&stderr).map_err(|e| format!("create eddy log: {e}"))?;
-        let log2 = log.try_clone().map_err(|e| format!("clone eddy log: {e}"))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| format!("clone eddy log: {e}"))?;
         let port = free_port();
         let bin = env!("CARGO_BIN_EXE_eddy");
         let child = Command::new(bin)
@@ -410,7 +448,11 @@ impl Eddy {
             .stderr(log2)
             .spawn()
             .map_err(|e| format!("cannot start {bin}: {e}"))?;
-        let mut eddy = Eddy { child, stderr, port };
+        let mut eddy = Eddy {
+            child,
+            stderr,
+            port,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         let conn = format!("host=127.0.0.1 port={port} user=eddy dbname=eddy connect_timeout=5");
         let mut last_err;
@@ -461,7 +503,9 @@ impl Drop for Eddy {
 }
 
 async fn connect(conn: &str) -> Result<Client, String> {
-    let (client, connection) = tokio_postgres::connect(conn, NoTls).await.map_err(|e| e.to_string())?;
+    let (client, connection) = tokio_postgres::connect(conn, NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -509,23 +553,34 @@ fn parse_file(path: &Path, text: &str) -> Result<Vec<Record>, Vec<String>> {
             .filter(|(_, l)| l.trim_start().starts_with('#'))
             .map(|(_, l)| l.trim_start().trim_start_matches('#').trim())
             .collect();
-        let body: Vec<(usize, &str)> =
-            para.iter().copied().filter(|(_, l)| !l.trim_start().starts_with('#')).collect();
+        let body: Vec<(usize, &str)> = para
+            .iter()
+            .copied()
+            .filter(|(_, l)| !l.trim_start().starts_with('#'))
+            .collect();
         if body.is_empty() {
             continue; // file-level comment
         }
         let (hline, header) = body[0];
-        let sql = body[1..].iter().map(|(_, l)| *l).collect::<Vec<_>>().join("\n");
+        let sql = body[1..]
+            .iter()
+            .map(|(_, l)| *l)
+            .collect::<Vec<_>>()
+            .join("\n");
         let sql = sql.trim().trim_end_matches(';').trim_end().to_string();
         let words: Vec<&str> = header.split_whitespace().collect();
         let loc = format!("{name}:{hline}");
         let kind = match words.as_slice() {
             ["statement", "ok"] => Some(Kind::StatementOk { eddy_only: false }),
             ["statement", "ok", "eddy-only"] => Some(Kind::StatementOk { eddy_only: true }),
-            ["statement", "error", code] => Some(Kind::StatementError { code: code.to_string(), eddy_only: false }),
-            ["statement", "error", code, "eddy-only"] => {
-                Some(Kind::StatementError { code: code.to_string(), eddy_only: true })
-            }
+            ["statement", "error", code] => Some(Kind::StatementError {
+                code: code.to_string(),
+                eddy_only: false,
+            }),
+            ["statement", "error", code, "eddy-only"] => Some(Kind::StatementError {
+                code: code.to_string(),
+                eddy_only: true,
+            }),
             ["query"] | ["query", "rowsort"] => Some(Kind::Query { ordered: false }),
             ["query", "ordered"] => Some(Kind::Query { ordered: true }),
             _ => {
@@ -544,13 +599,23 @@ fn parse_file(path: &Path, text: &str) -> Result<Vec<Record>, Vec<String>> {
             }
         }
         if matches!(kind, Kind::Query { .. } | Kind::StatementError { .. }) && comment.is_empty() {
-            errors.push(format!("{loc}: case has no `#` comment saying what it checks"));
+            errors.push(format!(
+                "{loc}: case has no `#` comment saying what it checks"
+            ));
         }
-        if kind == (Kind::Query { ordered: true }) && !sql.to_ascii_uppercase().contains("ORDER BY") {
-            errors.push(format!("{loc}: `query ordered` but the query has no ORDER BY"));
+        if kind == (Kind::Query { ordered: true }) && !sql.to_ascii_uppercase().contains("ORDER BY")
+        {
+            errors.push(format!(
+                "{loc}: `query ordered` but the query has no ORDER BY"
+            ));
         }
         let _ = start;
-        records.push(Record { line: hline, comment: comment.join(" "), kind, sql });
+        records.push(Record {
+            line: hline,
+            comment: comment.join(" "),
+            kind,
+            sql,
+        });
     }
     if errors.is_empty() {
         Ok(records)
@@ -574,7 +639,8 @@ fn created_mv_name(sql: &str) -> Option<String> {
     let words: Vec<&str> = sql.split_whitespace().take(10).collect();
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
     let pos = upper.iter().position(|w| w == "MATERIALIZED")?;
-    if upper.first().map(String::as_str) != Some("CREATE") || upper.get(pos + 1).map(String::as_str) != Some("VIEW")
+    if upper.first().map(String::as_str) != Some("CREATE")
+        || upper.get(pos + 1).map(String::as_str) != Some("VIEW")
     {
         return None;
     }
@@ -590,8 +656,10 @@ fn created_mv_name(sql: &str) -> Option<String> {
 /// The statement as PostgreSQL should run it: materialized views become plain views.
 fn pg_sql(sql: &str) -> String {
     let lead = leading_words(sql, 4);
-    let is_mv_ddl = matches!(lead.first().map(String::as_str), Some("CREATE" | "DROP" | "ALTER"))
-        && lead.iter().any(|w| w == "MATERIALIZED");
+    let is_mv_ddl = matches!(
+        lead.first().map(String::as_str),
+        Some("CREATE" | "DROP" | "ALTER")
+    ) && lead.iter().any(|w| w == "MATERIALIZED");
     if !is_mv_ddl {
         return sql.to_string();
     }
@@ -635,7 +703,12 @@ impl ExecError {
 async fn exec(client: &Client, sql: &str, timeout: Duration) -> Result<Output, ExecError> {
     let res = tokio::time::timeout(timeout, client.simple_query(sql)).await;
     let msgs = match res {
-        Err(_) => return Err(ExecError::Other(format!("timed out after {}s", timeout.as_secs()))),
+        Err(_) => {
+            return Err(ExecError::Other(format!(
+                "timed out after {}s",
+                timeout.as_secs()
+            )))
+        }
         Ok(Err(e)) => {
             return Err(match e.as_db_error() {
                 Some(db) => {
@@ -643,20 +716,30 @@ async fn exec(client: &Client, sql: &str, timeout: Duration) -> Result<Output, E
                     if let Some(d) = db.detail() {
                         message.push_str(&format!(" (detail: {d})"));
                     }
-                    ExecError::Db { code: db.code().code().to_string(), message }
+                    ExecError::Db {
+                        code: db.code().code().to_string(),
+                        message,
+                    }
                 }
                 None => ExecError::Other(e.to_string()),
             })
         }
         Ok(Ok(msgs)) => msgs,
     };
-    let mut out = Output { columns: None, rows: Vec::new() };
+    let mut out = Output {
+        columns: None,
+        rows: Vec::new(),
+    };
     for m in msgs {
         match m {
             SimpleQueryMessage::RowDescription(cols) => out.columns = Some(cols.len()),
             SimpleQueryMessage::Row(row) => {
                 out.columns.get_or_insert(row.len());
-                out.rows.push((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect());
+                out.rows.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                );
             }
             _ => {}
         }
@@ -716,10 +799,29 @@ fn compare(expected: &Output, actual: &Output, ordered: bool) -> Option<String> 
     for r in &act {
         *counts.entry(r).or_default() -= 1;
     }
-    let _ = writeln!(out, "PostgreSQL: {} rows, eddy: {} rows", exp.len(), act.len());
-    let missing: Vec<(&Row, i64)> = counts.iter().filter(|(_, c)| **c > 0).map(|(r, c)| (*r, *c)).collect();
-    let extra: Vec<(&Row, i64)> = counts.iter().filter(|(_, c)| **c < 0).map(|(r, c)| (*r, -*c)).collect();
-    let times = |c: i64| if c > 1 { format!("   (x{c})") } else { String::new() };
+    let _ = writeln!(
+        out,
+        "PostgreSQL: {} rows, eddy: {} rows",
+        exp.len(),
+        act.len()
+    );
+    let missing: Vec<(&Row, i64)> = counts
+        .iter()
+        .filter(|(_, c)| **c > 0)
+        .map(|(r, c)| (*r, *c))
+        .collect();
+    let extra: Vec<(&Row, i64)> = counts
+        .iter()
+        .filter(|(_, c)| **c < 0)
+        .map(|(r, c)| (*r, -*c))
+        .collect();
+    let times = |c: i64| {
+        if c > 1 {
+            format!("   (x{c})")
+        } else {
+            String::new()
+        }
+    };
     if !missing.is_empty() {
         let _ = writeln!(out, "missing in eddy (PostgreSQL has them):");
         for (r, c) in missing.iter().take(MAX) {
@@ -823,7 +925,11 @@ impl FileRun<'_> {
         if self.eddy_dead {
             return;
         }
-        let log = self.eddy_proc.as_ref().map(|e| tail(&e.stderr, 60)).unwrap_or_default();
+        let log = self
+            .eddy_proc
+            .as_ref()
+            .map(|e| tail(&e.stderr, 60))
+            .unwrap_or_default();
         let exited = self.eddy_proc.as_mut().and_then(Eddy::exited).or_else(|| {
             self.eddy
                 .as_ref()
@@ -832,7 +938,13 @@ impl FileRun<'_> {
         });
         if let Some(msg) = exited {
             let loc = self.loc(line);
-            self.stats.fail(&loc, "eddy server is gone; the rest of this file is not run on eddy", "", "", &msg);
+            self.stats.fail(
+                &loc,
+                "eddy server is gone; the rest of this file is not run on eddy",
+                "",
+                "",
+                &msg,
+            );
             self.eddy_dead = true;
         }
     }
@@ -860,14 +972,21 @@ impl FileRun<'_> {
                 if let Some(res) = self.eddy_exec(&r.sql).await {
                     if let Err(e) = res {
                         eddy_ok = false;
-                        self.stats.fail(&loc, "statement failed on eddy", &r.comment, &r.sql, &e.describe());
+                        self.stats.fail(
+                            &loc,
+                            "statement failed on eddy",
+                            &r.comment,
+                            &r.sql,
+                            &e.describe(),
+                        );
                         self.check_eddy_alive(r.line);
                     }
                 } else if !self.settings.pg_only {
                     eddy_ok = false;
                 }
                 if !eddy_only {
-                    self.after_statement(r, pg_ok, eddy_ok || self.settings.pg_only).await;
+                    self.after_statement(r, pg_ok, eddy_ok || self.settings.pg_only)
+                        .await;
                 }
             }
             Kind::StatementError { code, eddy_only } => {
@@ -904,7 +1023,9 @@ impl FileRun<'_> {
                         Err(e) => {
                             self.stats.fail(
                                 &loc,
-                                &format!("eddy fails with the wrong error (expected SQLSTATE {code})"),
+                                &format!(
+                                    "eddy fails with the wrong error (expected SQLSTATE {code})"
+                                ),
                                 &r.comment,
                                 &r.sql,
                                 &e.describe(),
@@ -952,12 +1073,22 @@ impl FileRun<'_> {
                 match res {
                     Ok(out) => {
                         if let Some(diff) = compare(&pg, &out, *ordered) {
-                            let what = if *ordered { "query result differs (ordered)" } else { "query result differs" };
+                            let what = if *ordered {
+                                "query result differs (ordered)"
+                            } else {
+                                "query result differs"
+                            };
                             self.stats.fail(&loc, what, &r.comment, &r.sql, &diff);
                         }
                     }
                     Err(e) => {
-                        self.stats.fail(&loc, "query failed on eddy", &r.comment, &r.sql, &e.describe());
+                        self.stats.fail(
+                            &loc,
+                            "query failed on eddy",
+                            &r.comment,
+                            &r.sql,
+                            &e.describe(),
+                        );
                         self.check_eddy_alive(r.line);
                     }
                 }
@@ -1049,7 +1180,13 @@ impl FileRun<'_> {
                     }
                 }
                 Err(e) => {
-                    self.stats.fail(&loc, &format!("reading view {name} failed on eddy"), "", &sql, &e.describe());
+                    self.stats.fail(
+                        &loc,
+                        &format!("reading view {name} failed on eddy"),
+                        "",
+                        &sql,
+                        &e.describe(),
+                    );
                     self.check_eddy_alive(after.line);
                 }
             }
@@ -1067,27 +1204,37 @@ async fn run_all() {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "slt"))
         .filter(|p| {
-            settings
-                .filter
-                .as_ref()
-                .map_or(true, |f| p.file_name().is_some_and(|n| n.to_string_lossy().contains(f.as_str())))
+            settings.filter.as_ref().map_or(true, |f| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(f.as_str()))
+            })
         })
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no .slt files in {} (filter {:?})", sql_dir.display(), settings.filter);
+    assert!(
+        !files.is_empty(),
+        "no .slt files in {} (filter {:?})",
+        sql_dir.display(),
+        settings.filter
+    );
 
     // Parse everything first: a malformed file is reported before any server starts.
     let mut parsed = Vec::new();
     let mut parse_errors = Vec::new();
     for path in &files {
         let rel = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
-        let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let text =
+            fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         match parse_file(&rel, &text) {
             Ok(records) => parsed.push((rel, records)),
             Err(errs) => parse_errors.extend(errs),
         }
     }
-    assert!(parse_errors.is_empty(), "malformed .slt files:\n{}", parse_errors.join("\n"));
+    assert!(
+        parse_errors.is_empty(),
+        "malformed .slt files:\n{}",
+        parse_errors.join("\n")
+    );
 
     let tmp = TempDir::new(settings.keep);
     let pg = Postgres::start(&tmp.path).unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
@@ -1098,18 +1245,31 @@ async fn run_all() {
         "oracle: PostgreSQL from {} on port {}{}",
         pg.bin.display(),
         pg.port,
-        if settings.pg_only { " (ORACLE_PG_ONLY: eddy is not run)" } else { "" }
+        if settings.pg_only {
+            " (ORACLE_PG_ONLY: eddy is not run)"
+        } else {
+            ""
+        }
     ));
 
     let mut stats = Stats::default();
     for (idx, (rel, records)) in parsed.iter().enumerate() {
         stats.files += 1;
         let file = rel.display().to_string();
-        let stem = rel.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let stem = rel
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
         let db = format!("oracle_{idx}");
         let started = Instant::now();
         if let Err(e) = exec(&admin, &format!("CREATE DATABASE {db}"), settings.timeout).await {
-            stats.fail(&file, "cannot create PostgreSQL database", "", "", &e.describe());
+            stats.fail(
+                &file,
+                "cannot create PostgreSQL database",
+                "",
+                "",
+                &e.describe(),
+            );
             continue;
         }
         let pg_client = match connect(&pg.conn_string(&db)).await {
@@ -1131,7 +1291,13 @@ async fn run_all() {
             match Eddy::start(&tmp.path, &stem, settings.workers).await {
                 Ok((p, c)) => (Some(p), Some(c)),
                 Err(e) => {
-                    stats.fail(&file, "cannot start the eddy server; no case of this file is run on eddy", "", "", &e);
+                    stats.fail(
+                        &file,
+                        "cannot start the eddy server; no case of this file is run on eddy",
+                        "",
+                        "",
+                        &e,
+                    );
                     (None, None)
                 }
             }
@@ -1190,7 +1356,10 @@ async fn run_all() {
     if settings.dump {
         let dump_path = report_path.with_file_name("oracle-dump.txt");
         let _ = fs::write(&dump_path, &stats.dump);
-        say(&format!("oracle: PostgreSQL answers written to {}", dump_path.display()));
+        say(&format!(
+            "oracle: PostgreSQL answers written to {}",
+            dump_path.display()
+        ));
     }
     drop(admin);
     drop(pg);

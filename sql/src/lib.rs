@@ -9,5 +9,6 @@ pub mod error;
 pub use error::{codes, Severity, SqlError};
 pub mod catalog;
 pub mod plan;
+pub mod names;
 pub mod statement;
 pub mod types;

@@ -106,6 +106,7 @@ impl Planner<'_> {
                 let query = Statement::Query(cv.query.clone());
                 let logical = optimize(to_logical(&self.context(), query)?)?;
                 let mut desc = desc_of_schema(logical.schema())?;
+                crate::names::postgres_names(&cv.query, &mut desc.names);
                 if !cv.columns.is_empty() {
                     if cv.columns.len() != desc.arity() {
                         return Err(SqlError::new(codes::SYNTAX_ERROR, "CREATE VIEW specifies a different number of columns than the query returns"));
@@ -113,6 +114,9 @@ impl Planner<'_> {
                     desc.names = cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect();
                 }
                 let plan = Lowerer { catalog: self.catalog, maintained: cv.materialized }.lower(&logical)?;
+                // Readers of a plain view resolve columns by the view's names.
+                let renamed = logical.schema().columns().into_iter().zip(&desc.names).map(|(c, n)| datafusion_expr::Expr::Column(c).alias(n));
+                let logical = datafusion_expr::LogicalPlanBuilder::from(logical.clone()).project(renamed).and_then(|b| b.build()).map_err(crate::plan::df::translate)?;
                 StatementPlan::CreateView { name: object_name(&cv.name), desc, plan, logical, materialized: cv.materialized, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace }
             }
             Statement::CreateIndex(ci) => {
@@ -128,9 +132,14 @@ impl Planner<'_> {
                 StatementPlan::CreateIndex { name, on: on.id, columns, if_not_exists: ci.if_not_exists }
             }
             Statement::Drop { object_type, if_exists, names, cascade, .. } => StatementPlan::Drop { kind: object_type, names: names.iter().map(object_name).collect(), if_exists, cascade },
-            Statement::Query(_) => {
+            Statement::Query(ref q) => {
+                let query = q.clone();
                 let logical = self.logical_with_params(stmt, params)?;
-                self.select(&logical)?
+                let mut plan = self.select(&logical)?;
+                if let StatementPlan::Select { desc, .. } = &mut plan {
+                    crate::names::postgres_names(&query, &mut desc.names);
+                }
+                plan
             }
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
                 let logical = self.logical_with_params(stmt, params)?;
@@ -169,7 +178,10 @@ impl Planner<'_> {
 
     /// The parameter types and result columns of a statement.
     pub fn describe(&self, stmt: Statement) -> Result<(Vec<eddy_engine::ScalarType>, Option<RelationDesc>), SqlError> {
-        let returns_rows = matches!(stmt, Statement::Query(_));
+        let query = match &stmt {
+            Statement::Query(q) => Some(q.clone()),
+            _ => None,
+        };
         let logical = to_logical(&self.context(), stmt)?;
         let types = logical.get_parameter_types().map_err(crate::plan::df::translate)?;
         let mut params = Vec::new();
@@ -177,7 +189,14 @@ impl Planner<'_> {
             let t = types.get(&format!("${}", i)).cloned().flatten();
             params.push(t.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()?.unwrap_or(eddy_engine::ScalarType::Text));
         }
-        let desc = if returns_rows { Some(desc_of_schema(logical.schema())?) } else { None };
+        let desc = match query {
+            Some(q) => {
+                let mut desc = desc_of_schema(logical.schema())?;
+                crate::names::postgres_names(&q, &mut desc.names);
+                Some(desc)
+            }
+            None => None,
+        };
         Ok((params, desc))
     }
 

@@ -51,7 +51,11 @@ pub fn arith(op: ArithOp, a: Datum, b: Datum, ty: ScalarType) -> Result<Datum, E
         (Float(_), _) | (_, Float(_)) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
         (Int(_), Int(_)) if matches!(ty, ScalarType::Float32 | ScalarType::Float64) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
         (Int(_) | Numeric(_), Int(_) | Numeric(_)) => numeric_arith(op, to_decimal(&a).unwrap(), to_decimal(&b).unwrap()),
-        _ => datetime_arith(op, a, b),
+        _ => match (datetime_arith(op, a, b)?, ty) {
+            // date ± interval typed as date (DataFusion's `date + integer`).
+            (Timestamp(t), ScalarType::Date) => Ok(Date(t.div_euclid(crate::repr::Interval::MICROS_PER_DAY) as i32)),
+            (r, _) => Ok(r),
+        },
     }
 }
 

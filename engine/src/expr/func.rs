@@ -221,6 +221,8 @@ pub fn cast(d: Datum, to: ScalarType) -> Result<Datum, EvalError> {
         (Datum::Int(i), T::Float32 | T::Float64) => Datum::float(i as f64),
         (Datum::Int(i), t @ T::Numeric { .. }) => Datum::Numeric(coerce_numeric(Decimal::from(i), t)?),
         (Datum::Int(i), T::Bool) => Datum::Bool(i != 0),
+        // DataFusion plans `date + n` as `date + CAST(n * 86400 AS interval)`: seconds.
+        (Datum::Int(i), T::Interval) => Datum::Interval(Interval { months: 0, days: 0, micros: i.saturating_mul(1_000_000) }),
         (Datum::Bool(b), t) if t.is_integer() => Datum::Int(b as i64),
         (Datum::Float(f), t) if t.is_integer() => {
             let r = f.0.round_ties_even();

@@ -153,8 +153,8 @@ impl ExprLowerer<'_> {
         let (Expr::AggregateFunction(AggregateFunction { func, params }), out) = (strip_alias(e), self.type_of(e)?) else {
             return Err(SqlError::internal(format!("expected an aggregate, found {}", e)));
         };
-        let mut args = params.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
         let f = aggregate_func(func.name())?;
+        let mut args = params.args.iter().map(|a| self.lower(self.uncast_integer_arg(f, a))).collect::<Result<Vec<_>, _>>()?;
         if f == AggregateFunc::Count && args.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
             args.clear(); // count(*), count(1)
         }
@@ -166,6 +166,17 @@ impl ExprLowerer<'_> {
             order_by: params.order_by.iter().map(|s| self.sort_key(s)).collect::<Result<_, _>>()?,
             output: out,
         })
+    }
+
+    /// DataFusion casts an integer argument of avg (and of variance
+    /// functions) to float; PostgreSQL averages integers exactly, as numeric.
+    fn uncast_integer_arg<'e>(&self, f: AggregateFunc, a: &'e Expr) -> &'e Expr {
+        if let (AggregateFunc::Avg, Expr::Cast(c)) = (f, a) {
+            if self.type_of(&c.expr).is_ok_and(|t| t.is_integer() || matches!(t, ScalarType::Numeric { .. })) {
+                return &c.expr;
+            }
+        }
+        a
     }
 
     /// A window function call: its partitioning, ordering and expression.
