@@ -215,6 +215,27 @@ fn tail(path: &Path, lines: usize) -> String {
     all[start..].join("\n")
 }
 
+/// The interesting part of eddy's log: every panic message (with the two
+/// lines after it), else the last lines.
+fn log_excerpt(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.contains("panicked at") {
+            out.extend(lines[i..(i + 3).min(lines.len())].iter().copied());
+            if out.len() >= 30 {
+                break;
+            }
+        }
+    }
+    if out.is_empty() {
+        tail(path, 30)
+    } else {
+        out.join("\n")
+    }
+}
+
 // ---------------------------------------------------------------------------
 // PostgreSQL
 // ---------------------------------------------------------------------------
@@ -442,7 +463,6 @@ impl Eddy {
             .arg(workers.to_string())
             .arg("--data-dir")
             .arg(&data_dir)
-            .env("RUST_BACKTRACE", "1")
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -463,7 +483,7 @@ impl Eddy {
                      command: {bin} serve --listen 127.0.0.1:{port} --workers {workers} --data-dir {}\n\
                      --- eddy output ---\n{}",
                     data_dir.display(),
-                    tail(&eddy.stderr, 60)
+                    log_excerpt(&eddy.stderr)
                 ));
             }
             match tokio::time::timeout(Duration::from_secs(10), connect(&conn)).await {
@@ -475,11 +495,18 @@ impl Eddy {
                 return Err(format!(
                     "eddy server did not accept connections on 127.0.0.1:{port} within 60s \
                      (last error: {last_err})\n--- eddy output ---\n{}",
-                    tail(&eddy.stderr, 60)
+                    log_excerpt(&eddy.stderr)
                 ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    fn conn_string(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=eddy dbname=eddy connect_timeout=5",
+            self.port
+        )
     }
 
     /// `Some(description)` when the process has exited.
@@ -488,7 +515,7 @@ impl Eddy {
             Ok(Some(status)) => Some(format!(
                 "eddy server (port {}) exited ({status})\n--- eddy output ---\n{}",
                 self.port,
-                tail(&self.stderr, 60)
+                log_excerpt(&self.stderr)
             )),
             _ => None,
         }
@@ -920,32 +947,60 @@ impl FileRun<'_> {
         Some(exec(client, sql, self.settings.timeout).await)
     }
 
-    /// After an eddy client error, check whether the server is gone.
-    fn check_eddy_alive(&mut self, line: usize) {
+    /// After a client-level error on eddy (connection closed, protocol error,
+    /// timeout): if the server exited, stop running this file on eddy; if it
+    /// is alive, report the broken connection and continue on a new one.
+    async fn recover_eddy(&mut self, line: usize) {
         if self.eddy_dead {
             return;
         }
-        let log = self
-            .eddy_proc
-            .as_ref()
-            .map(|e| tail(&e.stderr, 60))
-            .unwrap_or_default();
-        let exited = self.eddy_proc.as_mut().and_then(Eddy::exited).or_else(|| {
-            self.eddy
-                .as_ref()
-                .filter(|c| c.is_closed())
-                .map(|_| format!("connection to eddy closed\n--- eddy output ---\n{log}"))
-        });
-        if let Some(msg) = exited {
-            let loc = self.loc(line);
+        let loc = self.loc(line);
+        // Give the connection task a moment to notice a closed socket.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Some(proc_) = self.eddy_proc.as_mut() else {
+            return; // self-test mode: nothing to recover
+        };
+        if let Some(msg) = proc_.exited() {
             self.stats.fail(
                 &loc,
-                "eddy server is gone; the rest of this file is not run on eddy",
+                "eddy server exited; the rest of this file is not run on eddy",
                 "",
                 "",
                 &msg,
             );
             self.eddy_dead = true;
+            return;
+        }
+        let excerpt = log_excerpt(&proc_.stderr);
+        let conn = proc_.conn_string();
+        match tokio::time::timeout(Duration::from_secs(10), connect(&conn)).await {
+            Ok(Ok(client)) => {
+                self.stats.fail(
+                    &loc,
+                    "eddy dropped the connection or stopped answering (server still running); \
+                     continuing on a new connection",
+                    "",
+                    "",
+                    &format!("--- eddy output ---\n{excerpt}"),
+                );
+                self.eddy = Some(client);
+                self.in_txn = false;
+            }
+            other => {
+                let why = match other {
+                    Ok(Err(e)) => e,
+                    _ => "connect timed out".to_string(),
+                };
+                self.stats.fail(
+                    &loc,
+                    "eddy is unreachable (server running but not accepting connections); \
+                     the rest of this file is not run on eddy",
+                    "",
+                    "",
+                    &format!("{why}\n--- eddy output ---\n{excerpt}"),
+                );
+                self.eddy_dead = true;
+            }
         }
     }
 
@@ -979,7 +1034,9 @@ impl FileRun<'_> {
                             &r.sql,
                             &e.describe(),
                         );
-                        self.check_eddy_alive(r.line);
+                        if matches!(e, ExecError::Other(_)) {
+                            self.recover_eddy(r.line).await;
+                        }
                     }
                 } else if !self.settings.pg_only {
                     eddy_ok = false;
@@ -1030,7 +1087,9 @@ impl FileRun<'_> {
                                 &r.sql,
                                 &e.describe(),
                             );
-                            self.check_eddy_alive(r.line);
+                            if matches!(e, ExecError::Other(_)) {
+                                self.recover_eddy(r.line).await;
+                            }
                         }
                     }
                 }
@@ -1089,7 +1148,9 @@ impl FileRun<'_> {
                             &r.sql,
                             &e.describe(),
                         );
-                        self.check_eddy_alive(r.line);
+                        if matches!(e, ExecError::Other(_)) {
+                            self.recover_eddy(r.line).await;
+                        }
                     }
                 }
             }
@@ -1187,7 +1248,9 @@ impl FileRun<'_> {
                         &sql,
                         &e.describe(),
                     );
-                    self.check_eddy_alive(after.line);
+                    if matches!(e, ExecError::Other(_)) {
+                        self.recover_eddy(after.line).await;
+                    }
                 }
             }
         }

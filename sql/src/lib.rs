@@ -10,5 +10,6 @@ pub use error::{codes, Severity, SqlError};
 pub mod catalog;
 pub mod plan;
 pub mod names;
+pub mod setops;
 pub mod statement;
 pub mod types;

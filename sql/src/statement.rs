@@ -84,7 +84,7 @@ pub struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn context(&self) -> EddyContext<'_> {
+    pub(crate) fn context(&self) -> EddyContext<'_> {
         EddyContext { catalog: self.catalog, options: config_options(), views: self.views }
     }
 
@@ -101,6 +101,14 @@ impl Planner<'_> {
                     cols.push((c.name.value.to_lowercase(), ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable }));
                 }
                 StatementPlan::CreateTable { name: object_name(&ct.name), desc: RelationDesc::new(cols), if_not_exists: ct.if_not_exists }
+            }
+            Statement::CreateView(cv) if cv.materialized && crate::setops::needs_rewrite(&cv.query) => {
+                let (plan, mut desc, _) = self.plan_all_setop(&cv.query, true)?;
+                if !cv.columns.is_empty() && cv.columns.len() == desc.arity() {
+                    desc.names = cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect();
+                }
+                let logical = LogicalPlan::EmptyRelation(datafusion_expr::logical_plan::EmptyRelation { produce_one_row: false, schema: std::sync::Arc::new(datafusion_common::DFSchema::try_from(crate::types::arrow_schema(&desc).as_ref().clone()).map_err(crate::plan::df::translate)?) });
+                StatementPlan::CreateView { name: object_name(&cv.name), desc, plan, logical, materialized: true, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace }
             }
             Statement::CreateView(cv) => {
                 let query = Statement::Query(cv.query.clone());
@@ -132,6 +140,10 @@ impl Planner<'_> {
                 StatementPlan::CreateIndex { name, on: on.id, columns, if_not_exists: ci.if_not_exists }
             }
             Statement::Drop { object_type, if_exists, names, cascade, .. } => StatementPlan::Drop { kind: object_type, names: names.iter().map(object_name).collect(), if_exists, cascade },
+            Statement::Query(ref q) if crate::setops::needs_rewrite(q) => {
+                let (plan, desc, finishing) = self.plan_all_setop(q, false)?;
+                StatementPlan::Select { plan, desc, finishing }
+            }
             Statement::Query(ref q) => {
                 let query = q.clone();
                 let logical = self.logical_with_params(stmt, params)?;

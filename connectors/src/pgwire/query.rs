@@ -330,3 +330,28 @@ impl ExtendedQueryHandler for Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_decodes_text_and_binary_per_parameter() {
+        let stmt = Prepared { sql: String::new(), params: vec![ScalarType::Int32, ScalarType::Date, ScalarType::Text], result: None };
+        let values = [Some(Bytes::from_static(b"42")), Some(Bytes::from_static(&[0, 0, 0, 1])), None];
+        let got = bind_params(&stmt, &Format::Individual(vec![0, 1, 0]), &values).unwrap();
+        assert_eq!(got, [Datum::Int(42), Datum::Date(10_958), Datum::Null]);
+        let err = bind_params(&stmt, &Format::UnifiedText, &values[..1]).unwrap_err();
+        assert_eq!(err.code, "08P01");
+        let err = bind_params(&stmt, &Format::UnifiedText, &[Some(Bytes::from_static(b"x")), None, None]).unwrap_err();
+        assert_eq!((err.code, err.detail.as_deref()), ("22P02", Some("in bind parameter $1")));
+    }
+
+    #[test]
+    fn transaction_tags_and_blank_queries() {
+        assert!(matches!(command_response("BEGIN"), Response::TransactionStart(_)));
+        assert!(matches!(command_response("ROLLBACK"), Response::TransactionEnd(_)));
+        assert!(matches!(command_response("INSERT 0 1"), Response::Execution(_)));
+        assert!(is_blank(" ;\n;") && !is_blank("';'"));
+    }
+}
