@@ -218,7 +218,10 @@ fn tail(path: &Path, lines: usize) -> String {
 /// The interesting part of eddy's log: every panic message (with the two
 /// lines after it), else the last lines.
 fn log_excerpt(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
+    excerpt_of(&fs::read_to_string(path).unwrap_or_default())
+}
+
+fn excerpt_of(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
@@ -230,7 +233,7 @@ fn log_excerpt(path: &Path) -> String {
         }
     }
     if out.is_empty() {
-        tail(path, 30)
+        lines[lines.len().saturating_sub(30)..].join("\n")
     } else {
         out.join("\n")
     }
@@ -442,6 +445,8 @@ struct Eddy {
     child: Child,
     stderr: PathBuf,
     port: u16,
+    /// How much of the log has been shown in failure reports already.
+    log_seen: usize,
 }
 
 impl Eddy {
@@ -472,9 +477,10 @@ impl Eddy {
             child,
             stderr,
             port,
+            log_seen: 0,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        let conn = format!("host=127.0.0.1 port={port} user=eddy dbname=eddy connect_timeout=5");
+        let conn = eddy.conn_string();
         let mut last_err;
         loop {
             if let Ok(Some(status)) = eddy.child.try_wait() {
@@ -500,6 +506,17 @@ impl Eddy {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Excerpt of the log written since the last call.
+    fn new_log_excerpt(&mut self) -> String {
+        let text = fs::read_to_string(&self.stderr).unwrap_or_default();
+        let start = self.log_seen.min(text.len());
+        let start = (start..=text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(text.len());
+        self.log_seen = text.len();
+        excerpt_of(&text[start..])
     }
 
     fn conn_string(&self) -> String {
@@ -971,7 +988,7 @@ impl FileRun<'_> {
             self.eddy_dead = true;
             return;
         }
-        let excerpt = log_excerpt(&proc_.stderr);
+        let excerpt = proc_.new_log_excerpt();
         let conn = proc_.conn_string();
         match tokio::time::timeout(Duration::from_secs(10), connect(&conn)).await {
             Ok(Ok(client)) => {
