@@ -1,0 +1,41 @@
+//! Real client libraries against a real eddy server: tokio-postgres (the
+//! extended protocol with typed parameters and binary results) and Python's
+//! psycopg 3 (tests/clients/psycopg_check.py).
+
+mod server;
+
+use server::EddyServer;
+use tokio_postgres::NoTls;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokio_postgres_prepared_statements() {
+    let server = EddyServer::start();
+    let (client, conn) = tokio_postgres::connect(&server.conninfo(), NoTls).await.expect("connect");
+    tokio::spawn(conn);
+    client.batch_execute("CREATE TABLE kv (k int, v text, n bigint, f double precision)").await.unwrap();
+    let insert = client.prepare("INSERT INTO kv VALUES ($1, $2, $3, $4)").await.unwrap();
+    for i in 0..20i32 {
+        client.execute(&insert, &[&i, &format!("v{}", i % 3), &(i as i64 * 1000), &(i as f64 / 4.0)]).await.unwrap();
+    }
+    client.batch_execute("CREATE MATERIALIZED VIEW kv_counts AS SELECT v, count(*) AS c, sum(n) AS s FROM kv GROUP BY v").await.unwrap();
+    let rows = client.query("SELECT v, c, s FROM kv_counts WHERE c > $1 ORDER BY v", &[&6i64]).await.unwrap();
+    let got: Vec<(String, i64)> = rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))).collect();
+    assert_eq!(got, vec![("v0".to_string(), 7), ("v1".to_string(), 7)]);
+    let row = client.query_one("SELECT f FROM kv WHERE k = $1", &[&5i32]).await.unwrap();
+    assert_eq!(row.get::<_, f64>(0), 1.25);
+    let err = client.query("SELECT nope FROM kv", &[]).await.unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42703"), "{:?}", err);
+}
+
+#[test]
+fn psycopg() {
+    let server = EddyServer::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/psycopg_check.py");
+    let probe = std::process::Command::new("python3").args(["-c", "import psycopg"]).output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        _ => panic!("Python's psycopg is missing: install it with `pip install \"psycopg[binary]\"` (scripts/test does)"),
+    }
+    let out = std::process::Command::new("python3").arg(script).arg(server.port.to_string()).output().expect("run python3");
+    assert!(out.status.success(), "psycopg check failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
