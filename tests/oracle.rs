@@ -15,7 +15,11 @@
 //!    PostgreSQL database and starts a fresh `eddy serve` process (binary built
 //!    by cargo, `--workers 2`, temporary `--data-dir`), so each file starts
 //!    from an empty catalog on both sides.
-//! 3. Runs each record of the file on both servers and compares.
+//! 3. Runs each record of the file on both servers and compares. If eddy
+//!    drops the connection (e.g. a panic in a connection task) the failure is
+//!    reported with the panic message from eddy's log and the file continues
+//!    on a new connection; if the eddy process exits, the rest of the file is
+//!    not run on eddy (reported once, with the count of skipped comparisons).
 //! 4. Collects every failure, writes them all to
 //!    `target/tmp/oracle-failures.txt`, prints a summary line
 //!    `oracle: N queries, M failed (...)` and panics if anything failed.

@@ -10,6 +10,7 @@ pub use error::{codes, Severity, SqlError};
 pub mod catalog;
 pub mod plan;
 pub mod names;
+pub mod psql;
 pub mod setops;
 pub mod statement;
 pub mod types;

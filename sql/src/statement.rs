@@ -154,7 +154,7 @@ impl Planner<'_> {
                 plan
             }
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-                let logical = self.logical_with_params(stmt, params)?;
+                let logical = self.bind_params(to_logical(&self.context(), stmt)?, params)?;
                 let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
                 self.dml(dml)?
             }
@@ -173,9 +173,13 @@ impl Planner<'_> {
         })
     }
 
-    /// Plans and optimizes a query or DML statement, binding parameters.
+    /// Plans and optimizes a query, binding parameters.
     pub fn logical_with_params(&self, stmt: Statement, params: &[Datum]) -> Result<LogicalPlan, SqlError> {
-        let mut logical = to_logical(&self.context(), stmt)?;
+        let logical = self.bind_params(to_logical(&self.context(), stmt)?, params)?;
+        optimize(logical)
+    }
+
+    fn bind_params(&self, mut logical: LogicalPlan, params: &[Datum]) -> Result<LogicalPlan, SqlError> {
         if !params.is_empty() {
             let types = logical.get_parameter_types().map_err(crate::plan::df::translate)?;
             let mut values = Vec::new();
@@ -185,7 +189,7 @@ impl Planner<'_> {
             }
             logical = logical.with_param_values(values).map_err(crate::plan::df::translate)?;
         }
-        optimize(logical)
+        Ok(logical)
     }
 
     /// The parameter types and result columns of a statement.
@@ -251,21 +255,22 @@ impl Planner<'_> {
         }
         let lowerer = Lowerer { catalog: self.catalog, maintained: false };
         let table = item.id;
+        // `dml.input` is not optimized yet: optimizing the UPDATE input alone
+        // would prune the columns it overwrites from the old rows.
         Ok(match dml.op {
-            WriteOp::Insert(_) => StatementPlan::Insert { table, rows: lowerer.lower(&dml.input)? },
-            WriteOp::Delete => StatementPlan::Delete { table, rows: lowerer.lower(&dml.input)? },
+            WriteOp::Insert(_) => StatementPlan::Insert { table, rows: lowerer.lower(&optimize(dml.input.as_ref().clone())?)? },
+            WriteOp::Delete => StatementPlan::Delete { table, rows: lowerer.lower(&optimize(dml.input.as_ref().clone())?)? },
             WriteOp::Update => {
-                // The input computes the new rows from the old ones; keep both.
+                // The input computes the new rows from the old ones (a
+                // projection over the filtered table); keep both halves.
                 let LogicalPlan::Projection(p) = dml.input.as_ref() else { return Err(SqlError::internal("UPDATE input is not a projection")) };
-                let old = lowerer.lower(&p.input)?;
-                let arity = old.arity();
-                let none = HashMap::new();
-                let l = ExprLowerer { schema: p.input.schema(), subqueries: &none, maintained: false };
-                let exprs = p.expr.iter().map(|e| l.lower(e)).collect::<Result<Vec<_>, _>>()?;
-                let n = exprs.len();
-                let mapped = Plan::Map { input: old.boxed(), exprs };
-                let columns = (0..item.desc.arity()).chain(arity..arity + n).collect();
-                StatementPlan::Update { table, rows: Plan::Project { input: mapped.boxed(), columns } }
+                let old_cols = p.input.schema().columns().into_iter().map(datafusion_expr::Expr::Column);
+                let both: Vec<datafusion_expr::Expr> = old_cols.chain(p.expr.iter().enumerate().map(|(i, e)| e.clone().alias(format!("__new_{}", i)))).collect();
+                let plan = datafusion_expr::LogicalPlanBuilder::from(p.input.as_ref().clone()).project(both).and_then(|b| b.build()).map_err(crate::plan::df::translate)?;
+                if p.input.schema().fields().len() != item.desc.arity() {
+                    return Err(SqlError::internal("UPDATE input does not have the table's columns"));
+                }
+                StatementPlan::Update { table, rows: lowerer.lower(&optimize(plan)?)? }
             }
             _ => return Err(SqlError::unsupported("this DML statement")),
         })

@@ -22,7 +22,9 @@ impl State {
         }
     }
 
-    pub(super) fn ddl(&mut self, plan: StatementPlan) -> Result<QueryResult, SqlError> {
+    /// Applies a CREATE or DROP; `sql` is the statement's text, kept as a
+    /// created item's `create_sql` (for SHOW CREATE and psql's `\d+`).
+    pub(super) fn ddl(&mut self, plan: StatementPlan, sql: &str) -> Result<QueryResult, SqlError> {
         match plan {
             StatementPlan::CreateTable { name, desc, if_not_exists } => {
                 if let Some(n) = self.check_free(&name, if_not_exists)? {
@@ -30,7 +32,7 @@ impl State {
                 }
                 let id = self.catalog.allocate_id();
                 self.engine.send(Command::CreateTable { id });
-                self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Table, desc, create_sql: String::new(), plan: None, depends_on: vec![] });
+                self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Table, desc, create_sql: sql.to_string(), plan: None, depends_on: vec![] });
                 created("CREATE TABLE", vec![])
             }
             StatementPlan::CreateView { name, desc, plan, logical, materialized, if_not_exists, or_replace } => {
@@ -56,7 +58,7 @@ impl State {
                     self.views.insert(id, logical);
                     ItemKind::View
                 };
-                self.catalog.insert(CatalogItem { id, name, kind, desc, create_sql: String::new(), plan: Some(plan), depends_on });
+                self.catalog.insert(CatalogItem { id, name, kind, desc, create_sql: sql.to_string(), plan: Some(plan), depends_on });
                 created(tag, vec![])
             }
             StatementPlan::CreateIndex { name, on, columns, if_not_exists } => {
@@ -67,7 +69,7 @@ impl State {
                 let desc = self.catalog.get(on).map(|i| i.desc.clone()).unwrap_or_default();
                 // Every collection is already arranged by its whole row; an
                 // index records the user's key for lookups and \d.
-                self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Index { on, columns }, desc, create_sql: String::new(), plan: None, depends_on: vec![on] });
+                self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Index { on, columns }, desc, create_sql: sql.to_string(), plan: None, depends_on: vec![on] });
                 created("CREATE INDEX", vec![])
             }
             StatementPlan::Drop { kind, names, if_exists, cascade } => self.drop(kind, names, if_exists, cascade),

@@ -16,6 +16,7 @@ use eddy_connectors::{Description, QueryHandler, QueryResult, SessionId};
 use eddy_engine::runtime::{Command, Engine};
 use eddy_engine::{Datum, GlobalId, Row, ScalarType, Timestamp};
 use eddy_sql::catalog::Catalog;
+use eddy_sql::psql::plan_psql_query;
 use eddy_sql::statement::{parse, Planner, StatementPlan};
 use eddy_sql::{codes, SqlError};
 use datafusion_expr::LogicalPlan;
@@ -64,15 +65,18 @@ impl State {
         Planner { catalog: &self.catalog, views: &self.views }
     }
 
-    async fn execute_one(&mut self, session: SessionId, stmt: sqlparser::ast::Statement, params: &[Datum]) -> Result<QueryResult, SqlError> {
+    /// Plans and executes one statement; `sql` is its text.
+    async fn execute_one(&mut self, session: SessionId, stmt: sqlparser::ast::Statement, params: &[Datum], sql: &str) -> Result<QueryResult, SqlError> {
         let plan = self.planner().plan(stmt, params)?;
-        self.execute_plan(session, plan).await
+        self.execute_plan(session, plan, sql).await
     }
 
-    async fn execute_plan(&mut self, session: SessionId, plan: StatementPlan) -> Result<QueryResult, SqlError> {
+    /// Executes a planned statement; `sql` is its text (kept by DDL as the
+    /// item's `create_sql`).
+    async fn execute_plan(&mut self, session: SessionId, plan: StatementPlan, sql: &str) -> Result<QueryResult, SqlError> {
         let done = |tag: &str| Ok(QueryResult::Command { tag: tag.to_string(), notices: vec![] });
         match plan {
-            StatementPlan::CreateTable { .. } | StatementPlan::CreateView { .. } | StatementPlan::CreateIndex { .. } | StatementPlan::Drop { .. } => self.ddl(plan),
+            StatementPlan::CreateTable { .. } | StatementPlan::CreateView { .. } | StatementPlan::CreateIndex { .. } | StatementPlan::Drop { .. } => self.ddl(plan, sql),
             StatementPlan::Insert { .. } | StatementPlan::Update { .. } | StatementPlan::Delete { .. } => self.dml(session, plan).await,
             StatementPlan::Select { plan, desc, finishing } => {
                 let rows = self.select(plan, &finishing).await?;
@@ -136,9 +140,9 @@ impl QueryHandler for Coordinator {
 
     async fn execute(&self, session: SessionId, sql: &str, params: &[Datum]) -> Vec<Result<QueryResult, SqlError>> {
         let mut state = self.state.lock().await;
-        if let Some(show) = show::plan_show(&state.catalog, sql) {
+        if let Some(show) = show::plan_show(&state.catalog, sql).or_else(|| plan_psql_query(&state.catalog, sql)) {
             return vec![match show {
-                Ok(plan) => state.execute_plan(session, plan).await,
+                Ok(plan) => state.execute_plan(session, plan, sql).await,
                 Err(e) => Err(e),
             }];
         }
@@ -146,9 +150,13 @@ impl QueryHandler for Coordinator {
             Ok(s) => s,
             Err(e) => return vec![Err(e)],
         };
+        let single = stmts.len() == 1;
         let mut results = Vec::new();
         for stmt in stmts {
-            let r = state.execute_one(session, stmt, params).await;
+            // The text catalog items keep: the user's own when the query
+            // string is this one statement, else the parser's rendering.
+            let text = if single { sql.trim().trim_end_matches(';').trim_end().to_string() } else { stmt.to_string() };
+            let r = state.execute_one(session, stmt, params, &text).await;
             let failed = r.is_err();
             results.push(r);
             if failed {
@@ -160,7 +168,7 @@ impl QueryHandler for Coordinator {
 
     async fn describe(&self, _session: SessionId, sql: &str, _param_types: &[Option<ScalarType>]) -> Result<Description, SqlError> {
         let state = self.state.lock().await;
-        if let Some(show) = show::plan_show(&state.catalog, sql) {
+        if let Some(show) = show::plan_show(&state.catalog, sql).or_else(|| plan_psql_query(&state.catalog, sql)) {
             return match show? {
                 StatementPlan::Show { desc, .. } => Ok(Description { params: vec![], result: Some(desc) }),
                 _ => Ok(Description::default()),

@@ -125,7 +125,17 @@ pub fn numeric_arith(op: ArithOp, x: Decimal, y: Decimal) -> Result<Datum, EvalE
             x.checked_rem(y)
         }
     };
-    r.map(Datum::Numeric).ok_or_else(numeric_overflow)
+    let mut r = r.ok_or_else(numeric_overflow)?;
+    // PostgreSQL's result scale: the larger input scale for + - %, their
+    // sum for *. (rust_decimal drops trailing zeros of a zero product.)
+    let scale = match op {
+        ArithOp::Mul => x.scale() + y.scale(),
+        _ => x.scale().max(y.scale()),
+    };
+    if r.scale() < scale && scale <= 28 {
+        r.rescale(scale);
+    }
+    Ok(Datum::Numeric(r))
 }
 
 /// PostgreSQL's `select_div_scale`: at least 16 significant digits, and no

@@ -130,6 +130,17 @@ pub fn view_definition(create_sql: &str) -> Option<String> {
     None
 }
 
+/// An identifier as PostgreSQL prints it: bare when it is lower case
+/// letters, digits and underscores, double-quoted otherwise.
+pub fn quote_ident(name: &str) -> String {
+    let bare = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if bare {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
 }
@@ -168,10 +179,6 @@ impl Query {
 
     fn has(&self, fragment: &str) -> bool {
         self.find(fragment).is_some()
-    }
-
-    fn has_all(&self, fragments: &[&str]) -> bool {
-        fragments.iter().all(|f| self.has(f))
     }
 
     /// The number right after `fragment`, as in `c.oid = '16384'` with the
