@@ -262,8 +262,7 @@ fn views_created_late_and_stacked() {
             if round == 12 {
                 // Reads view 60; the reference inlines its plan.
                 let inner = h.views[0].2.clone();
-                h.engine.send(Command::CreateView { id: 61, plan: join(get(60, 3), get(T2, 2), vec![col(0)], vec![col(0)], false) });
-                h.views.push((61, "join of a view".into(), join(inner, get(T2, 2), vec![col(0)], vec![col(0)], false)));
+                h.create_view_as(61, "join of a view", join(get(60, 3), get(T2, 2), vec![col(0)], vec![col(0)], false), join(inner, get(T2, 2), vec![col(0)], vec![col(0)], false));
             }
             if round % 4 == 3 {
                 h.engine.send(Command::AllowCompaction { since: t });

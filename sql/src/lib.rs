@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod plan;
 pub mod names;
 pub mod psql;
+pub mod rewrite;
 pub mod setops;
 pub mod statement;
 pub mod types;

@@ -59,7 +59,9 @@ pub enum StatementPlan {
 
 /// Splits SQL text into statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e.to_string()))
+    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e.to_string()))?;
+    stmts.iter_mut().for_each(crate::rewrite::fix_precedence);
+    Ok(stmts)
 }
 
 /// A syntax error with the cursor position sqlparser reports.

@@ -67,6 +67,12 @@ pub enum BinaryFunc {
     Repeat,
     StrPos,
     StartsWith,
+    /// Integer bit operations (`&`, `|`, `#`, `<<`, `>>`).
+    BitAnd,
+    BitOr,
+    BitXor,
+    ShiftLeft,
+    ShiftRight,
 }
 
 /// Functions of any number of arguments.
@@ -318,6 +324,16 @@ impl BinaryFunc {
             Repeat => Datum::Text(text(&a).repeat(match b { Datum::Int(n) if n > 0 => n as usize, _ => 0 })),
             StrPos => Datum::Int(text(&a).find(text(&b)).map(|i| text(&a)[..i].chars().count() as i64 + 1).unwrap_or(0)),
             StartsWith => Datum::Bool(text(&a).starts_with(text(&b))),
+            BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight => match (a, b) {
+                (Datum::Int(x), Datum::Int(y)) => Datum::Int(match self {
+                    BitAnd => x & y,
+                    BitOr => x | y,
+                    BitXor => x ^ y,
+                    ShiftLeft => x.wrapping_shl(y as u32),
+                    _ => x.wrapping_shr(y as u32),
+                }),
+                (a, b) => return Err(EvalError::new("42883", format!("operator does not exist: {:?} {:?} {:?}", a, self, b))),
+            },
             IsDistinctFrom | IsNotDistinctFrom | NullIf => unreachable!(),
         })
     }

@@ -510,8 +510,14 @@ impl Harness {
     }
 
     pub fn create_view(&mut self, id: GlobalId, name: &str, plan: Plan) {
-        self.engine.send(Command::CreateView { id, plan: plan.clone() });
-        self.views.push((id, name.to_string(), plan));
+        self.create_view_as(id, name, plan.clone(), plan);
+    }
+
+    /// Creates a view from `plan`, checked against `reference` (the same
+    /// query with every view it reads inlined: the reference knows tables only).
+    pub fn create_view_as(&mut self, id: GlobalId, name: &str, plan: Plan, reference: Plan) {
+        self.engine.send(Command::CreateView { id, plan });
+        self.views.push((id, name.to_string(), reference));
     }
 
     /// Writes `updates` at the current time and closes it; returns that time.
@@ -569,21 +575,30 @@ impl Harness {
         Contents { rows, errors }
     }
 
-    /// Peeks every view at `time` (the last written time) and compares it
-    /// with the reference over the current table contents.
-    /// Returns, per view, whether it had rows and whether it had errors.
-    pub fn check_views(&self, time: Timestamp) -> Vec<(bool, bool)> {
+    /// The reference contents of every view over the current tables.
+    pub fn expected_views(&self) -> Vec<Contents> {
+        self.views.iter().map(|(_, _, plan)| self.expected(plan)).collect()
+    }
+
+    /// Peeks every view at `time` and compares it with `expected` (one
+    /// entry per view).
+    pub fn check_views_against(&self, time: Timestamp, expected: &[Contents]) {
         let ids: Vec<GlobalId> = self.views.iter().map(|(id, _, _)| *id).collect();
         let got = self.peek_many(&ids, time);
-        let mut seen = Vec::new();
-        for ((id, name, plan), got) in self.views.iter().zip(got) {
-            let want = self.expected(plan);
-            if got != want {
-                panic!("{}: view u{} ({}) differs at time {}\nplan:\n{}\n{}tables: {:?}", self.label, id, name, time, plan, diff_report(&got, &want), self.tables);
+        for (((id, name, plan), got), want) in self.views.iter().zip(got).zip(expected) {
+            if got != *want {
+                panic!("{}: view u{} ({}) differs at time {} (last written {})\nplan:\n{}\n{}tables now: {:?}", self.label, id, name, time, self.time - 1, plan, diff_report(&got, want), self.tables);
             }
-            seen.push((!want.rows.is_empty(), !want.errors.is_empty()));
         }
-        seen
+    }
+
+    /// Peeks every view at `time` (the last written time) and compares it
+    /// with the reference over the current table contents. Returns the
+    /// expected contents.
+    pub fn check_views(&self, time: Timestamp) -> Vec<Contents> {
+        let expected = self.expected_views();
+        self.check_views_against(time, &expected);
+        expected
     }
 }
 
@@ -648,6 +663,8 @@ pub fn run_random(name: &str, seed: u64, rounds: usize, tables: &[(GlobalId, Row
         let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(workers as u64));
         // Per view: rounds with rows, with errors, and error-free rounds after an error.
         let mut stats = vec![(0, 0, 0); views.len()];
+        let mut previous: Option<(Timestamp, Vec<Contents>)> = None;
+        let mut since: Timestamp = 0;
         for round in 0..rounds {
             // Early rounds grow the tables, middle ones churn them, the last
             // ones drain them (so every error is eventually retracted).
@@ -665,14 +682,25 @@ pub fn run_random(name: &str, seed: u64, rounds: usize, tables: &[(GlobalId, Row
                 tables.iter().map(|(id, gen)| (*id, random_batch(&mut rng, &h.tables[id], *gen, max, delete_percent))).collect()
             };
             let t = h.write(batch);
-            for (st, (rows, errs)) in stats.iter_mut().zip(h.check_views(t)) {
+            let expected = h.check_views(t);
+            for (st, c) in stats.iter_mut().zip(&expected) {
+                let (rows, errs) = (!c.rows.is_empty(), !c.errors.is_empty());
                 st.0 += rows as usize;
                 st.1 += errs as usize;
                 st.2 += (st.1 > 0 && !errs) as usize;
             }
-            if round % 3 == 2 {
-                h.engine.send(Command::AllowCompaction { since: t });
+            // Every other round, read the previous time again: a time not
+            // yet compacted away still shows its own contents.
+            if let Some((pt, prev)) = &previous {
+                if round % 2 == 1 && *pt >= since {
+                    h.check_views_against(*pt, prev);
+                }
             }
+            if round % 3 == 2 {
+                since = t;
+                h.engine.send(Command::AllowCompaction { since });
+            }
+            previous = Some((t, expected));
         }
         // The random inputs must exercise every view: each has rows in some
         // round (unless it is meant to be empty), and each view that can

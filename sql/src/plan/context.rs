@@ -56,6 +56,10 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
         }
         aggregates.insert(f.name().to_string(), f);
     }
+    // PostgreSQL's `every` is bool_and.
+    if let Some(f) = aggregates.get("bool_and").cloned() {
+        aggregates.insert("every".to_string(), f);
+    }
     let mut windows = HashMap::new();
     for f in datafusion_functions_window::all_default_window_functions() {
         for alias in f.aliases() {

@@ -222,16 +222,7 @@ impl Lowerer<'_> {
             return self.grouping_sets(set, input, &l, aggregates);
         }
         let group_key = a.group_expr.iter().map(|e| l.lower(e)).collect::<Result<Vec<_>, _>>()?;
-        let global = group_key.is_empty();
-        let reduce = Plan::Reduce { input: input.boxed(), group_key, aggregates: aggregates.clone() };
-        if !global {
-            return Ok(reduce);
-        }
-        // A global aggregate has one row even over no input.
-        let defaults: Vec<Datum> = aggregates.iter().map(|a| a.empty_value()).collect();
-        let n = defaults.len();
-        let as_default = Plan::Map { input: Plan::Project { input: reduce.clone().boxed(), columns: vec![] }.boxed(), exprs: defaults.iter().map(|d| ScalarExpr::Literal(d.clone(), ScalarType::Int64)).collect() };
-        Ok(union(vec![reduce, Plan::Constant { rows: vec![(defaults, 1)], arity: n }, negate(as_default)]))
+        Ok(reduce(input, group_key, aggregates))
     }
 
     fn grouping_sets(&self, set: &GroupingSet, input: Plan, l: &ExprLowerer, aggregates: Vec<eddy_engine::expr::AggregateExpr>) -> Result<Plan, SqlError> {
@@ -247,7 +238,7 @@ impl Lowerer<'_> {
         for s in sets {
             let keys = s.iter().map(|e| l.lower(e)).collect::<Result<Vec<_>, _>>()?;
             let k = keys.len();
-            let reduce = Plan::Reduce { input: input.clone().boxed(), group_key: keys, aggregates: aggregates.clone() };
+            let reduce = reduce(input.clone(), keys, aggregates.clone());
             let mut mask = 0u64;
             for (i, e) in all.iter().enumerate() {
                 if !s.contains(e) {
@@ -353,6 +344,21 @@ impl Lowerer<'_> {
         }
         Ok(project(plan, (0..arity).chain(position).collect()))
     }
+}
+
+/// Groups by `group_key`; with no key (a global aggregate, or the grand
+/// total of a grouping set) there is one row even over no input, holding
+/// each aggregate's value over nothing.
+fn reduce(input: Plan, group_key: Vec<ScalarExpr>, aggregates: Vec<eddy_engine::expr::AggregateExpr>) -> Plan {
+    let global = group_key.is_empty();
+    let reduce = Plan::Reduce { input: input.boxed(), group_key, aggregates: aggregates.clone() };
+    if !global {
+        return reduce;
+    }
+    let defaults: Vec<Datum> = aggregates.iter().map(|a| a.empty_value()).collect();
+    let n = defaults.len();
+    let as_default = Plan::Map { input: Plan::Project { input: reduce.clone().boxed(), columns: vec![] }.boxed(), exprs: defaults.iter().map(|d| ScalarExpr::Literal(d.clone(), ScalarType::Int64)).collect() };
+    union(vec![reduce, Plan::Constant { rows: vec![(defaults, 1)], arity: n }, negate(as_default)])
 }
 
 /// `a AND b AND c` as separate predicates.

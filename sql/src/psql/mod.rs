@@ -47,7 +47,64 @@ pub fn plan_psql_query(catalog: &Catalog, sql: &str) -> Option<Result<StatementP
         return None;
     }
     let q = Query::new(sql);
-    relations::plan(catalog, &q).or_else(|| describe::plan(catalog, &q))
+    relations::plan(catalog, &q).or_else(|| describe::plan(catalog, &q)).or_else(|| gdesc(&q))
+}
+
+/// `\gdesc`: psql describes the query, then asks the server to name the
+/// result's types with `SELECT name AS "Column", pg_catalog.format_type(tp,
+/// tpm) AS "Type" FROM (VALUES ('x', '23'::pg_catalog.oid, -1), ...)`.
+fn gdesc(q: &Query) -> Option<Result<StatementPlan, SqlError>> {
+    if !(q.has("format_type(tp, tpm) as \"type\"") && q.has("from (values (")) {
+        return None;
+    }
+    let tuple = regex::Regex::new(r"\((E?)'((?:[^']|'')*)', '(\d+)'::pg_catalog\.oid, (-?\d+)\)").expect("valid regex");
+    let values = &q.text[q.find("from (values (")? + "from (values ".len()..];
+    let rows = tuple
+        .captures_iter(values)
+        .map(|c| {
+            let name = string_literal(&format!("{}'", &c[2]), !c[1].is_empty()).unwrap_or_default();
+            let ty = format_type_oid(c[3].parse().unwrap_or(0), c[4].parse().unwrap_or(-1));
+            vec![Datum::Text(name), Datum::Text(ty)]
+        })
+        .collect();
+    let desc = RelationDesc::new(["Column", "Type"].iter().map(|n| (n.to_string(), ColumnType { scalar: ScalarType::Text, nullable: true })).collect());
+    Some(Ok(StatementPlan::Show { desc, rows }))
+}
+
+/// `format_type(oid, typmod)` for the type OIDs eddy sends (and a few
+/// more); `???` for others, as PostgreSQL says for an unknown OID.
+pub fn format_type_oid(oid: u32, typmod: i32) -> String {
+    let numeric = |tm: i32| match tm {
+        tm if tm >= 4 => ScalarType::Numeric { precision: Some(((tm - 4) >> 16) as u8), scale: Some(((tm - 4) & 0xffff) as u8) },
+        _ => ScalarType::Numeric { precision: None, scale: None },
+    };
+    let ty = match oid {
+        16 => ScalarType::Bool,
+        21 => ScalarType::Int16,
+        23 => ScalarType::Int32,
+        20 => ScalarType::Int64,
+        700 => ScalarType::Float32,
+        701 => ScalarType::Float64,
+        1700 => numeric(typmod),
+        25 => ScalarType::Text,
+        1082 => ScalarType::Date,
+        1114 => ScalarType::Timestamp,
+        1184 => ScalarType::TimestampTz,
+        1186 => ScalarType::Interval,
+        3802 => ScalarType::Jsonb,
+        other => {
+            return match other {
+                18 => "\"char\"",
+                19 => "name",
+                26 => "oid",
+                114 => "json",
+                1043 => "character varying",
+                _ => "???",
+            }
+            .to_string()
+        }
+    };
+    format_type(ty)
 }
 
 /// The OID psql sees for a catalog item.
@@ -278,6 +335,13 @@ mod tests {
         assert!(q.matches("n.nspname", "anything").unwrap());
         let e = Query::new(r"SELECT 1 FROM pg_catalog.pg_class c WHERE c.relname OPERATOR(pg_catalog.~) E'^(a\\.b)$'");
         assert!(e.matches("c.relname", "a.b").unwrap() && !e.matches("c.relname", "axb").unwrap());
+    }
+
+    #[test]
+    fn gdesc_names_types() {
+        let sql = "SELECT name AS \"Column\", pg_catalog.format_type(tp, tpm) AS \"Type\"\n\tFROM (VALUES ('x', '1700'::pg_catalog.oid, 655366),('it''s', '25'::pg_catalog.oid, -1)) s(name, tp, tpm)";
+        let Some(Ok(StatementPlan::Show { rows, .. })) = plan_psql_query(&Catalog::default(), sql) else { panic!("not recognized") };
+        assert_eq!(rows, vec![vec![text("x"), text("numeric(10,2)")], vec![text("it's"), text("text")]]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The listing queries: `\d` and `\dt`/`\dv`/`\dm`/`\di` (with `+`, `S` and
 //! a name pattern), the name lookup at the start of `\d NAME`, `\l` and
-//! `\dn`.
+//! `\dn`, `\du`, and the empty answers to `\df`, `\dT` and `\dx`.
 //!
 //! Only catalog items are listed; psql's system relations (`\dS`) and other
 //! relkinds (sequences, foreign tables) do not exist in eddy.
@@ -25,6 +25,14 @@ pub(super) fn plan(catalog: &Catalog, q: &Query) -> Option<Result<StatementPlan,
         Some(list_databases(q))
     } else if q.has("from pg_catalog.pg_namespace n") && q.has("as \"name\"") && !from_class {
         Some(list_schemas(q))
+    } else if q.has("from pg_catalog.pg_roles r") && q.has("r.rolsuper") {
+        Some(list_roles(q))
+    } else if ["from pg_catalog.pg_proc p", "from pg_catalog.pg_type t", "from pg_catalog.pg_extension e"].iter().any(|f| q.has(f)) && q.has("as \"name\"") {
+        // \df, \dT, \dx: eddy has no user-defined functions, types or
+        // extensions.
+        Some(Ok(empty_listing(q)))
+    } else if q.has("select e.extname, e.oid from pg_catalog.pg_extension e") {
+        Some(Ok(super::empty(&[("extname", ScalarType::Text), ("oid", ScalarType::Int64)])))
     } else {
         None
     }
@@ -128,6 +136,36 @@ fn list_schemas(q: &Query) -> Result<StatementPlan, SqlError> {
         field("as \"description\"", "Description", ScalarType::Text, |_| Datum::Null),
     ];
     Ok(project(q, &fields, &rows))
+}
+
+/// `\du`: the one role, which may do everything.
+fn list_roles(q: &Query) -> Result<StatementPlan, SqlError> {
+    let rows: Vec<()> = if q.matches("r.rolname", OWNER)? { vec![()] } else { vec![] };
+    let yes = |_: &()| Datum::Bool(true);
+    let no = |_: &()| Datum::Bool(false);
+    let fields: Vec<Field<()>> = vec![
+        field("r.rolname,", "rolname", ScalarType::Text, |_| text(OWNER)),
+        field("r.rolsuper", "rolsuper", ScalarType::Bool, yes),
+        field("r.rolinherit", "rolinherit", ScalarType::Bool, yes),
+        field("r.rolcreaterole", "rolcreaterole", ScalarType::Bool, yes),
+        field("r.rolcreatedb", "rolcreatedb", ScalarType::Bool, yes),
+        field("r.rolcanlogin", "rolcanlogin", ScalarType::Bool, yes),
+        field("r.rolconnlimit", "rolconnlimit", ScalarType::Int32, |_| Datum::Int(-1)),
+        field("r.rolvaliduntil", "rolvaliduntil", ScalarType::Text, |_| Datum::Null),
+        field("as memberof", "memberof", ScalarType::Text, |_| text("{}")),
+        field("shobj_description(r.oid", "description", ScalarType::Text, |_| Datum::Null),
+        field("r.rolreplication", "rolreplication", ScalarType::Bool, no),
+        field("r.rolbypassrls", "rolbypassrls", ScalarType::Bool, no),
+    ];
+    Ok(project(q, &fields, &rows))
+}
+
+/// No rows, with a text column per `AS "Alias"` of the query.
+fn empty_listing(q: &Query) -> StatementPlan {
+    let alias = regex::Regex::new(r#"(?i)\bas "((?:[^"]|"")+)""#).expect("valid regex");
+    let names: Vec<String> = alias.captures_iter(&q.text).map(|c| c[1].replace("\"\"", "\"")).collect();
+    let columns: Vec<(&str, ScalarType)> = names.iter().map(|n| (n.as_str(), ScalarType::Text)).collect();
+    super::empty(&columns)
 }
 
 /// The item a describe query is about (`c.oid = '16385'`-style), if any.
