@@ -1,7 +1,7 @@
 //! psql's meta-commands against a real eddy server: runs the `psql` binary
 //! (PostgreSQL's client, `apt-get install postgresql-client`) with `\d`,
-//! `\dt`, `\dv`, `\dm`, `\di`, `\d NAME`, `\d+ NAME`, `\l`, `\dn` and checks
-//! what it prints. psql answers these from catalog queries that eddy
+//! `\dt`, `\dv`, `\dm`, `\di`, `\d NAME`, `\d+ NAME`, `\l`, `\dn`, `\du`,
+//! `\df` and `\gdesc`, and checks what it prints. psql answers these from catalog queries that eddy
 //! recognizes (sql/src/psql), so any query eddy fails to answer shows up as
 //! an error on psql's stderr here.
 
@@ -126,6 +126,8 @@ fn meta_commands() {
     assert_contains(&psql_not_found(&server, "\\d nosuch"), "Did not find any relation named \"nosuch\".");
     assert_row(&psql(&server, "\\l"), &["eddy", "eddy", "UTF8", "C", "C", "", "libc", ""]);
     assert_row(&psql(&server, "\\dn"), &["public", "eddy"]);
+    assert_row(&psql(&server, "\\du"), &["eddy", "Superuser, Create role, Create DB", "{}"]);
+    assert_contains(&psql(&server, "\\df"), "(0 rows)");
     let gdesc = psql(&server, "SELECT customer, n FROM customer_totals \\gdesc");
     assert_row(&gdesc, &["customer", "text"]);
     assert_row(&gdesc, &["n", "bigint"]);

@@ -1,7 +1,8 @@
 //! psql's meta-commands, answered from the catalog.
 //!
-//! psql implements `\d`, `\dt`, `\dv`, `\dm`, `\di`, `\d NAME`, `\l`, `\dn`
-//! (and their `+` and pattern forms) as fixed queries over `pg_catalog`
+//! psql implements `\d`, `\dt`, `\dv`, `\dm`, `\di`, `\d NAME`, `\l`, `\dn`,
+//! `\du` (and their `+` and pattern forms), `\df`/`\dT`/`\dx` (always
+//! empty here) and `\gdesc` as fixed queries over `pg_catalog`
 //! (`psql -E` prints them). eddy has no `pg_catalog` relations, so this
 //! module recognizes those queries by distinctive fragments of their text and
 //! answers them from the [`Catalog`] with the columns psql reads, in the
