@@ -26,15 +26,18 @@ pub struct PeekResponse {
 /// Called once per worker with its share of a peek.
 pub type PeekResponder = Arc<dyn Fn(PeekResponse) + Send + Sync>;
 
-/// Called with every consolidated change of a subscribed collection, and
-/// with `None` rows once a timestamp is complete (progress).
+/// Called on each worker with that worker's share of a subscription's
+/// changes and progress; returning false stops sending (the subscription
+/// is dropped with [`Command::Drop`]).
 pub type SubscribeSink = Arc<dyn Fn(SubscribeEvent) -> bool + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub enum SubscribeEvent {
-    /// Changes at a timestamp from one worker.
+    /// Changes, each at its timestamp, from one worker (not consolidated
+    /// across workers: the receiver consolidates per timestamp).
     Updates(Vec<(Row, Timestamp, Diff)>),
-    /// All changes before this timestamp have been delivered by this worker.
+    /// This worker will send no more changes at times before this one;
+    /// `Timestamp::MAX` when the collection is gone.
     Progress(Timestamp),
 }
 
@@ -52,8 +55,9 @@ pub enum Command {
     AdvanceTime { time: Timestamp },
     /// Reads collection `id` as of `time`, once every input has passed it.
     Peek { id: GlobalId, time: Timestamp, respond: PeekResponder },
-    /// Streams the changes of `id` after `time` to `sink` until it returns false.
-    Subscribe { id: GlobalId, time: Timestamp, sink: SubscribeSink },
+    /// Streams the contents of `of` and then every change to it to `sink`,
+    /// as a dataflow named `id` (drop it with [`Command::Drop`]).
+    Subscribe { id: GlobalId, of: GlobalId, sink: SubscribeSink },
     /// Allows arrangements to forget history before `since`.
     AllowCompaction { since: Timestamp },
     Shutdown,

@@ -18,13 +18,6 @@ struct PendingPeek {
     respond: PeekResponder,
 }
 
-struct Subscription {
-    id: GlobalId,
-    /// Changes at times `<= frontier` have been sent.
-    sent_through: Timestamp,
-    sink: SubscribeSink,
-}
-
 pub struct Worker<'w> {
     timely: &'w mut timely::worker::Worker,
     commands: Receiver<Command>,
@@ -32,14 +25,13 @@ pub struct Worker<'w> {
     dataflows: HashMap<GlobalId, usize>,
     inputs: HashMap<GlobalId, InputSession<Timestamp, Row, Diff>>,
     peeks: Vec<PendingPeek>,
-    subscriptions: Vec<Subscription>,
     time: Timestamp,
     since: Timestamp,
 }
 
 impl<'w> Worker<'w> {
     pub fn new(timely: &'w mut timely::worker::Worker, commands: Receiver<Command>) -> Self {
-        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), subscriptions: Vec::new(), time: 0, since: 0 }
+        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0 }
     }
 
     pub fn run(mut self) {
@@ -52,7 +44,6 @@ impl<'w> Worker<'w> {
             }
             self.timely.step_or_park(Some(Duration::from_millis(20)));
             self.serve_peeks();
-            self.serve_subscriptions();
         }
     }
 
@@ -72,7 +63,6 @@ impl<'w> Worker<'w> {
                 self.traces.remove(&id);
                 self.inputs.remove(&id);
                 self.peeks.retain(|p| p.id != id);
-                self.subscriptions.retain(|s| s.id != id);
                 if let Some(index) = self.dataflows.remove(&id) {
                     self.timely.drop_dataflow(index);
                 }
@@ -93,7 +83,7 @@ impl<'w> Worker<'w> {
                 }
             }
             Command::Peek { id, time, respond } => self.peeks.push(PendingPeek { id, time, respond }),
-            Command::Subscribe { id, time, sink } => self.subscriptions.push(Subscription { id, sent_through: time, sink }),
+            Command::Subscribe { id, of, sink } => self.subscribe(id, of, sink),
             Command::AllowCompaction { since } => {
                 self.since = self.since.max(since);
                 let frontier = [self.since];
@@ -147,31 +137,28 @@ impl<'w> Worker<'w> {
         self.peeks.extend(pending);
     }
 
-    fn serve_subscriptions(&mut self) {
-        let mut subs = std::mem::take(&mut self.subscriptions);
-        subs.retain_mut(|sub| {
-            let Some(bundle) = self.traces.get_mut(&sub.id) else { return false };
-            let mut upper = Antichain::new();
-            bundle.oks.read_upper(&mut upper);
-            let Some(&upper) = upper.elements().first() else { return true };
-            // Times up to `upper - 1` are complete.
-            if upper == 0 || upper - 1 <= sub.sent_through {
-                return true;
-            }
-            let from = sub.sent_through;
-            let mut by_time: Vec<(Row, Timestamp, Diff)> = Vec::new();
-            for_each_update(&mut bundle.oks, |row, t, d| {
-                if t > from && t < upper {
-                    by_time.push((row.clone(), t, d));
+    /// A dataflow that streams every change of `of` (first its contents as
+    /// of now, then each later change) to `sink`, with progress.
+    fn subscribe(&mut self, id: GlobalId, of: GlobalId, sink: SubscribeSink) {
+        let Some(bundle) = self.traces.get_mut(&of) else {
+            sink(SubscribeEvent::Progress(Timestamp::MAX));
+            return;
+        };
+        let mut trace = bundle.oks.clone();
+        let index = self.timely.next_dataflow_index();
+        self.timely.dataflow_named::<Timestamp, _, _>(&format!("subscribe u{}", id), |scope| {
+            let mut open = true;
+            trace.import(scope).as_collection(|r, _| r.clone()).inspect_core(move |event| {
+                if !open {
+                    return;
                 }
+                open = match event {
+                    Ok((_, updates)) => sink(SubscribeEvent::Updates(updates.clone())),
+                    Err(frontier) => sink(SubscribeEvent::Progress(frontier.first().copied().unwrap_or(Timestamp::MAX))),
+                };
             });
-            by_time.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-            differential_dataflow::consolidation::consolidate_updates(&mut by_time);
-            sub.sent_through = upper - 1;
-            let keep = by_time.is_empty() || (sub.sink)(SubscribeEvent::Updates(by_time));
-            keep && (sub.sink)(SubscribeEvent::Progress(upper))
         });
-        self.subscriptions.extend(subs);
+        self.dataflows.insert(id, index);
     }
 }
 

@@ -7,8 +7,11 @@
 //! module recognizes those queries by distinctive fragments of their text and
 //! answers them from the [`Catalog`] with the columns psql reads, in the
 //! order the query selects them: a column is included when the fragment
-//! that selects it occurs in the query, so the small differences between
-//! psql versions (an extra column here, a missing one there) pass through.
+//! that selects it occurs in the query, so the columns psql selects only in
+//! some versions or modes (`+`) come and go with the query. A column this
+//! module does not know is left out, which psql may not survive: when a
+//! psql release adds one, add its fragment to the field list (`psql -E`
+//! shows the query). Written against psql 15.
 //!
 //! The model psql sees: every object lives in schema `public` of database
 //! `eddy`, owned by `eddy`; a relation's OID is `16384 + ` its catalog id;
@@ -20,8 +23,8 @@
 //! What it does not do: evaluate queries over `pg_catalog` or
 //! `information_schema` in general. A query that is not one of psql's is
 //! not recognized (`None`) and goes to the planner as usual. Sequences,
-//! functions, types, roles, comments, constraints, defaults and sizes do not
-//! exist in eddy and come back empty or NULL.
+//! functions, types, extensions, comments, constraints, defaults and sizes
+//! do not exist in eddy and come back empty or NULL; the one role is `eddy`.
 
 mod describe;
 mod relations;
