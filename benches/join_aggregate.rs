@@ -62,7 +62,7 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("eddy-bench-{}", port));
     let server = Server(
         Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--workers", "2", "--data-dir"])
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--workers", "2", "--data-dir"])
             .arg(&dir)
             .stderr(Stdio::null())
             .spawn()

@@ -468,6 +468,7 @@ impl Eddy {
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(["--http", "127.0.0.1:0"])
             .arg("--workers")
             .arg(workers.to_string())
             .arg("--data-dir")

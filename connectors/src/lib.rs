@@ -5,3 +5,6 @@ pub mod handler;
 pub mod pgwire;
 
 pub use handler::{Description, QueryHandler, QueryResult, SessionId};
+pub mod formats;
+pub mod kafka;
+pub mod http;

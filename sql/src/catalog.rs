@@ -18,6 +18,14 @@ pub enum ItemKind {
     MaterializedView,
     /// An index on a view's or table's columns.
     Index { on: GlobalId, columns: Vec<usize> },
+    /// Rows read from Kafka (the definition is in `create_sql`).
+    Source { errors: GlobalId },
+    /// A source's error relation: the records it could not decode.
+    SourceErrors { of: GlobalId },
+    /// Changes of a relation written to Kafka.
+    Sink { from: GlobalId },
+    /// A relation eddy maintains about itself (`eddy_catalog.*`).
+    System,
 }
 
 impl ItemKind {
@@ -27,7 +35,17 @@ impl ItemKind {
             ItemKind::View => "view",
             ItemKind::MaterializedView => "materialized view",
             ItemKind::Index { .. } => "index",
+            ItemKind::Source { .. } => "source",
+            ItemKind::SourceErrors { .. } => "source error relation",
+            ItemKind::Sink { .. } => "sink",
+            ItemKind::System => "system relation",
         }
+    }
+
+    /// Whether the engine keeps this item's contents arranged (it can be
+    /// read directly, subscribed to and sunk).
+    pub fn is_arranged(&self) -> bool {
+        matches!(self, ItemKind::Table | ItemKind::MaterializedView | ItemKind::Source { .. } | ItemKind::SourceErrors { .. } | ItemKind::System)
     }
 }
 
@@ -85,7 +103,16 @@ impl Catalog {
 
     /// Objects that read `id`, directly.
     pub fn dependents(&self, id: GlobalId) -> Vec<&CatalogItem> {
-        self.items.values().filter(|i| i.depends_on.contains(&id) || matches!(i.kind, ItemKind::Index { on, .. } if on == id)).collect()
+        self.items.values().filter(|i| i.depends_on.contains(&id) || matches!(i.kind, ItemKind::Index { on, .. } | ItemKind::Sink { from: on } if on == id)).collect()
+    }
+
+    /// The catalog name a table reference denotes: `eddy_catalog.x` for
+    /// eddy's own relations, else the bare (case-folded) table name.
+    pub fn reference_name(schema: Option<&str>, table: &str) -> String {
+        match schema {
+            Some("eddy_catalog") => format!("eddy_catalog.{}", table),
+            _ => table.to_string(),
+        }
     }
 
     /// `id` and everything that depends on it, transitively, dependents

@@ -4,10 +4,12 @@
 //! Planning is pure and synchronous: it reads a catalog snapshot and
 //! produces a plan; it never touches the engine or the network.
 
+pub mod connector;
 pub mod error;
 
 pub use error::{codes, Severity, SqlError};
 pub mod catalog;
+pub mod dialect;
 pub mod plan;
 pub mod names;
 pub mod psql;

@@ -60,6 +60,10 @@ pub fn postgres_names(query: &Query, names: &mut [String]) {
                 names[i] = expr_name(e);
                 i += 1;
             }
+            SelectItem::ExprWithAlias { expr, alias } if alias.value.starts_with(crate::rewrite::INTERNAL_ALIAS_PREFIX) => {
+                names[i] = expr_name(expr);
+                i += 1;
+            }
             SelectItem::ExprWithAlias { alias, .. } => {
                 names[i] = if alias.quote_style.is_some() { alias.value.clone() } else { alias.value.to_lowercase() };
                 i += 1;

@@ -1,14 +1,55 @@
 //! Fixes to the SQL syntax tree before planning.
 //!
-//! sqlparser 0.62 parses the right operand of `IS [NOT] DISTINCT FROM` as a
-//! whole expression, so `a IS DISTINCT FROM b AND c` becomes
-//! `a IS DISTINCT FROM (b AND c)`. In PostgreSQL, IS binds tighter than
-//! AND and OR: the tree is rotated back to `(a IS DISTINCT FROM b) AND c`.
+//! * sqlparser 0.62 parses the right operand of `IS [NOT] DISTINCT FROM` as
+//!   a whole expression, so `a IS DISTINCT FROM b AND c` becomes
+//!   `a IS DISTINCT FROM (b AND c)`. In PostgreSQL, IS binds tighter than
+//!   AND and OR: the tree is rotated back to `(a IS DISTINCT FROM b) AND c`.
+//! * A numeric literal the engine's numeric cannot hold (`1e308`, `5e-324`,
+//!   more than 28 digits) becomes a double precision constant, the closest
+//!   value eddy can represent (DataFusion would refuse it as a decimal).
+//! * `make_interval(days => 10, hours => 2)`: named arguments become the
+//!   seven positional ones, missing ones zero (DataFusion fills no defaults).
+//! * Select-list items DataFusion would name alike (it ignores casts and
+//!   parentheses: `a::text, a::int`, `a + b * 2, (a + b) * 2`; PostgreSQL
+//!   allows duplicate names) get internal aliases, which
+//!   [`crate::names`] turns back into PostgreSQL's names.
 
-use sqlparser::ast::{BinaryOperator, Expr, Statement, VisitMut, VisitorMut};
+use rust_decimal::Decimal;
+use sqlparser::ast::{
+    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement, Value, VisitMut, VisitorMut,
+};
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 
-struct DistinctFromPrecedence;
+/// Prefix of the aliases given to select-list items whose DataFusion names
+/// would collide.
+pub const INTERNAL_ALIAS_PREFIX: &str = "__eddy_col_";
+
+/// Applies every rewrite to a parsed statement.
+pub fn rewrite(stmt: &mut Statement) {
+    let _ = stmt.visit(&mut Rewriter);
+}
+
+/// Kept for callers of the first rewrite alone.
+pub fn fix_precedence(stmt: &mut Statement) {
+    rewrite(stmt)
+}
+
+struct Rewriter;
+
+impl VisitorMut for Rewriter {
+    type Break = ();
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        rotate(e);
+        float_literal(e);
+        make_interval_args(e);
+        ControlFlow::Continue(())
+    }
+    fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        alias_colliding_items(&mut q.body);
+        ControlFlow::Continue(())
+    }
+}
 
 fn rotate(e: &mut Expr) {
     let (distinct, lhs, rhs) = match e {
@@ -24,14 +65,129 @@ fn rotate(e: &mut Expr) {
     }
 }
 
-impl VisitorMut for DistinctFromPrecedence {
-    type Break = ();
-    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-        rotate(e);
-        ControlFlow::Continue(())
+/// Whether the engine's numeric holds this literal exactly.
+fn fits_numeric(s: &str) -> bool {
+    if s.contains(['e', 'E']) {
+        Decimal::from_scientific(s).is_ok_and(|d| d.scale() <= 28)
+    } else {
+        Decimal::from_str_exact(s).is_ok() || s.parse::<i64>().is_ok()
     }
 }
 
-pub fn fix_precedence(stmt: &mut Statement) {
-    let _ = stmt.visit(&mut DistinctFromPrecedence);
+fn float_literal(e: &mut Expr) {
+    let Expr::Value(v) = e else { return };
+    let Value::Number(s, _) = &v.value else { return };
+    if fits_numeric(s) {
+        return;
+    }
+    let text = Value::SingleQuotedString(s.clone()).with_empty_span();
+    *e = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(Expr::Value(text)), data_type: DataType::DoublePrecision, array: false, format: None };
+}
+
+const MAKE_INTERVAL_PARAMS: [&str; 7] = ["years", "months", "weeks", "days", "hours", "mins", "secs"];
+
+fn make_interval_args(e: &mut Expr) {
+    let Expr::Function(f) = e else { return };
+    if !f.name.0.last().is_some_and(|p| p.to_string().trim_matches('"').eq_ignore_ascii_case("make_interval")) {
+        return;
+    }
+    let FunctionArguments::List(list) = &mut f.args else { return };
+    let mut slots: Vec<Option<Expr>> = vec![None; MAKE_INTERVAL_PARAMS.len()];
+    for (i, arg) in list.args.iter().enumerate() {
+        let (slot, value) = match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(v)) => (i, v),
+            FunctionArg::Named { name, arg: FunctionArgExpr::Expr(v), .. } => match MAKE_INTERVAL_PARAMS.iter().position(|p| p.eq_ignore_ascii_case(&name.value)) {
+                Some(p) => (p, v),
+                None => return,
+            },
+            FunctionArg::ExprNamed { name: Expr::Identifier(name), arg: FunctionArgExpr::Expr(v), .. } => match MAKE_INTERVAL_PARAMS.iter().position(|p| p.eq_ignore_ascii_case(&name.value)) {
+                Some(p) => (p, v),
+                None => return,
+            },
+            _ => return,
+        };
+        match slots.get_mut(slot) {
+            Some(s @ None) => *s = Some(value.clone()),
+            _ => return,
+        }
+    }
+    let zero = || Expr::Value(Value::Number("0".into(), false).with_empty_span());
+    list.args = slots.into_iter().map(|s| FunctionArg::Unnamed(FunctionArgExpr::Expr(s.unwrap_or_else(zero)))).collect();
+}
+
+/// The part of an expression's display DataFusion names a column by:
+/// casts and parentheses dropped, column references unqualified.
+fn name_key(e: &Expr) -> String {
+    struct Strip;
+    impl VisitorMut for Strip {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            match e {
+                Expr::Cast { expr, .. } | Expr::Nested(expr) => *e = (**expr).clone(),
+                Expr::CompoundIdentifier(parts) if !parts.is_empty() => *e = Expr::Identifier(parts.last().unwrap().clone()),
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut e = e.clone();
+    let _ = e.visit(&mut Strip);
+    e.to_string().to_lowercase()
+}
+
+fn alias_colliding_items(body: &mut SetExpr) {
+    match body {
+        SetExpr::SetOperation { left, right, .. } => {
+            alias_colliding_items(left);
+            alias_colliding_items(right);
+        }
+        SetExpr::Select(select) => {
+            let wildcard = select.projection.iter().any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
+            let mut seen = HashSet::new();
+            for (i, item) in select.projection.iter_mut().enumerate() {
+                match item {
+                    SelectItem::UnnamedExpr(e) => {
+                        let plain = matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+                        let fresh = seen.insert(name_key(e));
+                        if !fresh || (wildcard && !plain) {
+                            let alias = Ident::with_quote('"', format!("{}{}", INTERNAL_ALIAS_PREFIX, i));
+                            *item = SelectItem::ExprWithAlias { expr: e.clone(), alias };
+                        }
+                    }
+                    SelectItem::ExprWithAlias { alias, .. } => {
+                        seen.insert(alias.value.to_lowercase());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut stmts = crate::statement::parse(sql).unwrap();
+        stmts.remove(0).to_string()
+    }
+
+    #[test]
+    fn out_of_range_literals_become_doubles() {
+        assert_eq!(rewritten("SELECT 1.7976931348623157e308, 5e-324, 1.5, 1e3"), "SELECT '1.7976931348623157e308'::DOUBLE PRECISION, '5e-324'::DOUBLE PRECISION, 1.5, 1e3");
+    }
+
+    #[test]
+    fn make_interval_named_arguments_become_positional() {
+        assert_eq!(rewritten("SELECT make_interval(days => 10, hours => 2)"), "SELECT make_interval(0, 0, 0, 10, 2, 0, 0)");
+    }
+
+    #[test]
+    fn colliding_select_items_get_internal_aliases() {
+        assert_eq!(rewritten("SELECT a + b * 2, (a + b) * 2, a::text, t.a FROM t"), "SELECT a + b * 2, (a + b) * 2 AS \"__eddy_col_1\", a::TEXT, t.a AS \"__eddy_col_3\" FROM t");
+        assert_eq!(rewritten("SELECT *, a::text FROM t"), "SELECT *, a::TEXT AS \"__eddy_col_1\" FROM t");
+        assert_eq!(rewritten("SELECT a, b FROM t"), "SELECT a, b FROM t");
+    }
 }

@@ -19,7 +19,6 @@ use eddy_engine::plan::Plan;
 use eddy_engine::repr::{ColumnType, RelationDesc};
 use eddy_engine::{Datum, GlobalId};
 use sqlparser::ast::{ColumnOption, ObjectType, Statement};
-use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use std::collections::HashMap;
 
@@ -59,8 +58,8 @@ pub enum StatementPlan {
 
 /// Splits SQL text into statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
-    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e.to_string()))?;
-    stmts.iter_mut().for_each(crate::rewrite::fix_precedence);
+    let mut stmts = Parser::parse_sql(&crate::dialect::EddyDialect::default(), sql).map_err(|e| syntax_error(sql, &e.to_string()))?;
+    stmts.iter_mut().for_each(crate::rewrite::rewrite);
     Ok(stmts)
 }
 
@@ -159,6 +158,18 @@ impl Planner<'_> {
                 let logical = self.bind_params(to_logical(&self.context(), stmt)?, params)?;
                 let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
                 self.dml(dml)?
+            }
+            Statement::Explain { statement, verbose: true, .. } if matches!(statement.as_ref(), Statement::Query(_)) => {
+                // EXPLAIN VERBOSE: DataFusion's plan before and after its
+                // optimizer, then ours.
+                let logical = to_logical(&self.context(), (*statement).clone())?;
+                let optimized = optimize(logical.clone())?;
+                let ours = match self.plan(*statement, params) {
+                    Ok(StatementPlan::Select { plan, .. }) => plan.to_string(),
+                    Ok(other) => format!("{:?}", other),
+                    Err(e) => format!("ERROR {}: {}", e.code, e.message),
+                };
+                StatementPlan::Explain { text: format!("DataFusion plan:\n{}\nOptimized:\n{}\nEngine plan:\n{}", logical.display_indent(), optimized.display_indent(), ours) }
             }
             Statement::Explain { statement, .. } => {
                 let text = match self.plan(*statement, params)? {

@@ -85,19 +85,34 @@ impl State {
             ObjectType::Index => ("DROP INDEX", |k| matches!(k, ItemKind::Index { .. })),
             other => return Err(SqlError::unsupported(format!("DROP {}", other))),
         };
+        let label = kind.to_string().to_lowercase();
+        let missing = if matches!(kind, ObjectType::Index) { codes::UNDEFINED_OBJECT } else { codes::UNDEFINED_TABLE };
+        self.drop_items(tag, &label, missing, want, names, if_exists, cascade)
+    }
+
+    /// `DROP SOURCE` / `DROP SINK` (eddy's own statements).
+    pub(super) fn drop_connector(&mut self, source: bool, names: Vec<String>, if_exists: bool, cascade: bool) -> Result<QueryResult, SqlError> {
+        if source {
+            self.drop_items("DROP SOURCE", "source", codes::UNDEFINED_OBJECT, |k| matches!(k, ItemKind::Source { .. }), names, if_exists, cascade)
+        } else {
+            self.drop_items("DROP SINK", "sink", codes::UNDEFINED_OBJECT, |k| matches!(k, ItemKind::Sink { .. }), names, if_exists, cascade)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn drop_items(&mut self, tag: &str, label: &str, missing: &'static str, want: fn(&ItemKind) -> bool, names: Vec<String>, if_exists: bool, cascade: bool) -> Result<QueryResult, SqlError> {
         let mut notices = Vec::new();
         let mut targets = Vec::new();
         for name in names {
             let Some(item) = self.catalog.resolve(&name) else {
                 if if_exists {
-                    notices.push(SqlError::notice(format!("{} \"{}\" does not exist, skipping", kind.to_string().to_lowercase(), name)));
+                    notices.push(SqlError::notice(format!("{} \"{}\" does not exist, skipping", label, name)));
                     continue;
                 }
-                let code = if matches!(kind, ObjectType::Index) { codes::UNDEFINED_OBJECT } else { codes::UNDEFINED_TABLE };
-                return Err(SqlError::new(code, format!("{} \"{}\" does not exist", kind.to_string().to_lowercase(), name)));
+                return Err(SqlError::new(missing, format!("{} \"{}\" does not exist", label, name)));
             };
             if !want(&item.kind) {
-                return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a {}", name, kind.to_string().to_lowercase())).with_hint(format!("use DROP {} to remove a {}", item.kind.name().to_uppercase(), item.kind.name())));
+                return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a {}", name, label)).with_hint(format!("use DROP {} to remove a {}", item.kind.name().to_uppercase(), item.kind.name())));
             }
             let dependents = self.catalog.dependents(item.id);
             if !dependents.is_empty() && !cascade {
@@ -124,11 +139,21 @@ impl State {
     fn drop_one(&mut self, id: eddy_engine::GlobalId) {
         if let Some(item) = self.catalog.remove(id) {
             match item.kind {
-                ItemKind::Table | ItemKind::MaterializedView => self.engine.send(Command::Drop { id }),
+                ItemKind::Table | ItemKind::MaterializedView | ItemKind::System => self.engine.send(Command::Drop { id }),
                 ItemKind::View => {
                     self.views.remove(&id);
                 }
                 ItemKind::Index { .. } => {}
+                ItemKind::Source { errors } => {
+                    self.stop_connector(id);
+                    self.engine.send(Command::Drop { id });
+                    self.drop_one(errors);
+                }
+                ItemKind::SourceErrors { .. } => self.engine.send(Command::Drop { id }),
+                ItemKind::Sink { .. } => {
+                    self.engine.send(Command::Drop { id });
+                    self.stop_connector(id);
+                }
             }
         }
     }

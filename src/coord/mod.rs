@@ -6,10 +6,12 @@
 //! consistent snapshot at the last written timestamp and every write land
 //! at a fresh timestamp after it.
 
+mod connectors;
 mod ddl;
 mod dml;
 mod read;
 mod show;
+mod system;
 
 use async_trait::async_trait;
 use eddy_connectors::{Description, QueryHandler, QueryResult, SessionId};
@@ -40,6 +42,13 @@ pub struct State {
     read_ts: Timestamp,
     next_transient: GlobalId,
     sessions: HashMap<SessionId, Session>,
+    /// The broker sources and sinks use unless they name one.
+    kafka_broker: String,
+    /// Where sources send what they read.
+    batches: connectors::BatchSender,
+    sources: HashMap<GlobalId, connectors::SourceRuntime>,
+    sinks: HashMap<GlobalId, connectors::SinkRuntime>,
+    system: system::SystemTables,
 }
 
 pub struct Coordinator {
@@ -48,11 +57,29 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    pub fn new(engine: Engine) -> Self {
+    /// A coordinator over `engine`; `kafka_broker` is the default broker.
+    /// Call [`Coordinator::run_ingest`] with the receiver to write what
+    /// sources read.
+    pub fn new(engine: Engine, kafka_broker: String) -> (std::sync::Arc<Self>, tokio::sync::mpsc::UnboundedReceiver<(GlobalId, eddy_connectors::kafka::source::SourceBatch)>) {
         let now = now_ms();
         engine.send(Command::AdvanceTime { time: now + 1 });
-        let state = State { engine, catalog: Catalog::default(), views: HashMap::new(), read_ts: now, next_transient: 1 << 62, sessions: HashMap::new() };
-        Coordinator { state: Mutex::new(state), next_session: AtomicU64::new(1) }
+        let (batches, rx) = tokio::sync::mpsc::unbounded_channel();
+        let state = State {
+            engine,
+            catalog: Catalog::default(),
+            views: HashMap::new(),
+            read_ts: now,
+            next_transient: 1 << 62,
+            sessions: HashMap::new(),
+            kafka_broker,
+            batches,
+            sources: HashMap::new(),
+            sinks: HashMap::new(),
+            system: Default::default(),
+        };
+        let mut state = state;
+        state.create_system_tables();
+        (std::sync::Arc::new(Coordinator { state: Mutex::new(state), next_session: AtomicU64::new(1) }), rx)
     }
 }
 
@@ -140,6 +167,12 @@ impl QueryHandler for Coordinator {
 
     async fn execute(&self, session: SessionId, sql: &str, params: &[Datum]) -> Vec<Result<QueryResult, SqlError>> {
         let mut state = self.state.lock().await;
+        if eddy_sql::connector::is_connector_statement(sql) {
+            return vec![state.create_connector(sql.trim().trim_end_matches(';'))];
+        }
+        if let Some((source, names, if_exists, cascade)) = eddy_sql::connector::parse_drop(sql) {
+            return vec![state.drop_connector(source, names, if_exists, cascade)];
+        }
         if let Some(show) = show::plan_show(&state.catalog, sql).or_else(|| plan_psql_query(&state.catalog, sql)) {
             return vec![match show {
                 Ok(plan) => state.execute_plan(session, plan, sql).await,

@@ -21,7 +21,7 @@ impl EddyServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("eddy-test-{}-{}", std::process::id(), port));
         let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--workers", "2", "--data-dir"])
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--workers", "2", "--data-dir"])
             .arg(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

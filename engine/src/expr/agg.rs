@@ -136,27 +136,49 @@ fn sum<'a>(vals: impl Iterator<Item = (&'a Datum, Diff)>, output: ScalarType) ->
     let mut dec = Decimal::ZERO;
     let mut float = 0.0f64;
     let (mut saw_dec, mut saw_float) = (false, false);
+    let mut scale = 0;
+    // Intervals add part by part (months, days, microseconds), as PostgreSQL's `+` does.
+    let mut interval: Option<(i128, i128, i128)> = None;
     for (v, d) in vals {
         match v {
             Datum::Int(i) => ints += *i as i128 * d as i128,
             Datum::Numeric(n) => {
                 saw_dec = true;
+                scale = scale.max(n.scale());
                 dec = dec.checked_add(*n * Decimal::from(d)).ok_or_else(|| EvalError::new("22003", "value overflows numeric format"))?;
             }
             Datum::Float(f) => {
                 saw_float = true;
                 float += f.0 * d as f64
             }
-            Datum::Interval(_) => return Err(EvalError::new("0A000", "sum(interval) is not supported")),
+            Datum::Interval(iv) => {
+                let (m, dd, us) = interval.unwrap_or_default();
+                let d = d as i128;
+                interval = Some((m + iv.months as i128 * d, dd + iv.days as i128 * d, us + iv.micros as i128 * d));
+            }
             _ => {}
         }
+    }
+    if let Some((months, days, micros)) = interval {
+        let overflow = || EvalError::out_of_range("interval");
+        return Ok(Datum::Interval(crate::repr::Interval {
+            months: i32::try_from(months).map_err(|_| overflow())?,
+            days: i32::try_from(days).map_err(|_| overflow())?,
+            micros: i64::try_from(micros).map_err(|_| overflow())?,
+        }));
     }
     if saw_float {
         return Ok(Datum::float(float + ints as f64));
     }
     if saw_dec || matches!(output, ScalarType::Numeric { .. }) {
         let i = Decimal::from_i128(ints).ok_or_else(|| EvalError::new("22003", "value overflows numeric format"))?;
-        return Ok(Datum::Numeric(dec + i));
+        let mut total = dec.checked_add(i).ok_or_else(|| EvalError::new("22003", "value overflows numeric format"))?;
+        // PostgreSQL's sum keeps the largest input scale (rust_decimal
+        // drops it from a zero product).
+        if total.scale() < scale {
+            total.rescale(scale);
+        }
+        return Ok(Datum::Numeric(total));
     }
     if ints < i64::MIN as i128 || ints > i64::MAX as i128 {
         return Err(EvalError::out_of_range("bigint"));
@@ -182,4 +204,29 @@ fn variance<'a>(func: AggregateFunc, vals: impl Iterator<Item = &'a Datum>, n: i
     let var = ss / if samp { (n - 1) as f64 } else { n as f64 };
     let r = if matches!(func, AggregateFunc::StddevSamp | AggregateFunc::StddevPop) { var.sqrt() } else { var };
     Ok(Datum::float(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repr::Interval;
+
+    fn sum_of(vals: &[Datum], output: ScalarType) -> Datum {
+        sum(vals.iter().map(|v| (v, 1)), output).unwrap()
+    }
+
+    #[test]
+    fn sum_of_intervals_adds_each_part() {
+        let iv = |months, days, micros| Datum::Interval(Interval { months, days, micros });
+        let r = sum_of(&[iv(1, 2, 3), iv(0, 30, -3), iv(-1, 0, 5)], ScalarType::Interval);
+        assert_eq!(crate::repr::format_datum(&r, ScalarType::Interval).unwrap(), "32 days 00:00:00.000005");
+    }
+
+    #[test]
+    fn sum_of_numeric_keeps_the_input_scale() {
+        let r = sum_of(&[Datum::Numeric(Decimal::new(0, 4)), Datum::Numeric(Decimal::new(0, 4))], ScalarType::Numeric { precision: None, scale: None });
+        assert_eq!(crate::repr::format_datum(&r, ScalarType::Text).unwrap(), "0.0000");
+        let big = sum_of(&[Datum::Int(i64::MAX), Datum::Int(i64::MAX)], ScalarType::Numeric { precision: None, scale: None });
+        assert_eq!(crate::repr::format_datum(&big, ScalarType::Text).unwrap(), "18446744073709551614");
+    }
 }

@@ -230,27 +230,44 @@ fn datetime_arith(op: ArithOp, a: Datum, b: Datum) -> Result<Datum, EvalError> {
         }
         (ArithOp::Add, Interval(x), Interval(y)) => Interval(crate::repr::Interval { months: x.months + y.months, days: x.days + y.days, micros: x.micros + y.micros }),
         (ArithOp::Sub, Interval(x), Interval(y)) => Interval(crate::repr::Interval { months: x.months - y.months, days: x.days - y.days, micros: x.micros - y.micros }),
-        (ArithOp::Mul, Interval(iv), n) | (ArithOp::Mul, n, Interval(iv)) => Interval(scale_interval(iv, to_f64(&n).unwrap_or(1.0))),
+        (ArithOp::Mul, Interval(iv), n) | (ArithOp::Mul, n, Interval(iv)) => Interval(scale_interval(iv, to_f64(&n).unwrap_or(1.0), false)?),
         (ArithOp::Div, Interval(iv), n) => {
             let f = to_f64(&n).unwrap_or(1.0);
             if f == 0.0 {
                 return Err(EvalError::division_by_zero());
             }
-            Interval(scale_interval(iv, 1.0 / f))
+            Interval(scale_interval(iv, f, true)?)
         }
         (op, a, b) => return Err(EvalError::new("42883", format!("operator does not exist: {:?} {:?} {:?}", a, op, b))),
     })
 }
 
-/// Multiplies an interval as PostgreSQL does: fractional months spill into
-/// days, fractional days into microseconds.
-fn scale_interval(iv: Interval, f: f64) -> Interval {
-    let months = iv.months as f64 * f;
-    let whole_months = months.trunc();
-    let days = iv.days as f64 * f + (months - whole_months) * 30.0;
-    let whole_days = days.trunc();
-    let micros = iv.micros as f64 * f + (days - whole_days) * Interval::MICROS_PER_DAY as f64;
-    Interval { months: whole_months as i32, days: whole_days as i32, micros: micros.round() as i64 }
+/// Multiplies (or divides) an interval as PostgreSQL's `interval_mul` and
+/// `interval_div` do: fractional months spill into days, fractional days
+/// into time, each remainder rounded to microseconds.
+fn scale_interval(iv: Interval, f: f64, divide: bool) -> Result<Interval, EvalError> {
+    let op = |x: f64| if divide { x / f } else { x * f };
+    let tsround = |x: f64| (x * 1e6).round() / 1e6;
+    let overflow = || EvalError::out_of_range("interval");
+    let months = op(iv.months as f64);
+    let days = op(iv.days as f64);
+    if !months.is_finite() || months.abs() > i32::MAX as f64 || !days.is_finite() || days.abs() > i32::MAX as f64 {
+        return Err(overflow());
+    }
+    let (rmonths, mut rdays) = (months as i32, days as i32);
+    let month_remainder_days = tsround((months - rmonths as f64) * 30.0);
+    let mut sec_remainder = tsround((days - rdays as f64 + month_remainder_days - month_remainder_days.trunc()) * 86_400.0);
+    if sec_remainder.abs() >= 86_400.0 {
+        let whole = (sec_remainder / 86_400.0).trunc();
+        rdays += whole as i32;
+        sec_remainder -= whole * 86_400.0;
+    }
+    rdays += month_remainder_days as i32;
+    let micros = (op(iv.micros as f64) + sec_remainder * 1e6).round();
+    if !micros.is_finite() || micros.abs() > i64::MAX as f64 {
+        return Err(overflow());
+    }
+    Ok(Interval { months: rmonths, days: rdays, micros: micros as i64 })
 }
 
 #[cfg(test)]
@@ -265,6 +282,17 @@ mod tests {
         assert_eq!(numeric_div(dec("10"), dec("4")).unwrap().to_string(), "2.5000000000000000");
         assert_eq!(numeric_div(dec("12345"), dec("7")).unwrap().to_string(), "1763.5714285714285714");
         assert_eq!(numeric_div(dec("7.50"), dec("2")).unwrap().to_string(), "3.7500000000000000");
+    }
+    #[test]
+    fn interval_scaling_spills_fractions_down() {
+        let iv = |months, days, micros| Datum::Interval(Interval { months, days, micros });
+        let half = arith(ArithOp::Div, iv(14, 3, 14_706_000_000), Datum::Int(2), ScalarType::Interval).unwrap();
+        assert_eq!(half, iv(7, 1, 50_553_000_000));
+        let r = arith(ArithOp::Div, iv(1, 0, 0), Datum::Int(2), ScalarType::Interval).unwrap();
+        assert_eq!(crate::repr::format_datum(&r, ScalarType::Interval).unwrap(), "15 days");
+        let r = arith(ArithOp::Mul, iv(0, 2, 3 * 3_600_000_000), Datum::Int(3), ScalarType::Interval).unwrap();
+        assert_eq!(crate::repr::format_datum(&r, ScalarType::Interval).unwrap(), "6 days 09:00:00");
+        assert_eq!(arith(ArithOp::Div, iv(0, 1, 0), Datum::Int(0), ScalarType::Interval).unwrap_err().code, "22012");
     }
     #[test]
     fn integer_overflow_is_an_error() {

@@ -1,9 +1,9 @@
 //! Scalar functions and operators, by arity.
 
 use super::arith::{arith, numeric_div, ArithOp};
+use super::datetime::{date_part, date_trunc, justify_days, justify_hours, justify_interval, make_date, make_interval, make_timestamp};
 use super::{EvalError, ScalarExpr};
 use crate::repr::{check_int, coerce_numeric, format_datum, parse_datum, Datum, Interval, ScalarType, F64};
-use chrono::{DateTime, Datelike, Timelike};
 use rust_decimal::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,9 @@ pub enum UnaryFunc {
     Log10,
     Exp,
     Sign,
+    JustifyDays,
+    JustifyHours,
+    JustifyInterval,
 }
 
 /// Functions of two arguments.
@@ -96,6 +99,13 @@ pub enum VariadicFunc {
     Ltrim,
     Rtrim,
     SplitPart,
+    /// `make_date(year, month, day)`.
+    MakeDate,
+    /// `make_timestamp(year, month, day, hour, min, sec)`.
+    MakeTimestamp,
+    /// `make_interval(years, months, weeks, days, hours, mins, secs)`, all
+    /// seven arguments present (the planner fills in zeros).
+    MakeInterval,
 }
 
 fn text(d: &Datum) -> &str {
@@ -140,8 +150,9 @@ impl UnaryFunc {
                 d
             }
             (Cast(to), d) => return cast(d, *to),
-            (Upper, d) => Datum::Text(text(&d).to_uppercase()),
-            (Lower, d) => Datum::Text(text(&d).to_lowercase()),
+            // The database runs with the C locale: case mapping is ASCII only.
+            (Upper, d) => Datum::Text(text(&d).to_ascii_uppercase()),
+            (Lower, d) => Datum::Text(text(&d).to_ascii_lowercase()),
             (CharLength, d) => Datum::Int(text(&d).chars().count() as i64),
             (OctetLength, d) => Datum::Int(text(&d).len() as i64),
             (InitCap, d) => Datum::Text(initcap(text(&d))),
@@ -153,6 +164,9 @@ impl UnaryFunc {
             (Floor, d) => Datum::float(f64_of(&d).unwrap_or(0.0).floor()),
             (Sign, Datum::Numeric(n)) => Datum::Numeric(if n.is_zero() { Decimal::ZERO } else { n.signum() }),
             (Sign, d) => Datum::float(f64_of(&d).unwrap_or(0.0).signum() * if f64_of(&d) == Some(0.0) { 0.0 } else { 1.0 }),
+            (JustifyDays, Datum::Interval(iv)) => Datum::Interval(justify_days(iv)),
+            (JustifyHours, Datum::Interval(iv)) => Datum::Interval(justify_hours(iv)),
+            (JustifyInterval, Datum::Interval(iv)) => Datum::Interval(justify_interval(iv)),
             (Sqrt, d) => {
                 let x = f64_of(&d).unwrap_or(0.0);
                 if x < 0.0 {
@@ -192,16 +206,14 @@ fn zero_like(d: &Datum) -> Datum {
     }
 }
 
+/// `initcap` in the C locale: ASCII letters and digits form words; every
+/// other character (including non-ASCII letters) separates them.
 fn initcap(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut start = true;
     for c in s.chars() {
-        if c.is_alphanumeric() {
-            if start {
-                out.extend(c.to_uppercase());
-            } else {
-                out.extend(c.to_lowercase());
-            }
+        if c.is_ascii_alphanumeric() {
+            out.push(if start { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
             start = false;
         } else {
             out.push(c);
@@ -364,98 +376,6 @@ pub fn like(s: &str, p: &str) -> bool {
     go(&s, &p)
 }
 
-fn micros_of(d: &Datum) -> Option<i64> {
-    match d {
-        Datum::Timestamp(t) | Datum::TimestampTz(t) => Some(*t),
-        Datum::Date(d) => Some(*d as i64 * Interval::MICROS_PER_DAY),
-        _ => None,
-    }
-}
-
-fn date_part(field: &str, v: &Datum, numeric: bool) -> Result<Datum, EvalError> {
-    let field = field.to_ascii_lowercase();
-    let out = |x: f64, frac_micros: Option<i64>| -> Datum {
-        if numeric {
-            match frac_micros {
-                Some(us) => Datum::Numeric(Decimal::new(us, 6)),
-                None => Datum::Numeric(Decimal::from_f64(x).unwrap_or_default()),
-            }
-        } else {
-            Datum::float(x)
-        }
-    };
-    if let Datum::Interval(iv) = v {
-        let secs_total = iv.micros;
-        let r = match field.as_str() {
-            "year" | "years" => (iv.months / 12) as f64,
-            "month" | "months" | "mon" => (iv.months % 12) as f64,
-            "day" | "days" => iv.days as f64,
-            "hour" | "hours" => (secs_total / 3_600_000_000) as f64,
-            "minute" | "minutes" => ((secs_total / 60_000_000) % 60) as f64,
-            "second" | "seconds" => return Ok(out((secs_total % 60_000_000) as f64 / 1e6, Some(secs_total % 60_000_000))),
-            "epoch" => {
-                let us = (iv.months as i64 * 30 + iv.days as i64) * Interval::MICROS_PER_DAY + iv.micros;
-                return Ok(out(us as f64 / 1e6, Some(us)));
-            }
-            _ => return Err(unit_error(&field, "interval")),
-        };
-        return Ok(out(r, None));
-    }
-    let us = micros_of(v).ok_or_else(|| unit_error(&field, "value"))?;
-    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::out_of_range("timestamp"))?.naive_utc();
-    let r = match field.as_str() {
-        "year" | "years" => dt.year() as f64,
-        "month" | "months" | "mon" => dt.month() as f64,
-        "day" | "days" => dt.day() as f64,
-        "hour" | "hours" => dt.hour() as f64,
-        "minute" | "minutes" => dt.minute() as f64,
-        "second" | "seconds" => {
-            let us = dt.second() as i64 * 1_000_000 + us.rem_euclid(1_000_000);
-            return Ok(out(us as f64 / 1e6, Some(us)));
-        }
-        "milliseconds" => return Ok(out((dt.second() as i64 * 1_000_000 + us.rem_euclid(1_000_000)) as f64 / 1e3, Some((dt.second() as i64 * 1_000_000 + us.rem_euclid(1_000_000)) * 1000 / 1000 * 1000 / 1000))),
-        "dow" => dt.weekday().num_days_from_sunday() as f64,
-        "isodow" => dt.weekday().number_from_monday() as f64,
-        "doy" => dt.ordinal() as f64,
-        "week" => dt.iso_week().week() as f64,
-        "quarter" => ((dt.month() - 1) / 3 + 1) as f64,
-        "decade" => (dt.year().div_euclid(10)) as f64,
-        "century" => ((dt.year() + 99).div_euclid(100)) as f64,
-        "epoch" => return Ok(out(us as f64 / 1e6, Some(us))),
-        _ => return Err(unit_error(&field, "timestamp")),
-    };
-    Ok(out(r, None))
-}
-
-fn unit_error(field: &str, ty: &str) -> EvalError {
-    EvalError::new("22023", format!("unit \"{}\" not recognized for type {}", field, ty))
-}
-
-fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {
-    let field = field.to_ascii_lowercase();
-    let us = micros_of(&v).ok_or_else(|| unit_error(&field, "value"))?;
-    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::out_of_range("timestamp"))?.naive_utc();
-    let date = dt.date();
-    let t = match field.as_str() {
-        "microseconds" => dt,
-        "milliseconds" => dt.with_nanosecond(dt.nanosecond() / 1_000_000 * 1_000_000).unwrap(),
-        "second" => dt.with_nanosecond(0).unwrap(),
-        "minute" => dt.with_nanosecond(0).unwrap().with_second(0).unwrap(),
-        "hour" => date.and_hms_opt(dt.hour(), 0, 0).unwrap(),
-        "day" => date.and_hms_opt(0, 0, 0).unwrap(),
-        "week" => (date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64)).and_hms_opt(0, 0, 0).unwrap(),
-        "month" => date.with_day(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
-        "quarter" => date.with_day(1).unwrap().with_month((date.month() - 1) / 3 * 3 + 1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
-        "year" => date.with_day(1).unwrap().with_month(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
-        _ => return Err(unit_error(&field, "timestamp")),
-    };
-    let r = t.and_utc().timestamp_micros();
-    Ok(match v {
-        Datum::TimestampTz(_) => Datum::TimestampTz(r),
-        _ => Datum::Timestamp(r),
-    })
-}
-
 fn round(a: Datum, digits: &Datum, trunc: bool) -> Result<Datum, EvalError> {
     let n = match digits {
         Datum::Int(n) => *n,
@@ -556,6 +476,12 @@ impl VariadicFunc {
         }
         if args.iter().any(Datum::is_null) {
             return Ok(Datum::Null);
+        }
+        match self {
+            MakeDate => return make_date(&args),
+            MakeTimestamp => return make_timestamp(&args),
+            MakeInterval => return make_interval(&args),
+            _ => {}
         }
         let int = |i: usize| match args.get(i) {
             Some(Datum::Int(n)) => Some(*n),

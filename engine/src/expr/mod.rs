@@ -8,6 +8,7 @@
 
 mod agg;
 mod arith;
+mod datetime;
 mod error;
 mod func;
 mod scalar;

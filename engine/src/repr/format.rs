@@ -12,7 +12,7 @@ pub fn format_datum(d: &Datum, ty: ScalarType) -> Option<String> {
         Datum::Bool(b) => if *b { "t" } else { "f" }.to_string(),
         Datum::Int(i) => i.to_string(),
         Datum::Float(f) => format_float(f.0, ty == ScalarType::Float32),
-        Datum::Numeric(n) => n.to_string(),
+        Datum::Numeric(n) => format_numeric(n),
         Datum::Text(s) | Datum::Jsonb(s) => s.clone(),
         Datum::Date(d) => format_date(*d),
         Datum::Timestamp(us) => format_timestamp(*us),
@@ -106,30 +106,45 @@ fn push_fraction(s: &mut String, micros: u32) {
     }
 }
 
-/// PostgreSQL's `IntervalStyle = postgres` output.
+/// A numeric with its scale; PostgreSQL's numeric has no negative zero.
+pub fn format_numeric(n: &rust_decimal::Decimal) -> String {
+    if n.is_zero() && n.is_sign_negative() {
+        let mut z = *n;
+        z.set_sign_positive(true);
+        return z.to_string();
+    }
+    n.to_string()
+}
+
+/// PostgreSQL's `IntervalStyle = postgres` output: a part after a negative
+/// one carries an explicit `+`, e.g. `-1 days +02:00:00`.
 pub fn format_interval(iv: &Interval) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let years = iv.months / 12;
-    let months = iv.months % 12;
-    let plural = |n: i64, unit: &str| format!("{} {}{}", n, unit, if n == 1 || n == -1 { "" } else { "s" });
-    if years != 0 {
-        parts.push(plural(years as i64, "year"));
-    }
-    if months != 0 {
-        parts.push(plural(months as i64, "mon"));
-    }
-    if iv.days != 0 {
-        parts.push(plural(iv.days as i64, "day"));
-    }
-    if iv.micros != 0 || parts.is_empty() {
-        let neg = iv.micros < 0;
+    let mut out = String::new();
+    let mut is_zero = true;
+    let mut is_before = false;
+    let mut part = |value: i64, unit: &str, out: &mut String| {
+        if value == 0 {
+            return;
+        }
+        let sep = if is_zero { "" } else { " " };
+        let plus = if is_before && value > 0 { "+" } else { "" };
+        out.push_str(&format!("{}{}{} {}{}", sep, plus, value, unit, if value != 1 { "s" } else { "" }));
+        is_before = value < 0;
+        is_zero = false;
+    };
+    part((iv.months / 12) as i64, "year", &mut out);
+    part((iv.months % 12) as i64, "mon", &mut out);
+    part(iv.days as i64, "day", &mut out);
+    if is_zero || iv.micros != 0 {
+        let minus = iv.micros < 0;
         let total = iv.micros.unsigned_abs();
         let secs = total / 1_000_000;
-        let mut t = format!("{}{:02}:{:02}:{:02}", if neg { "-" } else { "" }, secs / 3600, (secs / 60) % 60, secs % 60);
-        push_fraction(&mut t, (total % 1_000_000) as u32);
-        parts.push(t);
+        out.push_str(if is_zero { "" } else { " " });
+        out.push_str(if minus { "-" } else if is_before { "+" } else { "" });
+        out.push_str(&format!("{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60));
+        push_fraction(&mut out, (total % 1_000_000) as u32);
     }
-    parts.join(" ")
+    out
 }
 
 #[cfg(test)]
@@ -152,6 +167,18 @@ mod tests {
         assert_eq!(format_interval(&iv), "1 year 2 mons 3 days 04:00:05.5");
         assert_eq!(format_interval(&Interval::default()), "00:00:00");
         assert_eq!(format_interval(&Interval { months: 0, days: 1, micros: 0 }), "1 day");
+        assert_eq!(format_interval(&Interval { months: 0, days: -1, micros: 7_200_000_000 }), "-1 days +02:00:00");
+        assert_eq!(format_interval(&Interval { months: -13, days: 2, micros: -1_000_000 }), "-1 years -1 mons +2 days -00:00:01");
+        assert_eq!(format_interval(&Interval { months: 0, days: 0, micros: -30_000_000 }), "-00:00:30");
+    }
+    #[test]
+    fn numeric_zero_has_no_sign() {
+        use rust_decimal::Decimal;
+        assert_eq!(format_numeric(&Decimal::new(-5, 1).ceil()), "0");
+        let mut z = Decimal::new(0, 1);
+        z.set_sign_negative(true);
+        assert_eq!(format_numeric(&z), "0.0");
+        assert_eq!(format_numeric(&Decimal::new(-150, 2)), "-1.50");
     }
     #[test]
     fn timestamps_print_like_postgres() {

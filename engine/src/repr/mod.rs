@@ -2,11 +2,13 @@
 
 mod datum;
 mod format;
+mod jsonb;
 mod parse;
 mod types;
 
 pub use datum::{Datum, Interval, F64};
-pub use format::{format_datum, format_float, format_jsonb};
+pub use format::{format_datum, format_float, format_interval, format_jsonb, format_numeric};
+pub use jsonb::normalize_jsonb;
 pub use parse::{check_int, coerce_numeric, out_of_range, parse_datum, parse_date, parse_interval, parse_timestamp, ParseError};
 pub use types::{ColumnType, RelationDesc, ScalarType};
 

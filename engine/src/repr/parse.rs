@@ -70,8 +70,8 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
         }
         ScalarType::Text => Ok(Datum::Text(s.to_string())),
         ScalarType::Jsonb => {
-            let v: serde_json::Value = serde_json::from_str(t).map_err(|_| ParseError { code: "22P02", message: format!("invalid input syntax for type json: \"{}\"", s) })?;
-            Ok(Datum::Jsonb(crate::repr::format_jsonb(&v)))
+            let v = crate::repr::normalize_jsonb(t).map_err(|_| ParseError { code: "22P02", message: format!("invalid input syntax for type json: \"{}\"", s) })?;
+            Ok(Datum::Jsonb(v))
         }
         ScalarType::Date => parse_date(t).map(Datum::Date).ok_or_else(|| datetime_invalid(ty, s)),
         ScalarType::Timestamp => parse_timestamp(t, false).map(Datum::Timestamp).ok_or_else(|| datetime_invalid(ty, s)),
@@ -163,49 +163,173 @@ fn split_zone(t: &str) -> (&str, Option<i64>) {
     (t, None)
 }
 
-/// Accepts PostgreSQL's verbose interval syntax (`1 year 2 mons 3 days
-/// 04:05:06`, `2 hours`, `-1 day`, `@ 1 minute ago` not included) and ISO
-/// times.
+/// Accepts PostgreSQL's interval syntax: unit words (`1 year 2 mons 3 days
+/// 04:05:06`, `2 hours`, `-1 day`, `1.5 days`, `3 weeks`, a trailing
+/// `ago`, a leading `@`), clock times, and ISO 8601 (`P1Y2M3DT4H5M6S`).
 pub fn parse_interval(t: &str) -> Option<Interval> {
-    let mut iv = Interval::default();
-    let tokens: Vec<&str> = t.split_whitespace().collect();
+    let t = t.trim();
+    if let Some(iso) = t.strip_prefix('P').or_else(|| t.strip_prefix('p')) {
+        return parse_iso_interval(iso);
+    }
+    let mut acc = IntervalAcc::default();
+    let mut tokens: Vec<String> = Vec::new();
+    for word in t.split_whitespace() {
+        // Split a number glued to its unit (`10d`, `2hours`).
+        let split = word.char_indices().find(|(i, c)| *i > 0 && c.is_ascii_alphabetic() && !word.contains(':')).map(|(i, _)| i);
+        match split {
+            Some(i) if word[..i].parse::<f64>().is_ok() => {
+                tokens.push(word[..i].to_string());
+                tokens.push(word[i..].to_string());
+            }
+            _ => tokens.push(word.to_string()),
+        }
+    }
     let mut i = 0;
+    let mut ago = false;
     if tokens.is_empty() {
         return None;
     }
     while i < tokens.len() {
-        let tok = tokens[i];
-        if tok.contains(':') {
-            iv.micros += parse_clock(tok)?;
+        let tok = tokens[i].as_str();
+        if tok == "@" {
             i += 1;
             continue;
         }
-        let n: f64 = tok.parse().ok()?;
-        let unit = tokens.get(i + 1).map(|u| u.to_ascii_lowercase());
-        let unit = unit.as_deref().unwrap_or("second").trim_end_matches('s');
-        let whole = n.trunc();
-        let frac = n - whole;
-        match unit {
-            "year" | "yr" | "y" => iv.months += (n * 12.0).round() as i32,
-            "mon" | "month" => {
-                iv.months += whole as i32;
-                iv.days += (frac * 30.0) as i32;
-            }
-            "week" | "w" => iv.days += (n * 7.0) as i32,
-            "day" | "d" => {
-                iv.days += whole as i32;
-                iv.micros += (frac * Interval::MICROS_PER_DAY as f64).round() as i64;
-            }
-            "hour" | "h" | "hr" => iv.micros += (n * 3_600_000_000.0).round() as i64,
-            "minute" | "min" | "m" => iv.micros += (n * 60_000_000.0).round() as i64,
-            "second" | "sec" | "" => iv.micros += (n * 1_000_000.0).round() as i64,
-            "millisecond" | "ms" => iv.micros += (n * 1000.0).round() as i64,
-            "microsecond" => iv.micros += n.round() as i64,
-            _ => return None,
+        if tok.eq_ignore_ascii_case("ago") && i == tokens.len() - 1 {
+            ago = true;
+            i += 1;
+            continue;
         }
-        i += 2;
+        if tok.contains(':') {
+            acc.micros += parse_clock(tok)? as f64;
+            i += 1;
+            continue;
+        }
+        let n: f64 = tok.parse().ok().filter(|n: &f64| n.is_finite())?;
+        let unit = tokens.get(i + 1).map(|u| u.to_ascii_lowercase());
+        let consumed = if unit.as_deref().is_some_and(|u| unit_of(u).is_some()) { 2 } else { 1 };
+        let unit = if consumed == 2 { unit_of(unit.as_deref().unwrap())? } else { Unit::Second };
+        acc.add(n, unit);
+        i += consumed;
+    }
+    let mut iv = acc.finish()?;
+    if ago {
+        iv = Interval { months: -iv.months, days: -iv.days, micros: -iv.micros };
     }
     Some(iv)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Unit {
+    Millennium,
+    Century,
+    Decade,
+    Year,
+    Month,
+    Week,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+    Microsecond,
+}
+
+fn unit_of(u: &str) -> Option<Unit> {
+    Some(match u {
+        "millennium" | "millennia" | "millenniums" | "mil" | "mils" => Unit::Millennium,
+        "century" | "centuries" | "c" | "cent" => Unit::Century,
+        "decade" | "decades" | "dec" | "decs" => Unit::Decade,
+        "year" | "years" | "y" | "yr" | "yrs" => Unit::Year,
+        "month" | "months" | "mon" | "mons" => Unit::Month,
+        "week" | "weeks" | "w" => Unit::Week,
+        "day" | "days" | "d" => Unit::Day,
+        "hour" | "hours" | "h" | "hr" | "hrs" => Unit::Hour,
+        "minute" | "minutes" | "m" | "min" | "mins" => Unit::Minute,
+        "second" | "seconds" | "s" | "sec" | "secs" => Unit::Second,
+        "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => Unit::Millisecond,
+        "microsecond" | "microseconds" | "us" | "usec" | "usecs" => Unit::Microsecond,
+        _ => return None,
+    })
+}
+
+/// Interval parts as they are read; fractions of months and days spill
+/// into days and time as PostgreSQL's input does.
+#[derive(Default)]
+struct IntervalAcc {
+    months: f64,
+    days: f64,
+    micros: f64,
+}
+
+impl IntervalAcc {
+    fn add(&mut self, n: f64, unit: Unit) {
+        let months_of = |m: f64, acc: &mut IntervalAcc| {
+            let whole = m.trunc();
+            acc.months += whole;
+            acc.add_days((m - whole) * 30.0);
+        };
+        match unit {
+            Unit::Millennium => months_of((n * 12000.0).round(), self),
+            Unit::Century => months_of((n * 1200.0).round(), self),
+            Unit::Decade => months_of((n * 120.0).round(), self),
+            Unit::Year => months_of((n * 12.0).round(), self),
+            Unit::Month => months_of(n, self),
+            Unit::Week => self.add_days(n * 7.0),
+            Unit::Day => self.add_days(n),
+            Unit::Hour => self.micros += n * 3_600_000_000.0,
+            Unit::Minute => self.micros += n * 60_000_000.0,
+            Unit::Second => self.micros += n * 1_000_000.0,
+            Unit::Millisecond => self.micros += n * 1000.0,
+            Unit::Microsecond => self.micros += n,
+        }
+    }
+    fn add_days(&mut self, d: f64) {
+        let whole = d.trunc();
+        self.days += whole;
+        self.micros += (d - whole) * Interval::MICROS_PER_DAY as f64;
+    }
+    fn finish(self) -> Option<Interval> {
+        let fits = |v: f64, max: f64| v.is_finite() && v.abs() <= max;
+        if !fits(self.months, i32::MAX as f64) || !fits(self.days, i32::MAX as f64) || !fits(self.micros, i64::MAX as f64) {
+            return None;
+        }
+        Some(Interval { months: self.months as i32, days: self.days as i32, micros: self.micros.round() as i64 })
+    }
+}
+
+/// ISO 8601 durations after the `P`: `1Y2M3DT4H5M6S`, `3W`, `T1.5S`.
+fn parse_iso_interval(s: &str) -> Option<Interval> {
+    let mut acc = IntervalAcc::default();
+    let mut in_time = false;
+    let mut num = String::new();
+    let mut any = false;
+    for c in s.chars() {
+        match c {
+            'T' | 't' if num.is_empty() && !in_time => in_time = true,
+            '0'..='9' | '.' | '-' | '+' => num.push(c),
+            _ => {
+                let n: f64 = num.parse().ok()?;
+                num.clear();
+                let unit = match (c.to_ascii_uppercase(), in_time) {
+                    ('Y', false) => Unit::Year,
+                    ('M', false) => Unit::Month,
+                    ('W', false) => Unit::Week,
+                    ('D', false) => Unit::Day,
+                    ('H', true) => Unit::Hour,
+                    ('M', true) => Unit::Minute,
+                    ('S', true) => Unit::Second,
+                    _ => return None,
+                };
+                acc.add(n, unit);
+                any = true;
+            }
+        }
+    }
+    if !num.is_empty() || !any {
+        return None;
+    }
+    acc.finish()
 }
 
 fn parse_clock(tok: &str) -> Option<i64> {
@@ -245,6 +369,14 @@ mod tests {
         assert_eq!(roundtrip("2024-03-01 10:20:30+02", ScalarType::TimestampTz), "2024-03-01 08:20:30+00");
         assert_eq!(roundtrip("1 day 02:00:00", ScalarType::Interval), "1 day 02:00:00");
         assert_eq!(roundtrip("90 minutes", ScalarType::Interval), "01:30:00");
+        assert_eq!(roundtrip("P1Y2M3DT4H5M6S", ScalarType::Interval), "1 year 2 mons 3 days 04:05:06");
+        assert_eq!(roundtrip("3 weeks", ScalarType::Interval), "21 days");
+        assert_eq!(roundtrip("1.5 days", ScalarType::Interval), "1 day 12:00:00");
+        assert_eq!(roundtrip("-1 day 2 hours", ScalarType::Interval), "-1 days +02:00:00");
+        assert_eq!(roundtrip("1 year 13 months", ScalarType::Interval), "2 years 1 mon");
+        assert_eq!(roundtrip("10 ms", ScalarType::Interval), "00:00:00.01");
+        assert_eq!(roundtrip("@ 2 days ago", ScalarType::Interval), "-2 days");
+        assert_eq!(roundtrip("1.5 seconds", ScalarType::Interval), "00:00:01.5");
         assert_eq!(roundtrip("12.345", ScalarType::Numeric { precision: Some(10), scale: Some(2) }), "12.35");
         assert_eq!(roundtrip("yes", ScalarType::Bool), "t");
     }

@@ -49,6 +49,10 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
         }
         scalars.insert(f.name().to_string(), f);
     }
+    // PostgreSQL's functions DataFusion lacks or types differently.
+    for (name, f) in super::pg_functions::pg_functions() {
+        scalars.insert(name.to_string(), f);
+    }
     let mut aggregates = HashMap::new();
     for f in datafusion_functions_aggregate::all_default_aggregate_functions() {
         for alias in f.aliases() {
@@ -68,6 +72,7 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
         windows.insert(f.name().to_string(), f);
     }
     let planners: Vec<Arc<dyn ExprPlanner>> = vec![
+        Arc::new(super::pg_functions::PgExprPlanner),
         Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
         Arc::new(datafusion_functions::unicode::planner::UnicodeFunctionPlanner),
         Arc::new(datafusion_functions::datetime::planner::DatetimeFunctionPlanner),
@@ -90,12 +95,15 @@ pub fn config_options() -> ConfigOptions {
     options.sql_parser.parse_float_as_decimal = true;
     options.sql_parser.map_string_types_to_utf8view = false;
     options.sql_parser.dialect = datafusion_common::config::Dialect::PostgreSQL;
+    // The session time zone is UTC: `timestamptz` plans as a UTC timestamp.
+    options.execution.time_zone = Some("+00:00".to_string());
     options
 }
 
 impl ContextProvider for EddyContext<'_> {
     fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
-        let table = name.table();
+        let full = Catalog::reference_name(name.schema(), name.table());
+        let table = full.as_str();
         let Some(item) = self.catalog.resolve(table) else {
             return plan_err!("relation \"{}\" does not exist", table);
         };
@@ -108,6 +116,9 @@ impl ContextProvider for EddyContext<'_> {
     }
     fn get_expr_planners(&self) -> &[Arc<dyn ExprPlanner>] {
         &FUNCTIONS.planners
+    }
+    fn get_type_planner(&self) -> Option<Arc<dyn datafusion_expr::planner::TypePlanner>> {
+        Some(Arc::new(super::pg_functions::PgTypePlanner))
     }
     fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
         FUNCTIONS.scalars.get(name).cloned()

@@ -11,8 +11,11 @@ use sqlparser::ast::Statement;
 
 /// Optimizer rules we leave out: constant folding evaluates with
 /// DataFusion's semantics (wrapping overflow, truncated decimal division),
-/// where every value must be computed with PostgreSQL's by our engine.
-const SKIPPED_RULES: &[&str] = &["simplify_expressions"];
+/// where every value must be computed with PostgreSQL's by our engine;
+/// DISTINCT and DISTINCT ON are lowered by us (the rule's DISTINCT ON
+/// rewrite needs a function registry the planner does not have, and a
+/// TopK of one row per key is the natural incremental form).
+const SKIPPED_RULES: &[&str] = &["simplify_expressions", "replace_distinct_aggregate"];
 
 pub fn parser_options() -> ParserOptions {
     ParserOptions {
@@ -29,7 +32,10 @@ pub fn parser_options() -> ParserOptions {
 /// Plans a statement with DataFusion, without optimizing it.
 pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, SqlError> {
     let planner = SqlToRel::new_with_options(ctx, parser_options());
-    planner.sql_statement_to_plan(stmt).map_err(translate)
+    let plan = planner.sql_statement_to_plan(stmt).map_err(translate)?;
+    super::prepare::check_types(&plan)?;
+    let plan = super::prepare::mark_explicit_casts(plan)?;
+    super::subquery::rewrite_subqueries(plan).map_err(translate)
 }
 
 /// Type-checks and optimizes a plan for incremental maintenance.
@@ -38,6 +44,7 @@ pub fn optimize(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
     let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {}).map_err(translate)?;
     let mut optimizer = Optimizer::new();
     optimizer.rules.retain(|r| !SKIPPED_RULES.contains(&r.name()));
+    optimizer.rules.insert(0, std::sync::Arc::new(super::subquery::ProjectionExists));
     let ctx = OptimizerContext::new().with_max_passes(3);
     optimizer.optimize(analyzed, &ctx, |_, _| {}).map_err(translate)
 }
@@ -58,6 +65,9 @@ pub fn translate(e: DataFusionError) -> SqlError {
         _ if lower.contains("does not exist") && lower.contains("relation") => codes::UNDEFINED_TABLE,
         _ if lower.contains("table") && lower.contains("not found") => codes::UNDEFINED_TABLE,
         _ if lower.contains("invalid function") || lower.contains("no function matches") => codes::UNDEFINED_FUNCTION,
+        _ if lower.contains("cannot create filter with non-boolean predicate") => codes::DATATYPE_MISMATCH,
+        _ if lower.contains("cannot coerce arithmetic expression") || lower.contains("no operator matches") => codes::UNDEFINED_FUNCTION,
+        _ if lower.contains("aggregate functions are not allowed") => codes::GROUPING_ERROR,
         _ if lower.contains("cannot infer common") || lower.contains("type") && (lower.contains("coerc") || lower.contains("mismatch") || lower.contains("cannot be cast") || lower.contains("unsupported cast")) => codes::DATATYPE_MISMATCH,
         _ if lower.contains("must appear in the group by") || lower.contains("projection references non-aggregate") => codes::GROUPING_ERROR,
         _ if lower.contains("divide by zero") => codes::DIVISION_BY_ZERO,

@@ -81,7 +81,7 @@ impl Lowerer<'_> {
         let none = HashMap::new();
         Ok(match plan {
             LogicalPlan::TableScan(scan) => {
-                let item = self.catalog.resolve_or_err(scan.table_name.table())?;
+                let item = self.catalog.resolve_or_err(&Catalog::reference_name(scan.table_name.schema(), scan.table_name.table()))?;
                 let mut p = Plan::Get { id: item.id, arity: item.desc.arity() };
                 if !scan.filters.is_empty() {
                     let schema = DFSchema::try_from_qualified_schema(scan.table_name.clone(), &scan.source.schema()).map_err(|e| SqlError::internal(e.to_string()))?;
@@ -151,7 +151,7 @@ impl Lowerer<'_> {
             LogicalPlan::SubqueryAlias(a) => self.lower(&a.input)?,
             LogicalPlan::Subquery(s) => self.lower(&s.subquery)?,
             LogicalPlan::Distinct(Distinct::All(input)) => Plan::Distinct { input: self.lower(input)?.boxed() },
-            LogicalPlan::Distinct(Distinct::On(_)) => return Err(unsupported("DISTINCT ON in this position")),
+            LogicalPlan::Distinct(Distinct::On(on)) => self.distinct_on(on)?,
             LogicalPlan::EmptyRelation(e) => Plan::Constant { rows: if e.produce_one_row { vec![(vec![Datum::Null; e.schema.fields().len()], 1)] } else { vec![] }, arity: e.schema.fields().len() },
             LogicalPlan::Values(v) => {
                 let empty = DFSchema::empty();
@@ -301,8 +301,56 @@ impl Lowerer<'_> {
             JoinType::LeftAnti if j.null_aware => self.null_aware_anti(unmatched_left(), right, &left_key, &right_key),
             JoinType::LeftAnti => unmatched_left(),
             JoinType::RightAnti => unmatched_right(),
-            JoinType::LeftMark | JoinType::RightMark => return Err(unsupported("a subquery inside OR or in the select list (mark join)")),
+            // The probe side with a `mark` column: whether the row has a match.
+            JoinType::LeftMark => self.mark(&j.left, &j.right, left.clone(), right.clone(), j, matched_left(), unmatched_left())?,
+            JoinType::RightMark => self.mark(&j.right, &j.left, right.clone(), left.clone(), j, matched_right(), unmatched_right())?,
         })
+    }
+
+    /// A mark join: every row of `probe` with a boolean column saying
+    /// whether it has a match in `other`. Without keys or a condition that
+    /// reads the probe side (an uncorrelated EXISTS) the mark is whether
+    /// `other` is non-empty, computed without pairing every row with every
+    /// row.
+    #[allow(clippy::too_many_arguments)]
+    fn mark(&self, probe_plan: &LogicalPlan, other_plan: &LogicalPlan, probe: Plan, other: Plan, j: &Join, matched: Plan, unmatched: Plan) -> Result<Plan, SqlError> {
+        let flag = |p: Plan, b: bool| Plan::Map { input: p.boxed(), exprs: vec![ScalarExpr::Literal(Datum::Bool(b), ScalarType::Bool)] };
+        let reads_probe = j.filter.as_ref().is_some_and(|f| f.column_refs().iter().any(|c| probe_plan.schema().has_column(c)));
+        if j.on.is_empty() && !reads_probe {
+            let _ = other_plan;
+            let other = match &j.filter {
+                Some(f) => {
+                    let none = HashMap::new();
+                    Plan::Filter { input: other.boxed(), predicates: split_and(self.exprs(other_plan.schema(), &none).lower(f)?) }
+                }
+                None => other,
+            };
+            let nonempty = Plan::Distinct { input: Plan::Project { input: other.boxed(), columns: vec![] }.boxed() };
+            let with_true = Plan::Join { left: probe.clone().boxed(), right: flag(nonempty.clone(), true).boxed(), left_key: vec![], right_key: vec![], null_eq: false };
+            let without = Plan::Join { left: probe.clone().boxed(), right: flag(nonempty, false).boxed(), left_key: vec![], right_key: vec![], null_eq: false };
+            // probe x {false} + probe x nonempty·true - probe x nonempty·false
+            return Ok(union(vec![flag(probe, false), with_true, negate(without)]));
+        }
+        Ok(union(vec![flag(matched, true), flag(unmatched, false)]))
+    }
+
+    /// `SELECT DISTINCT ON (keys) exprs ... ORDER BY ...`: per distinct key,
+    /// the first row in the ORDER BY order, as a TopK of one per group.
+    fn distinct_on(&self, on: &datafusion_expr::logical_plan::DistinctOn) -> Result<Plan, SqlError> {
+        let none = HashMap::new();
+        let input = self.lower(&on.input)?;
+        let arity = input.arity();
+        let l = self.exprs(on.input.schema(), &none);
+        let keys = on.on_expr.iter().map(|e| l.lower(e)).collect::<Result<Vec<_>, _>>()?;
+        let values = on.select_expr.iter().map(|e| l.lower(e)).collect::<Result<Vec<_>, _>>()?;
+        let order_by = match &on.sort_expr {
+            Some(sort) => sort.iter().map(|k| l.sort_key(k)).collect::<Result<Vec<_>, _>>()?,
+            None => vec![],
+        };
+        let (nk, nv) = (keys.len(), values.len());
+        let mapped = Plan::Map { input: input.boxed(), exprs: keys.into_iter().chain(values).collect() };
+        let top = Plan::TopK { input: mapped.boxed(), group_key: (arity..arity + nk).collect(), order_by, limit: Some(1), offset: 0 };
+        Ok(project(top, (arity + nk..arity + nk + nv).collect()))
     }
 
     /// `x NOT IN (subquery)`: beyond the plain anti join, a row whose key is

@@ -4,3 +4,6 @@ pub mod context;
 pub mod expr;
 pub mod df;
 pub mod lower;
+pub mod prepare;
+pub mod subquery;
+pub mod pg_functions;

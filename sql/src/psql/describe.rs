@@ -89,9 +89,9 @@ fn class_flags(catalog: &Catalog, q: &Query) -> StatementPlan {
 
 fn access_method(kind: &ItemKind) -> Datum {
     match kind {
-        ItemKind::Table | ItemKind::MaterializedView => text("heap"),
+        ItemKind::Table | ItemKind::MaterializedView | ItemKind::System => text("heap"),
         ItemKind::Index { .. } => text(INDEX_METHOD),
-        ItemKind::View => Datum::Null,
+        ItemKind::View | ItemKind::Source { .. } | ItemKind::SourceErrors { .. } | ItemKind::Sink { .. } => Datum::Null,
     }
 }
 

@@ -129,6 +129,9 @@ pub fn relkind(kind: &ItemKind) -> &'static str {
         ItemKind::View => "v",
         ItemKind::MaterializedView => "m",
         ItemKind::Index { .. } => "i",
+        // Sources (and sinks) show as foreign tables: their data lives in Kafka.
+        ItemKind::Source { .. } | ItemKind::SourceErrors { .. } | ItemKind::Sink { .. } => "f",
+        ItemKind::System => "r",
     }
 }
 

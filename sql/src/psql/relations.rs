@@ -85,9 +85,9 @@ fn list_relations(catalog: &Catalog, q: &Query) -> Result<StatementPlan, SqlErro
         field("as \"table\"", "Table", ScalarType::Text, |(c, i)| index_table(c, i).map_or(Datum::Null, |t| text(&t.name))),
         field("as \"persistence\"", "Persistence", ScalarType::Text, |_| text("permanent")),
         field("as \"access method\"", "Access method", ScalarType::Text, |(_, i)| match i.kind {
-            ItemKind::Table | ItemKind::MaterializedView => text("heap"),
+            ItemKind::Table | ItemKind::MaterializedView | ItemKind::System => text("heap"),
             ItemKind::Index { .. } => text(INDEX_METHOD),
-            ItemKind::View => Datum::Null,
+            ItemKind::View | ItemKind::Source { .. } | ItemKind::SourceErrors { .. } | ItemKind::Sink { .. } => Datum::Null,
         }),
         field("as \"size\"", "Size", ScalarType::Text, |_| Datum::Null),
         field("as \"description\"", "Description", ScalarType::Text, |_| Datum::Null),

@@ -1,0 +1,37 @@
+//! Topic metadata and creation.
+
+use super::base_config;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use std::time::Duration;
+
+/// The partition ids of `topic`, or None if the broker does not know it.
+pub fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<Option<Vec<i32>>, String> {
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).map_err(|e| format!("cannot read metadata of topic \"{}\": {}", topic, e))?;
+    let Some(t) = md.topics().iter().find(|t| t.name() == topic) else { return Ok(None) };
+    if t.error().is_some() || t.partitions().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(t.partitions().iter().map(|p| p.id()).collect()))
+}
+
+/// Creates `topic` with `partitions` partitions unless it exists.
+pub fn ensure_topic(broker: &str, topic: &str, partitions: i32) -> Result<(), String> {
+    let consumer: BaseConsumer = base_config(broker).create().map_err(|e| e.to_string())?;
+    if self::partitions(&consumer, topic)?.is_some() {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = base_config(broker).create().map_err(|e| e.to_string())?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = futures::executor::block_on(admin.create_topics([&new], &opts)).map_err(|e| format!("cannot create topic \"{}\": {}", topic, e))?;
+    for r in results {
+        if let Err((t, code)) = r {
+            if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
+                return Err(format!("cannot create topic \"{}\": {}", t, code));
+            }
+        }
+    }
+    Ok(())
+}

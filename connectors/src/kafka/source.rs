@@ -1,0 +1,298 @@
+//! The Kafka source reader. See the module doc of [`super`].
+
+use super::admin::partitions;
+use super::base_config;
+use crate::formats::decode;
+use eddy_engine::repr::{format_jsonb, RelationDesc};
+use eddy_engine::{Datum, Diff, Row};
+use eddy_sql::connector::{Envelope, Include, KafkaSource, StartOffset};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Progress of one partition.
+#[derive(Clone, Debug, Default)]
+pub struct PartitionStats {
+    /// The next offset to read.
+    pub next_offset: i64,
+    /// The broker's high watermark, as last fetched.
+    pub high_watermark: i64,
+    pub records: u64,
+    pub errors: u64,
+}
+
+impl PartitionStats {
+    pub fn lag(&self) -> i64 {
+        (self.high_watermark - self.next_offset).max(0)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SourceStats {
+    pub partitions: BTreeMap<i32, PartitionStats>,
+    /// The last error talking to the broker, if any.
+    pub last_error: Option<String>,
+}
+
+/// Rows read since the last batch: changes to the source relation and rows
+/// of its error relation. `offsets` are the next offsets after the batch.
+#[derive(Debug, Default)]
+pub struct SourceBatch {
+    pub updates: Vec<(Row, Diff)>,
+    pub errors: Vec<Row>,
+    pub offsets: Vec<(i32, i64)>,
+}
+
+pub struct SourceHandle {
+    stop: Arc<AtomicBool>,
+    pub stats: Arc<Mutex<SourceStats>>,
+}
+
+impl Drop for SourceHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Connects, checks the topic, and starts reading on a new thread. `emit`
+/// receives each batch; when it returns false the reader stops.
+pub fn start_source(spec: KafkaSource, broker: String, mut emit: impl FnMut(SourceBatch) -> bool + Send + 'static) -> Result<SourceHandle, String> {
+    let mut config = base_config(&broker);
+    let group = format!("{}eddy-{}-{}", spec.group_id_prefix.clone().unwrap_or_default(), spec.name, std::process::id());
+    config
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        // Short fetch waits: the default 500 ms stalls a caught-up reader.
+        .set("fetch.wait.max.ms", "10")
+        .set("auto.offset.reset", if spec.start == StartOffset::Latest { "latest" } else { "earliest" });
+    let consumer: BaseConsumer = config.create().map_err(|e| format!("cannot create a Kafka consumer for {}: {}", broker, e))?;
+    let parts = partitions(&consumer, &spec.topic)?.ok_or_else(|| format!("Kafka topic \"{}\" does not exist on {}", spec.topic, broker))?;
+    let dlq: Option<BaseProducer> = match &spec.dead_letter_topic {
+        Some(t) => {
+            super::admin::ensure_topic(&broker, t, 1)?;
+            Some(base_config(&broker).create().map_err(|e| format!("cannot create the dead-letter producer: {}", e))?)
+        }
+        None => None,
+    };
+    let stats = Arc::new(Mutex::new(SourceStats::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let name = spec.name.clone();
+    let mut reader = Reader { consumer, dec: Decoder { desc: spec.columns.clone(), spec, dlq, stats: stats.clone(), upsert: HashMap::new() }, assigned: Vec::new() };
+    reader.assign(&parts)?;
+    let stop2 = stop.clone();
+    std::thread::Builder::new()
+        .name(format!("source-{}", name))
+        .spawn(move || reader.run(&stop2, &mut emit))
+        .map_err(|e| e.to_string())?;
+    Ok(SourceHandle { stop, stats })
+}
+
+struct Reader {
+    consumer: BaseConsumer,
+    dec: Decoder,
+    assigned: Vec<i32>,
+}
+
+/// Turns records into changes; owns the envelope's state.
+struct Decoder {
+    spec: KafkaSource,
+    desc: RelationDesc,
+    dlq: Option<BaseProducer>,
+    stats: Arc<Mutex<SourceStats>>,
+    /// ENVELOPE UPSERT: the current row of each key.
+    upsert: HashMap<Vec<u8>, Row>,
+}
+
+impl Reader {
+    /// Assigns `parts` (adding to what is assigned) at the start offset.
+    fn assign(&mut self, parts: &[i32]) -> Result<(), String> {
+        let start = if self.dec.spec.start == StartOffset::Latest { Offset::End } else { Offset::Beginning };
+        let mut tpl = TopicPartitionList::new();
+        for p in self.assigned.iter().chain(parts.iter().filter(|p| !self.assigned.contains(p))) {
+            let offset = self.dec.stats.lock().unwrap().partitions.get(p).map(|s| Offset::Offset(s.next_offset)).filter(|_| self.assigned.contains(p)).unwrap_or(start);
+            tpl.add_partition_offset(&self.dec.spec.topic, *p, offset).map_err(|e| e.to_string())?;
+        }
+        self.consumer.assign(&tpl).map_err(|e| format!("cannot assign partitions of \"{}\": {}", self.dec.spec.topic, e))?;
+        for p in parts {
+            if !self.assigned.contains(p) {
+                self.assigned.push(*p);
+                self.dec.stats.lock().unwrap().partitions.entry(*p).or_default();
+            }
+        }
+        Ok(())
+    }
+
+    fn run(mut self, stop: &AtomicBool, emit: &mut dyn FnMut(SourceBatch) -> bool) {
+        let mut last_refresh = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let mut batch = SourceBatch::default();
+            let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
+            let deadline = Instant::now() + Duration::from_millis(20);
+            while Instant::now() < deadline && batch.updates.len() + batch.errors.len() < 20_000 {
+                match self.consumer.poll(Duration::from_millis(5)) {
+                    Some(Ok(msg)) => {
+                        offsets.insert(msg.partition(), msg.offset() + 1);
+                        self.dec.handle(&msg, &mut batch);
+                    }
+                    Some(Err(e)) => self.dec.stats.lock().unwrap().last_error = Some(e.to_string()),
+                    None => {}
+                }
+            }
+            if !offsets.is_empty() {
+                batch.offsets = offsets.into_iter().collect();
+                {
+                    let mut st = self.dec.stats.lock().unwrap();
+                    for (p, o) in &batch.offsets {
+                        let s = st.partitions.entry(*p).or_default();
+                        s.next_offset = *o;
+                        s.high_watermark = s.high_watermark.max(*o);
+                    }
+                }
+                if !emit(batch) {
+                    return;
+                }
+            }
+            if last_refresh.elapsed() > Duration::from_secs(2) {
+                last_refresh = Instant::now();
+                self.refresh();
+            }
+        }
+    }
+
+    /// Picks up new partitions and refreshes high watermarks.
+    fn refresh(&mut self) {
+        match partitions(&self.consumer, &self.dec.spec.topic) {
+            Ok(Some(parts)) => {
+                let new: Vec<i32> = parts.into_iter().filter(|p| !self.assigned.contains(p)).collect();
+                if !new.is_empty() {
+                    if let Err(e) = self.assign(&new) {
+                        self.dec.stats.lock().unwrap().last_error = Some(e);
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self.dec.stats.lock().unwrap().last_error = Some(e),
+        }
+        for p in self.assigned.clone() {
+            if let Ok((_, high)) = self.consumer.fetch_watermarks(&self.dec.spec.topic, p, Duration::from_secs(1)) {
+                self.dec.stats.lock().unwrap().partitions.entry(p).or_default().high_watermark = high;
+            }
+        }
+    }
+
+}
+
+impl Decoder {
+    fn handle(&mut self, msg: &BorrowedMessage, batch: &mut SourceBatch) {
+        let result = self.decode(msg);
+        let mut st = self.stats.lock().unwrap();
+        let ps = st.partitions.entry(msg.partition()).or_default();
+        ps.records += 1;
+        match result {
+            Ok(changes) => batch.updates.extend(changes),
+            Err(error) => {
+                ps.errors += 1;
+                drop(st);
+                self.dead_letter(msg, &error);
+                let text = |b: Option<&[u8]>| b.map(|b| Datum::Text(String::from_utf8_lossy(b).into_owned())).unwrap_or(Datum::Null);
+                batch.errors.push(vec![Datum::Text(self.spec.topic.clone()), Datum::Int(msg.partition() as i64), Datum::Int(msg.offset()), text(msg.key()), text(msg.payload()), Datum::Text(error)]);
+            }
+        }
+    }
+
+    /// The changes one record makes to the source relation.
+    fn decode(&mut self, msg: &BorrowedMessage) -> Result<Vec<(Row, Diff)>, String> {
+        let with_meta = |mut row: Row| {
+            for inc in &self.spec.include {
+                row.push(match inc {
+                    Include::Partition => Datum::Int(msg.partition() as i64),
+                    Include::Offset => Datum::Int(msg.offset()),
+                    Include::Timestamp => msg.timestamp().to_millis().map(|ms| Datum::TimestampTz(ms * 1000)).unwrap_or(Datum::Null),
+                    Include::Key => msg.key().map(|k| Datum::Text(String::from_utf8_lossy(k).into_owned())).unwrap_or(Datum::Null),
+                    Include::Headers => Datum::Jsonb(headers_json(msg)),
+                });
+            }
+            row
+        };
+        match self.spec.envelope {
+            Envelope::None | Envelope::Append => {
+                let payload = msg.payload().ok_or("the record has no value")?;
+                Ok(vec![(with_meta(decode(&self.spec.format, payload, &self.desc)?), 1)])
+            }
+            Envelope::Upsert => {
+                let key = msg.key().ok_or("an upsert record needs a key")?.to_vec();
+                let new = match msg.payload() {
+                    Some(p) => Some(with_meta(decode(&self.spec.format, p, &self.desc)?)),
+                    None => None,
+                };
+                let mut out = Vec::new();
+                if let Some(old) = self.upsert.remove(&key) {
+                    out.push((old, -1));
+                }
+                if let Some(new) = new {
+                    out.push((new.clone(), 1));
+                    self.upsert.insert(key, new);
+                }
+                Ok(out)
+            }
+            Envelope::Debezium => {
+                let payload = msg.payload().ok_or("a Debezium record needs a value")?;
+                let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| format!("invalid JSON: {}", e))?;
+                let v = v.get("payload").cloned().unwrap_or(v);
+                let mut out = Vec::new();
+                for (field, diff) in [("before", -1), ("after", 1)] {
+                    match v.get(field) {
+                        Some(serde_json::Value::Null) | None => {}
+                        Some(row) => out.push((with_meta(crate::formats::decode_json(row.to_string().as_bytes(), &self.desc).map_err(|e| format!("{}: {}", field, e))?), diff)),
+                    }
+                }
+                if out.is_empty() {
+                    return Err("a Debezium record needs \"before\" or \"after\"".into());
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Produces the undecodable record to the dead-letter topic with the
+    /// facts in headers.
+    fn dead_letter(&self, msg: &BorrowedMessage, error: &str) {
+        let (Some(producer), Some(topic)) = (&self.dlq, &self.spec.dead_letter_topic) else { return };
+        let partition = msg.partition().to_string();
+        let offset = msg.offset().to_string();
+        let headers = rdkafka::message::OwnedHeaders::new()
+            .insert(rdkafka::message::Header { key: "eddy.source.topic", value: Some(self.spec.topic.as_str()) })
+            .insert(rdkafka::message::Header { key: "eddy.source.partition", value: Some(partition.as_str()) })
+            .insert(rdkafka::message::Header { key: "eddy.source.offset", value: Some(offset.as_str()) })
+            .insert(rdkafka::message::Header { key: "eddy.error", value: Some(error) });
+        let mut record: BaseRecord<[u8], [u8]> = BaseRecord::to(topic).headers(headers);
+        if let Some(k) = msg.key() {
+            record = record.key(k);
+        }
+        if let Some(p) = msg.payload() {
+            record = record.payload(p);
+        }
+        if let Err((e, _)) = producer.send(record) {
+            self.stats.lock().unwrap().last_error = Some(format!("dead-letter produce failed: {}", e));
+        }
+        producer.poll(Duration::ZERO);
+        let _ = producer.flush(Duration::from_secs(5));
+    }
+}
+
+fn headers_json(msg: &BorrowedMessage) -> String {
+    let mut m = serde_json::Map::new();
+    if let Some(h) = msg.headers() {
+        for header in h.iter() {
+            let v = header.value.map(|v| serde_json::Value::String(String::from_utf8_lossy(v).into_owned())).unwrap_or(serde_json::Value::Null);
+            m.insert(header.key.to_string(), v);
+        }
+    }
+    format_jsonb(&serde_json::Value::Object(m))
+}

@@ -1,0 +1,279 @@
+//! Date, timestamp and interval functions with PostgreSQL's semantics:
+//! `date_part` / `extract`, `date_trunc`, `justify_*`, `make_*`.
+
+use super::EvalError;
+use crate::repr::{Datum, Interval};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike};
+use rust_decimal::prelude::*;
+
+const DAY: i64 = Interval::MICROS_PER_DAY;
+const HOUR: i64 = 3_600_000_000;
+/// PostgreSQL's seconds in a year for interval epochs (365.25 days).
+const SECS_PER_YEAR: i64 = 31_557_600;
+
+fn micros_of(d: &Datum) -> Option<i64> {
+    match d {
+        Datum::Timestamp(t) | Datum::TimestampTz(t) => Some(*t),
+        Datum::Date(d) => Some(*d as i64 * DAY),
+        _ => None,
+    }
+}
+
+/// The seconds of an interval as `extract(epoch ...)` counts them: a year
+/// is 365.25 days, a month 30 days, a day 24 hours.
+fn interval_epoch_micros(iv: &Interval) -> i128 {
+    let years = (iv.months / 12) as i128;
+    let months = (iv.months % 12) as i128;
+    let secs = years * SECS_PER_YEAR as i128 + months * 30 * 86_400 + iv.days as i128 * 86_400;
+    secs * 1_000_000 + iv.micros as i128
+}
+
+/// `date_part(field, value)` (float8) and `extract(field FROM value)`
+/// (numeric, `numeric` true).
+pub fn date_part(field: &str, v: &Datum, numeric: bool) -> Result<Datum, EvalError> {
+    let field = field.to_ascii_lowercase();
+    let out = |x: f64, frac_micros: Option<i128>| -> Datum {
+        if numeric {
+            match frac_micros.and_then(|us| Decimal::try_from_i128_with_scale(us, 6).ok()) {
+                Some(d) => Datum::Numeric(d),
+                None => Datum::Numeric(Decimal::from_f64(x).unwrap_or_default()),
+            }
+        } else {
+            Datum::float(x)
+        }
+    };
+    if let Datum::Interval(iv) = v {
+        let secs_total = iv.micros;
+        let r = match field.as_str() {
+            "year" | "years" => (iv.months / 12) as f64,
+            "month" | "months" | "mon" => (iv.months % 12) as f64,
+            "day" | "days" => iv.days as f64,
+            "hour" | "hours" => (secs_total / HOUR) as f64,
+            "minute" | "minutes" => ((secs_total / 60_000_000) % 60) as f64,
+            "second" | "seconds" => {
+                let us = (secs_total % 60_000_000) as i128;
+                return Ok(out(us as f64 / 1e6, Some(us)));
+            }
+            "epoch" => {
+                let us = interval_epoch_micros(iv);
+                return Ok(out(us as f64 / 1e6, Some(us)));
+            }
+            _ => return Err(unit_error(&field, "interval")),
+        };
+        return Ok(out(r, None));
+    }
+    let us = micros_of(v).ok_or_else(|| unit_error(&field, "value"))?;
+    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::out_of_range("timestamp"))?.naive_utc();
+    let sec_micros = (dt.second() as i64 * 1_000_000 + us.rem_euclid(1_000_000)) as i128;
+    let r = match field.as_str() {
+        "year" | "years" => dt.year() as f64,
+        "month" | "months" | "mon" => dt.month() as f64,
+        "day" | "days" => dt.day() as f64,
+        "hour" | "hours" => dt.hour() as f64,
+        "minute" | "minutes" => dt.minute() as f64,
+        "second" | "seconds" => return Ok(out(sec_micros as f64 / 1e6, Some(sec_micros))),
+        "milliseconds" => return Ok(out(sec_micros as f64 / 1e3, Some(sec_micros * 1000))),
+        "microseconds" => return Ok(out(sec_micros as f64, None)),
+        "dow" => dt.weekday().num_days_from_sunday() as f64,
+        "isodow" => dt.weekday().number_from_monday() as f64,
+        "doy" => dt.ordinal() as f64,
+        "week" => dt.iso_week().week() as f64,
+        "quarter" => ((dt.month() - 1) / 3 + 1) as f64,
+        "decade" => (dt.year().div_euclid(10)) as f64,
+        "century" => ((dt.year() + 99).div_euclid(100)) as f64,
+        "epoch" => return Ok(out(us as f64 / 1e6, Some(us as i128))),
+        _ => return Err(unit_error(&field, "timestamp")),
+    };
+    Ok(out(r, None))
+}
+
+fn unit_error(field: &str, ty: &str) -> EvalError {
+    EvalError::new("22023", format!("unit \"{}\" not recognized for type {}", field, ty))
+}
+
+/// `date_trunc(field, value)`. A date is truncated as the timestamptz it
+/// converts to (PostgreSQL picks `date_trunc(text, timestamptz)` for it).
+pub fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {
+    let field = field.to_ascii_lowercase();
+    let us = micros_of(&v).ok_or_else(|| unit_error(&field, "value"))?;
+    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::out_of_range("timestamp"))?.naive_utc();
+    let date = dt.date();
+    let t = match field.as_str() {
+        "microseconds" => dt,
+        "milliseconds" => dt.with_nanosecond(dt.nanosecond() / 1_000_000 * 1_000_000).unwrap(),
+        "second" => dt.with_nanosecond(0).unwrap(),
+        "minute" => dt.with_nanosecond(0).unwrap().with_second(0).unwrap(),
+        "hour" => date.and_hms_opt(dt.hour(), 0, 0).unwrap(),
+        "day" => date.and_hms_opt(0, 0, 0).unwrap(),
+        "week" => (date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64)).and_hms_opt(0, 0, 0).unwrap(),
+        "month" => date.with_day(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
+        "quarter" => date.with_day(1).unwrap().with_month((date.month() - 1) / 3 * 3 + 1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
+        "year" => date.with_day(1).unwrap().with_month(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
+        _ => return Err(unit_error(&field, "timestamp")),
+    };
+    let r = t.and_utc().timestamp_micros();
+    Ok(match v {
+        Datum::TimestampTz(_) | Datum::Date(_) => Datum::TimestampTz(r),
+        _ => Datum::Timestamp(r),
+    })
+}
+
+/// `justify_hours`: whole 24-hour periods of the time part become days.
+pub fn justify_hours(iv: Interval) -> Interval {
+    let mut r = iv;
+    let whole = r.micros / DAY;
+    r.micros -= whole * DAY;
+    r.days += whole as i32;
+    if r.days > 0 && r.micros < 0 {
+        r.micros += DAY;
+        r.days -= 1;
+    } else if r.days < 0 && r.micros > 0 {
+        r.micros -= DAY;
+        r.days += 1;
+    }
+    r
+}
+
+/// `justify_days`: whole 30-day periods become months.
+pub fn justify_days(iv: Interval) -> Interval {
+    let mut r = iv;
+    let whole = r.days / 30;
+    r.days -= whole * 30;
+    r.months += whole;
+    if r.months > 0 && r.days < 0 {
+        r.days += 30;
+        r.months -= 1;
+    } else if r.months < 0 && r.days > 0 {
+        r.days -= 30;
+        r.months += 1;
+    }
+    r
+}
+
+/// `justify_interval`: both of the above, with the signs of all parts made
+/// to agree.
+pub fn justify_interval(iv: Interval) -> Interval {
+    let mut r = iv;
+    let whole_days = r.micros / DAY;
+    r.micros -= whole_days * DAY;
+    r.days += whole_days as i32;
+    let whole_months = r.days / 30;
+    r.days -= whole_months * 30;
+    r.months += whole_months;
+    if r.months > 0 && (r.days < 0 || (r.days == 0 && r.micros < 0)) {
+        r.days += 30;
+        r.months -= 1;
+    } else if r.months < 0 && (r.days > 0 || (r.days == 0 && r.micros > 0)) {
+        r.days -= 30;
+        r.months += 1;
+    }
+    if r.days > 0 && r.micros < 0 {
+        r.micros += DAY;
+        r.days -= 1;
+    } else if r.days < 0 && r.micros > 0 {
+        r.micros -= DAY;
+        r.days += 1;
+    }
+    r
+}
+
+fn int_arg(d: &Datum) -> i64 {
+    match d {
+        Datum::Int(i) => *i,
+        Datum::Float(f) => f.0 as i64,
+        Datum::Numeric(n) => n.trunc().to_i64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn float_arg(d: &Datum) -> f64 {
+    match d {
+        Datum::Int(i) => *i as f64,
+        Datum::Float(f) => f.0,
+        Datum::Numeric(n) => n.to_f64().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+fn date_of(y: i64, m: i64, d: i64) -> Result<NaiveDate, EvalError> {
+    let bad = || EvalError::new("22008", format!("date field value out of range: {}-{:02}-{:02}", y, m, d));
+    // PostgreSQL counts negative years as BC: -1 is 1 BC, i.e. proleptic year 0.
+    let year = if y < 0 { y + 1 } else if y == 0 { return Err(bad()) } else { y };
+    NaiveDate::from_ymd_opt(i32::try_from(year).map_err(|_| bad())?, u32::try_from(m).map_err(|_| bad())?, u32::try_from(d).map_err(|_| bad())?).ok_or_else(bad)
+}
+
+/// `make_date(year, month, day)`.
+pub fn make_date(args: &[Datum]) -> Result<Datum, EvalError> {
+    let d = date_of(int_arg(&args[0]), int_arg(&args[1]), int_arg(&args[2]))?;
+    Ok(Datum::Date((d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32))
+}
+
+/// `make_timestamp(year, month, day, hour, min, sec)`; `sec` may have a
+/// fraction, rounded to microseconds.
+pub fn make_timestamp(args: &[Datum]) -> Result<Datum, EvalError> {
+    let d = date_of(int_arg(&args[0]), int_arg(&args[1]), int_arg(&args[2]))?;
+    let (h, mi, s) = (int_arg(&args[3]), int_arg(&args[4]), float_arg(&args[5]));
+    if !(0..=24).contains(&h) || !(0..60).contains(&mi) || !(0.0..=60.0).contains(&s) {
+        return Err(EvalError::new("22008", format!("time field value out of range: {}:{:02}:{:02}", h, mi, s)));
+    }
+    let day_us = (d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros()) as i128;
+    let us = day_us + (h * 3600 + mi * 60) as i128 * 1_000_000 + (s * 1e6).round() as i128;
+    i64::try_from(us).map(Datum::Timestamp).map_err(|_| EvalError::out_of_range("timestamp"))
+}
+
+/// `make_interval(years, months, weeks, days, hours, mins, secs)`.
+pub fn make_interval(args: &[Datum]) -> Result<Datum, EvalError> {
+    let arg = |i: usize| args.get(i).map(int_arg).unwrap_or(0);
+    let overflow = || EvalError::out_of_range("interval");
+    let months = arg(0).checked_mul(12).and_then(|m| m.checked_add(arg(1))).and_then(|m| i32::try_from(m).ok()).ok_or_else(overflow)?;
+    let days = arg(2).checked_mul(7).and_then(|d| d.checked_add(arg(3))).and_then(|d| i32::try_from(d).ok()).ok_or_else(overflow)?;
+    let secs = args.get(6).map(float_arg).unwrap_or(0.0);
+    let micros = (arg(4) as f64 * 3600.0 + arg(5) as f64 * 60.0 + secs) * 1e6;
+    if !micros.is_finite() || micros.abs() > i64::MAX as f64 {
+        return Err(overflow());
+    }
+    Ok(Datum::Interval(Interval { months, days, micros: micros.round() as i64 }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repr::format_datum;
+
+    fn iv(months: i32, days: i32, micros: i64) -> Interval {
+        Interval { months, days, micros }
+    }
+    fn show(d: &Datum) -> String {
+        format_datum(d, crate::repr::ScalarType::Text).unwrap()
+    }
+
+    #[test]
+    fn justify_functions_follow_postgres() {
+        assert_eq!(show(&Datum::Interval(justify_days(iv(0, 35, 0)))), "1 mon 5 days");
+        assert_eq!(show(&Datum::Interval(justify_hours(iv(0, 0, 27 * HOUR)))), "1 day 03:00:00");
+        assert_eq!(show(&Datum::Interval(justify_interval(iv(1, 0, -HOUR)))), "29 days 23:00:00");
+    }
+
+    #[test]
+    fn interval_epoch_counts_365_25_day_years() {
+        let d = date_part("epoch", &Datum::Interval(iv(14, 3, 14_706_000_000)), true).unwrap();
+        assert_eq!(show(&d), "37015506.000000");
+    }
+
+    #[test]
+    fn make_functions_build_values() {
+        let ts = make_timestamp(&[Datum::Int(2024), Datum::Int(1), Datum::Int(2), Datum::Int(3), Datum::Int(4), Datum::float(5.5)]).unwrap();
+        assert_eq!(show(&ts), "2024-01-02 03:04:05.5");
+        let d = make_date(&[Datum::Int(2024), Datum::Int(2), Datum::Int(29)]).unwrap();
+        assert_eq!(show(&d), "2024-02-29");
+        assert_eq!(make_date(&[Datum::Int(2023), Datum::Int(2), Datum::Int(29)]).unwrap_err().code, "22008");
+        let i = make_interval(&[Datum::Int(0), Datum::Int(0), Datum::Int(0), Datum::Int(10), Datum::Int(2), Datum::Int(0), Datum::float(0.0)]).unwrap();
+        assert_eq!(show(&i), "10 days 02:00:00");
+    }
+
+    #[test]
+    fn date_trunc_of_a_date_is_a_timestamptz() {
+        let d = date_trunc("month", Datum::Date(19737)).unwrap();
+        assert_eq!(show(&d), "2024-01-01 00:00:00+00");
+    }
+}

@@ -1,0 +1,416 @@
+//! CREATE SOURCE and CREATE SINK: eddy's own statements (in Materialize's
+//! form), parsed here with sqlparser's token-level API since sqlparser has
+//! no grammar for them.
+//!
+//! ```sql
+//! CREATE SOURCE name [(col type, ...)]
+//!   FROM KAFKA (TOPIC 't' [, BROKER 'host:port'] [, START OFFSET 'earliest'|'latest']
+//!               [, GROUP ID PREFIX 'p'])
+//!   FORMAT JSON | TEXT | BYTES | CSV
+//!   [ENVELOPE NONE | UPSERT | DEBEZIUM]
+//!   [INCLUDE PARTITION, OFFSET, TIMESTAMP, KEY, HEADERS]
+//!   [DEAD LETTER TOPIC 'dlq'];
+//! CREATE SINK name FROM view INTO KAFKA (TOPIC 't' [, BROKER 'host:port'])
+//!   [KEY (col, ...)] FORMAT JSON [ENVELOPE UPSERT | DEBEZIUM | APPEND]
+//!   [WITH (DELIVERY = 'exactly_once' | 'at_least_once')];
+//! ```
+
+use crate::types::scalar_type_of_sql;
+use crate::{codes, SqlError};
+use eddy_engine::repr::{ColumnType, RelationDesc};
+use eddy_engine::ScalarType;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+    Bytes,
+    Csv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Envelope {
+    None,
+    Upsert,
+    Debezium,
+    Append,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Include {
+    Partition,
+    Offset,
+    Timestamp,
+    Key,
+    Headers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartOffset {
+    Earliest,
+    Latest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    ExactlyOnce,
+    AtLeastOnce,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSource {
+    pub name: String,
+    pub topic: String,
+    /// None: the server's `--kafka` broker.
+    pub broker: Option<String>,
+    pub start: StartOffset,
+    pub group_id_prefix: Option<String>,
+    pub format: Format,
+    pub envelope: Envelope,
+    pub include: Vec<Include>,
+    pub dead_letter_topic: Option<String>,
+    /// The declared columns (before INCLUDE columns).
+    pub columns: RelationDesc,
+}
+
+impl KafkaSource {
+    /// The source relation: declared columns, then the INCLUDE columns.
+    pub fn desc(&self) -> RelationDesc {
+        let mut d = self.columns.clone();
+        for inc in &self.include {
+            let (name, ty) = match inc {
+                Include::Partition => ("partition", ScalarType::Int32),
+                Include::Offset => ("offset", ScalarType::Int64),
+                Include::Timestamp => ("timestamp", ScalarType::TimestampTz),
+                Include::Key => ("key", ScalarType::Text),
+                Include::Headers => ("headers", ScalarType::Jsonb),
+            };
+            d.names.push(name.into());
+            d.types.push(ColumnType { scalar: ty, nullable: true });
+        }
+        d
+    }
+
+    /// The source's error relation: one row per record that could not be decoded.
+    pub fn error_desc() -> RelationDesc {
+        let col = |n: &str, t| (n.to_string(), ColumnType { scalar: t, nullable: true });
+        RelationDesc::new(vec![
+            col("topic", ScalarType::Text),
+            col("partition", ScalarType::Int32),
+            col("offset", ScalarType::Int64),
+            col("key", ScalarType::Text),
+            col("raw_value", ScalarType::Text),
+            col("error", ScalarType::Text),
+        ])
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSink {
+    pub name: String,
+    pub from: String,
+    pub topic: String,
+    pub broker: Option<String>,
+    pub key: Vec<String>,
+    pub format: Format,
+    pub envelope: Envelope,
+    /// None: exactly once where the broker has transactions, else at least once.
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Debug)]
+pub enum ConnectorStatement {
+    Source(KafkaSource),
+    Sink(KafkaSink),
+}
+
+/// `DROP SOURCE|SINK [IF EXISTS] name [, ...] [CASCADE|RESTRICT]`:
+/// (is a source, names, if exists, cascade), or None for other text.
+pub fn parse_drop(sql: &str) -> Option<(bool, Vec<String>, bool, bool)> {
+    let text = sql.trim().trim_end_matches(';');
+    let mut words = text.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("DROP") {
+        return None;
+    }
+    let source = match words.next()?.to_ascii_uppercase().as_str() {
+        "SOURCE" => true,
+        "SINK" => false,
+        _ => return None,
+    };
+    let rest: Vec<String> = words.map(|w| w.to_string()).collect();
+    let mut rest = rest.join(" ");
+    let if_exists = rest.to_ascii_uppercase().starts_with("IF EXISTS ");
+    if if_exists {
+        rest = rest[10..].to_string();
+    }
+    let upper = rest.to_ascii_uppercase();
+    let cascade = upper.ends_with(" CASCADE");
+    let rest = rest.trim_end_matches(|_| false);
+    let body = if cascade { &rest[..rest.len() - 8] } else if upper.ends_with(" RESTRICT") { &rest[..rest.len() - 9] } else { rest };
+    let names = body.split(',').map(|n| n.trim().trim_matches('"').to_lowercase()).filter(|n| !n.is_empty()).collect();
+    Some((source, names, if_exists, cascade))
+}
+
+/// Whether the text starts with CREATE SOURCE or CREATE SINK.
+pub fn is_connector_statement(sql: &str) -> bool {
+    let w: Vec<String> = sql.split_whitespace().take(2).map(|w| w.to_ascii_uppercase()).collect();
+    w.len() == 2 && w[0] == "CREATE" && (w[1] == "SOURCE" || w[1] == "SINK")
+}
+
+struct P<'a> {
+    p: Parser<'a>,
+}
+
+fn err(e: sqlparser::parser::ParserError) -> SqlError {
+    SqlError::syntax(e.to_string().trim_start_matches("sql parser error: ").to_string())
+}
+
+impl P<'_> {
+    fn word(&mut self, w: &str) -> bool {
+        match self.p.peek_token().token {
+            Token::Word(ref x) if x.value.eq_ignore_ascii_case(w) => {
+                self.p.next_token();
+                true
+            }
+            _ => false,
+        }
+    }
+    fn expect_word(&mut self, w: &str) -> Result<(), SqlError> {
+        if self.word(w) {
+            Ok(())
+        } else {
+            Err(SqlError::syntax(format!("expected {}, found {}", w, self.p.peek_token())).with_hint(HINT))
+        }
+    }
+    fn string(&mut self) -> Result<String, SqlError> {
+        self.p.parse_literal_string().map_err(err)
+    }
+    fn ident(&mut self) -> Result<String, SqlError> {
+        Ok(self.p.parse_identifier().map_err(err)?.value.to_lowercase())
+    }
+    fn words_until(&mut self, stops: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            match self.p.peek_token().token {
+                Token::Word(ref w) if !stops.iter().any(|s| w.value.eq_ignore_ascii_case(s)) => {
+                    out.push(w.value.to_ascii_uppercase());
+                    self.p.next_token();
+                }
+                _ => return out,
+            }
+        }
+    }
+}
+
+const HINT: &str = "CREATE SOURCE name (col type, ...) FROM KAFKA (TOPIC 't') FORMAT JSON; CREATE SINK name FROM view INTO KAFKA (TOPIC 't') KEY (col) FORMAT JSON ENVELOPE UPSERT";
+
+fn format(p: &mut P) -> Result<Format, SqlError> {
+    p.expect_word("FORMAT")?;
+    let f = p.ident()?;
+    Ok(match f.as_str() {
+        "json" => Format::Json,
+        "text" => Format::Text,
+        "bytes" => Format::Bytes,
+        "csv" => Format::Csv,
+        "avro" => return Err(SqlError::unsupported("FORMAT AVRO").with_hint("use FORMAT JSON, TEXT, BYTES or CSV")),
+        other => return Err(SqlError::syntax(format!("unknown format {}", other)).with_hint("FORMAT JSON | TEXT | BYTES | CSV")),
+    })
+}
+
+fn envelope(p: &mut P) -> Result<Envelope, SqlError> {
+    if !p.word("ENVELOPE") {
+        return Ok(Envelope::None);
+    }
+    let e = p.ident()?;
+    Ok(match e.as_str() {
+        "none" => Envelope::None,
+        "upsert" => Envelope::Upsert,
+        "debezium" => Envelope::Debezium,
+        "append" => Envelope::Append,
+        other => return Err(SqlError::syntax(format!("unknown envelope {}", other)).with_hint("ENVELOPE NONE | UPSERT | DEBEZIUM (sources), UPSERT | DEBEZIUM | APPEND (sinks)")),
+    })
+}
+
+/// Parses `(TOPIC 't', BROKER 'b', ...)` options into (name, value) pairs.
+fn kafka_options(p: &mut P) -> Result<Vec<(String, String)>, SqlError> {
+    p.expect_word("KAFKA")?;
+    p.p.expect_token(&Token::LParen).map_err(err)?;
+    let mut opts = Vec::new();
+    loop {
+        let name = p.words_until(&[]).join(" ");
+        let value = p.string()?;
+        opts.push((name, value));
+        if !p.p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    p.p.expect_token(&Token::RParen).map_err(err)?;
+    Ok(opts)
+}
+
+pub fn parse_connector(sql: &str) -> Result<ConnectorStatement, SqlError> {
+    let dialect = PostgreSqlDialect {};
+    let parser = Parser::new(&dialect).try_with_sql(sql).map_err(err)?;
+    let mut p = P { p: parser };
+    p.expect_word("CREATE")?;
+    if p.word("SOURCE") {
+        parse_source(&mut p).map(ConnectorStatement::Source)
+    } else {
+        p.expect_word("SINK")?;
+        parse_sink(&mut p).map(ConnectorStatement::Sink)
+    }
+}
+
+fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
+    let name = p.ident()?;
+    let mut cols = Vec::new();
+    if p.p.peek_token().token == Token::LParen {
+        let (defs, _) = p.p.parse_columns().map_err(err)?;
+        for c in defs {
+            cols.push((c.name.value.to_lowercase(), ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable: true }));
+        }
+    }
+    p.expect_word("FROM")?;
+    let opts = kafka_options(p)?;
+    let mut topic = None;
+    let mut broker = None;
+    let mut start = StartOffset::Earliest;
+    let mut group_id_prefix = None;
+    for (k, v) in opts {
+        match k.as_str() {
+            "TOPIC" => topic = Some(v),
+            "BROKER" => broker = Some(v),
+            "START OFFSET" => {
+                start = match v.to_lowercase().as_str() {
+                    "earliest" => StartOffset::Earliest,
+                    "latest" => StartOffset::Latest,
+                    _ => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid START OFFSET '{}'", v)).with_hint("use 'earliest' or 'latest'")),
+                }
+            }
+            "GROUP ID PREFIX" => group_id_prefix = Some(v),
+            other => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("unknown Kafka source option {}", other)).with_hint("options: TOPIC, BROKER, START OFFSET, GROUP ID PREFIX")),
+        }
+    }
+    let topic = topic.ok_or_else(|| SqlError::syntax("a Kafka source needs a TOPIC").with_hint(HINT))?;
+    let format = format(p)?;
+    let envelope = envelope(p)?;
+    if envelope == Envelope::Append {
+        return Err(SqlError::syntax("ENVELOPE APPEND is for sinks").with_hint("sources take ENVELOPE NONE, UPSERT or DEBEZIUM"));
+    }
+    let mut include = Vec::new();
+    if p.word("INCLUDE") {
+        loop {
+            let w = p.ident()?;
+            include.push(match w.as_str() {
+                "partition" => Include::Partition,
+                "offset" => Include::Offset,
+                "timestamp" => Include::Timestamp,
+                "key" => Include::Key,
+                "headers" => Include::Headers,
+                other => return Err(SqlError::syntax(format!("cannot INCLUDE {}", other)).with_hint("INCLUDE PARTITION, OFFSET, TIMESTAMP, KEY, HEADERS")),
+            });
+            if !p.p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+    }
+    let mut dead_letter_topic = None;
+    if p.word("DEAD") {
+        p.expect_word("LETTER")?;
+        p.expect_word("TOPIC")?;
+        dead_letter_topic = Some(p.string()?);
+    }
+    let _ = p.p.consume_token(&Token::SemiColon);
+    if p.p.peek_token().token != Token::EOF {
+        return Err(SqlError::syntax(format!("unexpected {} at the end of CREATE SOURCE", p.p.peek_token())).with_hint(HINT));
+    }
+    if cols.is_empty() {
+        cols = match format {
+            Format::Text | Format::Bytes => vec![("text".into(), ColumnType { scalar: ScalarType::Text, nullable: true })],
+            Format::Json => vec![("data".into(), ColumnType { scalar: ScalarType::Jsonb, nullable: true })],
+            Format::Csv => return Err(SqlError::syntax("FORMAT CSV needs the column list").with_hint("CREATE SOURCE name (a int, b text) FROM KAFKA (...) FORMAT CSV")),
+        };
+    }
+    Ok(KafkaSource { name, topic, broker, start, group_id_prefix, format, envelope, include, dead_letter_topic, columns: RelationDesc::new(cols) })
+}
+
+fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
+    let name = p.ident()?;
+    p.expect_word("FROM")?;
+    let from = p.ident()?;
+    p.expect_word("INTO")?;
+    let opts = kafka_options(p)?;
+    let mut topic = None;
+    let mut broker = None;
+    for (k, v) in opts {
+        match k.as_str() {
+            "TOPIC" => topic = Some(v),
+            "BROKER" => broker = Some(v),
+            other => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("unknown Kafka sink option {}", other)).with_hint("options: TOPIC, BROKER")),
+        }
+    }
+    let topic = topic.ok_or_else(|| SqlError::syntax("a Kafka sink needs a TOPIC").with_hint(HINT))?;
+    let mut key = Vec::new();
+    if p.word("KEY") {
+        p.p.expect_token(&Token::LParen).map_err(err)?;
+        loop {
+            key.push(p.ident()?);
+            if !p.p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        p.p.expect_token(&Token::RParen).map_err(err)?;
+    }
+    let format = format(p)?;
+    if format != Format::Json {
+        return Err(SqlError::unsupported("sink formats other than JSON"));
+    }
+    let envelope = match envelope(p)? {
+        Envelope::None => Envelope::Upsert,
+        e => e,
+    };
+    let mut delivery = None;
+    if p.p.parse_keyword(Keyword::WITH) {
+        p.p.expect_token(&Token::LParen).map_err(err)?;
+        p.expect_word("DELIVERY")?;
+        p.p.expect_token(&Token::Eq).map_err(err)?;
+        let v = p.string()?;
+        delivery = Some(match v.to_lowercase().as_str() {
+            "exactly_once" => Delivery::ExactlyOnce,
+            "at_least_once" => Delivery::AtLeastOnce,
+            _ => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid DELIVERY '{}'", v)).with_hint("DELIVERY = 'exactly_once' or 'at_least_once'")),
+        });
+        p.p.expect_token(&Token::RParen).map_err(err)?;
+    }
+    let _ = p.p.consume_token(&Token::SemiColon);
+    if p.p.peek_token().token != Token::EOF {
+        return Err(SqlError::syntax(format!("unexpected {} at the end of CREATE SINK", p.p.peek_token())).with_hint(HINT));
+    }
+    if envelope == Envelope::Upsert && key.is_empty() {
+        return Err(SqlError::syntax("ENVELOPE UPSERT needs KEY (columns)").with_hint("CREATE SINK s FROM v INTO KAFKA (TOPIC 't') KEY (id) FORMAT JSON ENVELOPE UPSERT"));
+    }
+    Ok(KafkaSink { name, from, topic, broker, key, format, envelope, delivery })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn parses_sources_and_sinks() {
+        let ConnectorStatement::Source(s) = parse_connector("CREATE SOURCE o (id text, amount numeric) FROM KAFKA (TOPIC 'orders', START OFFSET 'latest') FORMAT JSON ENVELOPE UPSERT INCLUDE PARTITION, OFFSET DEAD LETTER TOPIC 'dlq'").unwrap() else { panic!() };
+        assert_eq!(s.topic, "orders");
+        assert_eq!(s.start, StartOffset::Latest);
+        assert_eq!(s.envelope, Envelope::Upsert);
+        assert_eq!(s.include, vec![Include::Partition, Include::Offset]);
+        assert_eq!(s.dead_letter_topic.as_deref(), Some("dlq"));
+        assert_eq!(s.desc().names, vec!["id", "amount", "partition", "offset"]);
+        let ConnectorStatement::Sink(k) = parse_connector("CREATE SINK s FROM v INTO KAFKA (TOPIC 'out') KEY (id) FORMAT JSON ENVELOPE DEBEZIUM WITH (DELIVERY = 'at_least_once')").unwrap() else { panic!() };
+        assert_eq!((k.from.as_str(), k.envelope, k.delivery), ("v", Envelope::Debezium, Some(Delivery::AtLeastOnce)));
+        assert!(parse_connector("CREATE SINK s FROM v INTO KAFKA (TOPIC 'out') FORMAT JSON").is_err());
+        assert_eq!(parse_connector("CREATE SOURCE x FROM KAFKA (TOPIC 't', FOO 'x') FORMAT JSON").unwrap_err().code, codes::INVALID_PARAMETER_VALUE);
+    }
+}

@@ -1,0 +1,243 @@
+//! What DataFusion's planner needs to know about PostgreSQL's functions,
+//! operators and types that it lacks or types differently.
+//!
+//! DataFusion only plans here: these functions declare signatures and
+//! result types, and the engine evaluates them ([`super::expr`] maps each
+//! name onto an engine function). They are never executed by DataFusion.
+//!
+//! * functions DataFusion does not have: `mod`, `make_timestamp`,
+//!   `make_interval`, `justify_days`, `justify_hours`, `justify_interval`;
+//! * `date_trunc`, typed as PostgreSQL types it (a date is truncated as a
+//!   timestamptz);
+//! * operators DataFusion refuses or types differently ([`PgExprPlanner`]):
+//!   `interval * number`, `interval / number`, `interval <op> 'text'`,
+//!   `date ± interval` (a timestamp, not a date);
+//! * the `jsonb` / `json` type names ([`PgTypePlanner`]): text carrying
+//!   the `eddy.type = jsonb` field metadata.
+
+use crate::types::{TYPE_METADATA_KEY, UNCONSTRAINED_NUMERIC};
+use arrow_schema::{DataType, Field, FieldRef, IntervalUnit, TimeUnit};
+use datafusion_common::{internal_err, plan_err, DFSchema, Result};
+use datafusion_expr::expr::ScalarFunction;
+use datafusion_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, TypePlanner};
+use datafusion_expr::{Cast, ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use sqlparser::ast::BinaryOperator;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+/// Name of the function `interval * number` is planned as.
+pub const INTERVAL_MUL: &str = "__eddy_interval_mul";
+/// Name of the function `interval / number` is planned as.
+pub const INTERVAL_DIV: &str = "__eddy_interval_div";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Mod,
+    MakeTimestamp,
+    MakeInterval,
+    Justify,
+    IntervalScale,
+    DateTrunc,
+}
+
+/// A PostgreSQL function as DataFusion plans it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgFunction {
+    name: &'static str,
+    kind: Kind,
+    signature: Signature,
+}
+
+const INTERVAL: DataType = DataType::Interval(IntervalUnit::MonthDayNano);
+
+fn timestamptz() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()))
+}
+
+fn int_rank(t: &DataType) -> Option<u8> {
+    match t {
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => Some(1),
+        DataType::Int32 | DataType::UInt16 => Some(2),
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 | DataType::Null => Some(3),
+        _ => None,
+    }
+}
+
+fn is_decimal(t: &DataType) -> bool {
+    matches!(t, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..))
+}
+
+impl PgFunction {
+    fn new(name: &'static str, kind: Kind) -> Self {
+        PgFunction { name, kind, signature: Signature::user_defined(Volatility::Immutable) }
+    }
+
+    fn arity(&self) -> usize {
+        match self.kind {
+            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc => 2,
+            Kind::MakeTimestamp => 6,
+            Kind::MakeInterval => 7,
+            Kind::Justify => 1,
+        }
+    }
+}
+
+impl ScalarUDFImpl for PgFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        if args.len() != self.arity() {
+            return plan_err!("function {}() takes {} arguments, {} given", self.name, self.arity(), args.len());
+        }
+        Ok(match self.kind {
+            Kind::Mod => {
+                if let (Some(a), Some(b)) = (int_rank(&args[0]), int_rank(&args[1])) {
+                    let t = if a.max(b) == 1 { DataType::Int16 } else if a.max(b) == 2 { DataType::Int32 } else { DataType::Int64 };
+                    vec![t.clone(), t]
+                } else if args.iter().any(|t| matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)) {
+                    vec![DataType::Float64, DataType::Float64]
+                } else {
+                    // numeric: integers convert exactly, numerics keep their scale.
+                    args.iter().map(|t| if is_decimal(t) { t.clone() } else { DataType::Decimal128(20, 0) }).collect()
+                }
+            }
+            Kind::MakeTimestamp => [vec![DataType::Int32; 5], vec![DataType::Float64]].concat(),
+            Kind::MakeInterval => [vec![DataType::Int32; 6], vec![DataType::Float64]].concat(),
+            Kind::Justify => vec![INTERVAL],
+            Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
+            Kind::DateTrunc => {
+                let arg = match &args[1] {
+                    t @ (DataType::Timestamp(..) | DataType::Interval(_)) => t.clone(),
+                    _ => timestamptz(),
+                };
+                vec![DataType::Utf8, arg]
+            }
+        })
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(match self.kind {
+            Kind::Mod => match &args[0] {
+                t if int_rank(t).is_some() || matches!(t, DataType::Float64) => t.clone(),
+                _ => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
+            },
+            Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Kind::MakeInterval | Kind::Justify | Kind::IntervalScale => INTERVAL,
+            Kind::DateTrunc => match args.get(1) {
+                Some(t @ (DataType::Timestamp(..) | DataType::Interval(_))) => t.clone(),
+                _ => timestamptz(),
+            },
+        })
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        internal_err!("{}() is evaluated by eddy's engine, not DataFusion", self.name)
+    }
+}
+
+/// The functions to register with DataFusion's planner, by name (these
+/// take precedence over DataFusion's functions of the same name).
+pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
+    let defs = [
+        ("mod", Kind::Mod),
+        ("make_timestamp", Kind::MakeTimestamp),
+        ("make_interval", Kind::MakeInterval),
+        ("justify_days", Kind::Justify),
+        ("justify_hours", Kind::Justify),
+        ("justify_interval", Kind::Justify),
+        (INTERVAL_MUL, Kind::IntervalScale),
+        (INTERVAL_DIV, Kind::IntervalScale),
+        ("date_trunc", Kind::DateTrunc),
+    ];
+    defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
+}
+
+static PG_FUNCTIONS: LazyLock<HashMap<&'static str, Arc<ScalarUDF>>> = LazyLock::new(|| pg_functions().into_iter().collect());
+
+/// Plans binary operators whose operand types DataFusion handles unlike
+/// PostgreSQL (see the module doc).
+#[derive(Debug, Default)]
+pub struct PgExprPlanner;
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::ScalarFunction(ScalarFunction::new_udf(PG_FUNCTIONS[name].clone(), args))
+}
+
+fn cast(e: Expr, to: DataType) -> Expr {
+    Expr::Cast(Cast::new(Box::new(e), to))
+}
+
+fn is_number(t: &DataType) -> bool {
+    t.is_numeric() || matches!(t, DataType::Null)
+}
+
+impl ExprPlanner for PgExprPlanner {
+    fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
+        let (Ok(lt), Ok(rt)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
+            return Ok(PlannerResult::Original(expr));
+        };
+        let interval = |t: &DataType| matches!(t, DataType::Interval(_));
+        let RawBinaryExpr { op, left, right } = expr;
+        let planned = match op {
+            BinaryOperator::Multiply if interval(&lt) && is_number(&rt) => call(INTERVAL_MUL, vec![left, right]),
+            BinaryOperator::Multiply if is_number(&lt) && interval(&rt) => call(INTERVAL_MUL, vec![right, left]),
+            BinaryOperator::Divide if interval(&lt) && is_number(&rt) => call(INTERVAL_DIV, vec![left, right]),
+            BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq if interval(&lt) && rt == DataType::Utf8 => {
+                return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, INTERVAL) }));
+            }
+            BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq if lt == DataType::Utf8 && interval(&rt) => {
+                return Ok(PlannerResult::Original(RawBinaryExpr { op, left: cast(left, INTERVAL), right }));
+            }
+            // date ± interval is a timestamp in PostgreSQL (DataFusion keeps a date).
+            BinaryOperator::Plus | BinaryOperator::Minus if lt == DataType::Date32 && interval(&rt) => {
+                return Ok(PlannerResult::Original(RawBinaryExpr { op, left: cast(left, DataType::Timestamp(TimeUnit::Microsecond, None)), right }));
+            }
+            BinaryOperator::Plus if interval(&lt) && rt == DataType::Date32 => {
+                return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, DataType::Timestamp(TimeUnit::Microsecond, None)) }));
+            }
+            op => return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right })),
+        };
+        Ok(PlannerResult::Planned(planned))
+    }
+}
+
+/// Plans PostgreSQL type names DataFusion does not know.
+#[derive(Debug, Default)]
+pub struct PgTypePlanner;
+
+/// The field of a jsonb value: text marked as jsonb.
+pub fn jsonb_field() -> FieldRef {
+    Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])))
+}
+
+impl TypePlanner for PgTypePlanner {
+    fn plan_type_field(&self, sql_type: &sqlparser::ast::DataType) -> Result<Option<FieldRef>> {
+        use sqlparser::ast::DataType as T;
+        Ok(match sql_type {
+            T::JSONB | T::JSON => Some(jsonb_field()),
+            T::Custom(name, _) if matches!(name.to_string().to_lowercase().as_str(), "jsonb" | "json") => Some(jsonb_field()),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pg_function_types() {
+        let f = &PG_FUNCTIONS["mod"];
+        assert_eq!(f.coerce_types(&[DataType::Int64, DataType::Int32]).unwrap(), vec![DataType::Int64, DataType::Int64]);
+        assert_eq!(f.return_type(&[DataType::Int32, DataType::Int32]).unwrap(), DataType::Int32);
+        assert_eq!(f.coerce_types(&[DataType::Decimal128(8, 3), DataType::Int64]).unwrap(), vec![DataType::Decimal128(8, 3), DataType::Decimal128(20, 0)]);
+        let t = &PG_FUNCTIONS["date_trunc"];
+        assert_eq!(t.return_type(&[DataType::Utf8, DataType::Date32]).unwrap(), timestamptz());
+        assert_eq!(t.return_type(&[DataType::Utf8, DataType::Timestamp(TimeUnit::Microsecond, None)]).unwrap(), DataType::Timestamp(TimeUnit::Microsecond, None));
+    }
+}

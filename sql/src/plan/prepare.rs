@@ -1,0 +1,240 @@
+//! Passes over the plan DataFusion's `SqlToRel` builds, before its analyzer
+//! adds implicit casts:
+//!
+//! - [`check_types`]: PostgreSQL refuses to unify values of different type
+//!   categories (42804): `SELECT 1 UNION SELECT 'a'::text`, CASE or
+//!   COALESCE branches of integer and text, a boolean inserted into an
+//!   integer column. DataFusion would cast them to a common type instead.
+//!   A bare string literal has PostgreSQL's type `unknown` and fits any
+//!   category, as does NULL.
+//! - [`mark_explicit_casts`]: a cast the user wrote to `numeric(p, s)`
+//!   rounds to scale `s`; the casts DataFusion's analyzer adds to unify
+//!   types (`coalesce(numeric_col, 0)`, `int UNION numeric`) must not, since
+//!   PostgreSQL's implicit integer-to-numeric conversion keeps scale 0
+//!   (`coalesce(NULL::numeric(8,2), 0)` is `0`, not `0.00`). Explicit
+//!   numeric casts are therefore carried as `TryCast` (which SQL cannot
+//!   express in PostgreSQL's dialect); the lowering rescales only those.
+//! - [`scanned_relations`]: the catalog relations a statement names,
+//!   before plain views are inlined (what a view depends on for DROP).
+
+use crate::types::scalar_type_of_arrow;
+use crate::{codes, SqlError};
+use arrow_schema::DataType;
+use datafusion_common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion_common::{DFSchema, ScalarValue};
+use datafusion_expr::expr::{Case, TryCast};
+use datafusion_expr::logical_plan::{DmlStatement, WriteOp};
+use datafusion_expr::{Expr, ExprSchemable, LogicalPlan};
+
+/// PostgreSQL's type categories, as far as unifying types goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Category {
+    Bool,
+    Numeric,
+    String,
+    DateTime,
+    Timespan,
+    Other,
+}
+
+fn category(dt: &DataType) -> Option<Category> {
+    use DataType as D;
+    Some(match dt {
+        D::Null => return None,
+        D::Boolean => Category::Bool,
+        D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 | D::Float16 | D::Float32 | D::Float64 => Category::Numeric,
+        D::Decimal32(..) | D::Decimal64(..) | D::Decimal128(..) | D::Decimal256(..) => Category::Numeric,
+        D::Utf8 | D::Utf8View | D::LargeUtf8 => Category::String,
+        D::Date32 | D::Date64 | D::Timestamp(..) => Category::DateTime,
+        D::Interval(_) | D::Duration(_) => Category::Timespan,
+        _ => Category::Other,
+    })
+}
+
+/// An untyped literal: a string constant (PostgreSQL's `unknown`) or NULL.
+fn is_unknown(e: &Expr) -> bool {
+    match e {
+        Expr::Alias(a) => is_unknown(&a.expr),
+        Expr::Literal(ScalarValue::Utf8(_) | ScalarValue::Utf8View(_) | ScalarValue::LargeUtf8(_) | ScalarValue::Null, _) => true,
+        _ => false,
+    }
+}
+
+fn type_name(dt: &DataType) -> String {
+    scalar_type_of_arrow(dt).map(|t| t.to_string()).unwrap_or_else(|_| dt.to_string())
+}
+
+fn mismatch(what: &str, a: &DataType, b: &DataType) -> SqlError {
+    SqlError::new(codes::DATATYPE_MISMATCH, format!("{} types {} and {} cannot be matched", what, type_name(a), type_name(b)))
+}
+
+/// The types of `exprs` (over `schema`) must share a category.
+fn check_exprs<'a>(what: &str, exprs: impl Iterator<Item = &'a Expr>, schema: &DFSchema) -> Result<(), SqlError> {
+    let mut first: Option<(Category, DataType)> = None;
+    for e in exprs {
+        if is_unknown(e) {
+            continue;
+        }
+        let Ok(dt) = e.get_type(schema) else { continue };
+        let Some(c) = category(&dt) else { continue };
+        match &first {
+            None => first = Some((c, dt)),
+            Some((fc, fdt)) if *fc != c || (c == Category::Other && *fdt != dt) => return Err(mismatch(what, fdt, &dt)),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Per output column of a set operation's input: its type, unless every
+/// value in it is an untyped literal.
+fn setop_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>, SqlError> {
+    Ok(match plan {
+        LogicalPlan::Projection(p) => p.expr.iter().zip(p.schema.fields()).map(|(e, f)| if is_unknown(e) { None } else { Some(f.data_type().clone()) }).collect(),
+        LogicalPlan::Union(u) => {
+            let mut cols: Option<Vec<Option<DataType>>> = None;
+            for input in &u.inputs {
+                let types = setop_types(input)?;
+                match &mut cols {
+                    None => cols = Some(types),
+                    Some(cols) => {
+                        for (slot, t) in cols.iter_mut().zip(types) {
+                            match (slot.as_ref(), t) {
+                                (None, t) => *slot = t,
+                                (Some(a), Some(b)) => {
+                                    let (ca, cb) = (category(a), category(&b));
+                                    if ca.is_some() && cb.is_some() && (ca != cb || (ca == Some(Category::Other) && *a != b)) {
+                                        return Err(mismatch("UNION", a, &b));
+                                    }
+                                    if ca.is_none() {
+                                        *slot = Some(b);
+                                    }
+                                }
+                                (Some(_), None) => {}
+                            }
+                        }
+                    }
+                }
+            }
+            cols.unwrap_or_default()
+        }
+        LogicalPlan::Distinct(_) | LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::SubqueryAlias(_) => match plan.inputs().first() {
+            Some(i) => setop_types(i)?,
+            None => vec![],
+        },
+        other => other.schema().fields().iter().map(|f| Some(f.data_type().clone())).collect(),
+    })
+}
+
+/// Refuses the type mixtures PostgreSQL refuses (see the module docs).
+pub fn check_types(plan: &LogicalPlan) -> Result<(), SqlError> {
+    let mut err = None;
+    let _ = plan.apply_with_subqueries(|node| {
+        let result = check_node(node);
+        if let Err(e) = result {
+            err = Some(e);
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    err.map_or(Ok(()), Err)
+}
+
+fn check_node(node: &LogicalPlan) -> Result<(), SqlError> {
+    if let LogicalPlan::Union(_) = node {
+        setop_types(node)?;
+    }
+    if let LogicalPlan::Dml(DmlStatement { op: WriteOp::Insert(_), input, .. }) = node {
+        check_insert(input)?;
+    }
+    let mut schema = DFSchema::empty();
+    for i in node.inputs() {
+        schema.merge(i.schema());
+    }
+    let mut err = None;
+    node.apply_expressions(|e| {
+        e.apply(|x| {
+            let r = match x {
+                Expr::Case(Case { when_then_expr, else_expr, .. }) => check_exprs("CASE", when_then_expr.iter().map(|(_, t)| t.as_ref()).chain(else_expr.as_deref()), &schema),
+                Expr::ScalarFunction(f) if f.func.name() == "coalesce" => check_exprs("COALESCE", f.args.iter(), &schema),
+                _ => Ok(()),
+            };
+            if let Err(e) = r {
+                err = Some(e);
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+    })
+    .map_err(|e| SqlError::internal(e.to_string()))?;
+    err.map_or(Ok(()), Err)
+}
+
+/// Each VALUES row of an INSERT must fit its column's type category.
+fn check_insert(input: &LogicalPlan) -> Result<(), SqlError> {
+    let (names, values) = match input {
+        LogicalPlan::Projection(p) => match p.input.as_ref() {
+            LogicalPlan::Values(v) => {
+                // Which table column each VALUES column lands in.
+                let mut names: Vec<Option<String>> = vec![None; v.schema.fields().len()];
+                for (e, f) in p.expr.iter().zip(p.schema.fields()) {
+                    let mut cols = e.column_refs().into_iter();
+                    if let (Some(c), None) = (cols.next(), cols.next()) {
+                        if let Ok(i) = v.schema.index_of_column(c) {
+                            names[i] = Some(f.name().clone());
+                        }
+                    }
+                }
+                (names, v)
+            }
+            _ => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    let empty = DFSchema::empty();
+    for row in &values.values {
+        for (i, e) in row.iter().enumerate() {
+            if is_unknown(e) {
+                continue;
+            }
+            let target = values.schema.field(i).data_type();
+            let Ok(dt) = e.get_type(&empty) else { continue };
+            let (Some(want), Some(have)) = (category(target), category(&dt)) else { continue };
+            if want != have && want != Category::String {
+                let name = names[i].clone().unwrap_or_else(|| values.schema.field(i).name().clone());
+                return Err(SqlError::new(codes::DATATYPE_MISMATCH, format!("column \"{}\" is of type {} but expression is of type {}", name, type_name(target), type_name(&dt)))
+                    .with_hint("You will need to rewrite or cast the expression."));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Carries casts to numeric written in the SQL as `TryCast` (see the
+/// module docs).
+pub fn mark_explicit_casts(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
+    plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|e| {
+            e.transform_up(|x| match x {
+                Expr::Cast(c) if matches!(c.field.data_type(), DataType::Decimal128(..) | DataType::Decimal256(..)) => Ok(Transformed::yes(Expr::TryCast(TryCast::new_from_field(c.expr, c.field)))),
+                other => Ok(Transformed::no(other)),
+            })
+        })
+    })
+    .map(|t| t.data)
+    .map_err(crate::plan::df::translate)
+}
+
+/// The names of the relations a plan scans, with those inside subqueries.
+pub fn scanned_relations(plan: &LogicalPlan) -> Vec<datafusion_common::TableReference> {
+    let mut out = Vec::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            if !out.contains(&scan.table_name) {
+                out.push(scan.table_name.clone());
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
+}

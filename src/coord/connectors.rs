@@ -1,0 +1,173 @@
+//! CREATE/DROP SOURCE and SINK: starting Kafka readers and writers, and
+//! writing what sources read into the engine at fresh timestamps.
+
+use super::{Coordinator, State};
+use eddy_connectors::kafka::sink::{broker_supports_transactions, start_sink, SinkConfig, SinkStats};
+use eddy_connectors::kafka::source::{start_source, SourceBatch, SourceHandle};
+use eddy_connectors::QueryResult;
+use eddy_engine::runtime::Command;
+use eddy_engine::GlobalId;
+use eddy_sql::catalog::{CatalogItem, ItemKind};
+use eddy_sql::connector::{parse_connector, ConnectorStatement, Delivery, Envelope, KafkaSink, KafkaSource};
+use eddy_sql::{codes, SqlError};
+use std::sync::Arc;
+
+/// A running source: its reader and where its rows go.
+pub struct SourceRuntime {
+    pub handle: SourceHandle,
+    pub errors: GlobalId,
+    pub name: String,
+    pub topic: String,
+}
+
+/// A running sink.
+pub struct SinkRuntime {
+    pub stats: Arc<SinkStats>,
+    pub name: String,
+    pub topic: String,
+}
+
+/// Batches read by sources, on their way to the coordinator.
+pub type BatchSender = tokio::sync::mpsc::UnboundedSender<(GlobalId, SourceBatch)>;
+
+impl State {
+    pub(super) fn create_connector(&mut self, sql: &str) -> Result<QueryResult, SqlError> {
+        match parse_connector(sql)? {
+            ConnectorStatement::Source(s) => self.create_source(s, sql),
+            ConnectorStatement::Sink(s) => self.create_sink(s, sql),
+        }
+    }
+
+    fn create_source(&mut self, spec: KafkaSource, sql: &str) -> Result<QueryResult, SqlError> {
+        let errors_name = format!("{}_errors", spec.name);
+        for n in [&spec.name, &errors_name] {
+            if self.catalog.resolve(n).is_some() {
+                return Err(SqlError::new(codes::DUPLICATE_TABLE, format!("relation \"{}\" already exists", n)));
+            }
+        }
+        let broker = spec.broker.clone().unwrap_or_else(|| self.kafka_broker.clone());
+        let id = self.catalog.allocate_id();
+        let errors = self.catalog.allocate_id();
+        let tx = self.batches.clone();
+        let handle = start_source(spec.clone(), broker.clone(), move |batch| tx.send((id, batch)).is_ok()).map_err(|e| {
+            SqlError::new(codes::CONNECTION_FAILURE, format!("cannot read Kafka topic \"{}\": {}", spec.topic, e)).with_hint(format!("is a Kafka broker running at {}? start eddy with --kafka HOST:PORT or give BROKER 'host:port'", broker))
+        })?;
+        self.engine.send(Command::CreateTable { id });
+        self.engine.send(Command::CreateTable { id: errors });
+        self.catalog.insert(CatalogItem { id, name: spec.name.clone(), kind: ItemKind::Source { errors }, desc: spec.desc(), create_sql: sql.to_string(), plan: None, depends_on: vec![] });
+        self.catalog.insert(CatalogItem { id: errors, name: errors_name, kind: ItemKind::SourceErrors { of: id }, desc: KafkaSource::error_desc(), create_sql: String::new(), plan: None, depends_on: vec![] });
+        self.sources.insert(id, SourceRuntime { handle, errors, name: spec.name.clone(), topic: spec.topic.clone() });
+        Ok(QueryResult::Command { tag: "CREATE SOURCE".into(), notices: vec![] })
+    }
+
+    fn create_sink(&mut self, spec: KafkaSink, sql: &str) -> Result<QueryResult, SqlError> {
+        if self.catalog.resolve(&spec.name).is_some() {
+            return Err(SqlError::new(codes::DUPLICATE_OBJECT, format!("sink \"{}\" already exists", spec.name)));
+        }
+        let from = self.catalog.resolve_or_err(&spec.from)?.clone();
+        if !from.kind.is_arranged() {
+            return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("cannot sink {} \"{}\"", from.kind.name(), from.name)).with_hint("sink a table, a source or a materialized view (CREATE MATERIALIZED VIEW ... AS SELECT ...)"));
+        }
+        let mut key = Vec::new();
+        for k in &spec.key {
+            key.push(from.desc.names.iter().position(|n| n == k).ok_or_else(|| SqlError::new(codes::UNDEFINED_COLUMN, format!("column \"{}\" does not exist in \"{}\"", k, from.name)))?);
+        }
+        if spec.envelope == Envelope::Append && self.can_retract(from.id) {
+            return Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("ENVELOPE APPEND cannot sink \"{}\": its rows can be retracted", from.name))
+                .with_hint("use ENVELOPE UPSERT or DEBEZIUM, which represent deletions")
+                .with_detail("only append-only sources (ENVELOPE NONE) and views that filter, map and project them never retract"));
+        }
+        let broker = spec.broker.clone().unwrap_or_else(|| self.kafka_broker.clone());
+        let mut notices = Vec::new();
+        let transactional = match spec.delivery {
+            Some(Delivery::AtLeastOnce) => false,
+            Some(Delivery::ExactlyOnce) => {
+                if !broker_supports_transactions(&broker) {
+                    return Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("DELIVERY = 'exactly_once' needs Kafka transactions, which the broker at {} does not support", broker)).with_hint("use WITH (DELIVERY = 'at_least_once'), or a broker with transactions"));
+                }
+                true
+            }
+            None => {
+                let t = broker_supports_transactions(&broker);
+                if !t {
+                    notices.push(SqlError::notice(format!("the broker at {} does not support transactions: sink \"{}\" delivers at least once (a restart may repeat changes)", broker, spec.name)));
+                }
+                t
+            }
+        };
+        eddy_connectors::kafka::admin::ensure_topic(&broker, &spec.topic, 1).map_err(|e| SqlError::new(codes::CONNECTION_FAILURE, e).with_hint(format!("is a Kafka broker running at {}?", broker)))?;
+        let config = SinkConfig { name: spec.name.clone(), topic: spec.topic.clone(), broker, desc: from.desc.clone(), key, envelope: spec.envelope, transactional };
+        let (callback, stats) = start_sink(config, self.engine.workers()).map_err(|e| SqlError::new(codes::CONNECTION_FAILURE, e))?;
+        let id = self.catalog.allocate_id();
+        self.engine.send(Command::Subscribe { id, of: from.id, sink: callback });
+        self.catalog.insert(CatalogItem { id, name: spec.name.clone(), kind: ItemKind::Sink { from: from.id }, desc: from.desc.clone(), create_sql: sql.to_string(), plan: None, depends_on: vec![from.id] });
+        self.sinks.insert(id, SinkRuntime { stats, name: spec.name, topic: spec.topic });
+        Ok(QueryResult::Command { tag: "CREATE SINK".into(), notices })
+    }
+
+    /// Whether the contents of `id` can ever lose a row.
+    fn can_retract(&self, id: GlobalId) -> bool {
+        let Some(item) = self.catalog.get(id) else { return true };
+        match &item.kind {
+            ItemKind::Source { .. } => source_retracts(&item.create_sql),
+            ItemKind::SourceErrors { .. } => false,
+            ItemKind::MaterializedView => match &item.plan {
+                Some(plan) => !plan_is_monotonic(plan) || plan.depends_on().iter().any(|d| self.can_retract(*d)),
+                None => true,
+            },
+            // Tables take DELETE and UPDATE.
+            _ => true,
+        }
+    }
+
+    /// Writes a batch a source read: its rows and its errors, at one
+    /// timestamp.
+    pub(super) fn ingest(&mut self, id: GlobalId, batch: SourceBatch) {
+        let Some(rt) = self.sources.get(&id) else { return };
+        let errors = rt.errors;
+        let mut writes = vec![(id, batch.updates)];
+        if !batch.errors.is_empty() {
+            writes.push((errors, batch.errors.into_iter().map(|r| (r, 1)).collect()));
+        }
+        self.write(writes);
+    }
+
+    /// Stops the reader or writer of a dropped source or sink.
+    pub(super) fn stop_connector(&mut self, id: GlobalId) {
+        self.sources.remove(&id);
+        self.sinks.remove(&id);
+    }
+}
+
+/// Whether a source's envelope can retract rows (UPSERT and DEBEZIUM can).
+fn source_retracts(create_sql: &str) -> bool {
+    let s = create_sql.to_uppercase();
+    s.contains("ENVELOPE UPSERT") || s.contains("ENVELOPE DEBEZIUM")
+}
+
+/// Whether a plan only maps, filters, projects and unions its inputs (so
+/// it retracts only what its inputs retract).
+fn plan_is_monotonic(plan: &eddy_engine::plan::Plan) -> bool {
+    use eddy_engine::plan::Plan;
+    match plan {
+        Plan::Get { .. } | Plan::Constant { .. } => true,
+        Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } => plan_is_monotonic(input),
+        Plan::Union { inputs } => inputs.iter().all(plan_is_monotonic),
+        Plan::Join { left, right, .. } => plan_is_monotonic(left) && plan_is_monotonic(right),
+        _ => false,
+    }
+}
+
+impl Coordinator {
+    /// Writes source batches into the engine as they arrive.
+    pub async fn run_ingest(self: Arc<Self>, mut rx: tokio::sync::mpsc::UnboundedReceiver<(GlobalId, SourceBatch)>) {
+        while let Some((id, batch)) = rx.recv().await {
+            let mut state = self.state.lock().await;
+            state.ingest(id, batch);
+            // Coalesce what queued up meanwhile into the same lock hold.
+            while let Ok((id, batch)) = rx.try_recv() {
+                state.ingest(id, batch);
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! eddy's relations about itself (`eddy_catalog.*`) and the Prometheus
+//! metrics page, refreshed once a second from the running sources and
+//! sinks.
+
+use super::{Coordinator, State};
+use eddy_engine::repr::{ColumnType, RelationDesc};
+use eddy_engine::runtime::Command;
+use eddy_engine::{Datum, GlobalId, Row, ScalarType};
+use eddy_sql::catalog::{CatalogItem, ItemKind};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+pub const SOURCE_PARTITIONS: &str = "eddy_catalog.source_partitions";
+pub const SINKS: &str = "eddy_catalog.sinks";
+
+fn col(name: &str, scalar: ScalarType) -> (String, ColumnType) {
+    (name.to_string(), ColumnType { scalar, nullable: true })
+}
+
+/// The current contents of each system relation, to diff against.
+#[derive(Default)]
+pub struct SystemTables {
+    contents: BTreeMap<GlobalId, Vec<Row>>,
+}
+
+impl State {
+    /// Creates the system relations (once, at startup).
+    pub(super) fn create_system_tables(&mut self) {
+        let defs = [
+            (SOURCE_PARTITIONS, vec![col("source", ScalarType::Text), col("topic", ScalarType::Text), col("partition", ScalarType::Int32), col("offset", ScalarType::Int64), col("high_watermark", ScalarType::Int64), col("lag", ScalarType::Int64), col("records", ScalarType::Int64), col("errors", ScalarType::Int64)]),
+            (SINKS, vec![col("sink", ScalarType::Text), col("topic", ScalarType::Text), col("written_through", ScalarType::Int64), col("messages", ScalarType::Int64), col("errors", ScalarType::Int64), col("last_error", ScalarType::Text)]),
+        ];
+        for (name, cols) in defs {
+            let id = self.catalog.allocate_id();
+            self.engine.send(Command::CreateTable { id });
+            self.catalog.insert(CatalogItem { id, name: name.to_string(), kind: ItemKind::System, desc: RelationDesc::new(cols), create_sql: String::new(), plan: None, depends_on: vec![] });
+        }
+    }
+
+    fn source_rows(&self) -> Vec<Row> {
+        let mut rows = Vec::new();
+        for rt in self.sources.values() {
+            let stats = rt.handle.stats.lock().unwrap();
+            for (p, s) in &stats.partitions {
+                rows.push(vec![Datum::Text(rt.name.clone()), Datum::Text(rt.topic.clone()), Datum::Int(*p as i64), Datum::Int(s.next_offset), Datum::Int(s.high_watermark), Datum::Int(s.lag()), Datum::Int(s.records as i64), Datum::Int(s.errors as i64)]);
+            }
+        }
+        rows
+    }
+
+    fn sink_rows(&self) -> Vec<Row> {
+        self.sinks
+            .values()
+            .map(|rt| {
+                let s = &rt.stats;
+                let err = s.last_error.lock().unwrap().clone().map(Datum::Text).unwrap_or(Datum::Null);
+                vec![Datum::Text(rt.name.clone()), Datum::Text(rt.topic.clone()), Datum::Int(s.written_through.load(Ordering::Relaxed) as i64), Datum::Int(s.messages.load(Ordering::Relaxed) as i64), Datum::Int(s.errors.load(Ordering::Relaxed) as i64), err]
+            })
+            .collect()
+    }
+
+    /// Writes the changes of every system relation since the last refresh.
+    fn refresh_system_tables(&mut self) {
+        let mut writes = Vec::new();
+        for (name, rows) in [(SOURCE_PARTITIONS, self.source_rows()), (SINKS, self.sink_rows())] {
+            let Some(id) = self.catalog.resolve(name).map(|i| i.id) else { continue };
+            let old = self.system.contents.get(&id).cloned().unwrap_or_default();
+            if old == rows {
+                continue;
+            }
+            let mut updates: Vec<(Row, i64)> = old.into_iter().map(|r| (r, -1)).collect();
+            updates.extend(rows.iter().cloned().map(|r| (r, 1)));
+            self.system.contents.insert(id, rows);
+            writes.push((id, updates));
+        }
+        self.write(writes);
+    }
+
+    /// Prometheus text exposition of sources and sinks.
+    fn metrics(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP eddy_source_offset Next offset eddy reads, per source partition.\n# TYPE eddy_source_offset gauge");
+        let rows = self.source_rows();
+        let metric = |out: &mut String, name: &str, idx: usize| {
+            for r in &rows {
+                if let (Datum::Text(s), Datum::Text(t), Datum::Int(p), Datum::Int(v)) = (&r[0], &r[1], &r[2], &r[idx]) {
+                    let _ = writeln!(out, "{}{{source=\"{}\",topic=\"{}\",partition=\"{}\"}} {}", name, s, t, p, v);
+                }
+            }
+        };
+        metric(&mut out, "eddy_source_offset", 3);
+        let _ = writeln!(out, "# HELP eddy_source_lag Records behind the partition's high watermark.\n# TYPE eddy_source_lag gauge");
+        metric(&mut out, "eddy_source_lag", 5);
+        let _ = writeln!(out, "# HELP eddy_source_records_total Records read.\n# TYPE eddy_source_records_total counter");
+        metric(&mut out, "eddy_source_records_total", 6);
+        let _ = writeln!(out, "# HELP eddy_source_errors_total Records that could not be decoded.\n# TYPE eddy_source_errors_total counter");
+        metric(&mut out, "eddy_source_errors_total", 7);
+        let _ = writeln!(out, "# HELP eddy_sink_messages_total Messages written.\n# TYPE eddy_sink_messages_total counter");
+        for rt in self.sinks.values() {
+            let _ = writeln!(out, "eddy_sink_messages_total{{sink=\"{}\",topic=\"{}\"}} {}", rt.name, rt.topic, rt.stats.messages.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP eddy_sink_progress_timestamp Last eddy timestamp fully written.\n# TYPE eddy_sink_progress_timestamp gauge");
+        for rt in self.sinks.values() {
+            let _ = writeln!(out, "eddy_sink_progress_timestamp{{sink=\"{}\"}} {}", rt.name, rt.stats.written_through.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP eddy_sink_errors_total Failed writes.\n# TYPE eddy_sink_errors_total counter");
+        for rt in self.sinks.values() {
+            let _ = writeln!(out, "eddy_sink_errors_total{{sink=\"{}\"}} {}", rt.name, rt.stats.errors.load(Ordering::Relaxed));
+        }
+        out
+    }
+}
+
+impl Coordinator {
+    /// Refreshes system relations and the metrics page every second.
+    pub async fn run_system_refresh(self: Arc<Self>, metrics: Arc<Mutex<String>>) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let mut state = self.state.lock().await;
+            state.refresh_system_tables();
+            *metrics.lock().unwrap() = state.metrics();
+        }
+    }
+}
