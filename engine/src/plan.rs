@@ -97,6 +97,15 @@ impl Plan {
         }
     }
 
+    pub fn children_mut(&mut self) -> Vec<&mut Plan> {
+        match self {
+            Plan::Constant { .. } | Plan::Get { .. } => vec![],
+            Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
+            Plan::Join { left, right, .. } => vec![left, right],
+            Plan::Union { inputs } => inputs.iter_mut().collect(),
+        }
+    }
+
     fn explain(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
         let pad = "  ".repeat(depth);
         let list = |es: &[ScalarExpr]| es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");

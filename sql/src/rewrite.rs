@@ -42,6 +42,7 @@ impl VisitorMut for Rewriter {
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         rotate(e);
         float_literal(e);
+        interval_literal(e);
         make_interval_args(e);
         ControlFlow::Continue(())
     }
@@ -82,6 +83,21 @@ fn float_literal(e: &mut Expr) {
     }
     let text = Value::SingleQuotedString(s.clone()).with_empty_span();
     *e = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(Expr::Value(text)), data_type: DataType::DoublePrecision, array: false, format: None };
+}
+
+/// `INTERVAL 'text'` is read by eddy's PostgreSQL interval input (as
+/// `'text'::interval`), not by DataFusion's parser at planning time (which
+/// also negates `-INTERVAL '1 day 2 hours'` as the text `-1 day 2 hours`).
+fn interval_literal(e: &mut Expr) {
+    let Expr::Interval(iv) = e else { return };
+    if iv.leading_field.is_some() || iv.last_field.is_some() || iv.leading_precision.is_some() || iv.fractional_seconds_precision.is_some() {
+        return;
+    }
+    if !matches!(&*iv.value, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_))) {
+        return;
+    }
+    let value = (*iv.value).clone();
+    *e = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(value), data_type: DataType::Interval { fields: None, precision: None }, array: false, format: None };
 }
 
 const MAKE_INTERVAL_PARAMS: [&str; 7] = ["years", "months", "weeks", "days", "hours", "mins", "secs"];
@@ -125,6 +141,12 @@ fn name_key(e: &Expr) -> String {
             match e {
                 Expr::Cast { expr, .. } | Expr::Nested(expr) => *e = (**expr).clone(),
                 Expr::CompoundIdentifier(parts) if !parts.is_empty() => *e = Expr::Identifier(parts.last().unwrap().clone()),
+                // DataFusion names subquery expressions without their
+                // subquery (`x IN (SELECT ...)` is just `IN`).
+                Expr::InSubquery { negated, .. } => *e = Expr::Identifier(Ident::new(if *negated { "NOT IN" } else { "IN" })),
+                Expr::Exists { negated, .. } => *e = Expr::Identifier(Ident::new(if *negated { "NOT EXISTS" } else { "EXISTS" })),
+                Expr::Subquery(_) => *e = Expr::Identifier(Ident::new("(subquery)")),
+                Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => *right = Box::new(Expr::Identifier(Ident::new("(subquery)"))),
                 _ => {}
             }
             ControlFlow::Continue(())
@@ -177,6 +199,11 @@ mod tests {
     #[test]
     fn out_of_range_literals_become_doubles() {
         assert_eq!(rewritten("SELECT 1.7976931348623157e308, 5e-324, 1.5, 1e3"), "SELECT '1.7976931348623157e308'::DOUBLE PRECISION, '5e-324'::DOUBLE PRECISION, 1.5, 1e3");
+    }
+
+    #[test]
+    fn interval_literals_are_casts() {
+        assert_eq!(rewritten("SELECT -INTERVAL '1 day 2 hours', INTERVAL '1' DAY"), "SELECT -'1 day 2 hours'::INTERVAL, INTERVAL '1' DAY");
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub struct Finishing {
 #[derive(Debug)]
 pub enum StatementPlan {
     CreateTable { name: String, desc: RelationDesc, if_not_exists: bool },
-    CreateView { name: String, desc: RelationDesc, plan: Plan, logical: LogicalPlan, materialized: bool, if_not_exists: bool, or_replace: bool },
+    /// `depends_on`: the relations the query names (a view over a plain
+    /// view depends on that view, not on what the view reads).
+    CreateView { name: String, desc: RelationDesc, plan: Plan, logical: LogicalPlan, depends_on: Vec<GlobalId>, materialized: bool, if_not_exists: bool, or_replace: bool },
     CreateIndex { name: String, on: GlobalId, columns: Vec<usize>, if_not_exists: bool },
     Drop { kind: ObjectType, names: Vec<String>, if_exists: bool, cascade: bool },
     /// Rows to insert into a table (in its column order).
@@ -109,11 +111,14 @@ impl Planner<'_> {
                     desc.names = cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect();
                 }
                 let logical = LogicalPlan::EmptyRelation(datafusion_expr::logical_plan::EmptyRelation { produce_one_row: false, schema: std::sync::Arc::new(datafusion_common::DFSchema::try_from(crate::types::arrow_schema(&desc).as_ref().clone()).map_err(crate::plan::df::translate)?) });
-                StatementPlan::CreateView { name: object_name(&cv.name), desc, plan, logical, materialized: true, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace }
+                let depends_on = plan.depends_on();
+                StatementPlan::CreateView { name: object_name(&cv.name), desc, plan, logical, depends_on, materialized: true, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace }
             }
             Statement::CreateView(cv) => {
                 let query = Statement::Query(cv.query.clone());
-                let logical = optimize(to_logical(&self.context(), query)?)?;
+                let unoptimized = to_logical(&self.context(), query)?;
+                let mut depends_on: Vec<GlobalId> = crate::plan::prepare::scanned_relations(&unoptimized).iter().filter_map(|t| self.catalog.resolve(&crate::catalog::Catalog::reference_name(t.schema(), t.table())).map(|i| i.id)).collect();
+                let logical = optimize(unoptimized)?;
                 let mut desc = desc_of_schema(logical.schema())?;
                 crate::names::postgres_names(&cv.query, &mut desc.names);
                 if !cv.columns.is_empty() {
@@ -126,7 +131,10 @@ impl Planner<'_> {
                 // Readers of a plain view resolve columns by the view's names.
                 let renamed = logical.schema().columns().into_iter().zip(&desc.names).map(|(c, n)| datafusion_expr::Expr::Column(c).alias(n));
                 let logical = datafusion_expr::LogicalPlanBuilder::from(logical.clone()).project(renamed).and_then(|b| b.build()).map_err(crate::plan::df::translate)?;
-                StatementPlan::CreateView { name: object_name(&cv.name), desc, plan, logical, materialized: cv.materialized, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace }
+                depends_on.extend(plan.depends_on());
+                depends_on.sort();
+                depends_on.dedup();
+                StatementPlan::CreateView { name: object_name(&cv.name), desc, plan, logical, depends_on, materialized: cv.materialized, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace }
             }
             Statement::CreateIndex(ci) => {
                 let table = object_name(&ci.table_name);
@@ -257,7 +265,19 @@ impl Planner<'_> {
             }
             node = &s.input;
         }
-        let plan = Lowerer { catalog: self.catalog, maintained: false }.lower(node)?;
+        let lowerer = Lowerer { catalog: self.catalog, maintained: false };
+        let plan = match node {
+            // DataFusion keeps a DISTINCT ON query's ORDER BY inside the node.
+            LogicalPlan::Distinct(datafusion_expr::logical_plan::Distinct::On(on)) if on.sort_expr.is_some() && finishing.order_by.is_empty() => {
+                let (plan, order_by) = lowerer.distinct_on_sorted(on)?;
+                finishing.order_by = order_by;
+                if finishing.project.is_none() {
+                    finishing.project = Some((0..on.select_expr.len()).map(ScalarExpr::Column).collect());
+                }
+                plan
+            }
+            node => lowerer.lower(node)?,
+        };
         Ok(StatementPlan::Select { plan, desc, finishing })
     }
 

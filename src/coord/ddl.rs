@@ -35,7 +35,7 @@ impl State {
                 self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Table, desc, create_sql: sql.to_string(), plan: None, depends_on: vec![] });
                 created("CREATE TABLE", vec![])
             }
-            StatementPlan::CreateView { name, desc, plan, logical, materialized, if_not_exists, or_replace } => {
+            StatementPlan::CreateView { name, desc, plan, logical, depends_on, materialized, if_not_exists, or_replace } => {
                 let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
                 if or_replace {
                     if let Some(old) = self.catalog.resolve(&name) {
@@ -50,7 +50,6 @@ impl State {
                     return created(tag, vec![n]);
                 }
                 let id = self.catalog.allocate_id();
-                let depends_on = plan.depends_on();
                 let kind = if materialized {
                     self.engine.send(Command::CreateView { id, plan: plan.clone() });
                     ItemKind::MaterializedView

@@ -1,14 +1,18 @@
 //! INSERT, UPDATE and DELETE: read the affected rows at the read
 //! timestamp, then write the changes at a new one (or buffer them in the
-//! session's open transaction).
+//! session's open transaction). Inside a transaction, statements read the
+//! tables with the transaction's earlier changes applied (the buffered
+//! changes are added to each table read as a constant collection).
 
 use super::State;
 use eddy_connectors::{QueryResult, SessionId};
 use eddy_engine::expr::UnaryFunc;
+use eddy_engine::plan::Plan;
 use eddy_engine::repr::{parse_datum, RelationDesc};
 use eddy_engine::{Datum, GlobalId, Row, ScalarType};
 use eddy_sql::statement::StatementPlan;
 use eddy_sql::{codes, SqlError};
+use std::collections::HashMap;
 
 impl State {
     pub(super) async fn dml(&mut self, session: SessionId, plan: StatementPlan) -> Result<QueryResult, SqlError> {
@@ -20,7 +24,7 @@ impl State {
         };
         let desc = self.catalog.get(table).map(|i| i.desc.clone()).ok_or_else(|| SqlError::internal("table vanished"))?;
         let arity = desc.arity();
-        let rows = self.peek(rows).await?;
+        let rows = self.peek(self.in_transaction(session, rows)).await?;
         let count = rows.len();
         let mut updates = Vec::with_capacity(rows.len());
         for row in rows {
@@ -36,6 +40,32 @@ impl State {
         }
         self.apply(session, table, updates);
         Ok(QueryResult::Command { tag: format!("{} {}", verb, count), notices: vec![] })
+    }
+
+    /// `plan` as the session sees it: inside a transaction, each table it
+    /// reads includes the changes the transaction has made so far.
+    pub(super) fn in_transaction(&self, session: SessionId, mut plan: Plan) -> Plan {
+        let Some(txn) = self.sessions.get(&session).and_then(|s| s.txn.as_ref()) else { return plan };
+        let mut pending: HashMap<GlobalId, Vec<(Row, i64)>> = HashMap::new();
+        for (id, updates) in txn {
+            pending.entry(*id).or_default().extend(updates.iter().cloned());
+        }
+        fn overlay(plan: &mut Plan, pending: &HashMap<GlobalId, Vec<(Row, i64)>>) {
+            if let Plan::Get { id, arity } = plan {
+                if let Some(rows) = pending.get(id) {
+                    let changes = Plan::Constant { rows: rows.clone(), arity: *arity };
+                    *plan = Plan::Union { inputs: vec![plan.clone(), changes] };
+                }
+                return;
+            }
+            for c in plan.children_mut() {
+                overlay(c, pending);
+            }
+        }
+        if !pending.is_empty() {
+            overlay(&mut plan, &pending);
+        }
+        plan
     }
 
     fn apply(&mut self, session: SessionId, table: GlobalId, updates: Vec<(Row, i64)>) {

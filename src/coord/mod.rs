@@ -83,6 +83,30 @@ impl Coordinator {
     }
 }
 
+/// Splits SQL text into the text of each statement, at semicolons outside
+/// quotes and comments.
+fn split_statements(sql: &str) -> Result<Vec<String>, SqlError> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| SqlError::syntax(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for t in tokens {
+        if t == Token::SemiColon {
+            if !current.trim().is_empty() {
+                out.push(current.trim().to_string());
+            }
+            current.clear();
+        } else {
+            current.push_str(&t.to_string());
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    Ok(out)
+}
+
 fn now_ms() -> Timestamp {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
@@ -90,6 +114,26 @@ fn now_ms() -> Timestamp {
 impl State {
     fn planner(&self) -> Planner<'_> {
         Planner { catalog: &self.catalog, views: &self.views }
+    }
+
+    /// Executes the text of one statement: eddy's own statements (SHOW,
+    /// psql's catalog queries, CREATE/DROP SOURCE and SINK) first, then SQL.
+    async fn execute_text(&mut self, session: SessionId, sql: &str, params: &[Datum]) -> Result<QueryResult, SqlError> {
+        if eddy_sql::connector::is_connector_statement(sql) {
+            return self.create_connector(sql);
+        }
+        if let Some((source, names, if_exists, cascade)) = eddy_sql::connector::parse_drop(sql) {
+            return self.drop_connector(source, names, if_exists, cascade);
+        }
+        if let Some(show) = show::plan_show(&self.catalog, sql).or_else(|| plan_psql_query(&self.catalog, sql)) {
+            return self.execute_plan(session, show?, sql).await;
+        }
+        let mut stmts = parse(sql)?;
+        match stmts.len() {
+            0 => Ok(QueryResult::Command { tag: String::new(), notices: vec![] }),
+            1 => self.execute_one(session, stmts.remove(0), params, sql).await,
+            _ => Err(SqlError::internal("statement text held several statements")),
+        }
     }
 
     /// Plans and executes one statement; `sql` is its text.
@@ -106,6 +150,7 @@ impl State {
             StatementPlan::CreateTable { .. } | StatementPlan::CreateView { .. } | StatementPlan::CreateIndex { .. } | StatementPlan::Drop { .. } => self.ddl(plan, sql),
             StatementPlan::Insert { .. } | StatementPlan::Update { .. } | StatementPlan::Delete { .. } => self.dml(session, plan).await,
             StatementPlan::Select { plan, desc, finishing } => {
+                let plan = self.in_transaction(session, plan);
                 let rows = self.select(plan, &finishing).await?;
                 Ok(QueryResult::Rows { desc, rows })
             }
@@ -167,29 +212,13 @@ impl QueryHandler for Coordinator {
 
     async fn execute(&self, session: SessionId, sql: &str, params: &[Datum]) -> Vec<Result<QueryResult, SqlError>> {
         let mut state = self.state.lock().await;
-        if eddy_sql::connector::is_connector_statement(sql) {
-            return vec![state.create_connector(sql.trim().trim_end_matches(';'))];
-        }
-        if let Some((source, names, if_exists, cascade)) = eddy_sql::connector::parse_drop(sql) {
-            return vec![state.drop_connector(source, names, if_exists, cascade)];
-        }
-        if let Some(show) = show::plan_show(&state.catalog, sql).or_else(|| plan_psql_query(&state.catalog, sql)) {
-            return vec![match show {
-                Ok(plan) => state.execute_plan(session, plan, sql).await,
-                Err(e) => Err(e),
-            }];
-        }
-        let stmts = match parse(sql) {
-            Ok(s) => s,
+        let texts = match split_statements(sql) {
+            Ok(t) => t,
             Err(e) => return vec![Err(e)],
         };
-        let single = stmts.len() == 1;
         let mut results = Vec::new();
-        for stmt in stmts {
-            // The text catalog items keep: the user's own when the query
-            // string is this one statement, else the parser's rendering.
-            let text = if single { sql.trim().trim_end_matches(';').trim_end().to_string() } else { stmt.to_string() };
-            let r = state.execute_one(session, stmt, params, &text).await;
+        for text in texts {
+            let r = state.execute_text(session, &text, params).await;
             let failed = r.is_err();
             results.push(r);
             if failed {

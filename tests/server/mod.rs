@@ -18,11 +18,17 @@ pub fn free_port() -> u16 {
 
 impl EddyServer {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts the server with extra `serve` flags.
+    pub fn start_with(extra: &[&str]) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("eddy-test-{}-{}", std::process::id(), port));
         let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
             .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--workers", "2", "--data-dir"])
             .arg(&dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -27,6 +27,9 @@ pub enum AggregateFunc {
     /// The first value in ORDER BY order (NULLs included).
     FirstValue,
     LastValue,
+    /// The value of the only row (NULLs included); more than one row is
+    /// error 21000 (a scalar subquery used as an expression).
+    Single,
 }
 
 /// One aggregate of a Reduce: `func(DISTINCT args ORDER BY ...) FILTER (WHERE filter)`.
@@ -62,7 +65,7 @@ impl AggregateExpr {
             }
             let args = self.args.iter().map(|a| a.eval(row)).collect::<Result<Vec<_>, _>>()?;
             // Aggregates skip rows whose (first) argument is NULL; count(*) has none.
-            let keeps_nulls = matches!(self.func, AggregateFunc::FirstValue | AggregateFunc::LastValue);
+            let keeps_nulls = matches!(self.func, AggregateFunc::FirstValue | AggregateFunc::LastValue | AggregateFunc::Single);
             if !keeps_nulls && args.first().is_some_and(Datum::is_null) {
                 continue;
             }
@@ -127,6 +130,8 @@ impl AggregateExpr {
             StddevSamp | StddevPop | VarSamp | VarPop => variance(self.func, values(), count)?,
             FirstValue => values().next().cloned().unwrap_or(Datum::Null),
             LastValue => values().last().cloned().unwrap_or(Datum::Null),
+            Single if count > 1 => return Err(EvalError::new("21000", "more than one row returned by a subquery used as an expression")),
+            Single => values().next().cloned().unwrap_or(Datum::Null),
         })
     }
 }

@@ -48,7 +48,7 @@ pub fn arith(op: ArithOp, a: Datum, b: Datum, ty: ScalarType) -> Result<Datum, E
     use Datum::*;
     match (&a, &b) {
         (Int(x), Int(y)) if ty.is_integer() || !ty.is_numeric_family() => int_arith(op, *x, *y, if ty.is_integer() { ty } else { ScalarType::Int64 }),
-        (Float(_), _) | (_, Float(_)) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
+        (Float(_), Int(_) | Numeric(_) | Float(_)) | (Int(_) | Numeric(_), Float(_)) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
         (Int(_), Int(_)) if matches!(ty, ScalarType::Float32 | ScalarType::Float64) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
         (Int(_) | Numeric(_), Int(_) | Numeric(_)) => numeric_arith(op, to_decimal(&a).unwrap(), to_decimal(&b).unwrap()),
         _ => match (datetime_arith(op, a, b)?, ty) {
@@ -293,6 +293,8 @@ mod tests {
         let r = arith(ArithOp::Mul, iv(0, 2, 3 * 3_600_000_000), Datum::Int(3), ScalarType::Interval).unwrap();
         assert_eq!(crate::repr::format_datum(&r, ScalarType::Interval).unwrap(), "6 days 09:00:00");
         assert_eq!(arith(ArithOp::Div, iv(0, 1, 0), Datum::Int(0), ScalarType::Interval).unwrap_err().code, "22012");
+        let r = arith(ArithOp::Mul, iv(0, 1, 0), Datum::float(1.5), ScalarType::Interval).unwrap();
+        assert_eq!(crate::repr::format_datum(&r, ScalarType::Interval).unwrap(), "1 day 12:00:00");
     }
     #[test]
     fn integer_overflow_is_an_error() {

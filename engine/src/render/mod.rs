@@ -55,8 +55,13 @@ fn render_inner<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashM
         }
         Plan::Get { id, .. } => {
             let bundle = traces.get_mut(id).unwrap_or_else(|| panic!("no arrangement for u{}", id));
-            errs.push(bundle.errs.import(scope).as_collection(|e, _| e.clone()));
-            bundle.oks.import(scope).as_collection(|r, _| r.clone())
+            // History before the compaction frontier arrives as one
+            // snapshot at that frontier: a new dataflow computes from the
+            // current contents once instead of replaying each earlier
+            // change (which could also leave an earlier but equal value,
+            // such as numeric `0` where the contents say `0.00`).
+            errs.push(bundle.errs.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone()));
+            bundle.oks.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone())
         }
         Plan::Map { input: i, exprs } => {
             let exprs = exprs.clone();

@@ -66,10 +66,21 @@ impl ExprLowerer<'_> {
                 }
             }
             Expr::Case(c) => self.case(c)?,
-            Expr::Cast(c) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(scalar_type_of_arrow(&c.field.data_type())?)),
-            Expr::TryCast(c) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(scalar_type_of_arrow(&c.field.data_type())?)),
+            // The target field carries jsonb's metadata for `::jsonb`.
+            // Casts to numeric that DataFusion added to unify types keep
+            // each value's scale (PostgreSQL's implicit conversion); casts
+            // written in the SQL are TryCasts and round to the declared
+            // scale (see `super::prepare::mark_explicit_casts`).
+            Expr::Cast(c) if matches!(column_type_of_field(&c.field)?.scalar, ScalarType::Numeric { .. }) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(ScalarType::Numeric { precision: None, scale: None })),
+            Expr::Cast(c) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(column_type_of_field(&c.field)?.scalar)),
+            Expr::TryCast(c) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(column_type_of_field(&c.field)?.scalar)),
             Expr::ScalarFunction(f) => {
-                let args = f.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
+                let args = match f.func.name() {
+                    // concat prints its arguments with their types' output
+                    // functions (a boolean is `t`), not as DataFusion's casts to text do.
+                    "concat" | "concat_ws" => f.args.iter().map(|a| self.lower(self.uncast_boolean(a))).collect::<Result<Vec<_>, _>>()?,
+                    _ => f.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?,
+                };
                 let out = self.type_of(e)?;
                 scalar_function(f.func.name(), args, out, self.maintained)?
             }
@@ -133,6 +144,16 @@ impl ExprLowerer<'_> {
         Ok(l.call_binary(func, r))
     }
 
+    /// A DataFusion cast of a boolean to text, unwrapped.
+    fn uncast_boolean<'e>(&self, a: &'e Expr) -> &'e Expr {
+        if let Expr::Cast(c) = a {
+            if c.field.data_type() == &arrow_schema::DataType::Utf8 && self.type_of(&c.expr).is_ok_and(|t| t == ScalarType::Bool) {
+                return &c.expr;
+            }
+        }
+        a
+    }
+
     fn case(&self, c: &Case) -> Result<ScalarExpr, SqlError> {
         let mut result = match &c.else_expr {
             Some(e) => self.lower(e)?,
@@ -159,6 +180,7 @@ impl ExprLowerer<'_> {
             return Err(SqlError::internal(format!("expected an aggregate, found {}", e)));
         };
         let f = aggregate_func(func.name())?;
+        let out = self.sum_output(f, params.args.first(), out)?;
         let mut args = params.args.iter().map(|a| self.lower(self.uncast_integer_arg(f, a))).collect::<Result<Vec<_>, _>>()?;
         if f == AggregateFunc::Count && args.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
             args.clear(); // count(*), count(1)
@@ -171,6 +193,18 @@ impl ExprLowerer<'_> {
             order_by: params.order_by.iter().map(|s| self.sort_key(s)).collect::<Result<_, _>>()?,
             output: out,
         })
+    }
+
+    /// PostgreSQL's sum of bigint is numeric (it cannot overflow); DataFusion
+    /// types it bigint. Sums of smallint and integer (which DataFusion casts
+    /// to bigint first) stay bigint.
+    fn sum_output(&self, f: AggregateFunc, arg: Option<&Expr>, out: ScalarType) -> Result<ScalarType, SqlError> {
+        let (AggregateFunc::Sum, Some(arg)) = (f, arg) else { return Ok(out) };
+        let inner = match arg {
+            Expr::Cast(c) => &c.expr,
+            other => other,
+        };
+        Ok(if self.type_of(inner)? == ScalarType::Int64 { ScalarType::Numeric { precision: None, scale: None } } else { out })
     }
 
     /// DataFusion casts an integer argument of avg (and of variance
@@ -273,6 +307,7 @@ fn aggregate_func(name: &str) -> Result<AggregateFunc, SqlError> {
         "var_pop" => AggregateFunc::VarPop,
         "first_value" => AggregateFunc::FirstValue,
         "last_value" => AggregateFunc::LastValue,
+        crate::plan::subquery::SINGLE_VALUE => AggregateFunc::Single,
         other => return Err(unsupported(format!("aggregate function {}", other))),
     })
 }
@@ -301,6 +336,15 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "log10" => unary(UnaryFunc::Log10, args),
         "log" if args.len() == 1 => unary(UnaryFunc::Log10, args),
         "exp" => unary(UnaryFunc::Exp, args),
+        "mod" => binary(BinaryFunc::Mod(out), args),
+        "justify_days" => unary(UnaryFunc::JustifyDays, args),
+        "justify_hours" => unary(UnaryFunc::JustifyHours, args),
+        "justify_interval" => unary(UnaryFunc::JustifyInterval, args),
+        "make_date" => variadic(VariadicFunc::MakeDate, args),
+        "make_timestamp" => variadic(VariadicFunc::MakeTimestamp, args),
+        "make_interval" => variadic(VariadicFunc::MakeInterval, args),
+        super::pg_functions::INTERVAL_MUL => binary(BinaryFunc::Mul(ScalarType::Interval), args),
+        super::pg_functions::INTERVAL_DIV => binary(BinaryFunc::Div(ScalarType::Interval), args),
         "signum" | "sign" => unary(UnaryFunc::Sign, args),
         "round" | "trunc" => {
             let f = if name == "round" { BinaryFunc::Round } else { BinaryFunc::Trunc };
@@ -311,7 +355,8 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         }
         "power" | "pow" => binary(BinaryFunc::Power, args),
         "nullif" => binary(BinaryFunc::NullIf, args),
-        "date_part" => binary(BinaryFunc::DatePart { numeric: true }, args),
+        "date_part" | "datepart" => binary(BinaryFunc::DatePart { numeric: false }, args),
+        super::pg_functions::EXTRACT => binary(BinaryFunc::DatePart { numeric: true }, args),
         "date_trunc" => binary(BinaryFunc::DateTrunc, args),
         "left" => binary(BinaryFunc::Left, args),
         "right" => binary(BinaryFunc::Right, args),
@@ -364,7 +409,7 @@ pub fn literal(v: &ScalarValue) -> Result<(Datum, ScalarType), SqlError> {
         V::UInt64(Some(i)) => Datum::Int(*i as i64),
         V::Float32(Some(f)) => Datum::float(*f as f64),
         V::Float64(Some(f)) => Datum::float(*f),
-        V::Decimal128(Some(v), _, s) => Datum::Numeric(Decimal::try_from_i128_with_scale(*v, *s as u32).map_err(|e| SqlError::new(crate::codes::NUMERIC_VALUE_OUT_OF_RANGE, e.to_string()))?),
+        V::Decimal128(Some(v), _, s) => Datum::Numeric(decimal_literal(*v, *s)?),
         V::Utf8(Some(s)) | V::LargeUtf8(Some(s)) | V::Utf8View(Some(s)) => Datum::Text(s.clone()),
         V::Date32(Some(d)) => Datum::Date(*d),
         V::TimestampMicrosecond(Some(t), tz) => ts(*t, tz.is_some()),
@@ -379,10 +424,63 @@ pub fn literal(v: &ScalarValue) -> Result<(Datum, ScalarType), SqlError> {
     Ok((d, ty))
 }
 
+/// A DataFusion decimal `v * 10^-s` as a numeric; a negative scale (`1e3`)
+/// gives an integer.
+fn decimal_literal(v: i128, s: i8) -> Result<Decimal, SqlError> {
+    let overflow = || SqlError::new(crate::codes::NUMERIC_VALUE_OUT_OF_RANGE, "value overflows numeric format");
+    if s >= 0 {
+        return Decimal::try_from_i128_with_scale(v, s as u32).map_err(|_| overflow());
+    }
+    let factor = 10i128.checked_pow(s.unsigned_abs() as u32).ok_or_else(overflow)?;
+    Decimal::try_from_i128_with_scale(v.checked_mul(factor).ok_or_else(overflow)?, 0).map_err(|_| overflow())
+}
+
 fn ts(us: i64, tz: bool) -> Datum {
     if tz {
         Datum::TimestampTz(us)
     } else {
         Datum::Timestamp(us)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::DataType;
+    use datafusion_expr::{lit, Cast};
+
+    fn eval(e: Expr) -> String {
+        let schema = DFSchema::empty();
+        let none = HashMap::new();
+        let lowered = ExprLowerer { schema: &schema, subqueries: &none, maintained: false }.lower(&e).unwrap();
+        let d = lowered.eval(&[]).unwrap();
+        eddy_engine::repr::format_datum(&d, ScalarType::Text).unwrap_or_else(|| "NULL".into())
+    }
+
+    fn cast(e: Expr, to: DataType) -> Expr {
+        Expr::Cast(Cast::new(Box::new(e), to))
+    }
+
+    #[test]
+    fn decimal_literals_with_negative_scale_are_integers() {
+        assert_eq!(eval(lit(ScalarValue::Decimal128(Some(1), 1, -3))), "1000");
+        assert_eq!(eval(lit(ScalarValue::Decimal128(Some(150), 3, 2))), "1.50");
+    }
+
+    #[test]
+    fn case_branches_keep_their_own_numeric_scale() {
+        let dec = DataType::Decimal128(8, 3);
+        let case = |cond: bool| Expr::Case(Case::new(None, vec![(Box::new(lit(cond)), Box::new(cast(lit(7i64), dec.clone())))], Some(Box::new(lit(ScalarValue::Decimal128(Some(2500), 8, 3))))));
+        assert_eq!(eval(case(true)), "7");
+        assert_eq!(eval(case(false)), "2.500");
+        // An explicit cast (planned as a TryCast) applies the type's scale.
+        assert_eq!(eval(Expr::TryCast(datafusion_expr::TryCast::new(Box::new(lit(7i64)), dec))), "7.000");
+    }
+
+    #[test]
+    fn concat_prints_booleans_as_their_output_function_does() {
+        let concat = Expr::ScalarFunction(datafusion_expr::expr::ScalarFunction::new_udf(super::super::context::FUNCTIONS.scalars["concat"].clone(), vec![lit("x"), cast(lit(true), DataType::Utf8)]));
+        assert_eq!(eval(concat), "xt");
+        assert_eq!(eval(cast(lit(true), DataType::Utf8)), "true");
     }
 }

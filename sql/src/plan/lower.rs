@@ -22,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::SqlError;
 use datafusion_common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion_common::{DFSchema, NullEquality};
-use datafusion_expr::logical_plan::{Aggregate, Distinct, Join, JoinType, Window};
+use datafusion_expr::logical_plan::{Aggregate, Distinct, DistinctOn, Join, JoinType, Window};
 use datafusion_expr::{Expr, GroupingSet, LogicalPlan};
 use eddy_engine::expr::{ScalarExpr, SortKey, UnaryFunc};
 use eddy_engine::plan::Plan;
@@ -139,6 +139,11 @@ impl Lowerer<'_> {
             LogicalPlan::Limit(limit) => {
                 let (offset, fetch) = limit_bounds(limit)?;
                 let (input, order_by) = match limit.input.as_ref() {
+                    LogicalPlan::Distinct(Distinct::On(on)) if on.sort_expr.is_some() => {
+                        let (input, order_by) = self.distinct_on_sorted(on)?;
+                        let top = Plan::TopK { input: input.boxed(), group_key: vec![], order_by, limit: fetch, offset };
+                        return Ok(project(top, (0..on.select_expr.len()).collect()));
+                    }
                     LogicalPlan::Sort(s) => {
                         let l = self.exprs(s.input.schema(), &none);
                         (self.lower(&s.input)?, s.expr.iter().map(|k| l.sort_key(k)).collect::<Result<Vec<_>, _>>()?)
@@ -336,7 +341,15 @@ impl Lowerer<'_> {
 
     /// `SELECT DISTINCT ON (keys) exprs ... ORDER BY ...`: per distinct key,
     /// the first row in the ORDER BY order, as a TopK of one per group.
-    fn distinct_on(&self, on: &datafusion_expr::logical_plan::DistinctOn) -> Result<Plan, SqlError> {
+    fn distinct_on(&self, on: &DistinctOn) -> Result<Plan, SqlError> {
+        let (plan, _) = self.distinct_on_sorted(on)?;
+        Ok(project(plan, (0..on.select_expr.len()).collect()))
+    }
+
+    /// DISTINCT ON with its ORDER BY values appended to each output row,
+    /// and that order as sort keys over those columns (DataFusion folds a
+    /// DISTINCT ON query's ORDER BY into the node).
+    pub fn distinct_on_sorted(&self, on: &DistinctOn) -> Result<(Plan, Vec<SortKey>), SqlError> {
         let none = HashMap::new();
         let input = self.lower(&on.input)?;
         let arity = input.arity();
@@ -347,10 +360,13 @@ impl Lowerer<'_> {
             Some(sort) => sort.iter().map(|k| l.sort_key(k)).collect::<Result<Vec<_>, _>>()?,
             None => vec![],
         };
-        let (nk, nv) = (keys.len(), values.len());
-        let mapped = Plan::Map { input: input.boxed(), exprs: keys.into_iter().chain(values).collect() };
-        let top = Plan::TopK { input: mapped.boxed(), group_key: (arity..arity + nk).collect(), order_by, limit: Some(1), offset: 0 };
-        Ok(project(top, (arity + nk..arity + nk + nv).collect()))
+        let (nk, nv, ns) = (keys.len(), values.len(), order_by.len());
+        let sort_values = order_by.iter().map(|k| k.expr.clone());
+        let mapped = Plan::Map { input: input.boxed(), exprs: keys.into_iter().chain(values).chain(sort_values).collect() };
+        let top = Plan::TopK { input: mapped.boxed(), group_key: (arity..arity + nk).collect(), order_by: order_by.clone(), limit: Some(1), offset: 0 };
+        let out = project(top, (arity + nk..arity + nk + nv + ns).collect());
+        let keys = order_by.into_iter().enumerate().map(|(i, k)| SortKey { expr: ScalarExpr::Column(nv + i), ..k }).collect();
+        Ok((out, keys))
     }
 
     /// `x NOT IN (subquery)`: beyond the plain anti join, a row whose key is

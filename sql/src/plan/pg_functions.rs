@@ -8,7 +8,8 @@
 //! * functions DataFusion does not have: `mod`, `make_timestamp`,
 //!   `make_interval`, `justify_days`, `justify_hours`, `justify_interval`;
 //! * `date_trunc`, typed as PostgreSQL types it (a date is truncated as a
-//!   timestamptz);
+//!   timestamptz); `date_part` (double precision) apart from `extract`
+//!   (numeric), which DataFusion plans alike;
 //! * operators DataFusion refuses or types differently ([`PgExprPlanner`]):
 //!   `interval * number`, `interval / number`, `interval <op> 'text'`,
 //!   `date ± interval` (a timestamp, not a date);
@@ -29,6 +30,9 @@ use std::sync::{Arc, LazyLock};
 pub const INTERVAL_MUL: &str = "__eddy_interval_mul";
 /// Name of the function `interval / number` is planned as.
 pub const INTERVAL_DIV: &str = "__eddy_interval_div";
+/// Name of the function `extract(field FROM value)` is planned as (numeric;
+/// `date_part` is double precision).
+pub const EXTRACT: &str = "__eddy_extract";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -38,6 +42,8 @@ enum Kind {
     Justify,
     IntervalScale,
     DateTrunc,
+    /// `date_part` (double precision) and `extract` (numeric).
+    DatePart { numeric: bool },
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -74,7 +80,7 @@ impl PgFunction {
 
     fn arity(&self) -> usize {
         match self.kind {
-            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc => 2,
+            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } => 2,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
             Kind::Justify => 1,
@@ -110,7 +116,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::MakeInterval => [vec![DataType::Int32; 6], vec![DataType::Float64]].concat(),
             Kind::Justify => vec![INTERVAL],
             Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
-            Kind::DateTrunc => {
+            Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
                     t @ (DataType::Timestamp(..) | DataType::Interval(_)) => t.clone(),
                     _ => timestamptz(),
@@ -128,6 +134,8 @@ impl ScalarUDFImpl for PgFunction {
             },
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::MakeInterval | Kind::Justify | Kind::IntervalScale => INTERVAL,
+            Kind::DatePart { numeric: false } => DataType::Float64,
+            Kind::DatePart { numeric: true } => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             Kind::DateTrunc => match args.get(1) {
                 Some(t @ (DataType::Timestamp(..) | DataType::Interval(_))) => t.clone(),
                 _ => timestamptz(),
@@ -153,6 +161,9 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         (INTERVAL_MUL, Kind::IntervalScale),
         (INTERVAL_DIV, Kind::IntervalScale),
         ("date_trunc", Kind::DateTrunc),
+        ("date_part", Kind::DatePart { numeric: false }),
+        ("datepart", Kind::DatePart { numeric: false }),
+        (EXTRACT, Kind::DatePart { numeric: true }),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
@@ -177,6 +188,10 @@ fn is_number(t: &DataType) -> bool {
 }
 
 impl ExprPlanner for PgExprPlanner {
+    fn plan_extract(&self, args: Vec<Expr>) -> Result<PlannerResult<Vec<Expr>>> {
+        Ok(PlannerResult::Planned(call(EXTRACT, args)))
+    }
+
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
         let (Ok(lt), Ok(rt)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
             return Ok(PlannerResult::Original(expr));
@@ -239,5 +254,7 @@ mod tests {
         let t = &PG_FUNCTIONS["date_trunc"];
         assert_eq!(t.return_type(&[DataType::Utf8, DataType::Date32]).unwrap(), timestamptz());
         assert_eq!(t.return_type(&[DataType::Utf8, DataType::Timestamp(TimeUnit::Microsecond, None)]).unwrap(), DataType::Timestamp(TimeUnit::Microsecond, None));
+        assert_eq!(PG_FUNCTIONS["date_part"].return_type(&[DataType::Utf8, DataType::Date32]).unwrap(), DataType::Float64);
+        assert_eq!(PG_FUNCTIONS[EXTRACT].return_type(&[DataType::Utf8, DataType::Date32]).unwrap(), DataType::Decimal128(38, 10));
     }
 }

@@ -33,7 +33,7 @@
 //! replaces it (DataFusion does this only for EXISTS inside WHERE).
 
 use datafusion_common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion_common::{Column, DFSchema, Result, ScalarValue};
+use datafusion_common::{Column, DFSchema, ExprSchema, Result, ScalarValue};
 use datafusion_expr::expr::{AggregateFunction, Case, Exists, InSubquery, SetComparison, SetQuantifier};
 use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::logical_plan::{Filter, JoinType, LogicalPlan, Projection, Subquery};
@@ -311,8 +311,9 @@ fn mark_join(left: &LogicalPlan, subquery: &LogicalPlan) -> Result<Option<(Logic
             })
             .map(|t| t.data)
         })
-        .transpose()?;
-    let joined = LogicalPlanBuilder::from(left.clone()).join_on(right, JoinType::LeftMark, filter)?.build()?;
+        .transpose()?
+        .unwrap_or_else(|| lit(true));
+    let joined = LogicalPlanBuilder::from(left.clone()).join_on(right, JoinType::LeftMark, Some(filter))?.build()?;
     let n = joined.schema().fields().len();
     let mark = Expr::Column(Column::from(joined.schema().qualified_field(n - 1)));
     Ok(Some((joined, mark)))
