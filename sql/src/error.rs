@@ -88,6 +88,7 @@ pub mod codes {
     pub const CARDINALITY_VIOLATION: &str = "21000";
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const UNIQUE_VIOLATION: &str = "23505";

@@ -179,6 +179,10 @@ impl Planner<'_> {
                 };
                 StatementPlan::Explain { text: format!("DataFusion plan:\n{}\nOptimized:\n{}\nEngine plan:\n{}", logical.display_indent(), optimized.display_indent(), ours) }
             }
+            Statement::Explain { statement, verbose: true, .. } if matches!(statement.as_ref(), Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_)) => {
+                let logical = to_logical(&self.context(), *statement)?;
+                StatementPlan::Explain { text: format!("DataFusion plan:\n{}", logical.display_indent()) }
+            }
             Statement::Explain { statement, .. } => {
                 let text = match self.plan(*statement, params)? {
                     StatementPlan::Select { plan, .. } | StatementPlan::CreateView { plan, .. } => plan.to_string(),

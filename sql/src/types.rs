@@ -32,7 +32,7 @@ pub fn scalar_type_of_sql(ty: &SqlType) -> Result<ScalarType, SqlError> {
             ExactNumberInfo::Precision(p) => ScalarType::Numeric { precision: Some(*p as u8), scale: Some(0) },
             ExactNumberInfo::PrecisionAndScale(p, s) => ScalarType::Numeric { precision: Some(*p as u8), scale: Some(*s as u8) },
         },
-        T::Text | T::Varchar(_) | T::CharVarying(_) | T::Char(_) | T::Character(_) | T::String(_) => ScalarType::Text,
+        T::Text | T::Varchar(_) | T::CharVarying(_) | T::CharacterVarying(_) | T::Char(_) | T::Character(_) | T::String(_) => ScalarType::Text,
         T::Date => ScalarType::Date,
         T::Timestamp(_, tz) => match tz {
             sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz => ScalarType::TimestampTz,
@@ -126,4 +126,24 @@ pub fn desc_of_schema(schema: &datafusion_common::DFSchema) -> Result<RelationDe
 /// The Arrow schema of a relation.
 pub fn arrow_schema(desc: &RelationDesc) -> arrow_schema::SchemaRef {
     Arc::new(arrow_schema::Schema::new(desc.iter().map(|(n, t)| arrow_field(n, t)).collect::<Vec<_>>()))
+}
+
+/// The declared length of each `varchar(n)` / `char(n)` column of a
+/// `CREATE TABLE` statement (None for other columns). The engine's text
+/// type has no length; INSERT and UPDATE check it (error 22001).
+pub fn char_limits(create_sql: &str) -> Vec<Option<usize>> {
+    use sqlparser::ast::{CharacterLength, Statement};
+    let Ok(mut stmts) = crate::statement::parse(create_sql) else { return vec![] };
+    let Some(Statement::CreateTable(ct)) = stmts.pop() else { return vec![] };
+    ct.columns
+        .iter()
+        .map(|c| match &c.data_type {
+            SqlType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
+            | SqlType::CharVarying(Some(CharacterLength::IntegerLength { length, .. }))
+            | SqlType::CharacterVarying(Some(CharacterLength::IntegerLength { length, .. }))
+            | SqlType::Char(Some(CharacterLength::IntegerLength { length, .. }))
+            | SqlType::Character(Some(CharacterLength::IntegerLength { length, .. })) => Some(*length as usize),
+            _ => None,
+        })
+        .collect()
 }

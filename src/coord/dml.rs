@@ -22,19 +22,21 @@ impl State {
             StatementPlan::Delete { table, rows } => (table, rows, "DELETE"),
             _ => unreachable!("not DML"),
         };
-        let desc = self.catalog.get(table).map(|i| i.desc.clone()).ok_or_else(|| SqlError::internal("table vanished"))?;
+        let item = self.catalog.get(table).ok_or_else(|| SqlError::internal("table vanished"))?;
+        let desc = item.desc.clone();
+        let limits = eddy_sql::types::char_limits(&item.create_sql);
         let arity = desc.arity();
         let rows = self.peek(self.in_transaction(session, rows)).await?;
         let count = rows.len();
         let mut updates = Vec::with_capacity(rows.len());
         for row in rows {
             match verb {
-                "INSERT 0" => updates.push((conform(row, &desc)?, 1)),
+                "INSERT 0" => updates.push((conform(row, &desc, &limits)?, 1)),
                 "DELETE" => updates.push((row, -1)),
                 _ => {
                     let (old, new) = row.split_at(arity);
                     updates.push((old.to_vec(), -1));
-                    updates.push((conform(new.to_vec(), &desc)?, 1));
+                    updates.push((conform(new.to_vec(), &desc, &limits)?, 1));
                 }
             }
         }
@@ -76,11 +78,23 @@ impl State {
     }
 }
 
-/// Checks NOT NULL and brings each value to its column's exact type.
-fn conform(row: Row, desc: &RelationDesc) -> Result<Row, SqlError> {
+/// Checks NOT NULL and the length of `varchar(n)` values, and brings each
+/// value to its column's exact type.
+fn conform(row: Row, desc: &RelationDesc, limits: &[Option<usize>]) -> Result<Row, SqlError> {
     row.into_iter()
         .zip(desc.iter())
-        .map(|(d, (name, ty))| {
+        .enumerate()
+        .map(|(i, (d, (name, ty)))| {
+            let d = match (d, limits.get(i)) {
+                (Datum::Text(s), Some(Some(n))) if s.chars().count() > *n => {
+                    // Spaces beyond the length are cut off; anything else is an error.
+                    if s.trim_end_matches(' ').chars().count() > *n {
+                        return Err(SqlError::new(codes::STRING_DATA_RIGHT_TRUNCATION, format!("value too long for type character varying({})", n)));
+                    }
+                    Datum::Text(s.chars().take(*n).collect())
+                }
+                (d, _) => d,
+            };
             if d.is_null() {
                 if !ty.nullable {
                     return Err(SqlError::new(codes::NOT_NULL_VIOLATION, format!("null value in column \"{}\" violates not-null constraint", name)));

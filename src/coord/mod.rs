@@ -84,27 +84,44 @@ impl Coordinator {
 }
 
 /// Splits SQL text into the text of each statement, at semicolons outside
-/// quotes and comments.
+/// quotes and comments. Each statement is a slice of the original text
+/// (re-printing tokens would lose quoting: `'it''s'` prints as `'it's'`).
 fn split_statements(sql: &str) -> Result<Vec<String>, SqlError> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
+    use sqlparser::tokenizer::{Location, Token, Tokenizer};
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| SqlError::syntax(e.to_string()))?;
+    let tokens = Tokenizer::new(&dialect, sql).tokenize_with_location().map_err(|e| SqlError::syntax(e.to_string()))?;
+    // Token locations are 1-based lines and columns counted in characters.
+    let line_starts: Vec<usize> = std::iter::once(0).chain(sql.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let offset = |loc: Location| -> usize {
+        let start = line_starts.get((loc.line as usize).saturating_sub(1)).copied().unwrap_or(sql.len());
+        sql[start..].char_indices().nth((loc.column as usize).saturating_sub(1)).map_or(sql.len(), |(i, _)| start + i)
+    };
     let mut out = Vec::new();
-    let mut current = String::new();
-    for t in tokens {
-        if t == Token::SemiColon {
-            if !current.trim().is_empty() {
-                out.push(current.trim().to_string());
+    let mut begin = 0;
+    for t in &tokens {
+        if t.token == Token::SemiColon {
+            let at = offset(t.span.start);
+            let text = sql[begin..at].trim();
+            if !text.is_empty() {
+                out.push(text.to_string());
             }
-            current.clear();
-        } else {
-            current.push_str(&t.to_string());
+            begin = at + 1;
         }
     }
-    if !current.trim().is_empty() {
-        out.push(current.trim().to_string());
+    let rest = sql[begin.min(sql.len())..].trim();
+    if !rest.is_empty() {
+        out.push(rest.to_string());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod split_tests {
+    #[test]
+    fn statements_keep_their_original_text() {
+        let sql = "INSERT INTO t VALUES ('it''s', E'a\\nb', 'x;y');\n-- c;\nSELECT 'é' ; ";
+        assert_eq!(super::split_statements(sql).unwrap(), vec!["INSERT INTO t VALUES ('it''s', E'a\\nb', 'x;y')", "-- c;\nSELECT 'é'"]);
+    }
 }
 
 fn now_ms() -> Timestamp {

@@ -81,7 +81,9 @@ impl Writer {
     fn run(self, rx: Receiver<(ThreadId, SubscribeEvent)>) {
         let mut pending: BTreeMap<Timestamp, Vec<(Row, Diff)>> = BTreeMap::new();
         let mut frontiers: HashMap<ThreadId, Timestamp> = HashMap::new();
-        while let Ok((worker, event)) = rx.recv() {
+        while let Ok(first) = rx.recv() {
+            // Take everything queued, so one transaction covers it.
+            for (worker, event) in std::iter::once(first).chain(rx.try_iter()) {
             match event {
                 SubscribeEvent::Updates(updates) => {
                     for (row, t, d) in updates {
@@ -92,18 +94,25 @@ impl Writer {
                     frontiers.insert(worker, t);
                 }
             }
+            }
             let complete = if frontiers.len() < self.workers { 0 } else { frontiers.values().copied().min().unwrap_or(0) };
+            // Every timestamp before `complete` is whole: write them all, in
+            // order, in one transaction (a reader never sees part of one).
+            let mut ready = Vec::new();
             while let Some((&t, _)) = pending.iter().next() {
                 if t >= complete {
                     break;
                 }
                 let mut changes = pending.remove(&t).unwrap();
                 differential_consolidate(&mut changes);
-                if let Err(e) = self.write(t, changes) {
+                ready.push((t, changes));
+            }
+            if let Some(&(last, _)) = ready.last() {
+                if let Err(e) = self.write(ready) {
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
                     *self.stats.last_error.lock().unwrap() = Some(e);
                 }
-                self.stats.written_through.store(t, Ordering::Relaxed);
+                self.stats.written_through.store(last, Ordering::Relaxed);
             }
             if complete == Timestamp::MAX {
                 break;
@@ -112,44 +121,49 @@ impl Writer {
         let _ = self.producer.flush(Duration::from_secs(10));
     }
 
-    /// Writes one timestamp's consolidated changes (one transaction).
-    fn write(&self, t: Timestamp, changes: Vec<(Row, Diff)>) -> Result<(), String> {
-        if changes.is_empty() {
+    /// Writes complete timestamps' consolidated changes, in timestamp
+    /// order, in one transaction.
+    fn write(&self, batches: Vec<(Timestamp, Vec<(Row, Diff)>)>) -> Result<(), String> {
+        let batches: Vec<(Timestamp, Vec<(Option<String>, Option<String>)>)> = batches.into_iter().filter(|(_, c)| !c.is_empty()).map(|(t, c)| (t, self.encode(c))).collect();
+        if batches.is_empty() {
             return Ok(());
         }
-        let messages = self.encode(changes);
         if self.config.transactional {
             self.producer.begin_transaction().map_err(|e| e.to_string())?;
         }
-        let ts = t.to_string();
-        for (key, value) in &messages {
-            let headers = OwnedHeaders::new().insert(Header { key: "eddy-timestamp", value: Some(ts.as_str()) });
-            let mut record: BaseRecord<String, String> = BaseRecord::to(&self.config.topic).headers(headers);
-            if let Some(k) = key {
-                record = record.key(k);
-            }
-            if let Some(v) = value {
-                record = record.payload(v);
-            }
-            let mut record = Some(record);
-            while let Some(r) = record.take() {
-                match self.producer.send(r) {
-                    Ok(()) => {}
-                    Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
-                        self.producer.poll(Duration::from_millis(10));
-                        record = Some(r);
-                    }
-                    Err((e, _)) => return Err(format!("produce to \"{}\" failed: {}", self.config.topic, e)),
+        let mut count = 0;
+        for (t, messages) in &batches {
+            let ts = t.to_string();
+            for (key, value) in messages {
+                let headers = OwnedHeaders::new().insert(Header { key: "eddy-timestamp", value: Some(ts.as_str()) });
+                let mut record: BaseRecord<String, String> = BaseRecord::to(&self.config.topic).headers(headers);
+                if let Some(k) = key {
+                    record = record.key(k);
                 }
+                if let Some(v) = value {
+                    record = record.payload(v);
+                }
+                let mut record = Some(record);
+                while let Some(r) = record.take() {
+                    match self.producer.send(r) {
+                        Ok(()) => {}
+                        Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                            self.producer.poll(Duration::from_millis(10));
+                            record = Some(r);
+                        }
+                        Err((e, _)) => return Err(format!("produce to \"{}\" failed: {}", self.config.topic, e)),
+                    }
+                }
+                self.producer.poll(Duration::ZERO);
+                count += 1;
             }
-            self.producer.poll(Duration::ZERO);
         }
         if self.config.transactional {
             self.producer.commit_transaction(Duration::from_secs(30)).map_err(|e| e.to_string())?;
         } else {
             self.producer.flush(Duration::from_secs(30)).map_err(|e| e.to_string())?;
         }
-        self.stats.messages.fetch_add(messages.len() as u64, Ordering::Relaxed);
+        self.stats.messages.fetch_add(count, Ordering::Relaxed);
         Ok(())
     }
 

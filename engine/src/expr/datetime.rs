@@ -72,7 +72,10 @@ pub fn date_part(field: &str, v: &Datum, numeric: bool) -> Result<Datum, EvalErr
         "hour" | "hours" => dt.hour() as f64,
         "minute" | "minutes" => dt.minute() as f64,
         "second" | "seconds" => return Ok(out(sec_micros as f64 / 1e6, Some(sec_micros))),
-        "milliseconds" => return Ok(out(sec_micros as f64 / 1e3, Some(sec_micros * 1000))),
+        "milliseconds" => {
+            let ms = (sec_micros as f64) / 1e3;
+            return Ok(if numeric { Datum::Numeric(Decimal::try_from_i128_with_scale(sec_micros, 3).unwrap_or_default()) } else { Datum::float(ms) });
+        }
         "microseconds" => return Ok(out(sec_micros as f64, None)),
         "dow" => dt.weekday().num_days_from_sunday() as f64,
         "isodow" => dt.weekday().number_from_monday() as f64,
@@ -269,6 +272,14 @@ mod tests {
         assert_eq!(make_date(&[Datum::Int(2023), Datum::Int(2), Datum::Int(29)]).unwrap_err().code, "22008");
         let i = make_interval(&[Datum::Int(0), Datum::Int(0), Datum::Int(0), Datum::Int(10), Datum::Int(2), Datum::Int(0), Datum::float(0.0)]).unwrap();
         assert_eq!(show(&i), "10 days 02:00:00");
+    }
+
+    #[test]
+    fn extract_fraction_scales_follow_the_field() {
+        let ts = Datum::Timestamp(10_250_000);
+        assert_eq!(show(&date_part("milliseconds", &ts, true).unwrap()), "10250.000");
+        assert_eq!(show(&date_part("second", &ts, true).unwrap()), "10.250000");
+        assert_eq!(show(&date_part("second", &ts, false).unwrap()), "10.25");
     }
 
     #[test]

@@ -142,6 +142,8 @@ impl UnaryFunc {
         }
         Ok(match (self, d) {
             (Not, Datum::Bool(v)) => Datum::Bool(!v),
+            // float8um flips the sign bit: -(0.0) is -0.
+            (Neg(_), Datum::Float(f)) => Datum::float(-f.0),
             (Neg(ty), d) => return arith(ArithOp::Sub, zero_like(&d), d, *ty),
             (Abs(ty), d) => {
                 if d < zero_like(&d) {
@@ -573,5 +575,35 @@ pub fn compare(a: &Datum, b: &Datum) -> std::cmp::Ordering {
         (Timestamp(x), TimestampTz(y)) | (TimestampTz(x), Timestamp(y)) => x.cmp(y),
         (Text(x) | Jsonb(x), Text(y) | Jsonb(y)) => x.cmp(y),
         _ => a.cmp(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(d: Datum) -> String {
+        format_datum(&d, ScalarType::Text).unwrap()
+    }
+
+    #[test]
+    fn case_mapping_is_ascii_only_as_in_the_c_locale() {
+        assert_eq!(text_of(UnaryFunc::Upper.eval(Datum::text("ünï straße")).unwrap()), "üNï STRAßE");
+        assert_eq!(text_of(UnaryFunc::Lower.eval(Datum::text("ÀB")).unwrap()), "Àb");
+        assert_eq!(text_of(UnaryFunc::InitCap.eval(Datum::text("hello wörld foo_bar 2nd")).unwrap()), "Hello WöRld Foo_Bar 2nd");
+    }
+
+    #[test]
+    fn negating_a_float_flips_its_sign() {
+        assert_eq!(text_of(UnaryFunc::Neg(ScalarType::Float64).eval(Datum::float(0.0)).unwrap()), "-0");
+        assert_eq!(text_of(UnaryFunc::Neg(ScalarType::Int32).eval(Datum::Int(5)).unwrap()), "-5");
+    }
+
+    #[test]
+    fn justify_and_make_functions_are_reachable() {
+        let iv = Datum::Interval(Interval { months: 0, days: 35, micros: 0 });
+        assert_eq!(text_of(UnaryFunc::JustifyDays.eval(iv).unwrap()), "1 mon 5 days");
+        let args = [2024, 2, 29].map(|v| ScalarExpr::Literal(Datum::Int(v), ScalarType::Int32)).to_vec();
+        assert_eq!(text_of(VariadicFunc::MakeDate.eval(&args, &[]).unwrap()), "2024-02-29");
     }
 }

@@ -53,6 +53,10 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
     for (name, f) in super::pg_functions::pg_functions() {
         scalars.insert(name.to_string(), f);
     }
+    // PostgreSQL's `sign` is DataFusion's `signum`.
+    if let Some(f) = scalars.get("signum").cloned() {
+        scalars.insert("sign".to_string(), f);
+    }
     let mut aggregates = HashMap::new();
     for f in datafusion_functions_aggregate::all_default_aggregate_functions() {
         for alias in f.aliases() {

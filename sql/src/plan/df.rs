@@ -35,6 +35,7 @@ pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, Sql
     let plan = planner.sql_statement_to_plan(stmt).map_err(translate)?;
     super::prepare::check_types(&plan)?;
     let plan = super::prepare::mark_explicit_casts(plan)?;
+    let plan = super::prepare::type_int_literals(plan)?;
     super::subquery::rewrite_subqueries(plan).map_err(translate)
 }
 
