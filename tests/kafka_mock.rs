@@ -201,3 +201,50 @@ async fn broker_restart_mid_stream_loses_and_doubles_nothing() {
     let row = &query(&client, "SELECT n, ids, total FROM totals").await[0];
     assert_eq!(row, &vec![Some("15000".to_string()), Some("15000".to_string()), Some(expected_total.to_string())], "nothing lost or doubled");
 }
+
+fn send_kv(producer: &BaseProducer, topic: &str, key: &str, value: Option<&str>) {
+    let mut rec: BaseRecord<str, str> = BaseRecord::to(topic).key(key);
+    if let Some(v) = value {
+        rec = rec.payload(v);
+    }
+    producer.send(rec).map_err(|(e, _)| e).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upsert_and_debezium_envelopes() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let broker = cluster.bootstrap_servers();
+    cluster.create_topic("stock", 2, 1).unwrap();
+    cluster.create_topic("cdc", 1, 1).unwrap();
+    let server = EddyServer::start_with(&["--kafka", &broker]);
+    let (client, conn) = tokio_postgres::connect(&server.conninfo(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &broker).create().unwrap();
+    // Upsert: the latest value per key wins; a null value deletes the key.
+    send_kv(&producer, "stock", "p1", Some(r#"{"product": "p1", "qty": 5}"#));
+    send_kv(&producer, "stock", "p2", Some(r#"{"product": "p2", "qty": 7}"#));
+    send_kv(&producer, "stock", "p1", Some(r#"{"product": "p1", "qty": 3}"#));
+    send_kv(&producer, "stock", "p3", Some(r#"{"product": "p3", "qty": 1}"#));
+    send_kv(&producer, "stock", "p2", None);
+    // Debezium: before/after pairs become retractions and insertions.
+    send_kv(&producer, "cdc", "1", Some(r#"{"before": null, "after": {"id": 1, "name": "ada"}}"#));
+    send_kv(&producer, "cdc", "2", Some(r#"{"before": null, "after": {"id": 2, "name": "bob"}}"#));
+    send_kv(&producer, "cdc", "1", Some(r#"{"payload": {"before": {"id": 1, "name": "ada"}, "after": {"id": 1, "name": "ada l."}}}"#));
+    send_kv(&producer, "cdc", "2", Some(r#"{"before": {"id": 2, "name": "bob"}, "after": null}"#));
+    producer.flush(Duration::from_secs(10)).unwrap();
+    client
+        .batch_execute(
+            "CREATE SOURCE stock (product text, qty int) FROM KAFKA (TOPIC 'stock') FORMAT JSON ENVELOPE UPSERT INCLUDE KEY, PARTITION;
+             CREATE SOURCE people (id int, name text) FROM KAFKA (TOPIC 'cdc') FORMAT JSON ENVELOPE DEBEZIUM;",
+        )
+        .await
+        .unwrap();
+    wait_for(&client, "SELECT sum(records) FROM eddy_catalog.source_partitions", "9").await;
+    let stock = query(&client, "SELECT product, qty, key FROM stock ORDER BY product").await;
+    assert_eq!(stock, vec![vec![Some("p1".into()), Some("3".into()), Some("p1".into())], vec![Some("p3".into()), Some("1".into()), Some("p3".into())]]);
+    let people = query(&client, "SELECT id, name FROM people").await;
+    assert_eq!(people, vec![vec![Some("1".into()), Some("ada l.".into())]]);
+    // APPEND refuses a relation that can retract, at CREATE time.
+    let err = client.simple_query("CREATE SINK s FROM stock INTO KAFKA (TOPIC 'out') FORMAT JSON ENVELOPE APPEND").await.unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("0A000"), "{:?}", err);
+}

@@ -81,6 +81,14 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
 }
 
 fn datetime_invalid(ty: ScalarType, s: &str) -> ParseError {
+    // A well-formed date whose month or day does not exist
+    // (`2024-02-30`) is out of range, as in PostgreSQL (22008).
+    let date_part = s.trim().split([' ', 'T']).next().unwrap_or("");
+    let fields: Vec<&str> = date_part.split('-').collect();
+    let shaped = fields.len() == 3 && fields.iter().all(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()));
+    if shaped && matches!(ty, ScalarType::Date | ScalarType::Timestamp | ScalarType::TimestampTz) {
+        return ParseError { code: "22008", message: format!("date/time field value out of range: \"{}\"", s) };
+    }
     ParseError { code: "22007", message: format!("invalid input syntax for type {}: \"{}\"", ty, s) }
 }
 
