@@ -47,6 +47,12 @@ pub enum Plan {
     TopK { input: Box<Plan>, group_key: Vec<usize>, order_by: Vec<SortKey>, limit: Option<usize>, offset: usize },
     /// Appends one column per window expression, computed per partition.
     Window { input: Box<Plan>, partition_by: Vec<ScalarExpr>, order_by: Vec<SortKey>, exprs: Vec<WindowExpr> },
+    /// `body`, in which [`Plan::LocalGet`] `id` is the collection `value`:
+    /// a collection used several times (both sides of an outer join, the
+    /// probe side of a subquery) is computed once and shared.
+    Let { id: u64, value: Box<Plan>, body: Box<Plan> },
+    /// The collection bound to `id` by an enclosing [`Plan::Let`].
+    LocalGet { id: u64, arity: usize },
 }
 
 impl Plan {
@@ -65,6 +71,8 @@ impl Plan {
             Plan::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             Plan::Union { inputs } => inputs.first().map(|p| p.arity()).unwrap_or(0),
             Plan::Window { input, exprs, .. } => input.arity() + exprs.len(),
+            Plan::Let { body, .. } => body.arity(),
+            Plan::LocalGet { arity, .. } => *arity,
         }
     }
 
@@ -90,16 +98,44 @@ impl Plan {
 
     pub fn children(&self) -> Vec<&Plan> {
         match self {
-            Plan::Constant { .. } | Plan::Get { .. } => vec![],
+            Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
+            Plan::Let { value, body, .. } => vec![value, body],
             Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
             Plan::Join { left, right, .. } => vec![left, right],
             Plan::Union { inputs } => inputs.iter().collect(),
         }
     }
 
+    /// The plan with every [`Plan::Let`] replaced by copies of its value
+    /// (what the plan means, without the sharing).
+    pub fn inline_lets(&self) -> Plan {
+        fn go(p: &Plan, env: &mut Vec<(u64, Plan)>) -> Plan {
+            match p {
+                Plan::Let { id, value, body } => {
+                    let v = go(value, env);
+                    env.push((*id, v));
+                    let b = go(body, env);
+                    env.pop();
+                    b
+                }
+                Plan::LocalGet { id, .. } => env.iter().rev().find(|(i, _)| i == id).map(|(_, v)| v.clone()).unwrap_or_else(|| p.clone()),
+                other => {
+                    let mut copy = other.clone();
+                    let originals = other.children();
+                    for (c, orig) in copy.children_mut().into_iter().zip(originals) {
+                        *c = go(orig, env);
+                    }
+                    copy
+                }
+            }
+        }
+        go(self, &mut Vec::new())
+    }
+
     pub fn children_mut(&mut self) -> Vec<&mut Plan> {
         match self {
-            Plan::Constant { .. } | Plan::Get { .. } => vec![],
+            Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
+            Plan::Let { value, body, .. } => vec![value, body],
             Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
             Plan::Join { left, right, .. } => vec![left, right],
             Plan::Union { inputs } => inputs.iter_mut().collect(),
@@ -125,6 +161,8 @@ impl Plan {
             Plan::Threshold { .. } => writeln!(f, "{}Threshold", pad)?,
             Plan::TopK { group_key, order_by, limit, offset, .. } => writeln!(f, "{}TopK group=({:?}) order=({}) limit={:?} offset={}", pad, group_key, keys(order_by), limit, offset)?,
             Plan::Window { partition_by, order_by, exprs, .. } => writeln!(f, "{}Window partition=({}) order=({}) funcs={}", pad, list(partition_by), keys(order_by), exprs.len())?,
+            Plan::Let { id, .. } => writeln!(f, "{}Let l{} = (first child) in (second child)", pad, id)?,
+            Plan::LocalGet { id, .. } => writeln!(f, "{}Get l{}", pad, id)?,
         }
         for c in self.children() {
             c.explain(f, depth + 1)?;

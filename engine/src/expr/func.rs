@@ -33,6 +33,8 @@ pub enum UnaryFunc {
     Log10,
     Exp,
     Sign,
+    /// The number of elements of a JSON array.
+    JsonbArrayLength,
     JustifyDays,
     JustifyHours,
     JustifyInterval,
@@ -76,6 +78,9 @@ pub enum BinaryFunc {
     BitXor,
     ShiftLeft,
     ShiftRight,
+    /// `json -> key` (jsonb) and `json ->> key` (text): an object field by
+    /// name or an array element by index (negative counts from the end).
+    JsonGet { text: bool },
 }
 
 /// Functions of any number of arguments.
@@ -166,6 +171,10 @@ impl UnaryFunc {
             (Floor, d) => Datum::float(f64_of(&d).unwrap_or(0.0).floor()),
             (Sign, Datum::Numeric(n)) => Datum::Numeric(if n.is_zero() { Decimal::ZERO } else { n.signum() }),
             (Sign, d) => Datum::float(f64_of(&d).unwrap_or(0.0).signum() * if f64_of(&d) == Some(0.0) { 0.0 } else { 1.0 }),
+            (JsonbArrayLength, d) => match crate::expr::json::parse(text(&d))? {
+                serde_json::Value::Array(items) => Datum::Int(items.len() as i64),
+                _ => return Err(EvalError::new("22023", "cannot get array length of a non-array")),
+            },
             (JustifyDays, Datum::Interval(iv)) => Datum::Interval(justify_days(iv)),
             (JustifyHours, Datum::Interval(iv)) => Datum::Interval(justify_hours(iv)),
             (JustifyInterval, Datum::Interval(iv)) => Datum::Interval(justify_interval(iv)),
@@ -338,6 +347,7 @@ impl BinaryFunc {
             Repeat => Datum::Text(text(&a).repeat(match b { Datum::Int(n) if n > 0 => n as usize, _ => 0 })),
             StrPos => Datum::Int(text(&a).find(text(&b)).map(|i| text(&a)[..i].chars().count() as i64 + 1).unwrap_or(0)),
             StartsWith => Datum::Bool(text(&a).starts_with(text(&b))),
+            JsonGet { text: as_text } => return crate::expr::json::get(text(&a), &b, *as_text),
             BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight => match (a, b) {
                 (Datum::Int(x), Datum::Int(y)) => Datum::Int(match self {
                     BitAnd => x & y,

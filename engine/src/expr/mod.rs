@@ -10,6 +10,7 @@ mod agg;
 mod arith;
 mod datetime;
 mod error;
+pub(crate) mod json;
 mod func;
 mod scalar;
 mod window;

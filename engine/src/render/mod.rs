@@ -41,14 +41,29 @@ pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
 /// reads from `traces`.
 pub fn render<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>) -> (Rows<'s>, Errs<'s>) {
     let mut errs = Vec::new();
-    let oks = render_inner(plan, scope, traces, &mut errs);
+    let oks = render_inner(plan, scope, traces, &mut HashMap::new(), &mut errs);
     let errs = differential_dataflow::collection::concatenate(scope, errs);
     (oks, errs)
 }
 
-fn render_inner<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>, errs: &mut Vec<Errs<'s>>) -> Rows<'s> {
-    let mut input = |p: &Plan, errs: &mut Vec<Errs<'s>>| render_inner(p, scope, traces, errs);
+/// `locals` holds the collections bound by enclosing [`Plan::Let`]s.
+fn render_inner<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>, locals: &mut HashMap<u64, Rows<'s>>, errs: &mut Vec<Errs<'s>>) -> Rows<'s> {
+    if let Plan::Let { id, value, body } = plan {
+        let v = render_inner(value, scope, traces, locals, errs);
+        let shadowed = locals.insert(*id, v);
+        let out = render_inner(body, scope, traces, locals, errs);
+        match shadowed {
+            Some(s) => locals.insert(*id, s),
+            None => locals.remove(id),
+        };
+        return out;
+    }
+    if let Plan::LocalGet { id, .. } = plan {
+        return locals.get(id).unwrap_or_else(|| panic!("no binding for l{}", id)).clone();
+    }
+    let mut input = |p: &Plan, errs: &mut Vec<Errs<'s>>| render_inner(p, scope, traces, locals, errs);
     match plan {
+        Plan::Let { .. } | Plan::LocalGet { .. } => unreachable!("handled above"),
         Plan::Constant { rows, .. } => {
             let rows: Vec<(Row, Timestamp, Diff)> = if scope.index() == 0 { rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect() } else { Vec::new() };
             rows.to_stream(scope).as_collection()

@@ -379,6 +379,12 @@ pub fn reference(plan: &Plan, tables: &HashMap<GlobalId, Multiset>, errs: &mut B
                 }
             }
         }
+        Plan::Let { .. } => {
+            for (row, d) in reference(&plan.inline_lets(), tables, errs) {
+                update(&mut out, row, d);
+            }
+        }
+        Plan::LocalGet { id, .. } => panic!("reference: no binding for l{}", id),
         Plan::Window { input, partition_by, order_by, exprs } => {
             let mut parts: BTreeMap<Row, Multiset> = BTreeMap::new();
             for (row, d) in reference(input, tables, errs) {

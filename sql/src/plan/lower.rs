@@ -11,11 +11,20 @@
 //! - global aggregates: the reduction plus a default row when it is empty;
 //! - grouping sets: one reduction per set, unioned, with NULLs and the
 //!   `__grouping_id` column filled in;
-//! - uncorrelated scalar subqueries: cross-joined as a one-row relation.
+//! - mark joins (EXISTS and IN used as values, see [`super::subquery`]):
+//!   every probe row flagged false, plus the matched probe rows flagged true
+//!   minus the same rows flagged false; an uncorrelated EXISTS crosses the
+//!   probe with a one-row relation holding whether the subquery has rows;
+//! - uncorrelated scalar subqueries: cross-joined as a one-row relation;
+//! - DISTINCT ON: a TopK of one row per key in the ORDER BY order.
+//!
+//! A collection these rewrites read more than once (a join's sides, the
+//! inner join of an outer join) is bound once with [`Plan::Let`], so the
+//! dataflow computes it once.
 //!
 //! What it refuses (0A000): recursive queries, LATERAL joins that remain
-//! after decorrelation, mark joins, and expressions the engine has no
-//! counterpart for.
+//! after decorrelation, subqueries that could not be decorrelated, and
+//! expressions the engine has no counterpart for.
 
 use super::expr::{strip_alias, ExprLowerer};
 use crate::catalog::Catalog;
@@ -29,6 +38,7 @@ use eddy_engine::plan::Plan;
 use eddy_engine::repr::Datum;
 use eddy_engine::ScalarType;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Lowerer<'a> {
     pub catalog: &'a Catalog,
@@ -209,9 +219,11 @@ impl Lowerer<'_> {
                 return Err(SqlError::new(crate::codes::SYNTAX_ERROR, "subquery must return only one column"));
             }
             // One row: the subquery's, or a NULL when it is empty.
-            let marker = Plan::Map { input: Plan::Project { input: sub.clone().boxed(), columns: vec![] }.boxed(), exprs: vec![ScalarExpr::null()] };
-            let null_row = Plan::Constant { rows: vec![(vec![Datum::Null], 1)], arity: 1 };
-            let one_row = union(vec![sub, null_row, negate(Plan::Distinct { input: marker.boxed() })]);
+            let one_row = share(sub, |sub| {
+                let marker = Plan::Map { input: Plan::Project { input: sub.clone().boxed(), columns: vec![] }.boxed(), exprs: vec![ScalarExpr::null()] };
+                let null_row = Plan::Constant { rows: vec![(vec![Datum::Null], 1)], arity: 1 };
+                union(vec![sub, null_row, negate(Plan::Distinct { input: marker.boxed() })])
+            });
             *col = plan.arity();
             plan = Plan::Join { left: plan.boxed(), right: one_row.boxed(), left_key: vec![], right_key: vec![], null_eq: false };
         }
@@ -282,61 +294,58 @@ impl Lowerer<'_> {
         let left_key = j.on.iter().map(|(l, _)| ll.lower(l)).collect::<Result<Vec<_>, _>>()?;
         let right_key = j.on.iter().map(|(_, r)| rl.lower(r)).collect::<Result<Vec<_>, _>>()?;
         let null_eq = j.null_equality == NullEquality::NullEqualsNull;
-        let mut inner = Plan::Join { left: left.clone().boxed(), right: right.clone().boxed(), left_key: left_key.clone(), right_key: right_key.clone(), null_eq };
-        if let Some(filter) = &j.filter {
-            let both = j.left.schema().join(j.right.schema()).map_err(|e| SqlError::internal(e.to_string()))?;
-            let pred = self.exprs(&both, &none).lower(filter)?;
-            inner = Plan::Filter { input: inner.boxed(), predicates: split_and(pred) };
-        }
-        let left_cols: Vec<usize> = (0..la).collect();
-        let right_cols: Vec<usize> = (la..la + ra).collect();
-        let matched_left = || semijoin_rows(left.clone(), project(inner.clone(), left_cols.clone()));
-        let matched_right = || semijoin_rows(right.clone(), project(inner.clone(), right_cols.clone()));
-        let unmatched_left = || union(vec![left.clone(), negate(matched_left())]);
-        let unmatched_right = || union(vec![right.clone(), negate(matched_right())]);
-        // Right rows padded on the left: NULLs then the right columns.
-        let pad_left = |p: Plan| project(pad(p, la), (ra..ra + la).chain(0..ra).collect());
-        Ok(match j.join_type {
-            JoinType::Inner => inner,
-            JoinType::Left => union(vec![inner.clone(), pad(unmatched_left(), ra)]),
-            JoinType::Right => union(vec![inner.clone(), pad_left(unmatched_right())]),
-            JoinType::Full => union(vec![inner.clone(), pad(unmatched_left(), ra), pad_left(unmatched_right())]),
-            JoinType::LeftSemi => matched_left(),
-            JoinType::RightSemi => matched_right(),
-            JoinType::LeftAnti if j.null_aware => self.null_aware_anti(unmatched_left(), right, &left_key, &right_key),
-            JoinType::LeftAnti => unmatched_left(),
-            JoinType::RightAnti => unmatched_right(),
-            // The probe side with a `mark` column: whether the row has a match.
-            JoinType::LeftMark => self.mark(&j.left, &j.right, left.clone(), right.clone(), j, matched_left(), unmatched_left())?,
-            JoinType::RightMark => self.mark(&j.right, &j.left, right.clone(), left.clone(), j, matched_right(), unmatched_right())?,
-        })
-    }
-
-    /// A mark join: every row of `probe` with a boolean column saying
-    /// whether it has a match in `other`. Without keys or a condition that
-    /// reads the probe side (an uncorrelated EXISTS) the mark is whether
-    /// `other` is non-empty, computed without pairing every row with every
-    /// row.
-    #[allow(clippy::too_many_arguments)]
-    fn mark(&self, probe_plan: &LogicalPlan, other_plan: &LogicalPlan, probe: Plan, other: Plan, j: &Join, matched: Plan, unmatched: Plan) -> Result<Plan, SqlError> {
-        let flag = |p: Plan, b: bool| Plan::Map { input: p.boxed(), exprs: vec![ScalarExpr::Literal(Datum::Bool(b), ScalarType::Bool)] };
-        let reads_probe = j.filter.as_ref().is_some_and(|f| f.column_refs().iter().any(|c| probe_plan.schema().has_column(c)));
-        if j.on.is_empty() && !reads_probe {
-            let _ = other_plan;
+        let predicates = match &j.filter {
+            Some(filter) => {
+                let both = j.left.schema().join(j.right.schema()).map_err(|e| SqlError::internal(e.to_string()))?;
+                Some(split_and(self.exprs(&both, &none).lower(filter)?))
+            }
+            None => None,
+        };
+        // A mark join whose condition reads only the subquery side (an
+        // uncorrelated EXISTS): the mark is whether that side has a row.
+        let (probe_schema, other_schema) = if j.join_type == JoinType::RightMark { (j.right.schema(), j.left.schema()) } else { (j.left.schema(), j.right.schema()) };
+        if matches!(j.join_type, JoinType::LeftMark | JoinType::RightMark) && j.on.is_empty() && !j.filter.as_ref().is_some_and(|f| f.column_refs().iter().any(|c| probe_schema.has_column(c))) {
+            let (probe, other) = if j.join_type == JoinType::RightMark { (right, left) } else { (left, right) };
             let other = match &j.filter {
-                Some(f) => {
-                    let none = HashMap::new();
-                    Plan::Filter { input: other.boxed(), predicates: split_and(self.exprs(other_plan.schema(), &none).lower(f)?) }
-                }
+                Some(f) => Plan::Filter { input: other.boxed(), predicates: split_and(self.exprs(other_schema, &none).lower(f)?) },
                 None => other,
             };
-            let nonempty = Plan::Distinct { input: Plan::Project { input: other.boxed(), columns: vec![] }.boxed() };
-            let with_true = Plan::Join { left: probe.clone().boxed(), right: flag(nonempty.clone(), true).boxed(), left_key: vec![], right_key: vec![], null_eq: false };
-            let without = Plan::Join { left: probe.clone().boxed(), right: flag(nonempty, false).boxed(), left_key: vec![], right_key: vec![], null_eq: false };
-            // probe x {false} + probe x nonempty·true - probe x nonempty·false
-            return Ok(union(vec![flag(probe, false), with_true, negate(without)]));
+            return Ok(mark_nonempty(probe, other));
         }
-        Ok(union(vec![flag(matched, true), flag(unmatched, false)]))
+        let join_type = j.join_type;
+        let null_aware = j.null_aware;
+        Ok(share(left, |left| {
+            share(right, |right| {
+                let mut inner = Plan::Join { left: left.clone().boxed(), right: right.clone().boxed(), left_key: left_key.clone(), right_key: right_key.clone(), null_eq };
+                if let Some(predicates) = predicates {
+                    inner = Plan::Filter { input: inner.boxed(), predicates };
+                }
+                share(inner, |inner| {
+                    let left_cols: Vec<usize> = (0..la).collect();
+                    let right_cols: Vec<usize> = (la..la + ra).collect();
+                    let matched_left = || semijoin_rows(left.clone(), project(inner.clone(), left_cols.clone()));
+                    let matched_right = || semijoin_rows(right.clone(), project(inner.clone(), right_cols.clone()));
+                    let unmatched_left = || share(matched_left(), |m| union(vec![left.clone(), negate(m)]));
+                    let unmatched_right = || share(matched_right(), |m| union(vec![right.clone(), negate(m)]));
+                    // Right rows padded on the left: NULLs then the right columns.
+                    let pad_left = |p: Plan| project(pad(p, la), (ra..ra + la).chain(0..ra).collect());
+                    match join_type {
+                        JoinType::Inner => inner,
+                        JoinType::Left => union(vec![inner.clone(), pad(unmatched_left(), ra)]),
+                        JoinType::Right => union(vec![inner.clone(), pad_left(unmatched_right())]),
+                        JoinType::Full => union(vec![inner.clone(), pad(unmatched_left(), ra), pad_left(unmatched_right())]),
+                        JoinType::LeftSemi => matched_left(),
+                        JoinType::RightSemi => matched_right(),
+                        JoinType::LeftAnti if null_aware => null_aware_anti(unmatched_left(), right.clone(), &left_key, &right_key),
+                        JoinType::LeftAnti => unmatched_left(),
+                        JoinType::RightAnti => unmatched_right(),
+                        // The probe side with a `mark` column: whether the row has a match.
+                        JoinType::LeftMark => mark(left.clone(), matched_left()),
+                        JoinType::RightMark => mark(right.clone(), matched_right()),
+                    }
+                })
+            })
+        }))
     }
 
     /// `SELECT DISTINCT ON (keys) exprs ... ORDER BY ...`: per distinct key,
@@ -369,20 +378,6 @@ impl Lowerer<'_> {
         Ok((out, keys))
     }
 
-    /// `x NOT IN (subquery)`: beyond the plain anti join, a row whose key is
-    /// NULL is dropped when the subquery has any row, and every row is
-    /// dropped when the subquery yields a NULL.
-    fn null_aware_anti(&self, anti: Plan, right: Plan, left_key: &[ScalarExpr], right_key: &[ScalarExpr]) -> Plan {
-        let arity = anti.arity();
-        let any_null = |keys: &[ScalarExpr]| ScalarExpr::CallVariadic { func: eddy_engine::expr::VariadicFunc::Or, exprs: keys.iter().map(|k| k.clone().call_unary(UnaryFunc::IsNull)).chain(std::iter::once(ScalarExpr::Literal(Datum::Bool(false), ScalarType::Bool))).collect() };
-        let right_nonempty = Plan::Distinct { input: Plan::Project { input: right.clone().boxed(), columns: vec![] }.boxed() };
-        let right_has_null = Plan::Distinct { input: Plan::Project { input: Plan::Filter { input: right.boxed(), predicates: vec![any_null(right_key)] }.boxed(), columns: vec![] }.boxed() };
-        let null_keyed = Plan::Filter { input: anti.clone().boxed(), predicates: vec![any_null(left_key)] };
-        let non_null_keyed = Plan::Filter { input: anti.clone().boxed(), predicates: vec![any_null(left_key).call_unary(UnaryFunc::Not)] };
-        let cross = |l: Plan, r: Plan| project(Plan::Join { left: l.boxed(), right: r.boxed(), left_key: vec![], right_key: vec![], null_eq: false }, (0..arity).collect());
-        union(vec![anti, negate(cross(null_keyed, right_nonempty)), negate(cross(non_null_keyed, right_has_null))])
-    }
-
     fn window(&self, w: &Window) -> Result<Plan, SqlError> {
         let none = HashMap::new();
         let mut plan = self.lower(&w.input)?;
@@ -410,6 +405,58 @@ impl Lowerer<'_> {
     }
 }
 
+static NEXT_LOCAL: AtomicU64 = AtomicU64::new(1);
+
+/// `body` applied to a reference to `value`, which is computed once however
+/// often the reference is used ([`Plan::Let`]). Collections that are cheap
+/// to read again (arrangements, constants) are not bound.
+fn share(value: Plan, body: impl FnOnce(Plan) -> Plan) -> Plan {
+    if matches!(value, Plan::Get { .. } | Plan::LocalGet { .. } | Plan::Constant { .. }) {
+        return body(value);
+    }
+    let id = NEXT_LOCAL.fetch_add(1, Ordering::Relaxed);
+    let arity = value.arity();
+    Plan::Let { id, value: value.boxed(), body: body(Plan::LocalGet { id, arity }).boxed() }
+}
+
+fn flag(p: Plan, b: bool) -> Plan {
+    Plan::Map { input: p.boxed(), exprs: vec![ScalarExpr::Literal(Datum::Bool(b), ScalarType::Bool)] }
+}
+
+fn cross(l: Plan, r: Plan) -> Plan {
+    Plan::Join { left: l.boxed(), right: r.boxed(), left_key: vec![], right_key: vec![], null_eq: false }
+}
+
+/// A mark join: every row of `probe` with a boolean column saying whether
+/// it is among `matched` (the probe rows that have a match).
+fn mark(probe: Plan, matched: Plan) -> Plan {
+    share(matched, |m| union(vec![flag(probe, false), flag(m.clone(), true), negate(flag(m, false))]))
+}
+
+/// Every row of `probe` with a boolean column saying whether `other` has
+/// any row: the probe crossed with a one-row relation holding that flag.
+fn mark_nonempty(probe: Plan, other: Plan) -> Plan {
+    let nonempty = Plan::Distinct { input: Plan::Project { input: other.boxed(), columns: vec![] }.boxed() };
+    let flag_row = share(nonempty, |n| union(vec![Plan::Constant { rows: vec![(vec![Datum::Bool(false)], 1)], arity: 1 }, flag(n.clone(), true), negate(flag(n, false))]));
+    cross(probe, flag_row)
+}
+
+/// `x NOT IN (subquery)`: beyond the plain anti join, a row whose key is
+/// NULL is dropped when the subquery has any row, and every row is
+/// dropped when the subquery yields a NULL.
+fn null_aware_anti(anti: Plan, right: Plan, left_key: &[ScalarExpr], right_key: &[ScalarExpr]) -> Plan {
+    let arity = anti.arity();
+    let any_null = |keys: &[ScalarExpr]| ScalarExpr::CallVariadic { func: eddy_engine::expr::VariadicFunc::Or, exprs: keys.iter().map(|k| k.clone().call_unary(UnaryFunc::IsNull)).chain(std::iter::once(ScalarExpr::Literal(Datum::Bool(false), ScalarType::Bool))).collect() };
+    share(anti, |anti| {
+        let right_nonempty = Plan::Distinct { input: Plan::Project { input: right.clone().boxed(), columns: vec![] }.boxed() };
+        let right_has_null = Plan::Distinct { input: Plan::Project { input: Plan::Filter { input: right.boxed(), predicates: vec![any_null(right_key)] }.boxed(), columns: vec![] }.boxed() };
+        let null_keyed = Plan::Filter { input: anti.clone().boxed(), predicates: vec![any_null(left_key)] };
+        let non_null_keyed = Plan::Filter { input: anti.clone().boxed(), predicates: vec![any_null(left_key).call_unary(UnaryFunc::Not)] };
+        let dropped = |l: Plan, r: Plan| project(cross(l, r), (0..arity).collect());
+        union(vec![anti, negate(dropped(null_keyed, right_nonempty)), negate(dropped(non_null_keyed, right_has_null))])
+    })
+}
+
 /// Groups by `group_key`; with no key (a global aggregate, or the grand
 /// total of a grouping set) there is one row even over no input, holding
 /// each aggregate's value over nothing.
@@ -421,8 +468,10 @@ fn reduce(input: Plan, group_key: Vec<ScalarExpr>, aggregates: Vec<eddy_engine::
     }
     let defaults: Vec<Datum> = aggregates.iter().map(|a| a.empty_value()).collect();
     let n = defaults.len();
-    let as_default = Plan::Map { input: Plan::Project { input: reduce.clone().boxed(), columns: vec![] }.boxed(), exprs: defaults.iter().map(|d| ScalarExpr::Literal(d.clone(), ScalarType::Int64)).collect() };
-    union(vec![reduce, Plan::Constant { rows: vec![(defaults, 1)], arity: n }, negate(as_default)])
+    share(reduce, |reduce| {
+        let as_default = Plan::Map { input: Plan::Project { input: reduce.clone().boxed(), columns: vec![] }.boxed(), exprs: defaults.iter().map(|d| ScalarExpr::Literal(d.clone(), ScalarType::Int64)).collect() };
+        union(vec![reduce, Plan::Constant { rows: vec![(defaults, 1)], arity: n }, negate(as_default)])
+    })
 }
 
 /// `a AND b AND c` as separate predicates.

@@ -33,6 +33,9 @@ pub const INTERVAL_DIV: &str = "__eddy_interval_div";
 /// Name of the function `extract(field FROM value)` is planned as (numeric;
 /// `date_part` is double precision).
 pub const EXTRACT: &str = "__eddy_extract";
+/// Names of the functions `json -> key` and `json ->> key` are planned as.
+pub const JSON_GET: &str = "__eddy_json_get";
+pub const JSON_GET_TEXT: &str = "__eddy_json_get_text";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -44,6 +47,9 @@ enum Kind {
     DateTrunc,
     /// `date_part` (double precision) and `extract` (numeric).
     DatePart { numeric: bool },
+    /// `->` and `->>`: a field by name or an element by index.
+    JsonGet,
+    JsonbArrayLength,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -80,7 +86,8 @@ impl PgFunction {
 
     fn arity(&self) -> usize {
         match self.kind {
-            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } => 2,
+            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet => 2,
+            Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
             Kind::Justify => 1,
@@ -116,6 +123,8 @@ impl ScalarUDFImpl for PgFunction {
             Kind::MakeInterval => [vec![DataType::Int32; 6], vec![DataType::Float64]].concat(),
             Kind::Justify => vec![INTERVAL],
             Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
+            Kind::JsonGet => vec![DataType::Utf8, if int_rank(&args[1]).is_some() { DataType::Int64 } else { DataType::Utf8 }],
+            Kind::JsonbArrayLength => vec![DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
                     t @ (DataType::Timestamp(..) | DataType::Interval(_)) => t.clone(),
@@ -133,6 +142,8 @@ impl ScalarUDFImpl for PgFunction {
                 _ => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             },
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Kind::JsonGet => DataType::Utf8,
+            Kind::JsonbArrayLength => DataType::Int32,
             Kind::MakeInterval | Kind::Justify | Kind::IntervalScale => INTERVAL,
             Kind::DatePart { numeric: false } => DataType::Float64,
             Kind::DatePart { numeric: true } => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
@@ -164,6 +175,10 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("date_part", Kind::DatePart { numeric: false }),
         ("datepart", Kind::DatePart { numeric: false }),
         (EXTRACT, Kind::DatePart { numeric: true }),
+        (JSON_GET, Kind::JsonGet),
+        (JSON_GET_TEXT, Kind::JsonGet),
+        ("jsonb_array_length", Kind::JsonbArrayLength),
+        ("json_array_length", Kind::JsonbArrayLength),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
@@ -196,9 +211,12 @@ impl ExprPlanner for PgExprPlanner {
         let (Ok(lt), Ok(rt)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
             return Ok(PlannerResult::Original(expr));
         };
+        // `->` / `->>` are jsonb access whatever the operand types.
         let interval = |t: &DataType| matches!(t, DataType::Interval(_));
         let RawBinaryExpr { op, left, right } = expr;
         let planned = match op {
+            BinaryOperator::Arrow => call(JSON_GET, vec![left, right]),
+            BinaryOperator::LongArrow => call(JSON_GET_TEXT, vec![left, right]),
             BinaryOperator::Multiply if interval(&lt) && is_number(&rt) => call(INTERVAL_MUL, vec![left, right]),
             BinaryOperator::Multiply if is_number(&lt) && interval(&rt) => call(INTERVAL_MUL, vec![right, left]),
             BinaryOperator::Divide if interval(&lt) && is_number(&rt) => call(INTERVAL_DIV, vec![left, right]),
