@@ -82,7 +82,7 @@ async fn two_hundred_thousand_events_through_source_view_and_sink() {
     assert_eq!(view, expected, "the view equals the from-scratch answer over the good records");
 
     // Each malformed record is in the error relation with its offset, and in the DLQ.
-    let with_offsets = query(&client, "SELECT count(DISTINCT (partition, \"offset\")) FROM orders_errors WHERE error <> ''").await;
+    let with_offsets = query(&client, "SELECT count(*) FROM (SELECT DISTINCT partition, \"offset\" FROM orders_errors WHERE error <> '') t").await;
     assert_eq!(with_offsets[0][0].as_deref(), Some(malformed.to_string().as_str()));
     let dlq = kafka_tool(&["count", &broker, "orders-dlq", "3"]);
     assert_eq!(dlq["count"].as_i64(), Some(malformed), "every malformed record reaches the dead-letter topic");

@@ -129,6 +129,26 @@ fn distinct_and_set_operations() {
             union(vec![a(), Plan::Constant { rows: vec![(vec![Datum::Int(1)], 2), (vec![Datum::Null], 1)], arity: 1 }]),
         ),
         ("except all with a constant", except_all(b(), Plan::Constant { rows: vec![(vec![Datum::Int(0)], 1), (vec![Datum::Null], 2)], arity: 1 })),
+        // A shared collection read three times, with a nested binding that
+        // shadows nothing: (a - distinct a) + a, then joined with itself.
+        (
+            "let-bound collection read several times",
+            Plan::Let {
+                id: 1,
+                value: filter(t1(), vec![gt(col(1), int(2))]).boxed(),
+                body: Plan::Let {
+                    id: 2,
+                    value: project(Plan::LocalGet { id: 1, arity: 3 }, vec![0]).boxed(),
+                    body: union(vec![
+                        Plan::LocalGet { id: 2, arity: 1 },
+                        negate(distinct(Plan::LocalGet { id: 2, arity: 1 })),
+                        project(join(Plan::LocalGet { id: 1, arity: 3 }, Plan::LocalGet { id: 2, arity: 1 }, vec![col(0)], vec![col(0)], false), vec![3]),
+                    ])
+                    .boxed(),
+                }
+                .boxed(),
+            },
+        ),
     ];
     run_random("distinct_and_set_operations", 4, 40, TABLES, &views);
 }

@@ -117,7 +117,7 @@ impl Planner<'_> {
             Statement::CreateView(cv) => {
                 let query = Statement::Query(cv.query.clone());
                 let unoptimized = to_logical(&self.context(), query)?;
-                let mut depends_on: Vec<GlobalId> = crate::plan::prepare::scanned_relations(&unoptimized).iter().filter_map(|t| self.catalog.resolve(&crate::catalog::Catalog::reference_name(t.schema(), t.table())).map(|i| i.id)).collect();
+                let mut depends_on = crate::plan::prepare::relations_named(&unoptimized, self.catalog, self.views);
                 let logical = optimize(unoptimized)?;
                 let mut desc = desc_of_schema(logical.schema())?;
                 crate::names::postgres_names(&cv.query, &mut desc.names);

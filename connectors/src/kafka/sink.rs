@@ -40,13 +40,28 @@ pub struct SinkStats {
     pub last_error: Mutex<Option<String>>,
 }
 
-/// Whether the broker supports transactions: tries to initialize a
-/// transactional producer.
+/// The topic the transaction probe writes to (one record per probe).
+pub const PROBE_TOPIC: &str = "_eddy_transaction_probe";
+
+/// Whether the broker supports transactions: runs a whole transaction
+/// (init, produce, commit) against a probe topic. Some brokers accept
+/// InitProducerId but refuse EndTxn (tansu 0.6), so initializing alone
+/// proves nothing.
 pub fn broker_supports_transactions(broker: &str) -> bool {
-    let producer: Result<BaseProducer, _> = base_config(broker).set("transactional.id", format!("eddy-probe-{}", std::process::id())).set("transaction.timeout.ms", "10000").create();
-    match producer {
-        Ok(p) => p.init_transactions(Duration::from_secs(5)).is_ok(),
-        Err(_) => false,
+    let probe = || -> Result<(), String> {
+        super::admin::ensure_topic(broker, PROBE_TOPIC, 1)?;
+        let p: BaseProducer = base_config(broker).set("transactional.id", format!("eddy-probe-{}", std::process::id())).set("transaction.timeout.ms", "10000").create().map_err(|e| e.to_string())?;
+        p.init_transactions(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        p.begin_transaction().map_err(|e| e.to_string())?;
+        p.send(BaseRecord::<str, str>::to(PROBE_TOPIC).payload("probe")).map_err(|(e, _)| e.to_string())?;
+        p.commit_transaction(Duration::from_secs(5)).map_err(|e| e.to_string())
+    };
+    match probe() {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::info!("the broker at {} has no usable transactions: {}", broker, e);
+            false
+        }
     }
 }
 

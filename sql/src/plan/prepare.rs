@@ -14,8 +14,8 @@
 //!   (`coalesce(NULL::numeric(8,2), 0)` is `0`, not `0.00`). Explicit
 //!   numeric casts are therefore carried as `TryCast` (which SQL cannot
 //!   express in PostgreSQL's dialect); the lowering rescales only those.
-//! - [`scanned_relations`]: the catalog relations a statement names,
-//!   before plain views are inlined (what a view depends on for DROP).
+//! - [`relations_named`]: the catalog relations a statement names, plain
+//!   views included (what a view depends on for DROP).
 
 use crate::types::scalar_type_of_arrow;
 use crate::{codes, SqlError};
@@ -238,8 +238,7 @@ pub fn mark_explicit_casts(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
 pub fn type_int_literals(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
     use datafusion_expr::{BinaryExpr, Operator};
     fn small_literal(e: &Expr) -> bool {
-        // `-2147483648` is the negation of a bigint in PostgreSQL.
-        matches!(e, Expr::Literal(ScalarValue::Int64(Some(v)), _) if v.unsigned_abs() <= i32::MAX as u64)
+        matches!(e, Expr::Literal(ScalarValue::Int64(Some(v)), _) if i32::try_from(*v).is_ok())
     }
     fn narrow(e: &Expr, schema: &DFSchema) -> bool {
         small_literal(e) || e.get_type(schema).is_ok_and(|t| matches!(t, DataType::Int32 | DataType::Int16 | DataType::Int8))
@@ -278,16 +277,101 @@ pub fn type_int_literals(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
     .map_err(crate::plan::df::translate)
 }
 
-/// The names of the relations a plan scans, with those inside subqueries.
-pub fn scanned_relations(plan: &LogicalPlan) -> Vec<datafusion_common::TableReference> {
+/// The catalog relations a statement names, with those inside subqueries:
+/// the tables and materialized views it scans, and the plain views it
+/// reads (DataFusion inlines a view as an alias over a copy of the view's
+/// plan, so that is what identifies one). This is what a view depends on.
+pub fn relations_named(plan: &LogicalPlan, catalog: &crate::catalog::Catalog, views: &std::collections::HashMap<eddy_engine::GlobalId, LogicalPlan>) -> Vec<eddy_engine::GlobalId> {
     let mut out = Vec::new();
     let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            if !out.contains(&scan.table_name) {
-                out.push(scan.table_name.clone());
+        let found = match node {
+            LogicalPlan::TableScan(scan) => catalog.resolve(&crate::catalog::Catalog::reference_name(scan.table_name.schema(), scan.table_name.table())).map(|i| i.id),
+            LogicalPlan::SubqueryAlias(a) => catalog.resolve(a.alias.table()).filter(|i| i.kind == crate::catalog::ItemKind::View).map(|i| i.id).filter(|id| {
+                let inlined = match a.input.as_ref() {
+                    LogicalPlan::Projection(p) => [a.input.as_ref(), p.input.as_ref()],
+                    other => [other, other],
+                };
+                views.get(id).is_some_and(|v| inlined.contains(&v))
+            }),
+            _ => None,
+        };
+        if let Some(id) = found {
+            if !out.contains(&id) {
+                out.push(id);
             }
         }
         Ok(TreeNodeRecursion::Continue)
     });
     out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::catalog::{Catalog, CatalogItem, ItemKind};
+    use crate::statement::{parse, Planner, StatementPlan};
+    use crate::SqlError;
+    use std::collections::HashMap;
+
+    /// `emp (id int, name text, dept int, salary numeric(8,2))` and
+    /// `dept (id int, code varchar(3))`.
+    fn catalog() -> Catalog {
+        let mut c = Catalog::default();
+        for sql in ["CREATE TABLE emp (id int, name text, dept int, salary numeric(8,2))", "CREATE TABLE dept (id int, code varchar(3))"] {
+            let views = HashMap::new();
+            let Ok(StatementPlan::CreateTable { name, desc, .. }) = (Planner { catalog: &c, views: &views }).plan(parse(sql).unwrap().remove(0), &[]) else { panic!("{}", sql) };
+            let id = c.allocate_id();
+            c.insert(CatalogItem { id, name, kind: ItemKind::Table, desc, create_sql: sql.to_string(), plan: None, depends_on: vec![] });
+        }
+        c
+    }
+
+    /// Plans one statement against [`catalog`].
+    pub fn plan(sql: &str) -> Result<StatementPlan, SqlError> {
+        let c = catalog();
+        let views = HashMap::new();
+        Planner { catalog: &c, views: &views }.plan(parse(sql)?.remove(0), &[])
+    }
+
+    /// The engine plan of a SELECT, as EXPLAIN prints it.
+    pub fn explain(sql: &str) -> String {
+        match plan(sql) {
+            Ok(StatementPlan::Select { plan, .. }) => plan.to_string(),
+            other => panic!("{}: {:?}", sql, other.err()),
+        }
+    }
+
+    fn code(sql: &str) -> &'static str {
+        plan(sql).err().map(|e| e.code).unwrap_or("ok")
+    }
+
+    #[test]
+    fn type_mixtures_postgres_refuses() {
+        assert_eq!(code("SELECT 1 UNION SELECT 'a'::text"), "42804");
+        assert_eq!(code("SELECT id FROM emp UNION ALL SELECT name FROM emp"), "42804");
+        assert_eq!(code("SELECT CASE WHEN id > 1 THEN 1 ELSE name END FROM emp"), "42804");
+        assert_eq!(code("SELECT coalesce(id, name) FROM emp"), "42804");
+        assert_eq!(code("INSERT INTO emp (id) VALUES (true)"), "42804");
+        // Untyped literals and numeric mixtures unify.
+        assert_eq!(code("SELECT 1 UNION SELECT '2'"), "ok");
+        assert_eq!(code("SELECT id FROM emp UNION SELECT salary FROM emp UNION SELECT NULL"), "ok");
+        assert_eq!(code("SELECT CASE WHEN id > 1 THEN salary ELSE 0 END FROM emp"), "ok");
+        assert_eq!(code("INSERT INTO emp (name, salary) VALUES (1, '2.5')"), "ok");
+    }
+
+    #[test]
+    fn explicit_and_implicit_numeric_casts() {
+        // The cast DataFusion adds to unify keeps scale; the written one rounds.
+        let p = explain("SELECT coalesce(salary, 0), id::numeric(10,2) FROM emp");
+        assert!(p.contains("Cast(Numeric { precision: None, scale: None })(0)"), "{}", p);
+        assert!(p.contains("Cast(Numeric { precision: Some(10), scale: Some(2) })(#0)"), "{}", p);
+    }
+
+    #[test]
+    fn integer_literals_in_integer_arithmetic_are_integers() {
+        let p = explain("SELECT id + 1, 2147483647 + 1 FROM emp");
+        assert!(p.contains("Add(Int32)"), "{}", p);
+        assert!(!p.contains("Add(Int64)"), "{}", p);
+        // A bigint operand keeps bigint arithmetic.
+        assert!(explain("SELECT id::bigint + 1 FROM emp").contains("Add(Int64)"));
+    }
 }

@@ -232,12 +232,13 @@ fn is_global_aggregate(plan: &LogicalPlan) -> bool {
 /// `(SELECT x FROM ...)` as `(SELECT __single_value(x) AS x FROM ...)`.
 fn single_value(s: Subquery) -> Result<Subquery> {
     let plan = s.subquery.as_ref().clone();
-    let (qualifier, field) = plan.schema().qualified_field(0);
-    let (qualifier, name) = (qualifier.cloned(), field.name().clone());
+    let name = plan.schema().field(0).name().clone();
     let arg = Expr::Column(Column::from(plan.schema().qualified_field(0)));
     let call = Expr::AggregateFunction(AggregateFunction::new_udf(SINGLE_VALUE_UDAF.clone(), vec![arg], false, None, vec![], None));
     let wrapped = LogicalPlanBuilder::from(plan).aggregate(Vec::<Expr>::new(), vec![call])?.build()?;
-    let value = Expr::Column(Column::from(wrapped.schema().qualified_field(0))).alias_qualified(qualifier, name);
+    // Named as before, but unqualified: decorrelation may add the inner
+    // column of the same name (`d.id`) next to it.
+    let value = Expr::Column(Column::from(wrapped.schema().qualified_field(0))).alias(name);
     let wrapped = LogicalPlanBuilder::from(wrapped).project(vec![value])?.build()?;
     Ok(Subquery { subquery: Arc::new(wrapped), outer_ref_columns: s.outer_ref_columns, spans: s.spans })
 }
@@ -317,4 +318,46 @@ fn mark_join(left: &LogicalPlan, subquery: &LogicalPlan) -> Result<Option<(Logic
     let n = joined.schema().fields().len();
     let mark = Expr::Column(Column::from(joined.schema().qualified_field(n - 1)));
     Ok(Some((joined, mark)))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::prepare::tests::{explain, plan};
+
+    #[test]
+    fn subqueries_as_values_plan_as_mark_joins() {
+        for sql in [
+            "SELECT id, dept IN (SELECT id FROM dept), dept NOT IN (SELECT id FROM dept) FROM emp",
+            "SELECT name, EXISTS (SELECT 1 FROM dept d WHERE d.id = e.dept) FROM emp e",
+            "SELECT name, CASE WHEN dept IN (SELECT id FROM dept) THEN 'y' ELSE 'n' END FROM emp",
+            "SELECT name FROM emp WHERE salary > ALL (SELECT salary FROM emp WHERE dept = 20)",
+            "SELECT name FROM emp WHERE id = 1 OR dept NOT IN (SELECT id FROM dept)",
+        ] {
+            let p = explain(sql);
+            assert!(p.contains("Let l"), "{}\n{}", sql, p);
+        }
+    }
+
+    #[test]
+    fn uncorrelated_exists_does_not_pair_rows() {
+        // The mark is a one-row flag crossed with the probe, not a join of
+        // every probe row with every subquery row.
+        let p = explain("SELECT name, EXISTS (SELECT 1 FROM dept) FROM emp");
+        assert_eq!(p.matches("CrossJoin").count(), 1, "{}", p);
+    }
+
+    #[test]
+    fn scalar_subqueries_yield_at_most_one_row() {
+        assert!(explain("SELECT (SELECT id FROM dept)").contains("Single"));
+        assert!(explain("SELECT e.name, (SELECT d.code FROM dept d WHERE d.id = e.dept) FROM emp e").contains("Single"));
+        // An aggregate needs no guard.
+        assert!(!explain("SELECT (SELECT max(id) FROM dept)").contains("Single"));
+    }
+
+    #[test]
+    fn distinct_on_is_a_top_1_per_key() {
+        let p = explain("SELECT DISTINCT ON (dept) dept, name FROM emp ORDER BY dept, salary DESC");
+        assert!(p.contains("limit=Some(1)"), "{}", p);
+        assert!(plan("CREATE MATERIALIZED VIEW v AS SELECT DISTINCT ON (dept) dept, name FROM emp ORDER BY dept, salary DESC, id").is_ok());
+    }
 }
