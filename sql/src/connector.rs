@@ -8,7 +8,7 @@
 //!               [, GROUP ID PREFIX 'p'])
 //!   FORMAT JSON | TEXT | BYTES | CSV
 //!   [ENVELOPE NONE | UPSERT | DEBEZIUM]
-//!   [INCLUDE PARTITION, OFFSET, TIMESTAMP, KEY, HEADERS]
+//!   [INCLUDE PARTITION, OFFSET, TIMESTAMP, KEY, HEADERS, SEQUENCE]
 //!   [DEAD LETTER TOPIC 'dlq'];
 //! CREATE SINK name FROM view INTO KAFKA (TOPIC 't' [, BROKER 'host:port'])
 //!   [KEY (col, ...)] FORMAT JSON [ENVELOPE UPSERT | DEBEZIUM | APPEND]
@@ -47,6 +47,9 @@ pub enum Include {
     Timestamp,
     Key,
     Headers,
+    /// The position of the record in the order eddy read the source (all
+    /// partitions together): arrival order.
+    Sequence,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +91,7 @@ impl KafkaSource {
                 Include::Timestamp => ("timestamp", ScalarType::TimestampTz),
                 Include::Key => ("key", ScalarType::Text),
                 Include::Headers => ("headers", ScalarType::Jsonb),
+                Include::Sequence => ("sequence", ScalarType::Int64),
             };
             d.names.push(name.into());
             d.types.push(ColumnType { scalar: ty, nullable: true });
@@ -131,7 +135,7 @@ pub enum ConnectorStatement {
 /// `DROP SOURCE|SINK [IF EXISTS] name [, ...] [CASCADE|RESTRICT]`:
 /// (is a source, names, if exists, cascade), or None for other text.
 pub fn parse_drop(sql: &str) -> Option<(bool, Vec<String>, bool, bool)> {
-    let text = sql.trim().trim_end_matches(';');
+    let text = skip_comments(sql).trim().trim_end_matches(';');
     let mut words = text.split_whitespace();
     if !words.next()?.eq_ignore_ascii_case("DROP") {
         return None;
@@ -155,9 +159,23 @@ pub fn parse_drop(sql: &str) -> Option<(bool, Vec<String>, bool, bool)> {
     Some((source, names, if_exists, cascade))
 }
 
+/// The text after leading whitespace and `--` / `/* */` comments.
+pub fn skip_comments(mut sql: &str) -> &str {
+    loop {
+        sql = sql.trim_start();
+        if let Some(rest) = sql.strip_prefix("--") {
+            sql = rest.split_once('\n').map(|(_, r)| r).unwrap_or("");
+        } else if let Some(rest) = sql.strip_prefix("/*") {
+            sql = rest.split_once("*/").map(|(_, r)| r).unwrap_or("");
+        } else {
+            return sql;
+        }
+    }
+}
+
 /// Whether the text starts with CREATE SOURCE or CREATE SINK.
 pub fn is_connector_statement(sql: &str) -> bool {
-    let w: Vec<String> = sql.split_whitespace().take(2).map(|w| w.to_ascii_uppercase()).collect();
+    let w: Vec<String> = skip_comments(sql).split_whitespace().take(2).map(|w| w.to_ascii_uppercase()).collect();
     w.len() == 2 && w[0] == "CREATE" && (w[1] == "SOURCE" || w[1] == "SINK")
 }
 
@@ -311,7 +329,8 @@ fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
                 "timestamp" => Include::Timestamp,
                 "key" => Include::Key,
                 "headers" => Include::Headers,
-                other => return Err(SqlError::syntax(format!("cannot INCLUDE {}", other)).with_hint("INCLUDE PARTITION, OFFSET, TIMESTAMP, KEY, HEADERS")),
+                "sequence" => Include::Sequence,
+                other => return Err(SqlError::syntax(format!("cannot INCLUDE {}", other)).with_hint("INCLUDE PARTITION, OFFSET, TIMESTAMP, KEY, HEADERS, SEQUENCE")),
             });
             if !p.p.consume_token(&Token::Comma) {
                 break;

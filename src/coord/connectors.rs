@@ -154,6 +154,7 @@ fn plan_is_monotonic(plan: &eddy_engine::plan::Plan) -> bool {
         Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } => plan_is_monotonic(input),
         Plan::Union { inputs } => inputs.iter().all(plan_is_monotonic),
         Plan::Join { left, right, .. } => plan_is_monotonic(left) && plan_is_monotonic(right),
+        Plan::Let { .. } => plan_is_monotonic(&plan.inline_lets()),
         _ => false,
     }
 }

@@ -83,7 +83,7 @@ pub fn start_source(spec: KafkaSource, broker: String, mut emit: impl FnMut(Sour
     let stats = Arc::new(Mutex::new(SourceStats::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let name = spec.name.clone();
-    let mut reader = Reader { consumer, dec: Decoder { desc: spec.columns.clone(), spec, dlq, stats: stats.clone(), upsert: HashMap::new() }, assigned: Vec::new() };
+    let mut reader = Reader { consumer, dec: Decoder { desc: spec.columns.clone(), spec, dlq, stats: stats.clone(), upsert: HashMap::new(), sequence: 0 }, assigned: Vec::new() };
     reader.assign(&parts)?;
     let stop2 = stop.clone();
     std::thread::Builder::new()
@@ -107,6 +107,8 @@ struct Decoder {
     stats: Arc<Mutex<SourceStats>>,
     /// ENVELOPE UPSERT: the current row of each key.
     upsert: HashMap<Vec<u8>, Row>,
+    /// Records read so far (INCLUDE SEQUENCE numbers them in read order).
+    sequence: i64,
 }
 
 impl Reader {
@@ -208,6 +210,8 @@ impl Decoder {
 
     /// The changes one record makes to the source relation.
     fn decode(&mut self, msg: &BorrowedMessage) -> Result<Vec<(Row, Diff)>, String> {
+        self.sequence += 1;
+        let sequence = self.sequence;
         let with_meta = |mut row: Row| {
             for inc in &self.spec.include {
                 row.push(match inc {
@@ -216,6 +220,7 @@ impl Decoder {
                     Include::Timestamp => msg.timestamp().to_millis().map(|ms| Datum::TimestampTz(ms * 1000)).unwrap_or(Datum::Null),
                     Include::Key => msg.key().map(|k| Datum::Text(String::from_utf8_lossy(k).into_owned())).unwrap_or(Datum::Null),
                     Include::Headers => Datum::Jsonb(headers_json(msg)),
+                    Include::Sequence => Datum::Int(sequence),
                 });
             }
             row

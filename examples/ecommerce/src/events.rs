@@ -161,7 +161,7 @@ pub fn confirmed_order_id(key: Option<&[u8]>, value: Option<&[u8]>) -> Option<St
 /// wrong types, JSON that is not an object, or plain text. None of them parse
 /// as a valid event of any topic.
 pub fn malformed(rng: &mut Rng, topic: &str, n: u64) -> Vec<u8> {
-    let payment = topic == PAYMENT_EVENTS;
+    let is_payment = topic == PAYMENT_EVENTS;
     match rng.range(0, 4) {
         0 => {
             // 0xFF never occurs in UTF-8, so this cannot be JSON text.
@@ -170,14 +170,14 @@ pub fn malformed(rng: &mut Rng, topic: &str, n: u64) -> Vec<u8> {
             b
         }
         1 => {
-            let whole = if payment {
+            let whole = if is_payment {
                 payment(&format!("bad-{}", n), &format!("o-bad-{}", n), 10.0, None, 0)
             } else {
                 order_cancelled(&format!("bad-{}", n), &format!("o-bad-{}", n), "c-0", "x", 0)
             };
             whole[..whole.len() / 2].to_vec()
         }
-        2 if payment => encode(json!({
+        2 if is_payment => encode(json!({
             "eventId": n, "eventType": "payment.processed", "orderId": ["o-1"],
             "paymentId": 7, "amount": "ten dollars", "timestamp": "now",
         })),

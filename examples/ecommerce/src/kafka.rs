@@ -68,6 +68,7 @@ pub fn create_topics(broker: &str, partitions: i32) -> anyhow::Result<()> {
         .create()
         .context("creating a producer for topic auto-creation")?;
     for (topic, why) in missing {
+        eprintln!("DEBUG {} {}", topic, why);
         auto_create(&producer, topic).with_context(|| format!("creating topic {} (CreateTopics said: {})", topic, why))?;
     }
     Ok(())

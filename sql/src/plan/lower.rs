@@ -416,7 +416,25 @@ fn share(value: Plan, body: impl FnOnce(Plan) -> Plan) -> Plan {
     }
     let id = NEXT_LOCAL.fetch_add(1, Ordering::Relaxed);
     let arity = value.arity();
-    Plan::Let { id, value: value.boxed(), body: body(Plan::LocalGet { id, arity }).boxed() }
+    let mut body = body(Plan::LocalGet { id, arity });
+    fn uses(p: &Plan, id: u64) -> usize {
+        match p {
+            Plan::LocalGet { id: i, .. } => usize::from(*i == id),
+            p => p.children().into_iter().map(|c| uses(c, id)).sum(),
+        }
+    }
+    // Read once (or not at all): no binding needed.
+    if uses(&body, id) <= 1 {
+        fn substitute(p: &mut Plan, id: u64, value: &mut Option<Plan>) {
+            match p {
+                Plan::LocalGet { id: i, .. } if *i == id => *p = value.take().expect("one use"),
+                p => p.children_mut().into_iter().for_each(|c| substitute(c, id, value)),
+            }
+        }
+        substitute(&mut body, id, &mut Some(value));
+        return body;
+    }
+    Plan::Let { id, value: value.boxed(), body: body.boxed() }
 }
 
 fn flag(p: Plan, b: bool) -> Plan {

@@ -127,7 +127,8 @@ impl ScalarUDFImpl for PgFunction {
             Kind::JsonbArrayLength => vec![DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
-                    t @ (DataType::Timestamp(..) | DataType::Interval(_)) => t.clone(),
+                    // timestamp - timestamp is a Duration to DataFusion; the engine holds an interval.
+                    t @ (DataType::Timestamp(..) | DataType::Interval(_) | DataType::Duration(_)) => t.clone(),
                     _ => timestamptz(),
                 };
                 vec![DataType::Utf8, arg]

@@ -232,13 +232,13 @@ fn is_global_aggregate(plan: &LogicalPlan) -> bool {
 /// `(SELECT x FROM ...)` as `(SELECT __single_value(x) AS x FROM ...)`.
 fn single_value(s: Subquery) -> Result<Subquery> {
     let plan = s.subquery.as_ref().clone();
-    let name = plan.schema().field(0).name().clone();
     let arg = Expr::Column(Column::from(plan.schema().qualified_field(0)));
     let call = Expr::AggregateFunction(AggregateFunction::new_udf(SINGLE_VALUE_UDAF.clone(), vec![arg], false, None, vec![], None));
     let wrapped = LogicalPlanBuilder::from(plan).aggregate(Vec::<Expr>::new(), vec![call])?.build()?;
-    // Named as before, but unqualified: decorrelation may add the inner
-    // column of the same name (`d.id`) next to it.
-    let value = Expr::Column(Column::from(wrapped.schema().qualified_field(0))).alias(name);
+    // A name of its own: decorrelation may add the inner column the value
+    // was read from (`d.id`) next to it. (The select list that holds the
+    // subquery keeps its column name, see `rewrite_subqueries`.)
+    let value = Expr::Column(Column::from(wrapped.schema().qualified_field(0))).alias(fresh_alias("__eddy_value"));
     let wrapped = LogicalPlanBuilder::from(wrapped).project(vec![value])?.build()?;
     Ok(Subquery { subquery: Arc::new(wrapped), outer_ref_columns: s.outer_ref_columns, spans: s.spans })
 }
@@ -336,6 +336,14 @@ mod tests {
             let p = explain(sql);
             assert!(p.contains("Let l"), "{}\n{}", sql, p);
         }
+    }
+
+    #[test]
+    fn collections_read_once_are_not_bound() {
+        let p = explain("SELECT * FROM emp JOIN dept ON dept.id = emp.dept WHERE emp.salary > 10");
+        assert!(!p.contains("Let"), "{}", p);
+        // A left join reads its left side three times.
+        assert!(explain("SELECT * FROM emp LEFT JOIN dept ON dept.id = emp.dept").contains("Let"));
     }
 
     #[test]

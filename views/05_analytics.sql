@@ -1,0 +1,51 @@
+-- Analytics over the saga.
+
+-- Orders and confirmed revenue per minute of creation (tumbling windows).
+CREATE MATERIALIZED VIEW revenue_per_minute AS
+SELECT date_trunc('minute', created_at) AS minute,
+       count(*) AS orders,
+       count(*) FILTER (WHERE state = 'CONFIRMED') AS confirmed,
+       coalesce(sum(total_amount) FILTER (WHERE state = 'CONFIRMED'), 0) AS revenue
+FROM order_saga
+GROUP BY date_trunc('minute', created_at);
+
+-- How far orders got: created, reserved, paid, confirmed, shipped, delivered.
+CREATE MATERIALIZED VIEW status_funnel AS
+SELECT count(*) AS created,
+       count(*) FILTER (WHERE d.fits AND NOT d.inactive) AS reserved,
+       count(s.paid_at) AS paid,
+       count(*) FILTER (WHERE s.state = 'CONFIRMED') AS confirmed,
+       count(s.shipped_at) AS shipped,
+       count(s.delivered_at) AS delivered
+FROM order_saga s LEFT JOIN inventory_decisions d ON d.order_id = s.order_id;
+
+CREATE MATERIALIZED VIEW payment_failure_rate AS
+SELECT count(*) AS decided,
+       count(failed_at) AS failed,
+       CASE WHEN count(*) = 0 THEN NULL ELSE round(count(failed_at)::numeric / count(*), 4) END AS failure_rate
+FROM payments;
+
+CREATE MATERIALIZED VIEW top_products AS
+SELECT l.product_id, sum(l.quantity) AS units, sum(l.quantity * l.price) AS revenue
+FROM order_lines l JOIN order_saga s ON s.order_id = l.order_id
+WHERE s.state = 'CONFIRMED'
+GROUP BY l.product_id
+ORDER BY revenue DESC, l.product_id
+LIMIT 10;
+
+-- Milliseconds from order.created to confirmation, per confirmed order.
+CREATE MATERIALIZED VIEW saga_latencies AS
+SELECT order_id, extract(epoch FROM confirmed_at - created_at) * 1000 AS latency_ms
+FROM order_saga
+WHERE confirmed_at IS NOT NULL;
+
+CREATE MATERIALIZED VIEW saga_latency AS
+SELECT count(*) AS confirmed,
+       max(latency_ms) FILTER (WHERE rank <= 0.50 * total) AS p50_ms,
+       max(latency_ms) FILTER (WHERE rank <= 0.95 * total) AS p95_ms,
+       max(latency_ms) FILTER (WHERE rank <= 0.99 * total) AS p99_ms,
+       max(latency_ms) AS max_ms
+FROM (SELECT latency_ms,
+             row_number() OVER (ORDER BY latency_ms) AS rank,
+             count(*) OVER () AS total
+      FROM saga_latencies) ranked;
