@@ -44,5 +44,5 @@ WHERE jsonb_array_length(o.items) > n.line;
 
 CREATE MATERIALIZED VIEW stock AS
 SELECT product_id, sum(quantity) AS quantity
-FROM (SELECT DISTINCT eventid, productid AS product_id, quantity FROM restocks) r
+FROM (SELECT DISTINCT eventid, productid AS product_id, quantity FROM restocks WHERE quantity > 0) r
 GROUP BY product_id;

@@ -32,46 +32,58 @@ pub fn now_ms() -> u64 {
 
 /// Creates every topic in `events::ALL_TOPICS` with `partitions` partitions
 /// (replication: the broker's default). Topics that exist are left alone.
-/// Brokers without CreateTopics (librdkafka's mock cluster) get the topics
-/// auto-created by a metadata request instead, with their default partition
-/// count (4 on the mock; use `MockCluster::create_topic` to choose).
+/// librdkafka's mock cluster has no CreateTopics (and names no controller,
+/// so the request would only time out): there, and wherever CreateTopics
+/// fails, a metadata request auto-creates the topics instead, with the
+/// broker's default partition count (4 on the mock; `MockCluster::create_topic`
+/// chooses another).
 pub fn create_topics(broker: &str, partitions: i32) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", broker).create().context("creating the admin client")?;
-    // -1: the broker's default replication factor (KIP-464).
-    let topics: Vec<NewTopic> =
-        events::ALL_TOPICS.iter().map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(-1))).collect();
-    let opts = AdminOptions::new()
-        .operation_timeout(Some(Duration::from_secs(10)))
-        .request_timeout(Some(Duration::from_secs(10)));
-    let mut missing: Vec<(&str, String)> = Vec::new();
-    match block_on(admin.create_topics(&topics, &opts)) {
-        Ok(results) => {
-            for r in results {
-                match r {
-                    Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                    Err((name, code)) => {
-                        let t = events::ALL_TOPICS.iter().find(|t| **t == name).copied().unwrap_or("?");
-                        missing.push((t, code.to_string()));
-                    }
-                }
-            }
-        }
-        Err(e) => missing = events::ALL_TOPICS.iter().map(|t| (*t, e.to_string())).collect(),
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let producer: BaseProducer = ClientConfig::new()
+    let probe: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", broker)
         .set("allow.auto.create.topics", "true")
         .create()
-        .context("creating a producer for topic auto-creation")?;
+        .context("creating a metadata client")?;
+    let md = probe.client().fetch_metadata(None, Duration::from_secs(10)).context("reading cluster metadata")?;
+    let existing: Vec<&str> =
+        md.topics().iter().filter(|t| t.error().is_none() && !t.partitions().is_empty()).map(|t| t.name()).collect();
+    let wanted: Vec<&str> = events::ALL_TOPICS.iter().copied().filter(|t| !existing.contains(t)).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mock = probe.client().fetch_cluster_id(Duration::from_secs(5)).is_some_and(|id| id.starts_with("mockCluster"));
+    let missing: Vec<(&str, String)> = if mock {
+        wanted.iter().map(|t| (*t, "the mock cluster has no CreateTopics".to_string())).collect()
+    } else {
+        create_with_admin(broker, &wanted, partitions)?
+    };
     for (topic, why) in missing {
-        eprintln!("DEBUG {} {}", topic, why);
-        auto_create(&producer, topic).with_context(|| format!("creating topic {} (CreateTopics said: {})", topic, why))?;
+        auto_create(&probe, topic).with_context(|| format!("creating topic {} ({})", topic, why))?;
     }
     Ok(())
+}
+
+/// CreateTopics for `topics`; returns those it did not create, with why.
+fn create_with_admin<'a>(broker: &str, topics: &[&'a str], partitions: i32) -> anyhow::Result<Vec<(&'a str, String)>> {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", broker).create().context("creating the admin client")?;
+    // -1: the broker's default replication factor (KIP-464).
+    let new: Vec<NewTopic> = topics.iter().map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(-1))).collect();
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(10)));
+    let missing = match block_on(admin.create_topics(&new, &opts)) {
+        Ok(results) => results
+            .into_iter()
+            .filter_map(|r| match r {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => None,
+                Err((name, code)) => {
+                    topics.iter().find(|t| **t == name).map(|t| (*t, format!("CreateTopics said: {}", code)))
+                }
+            })
+            .collect(),
+        Err(e) => topics.iter().map(|t| (*t, format!("CreateTopics failed: {}", e))).collect(),
+    };
+    Ok(missing)
 }
 
 /// A metadata request for an unknown topic makes brokers with auto-creation
