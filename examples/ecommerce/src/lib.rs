@@ -174,7 +174,8 @@ pub struct Counters {
     pub malformed: AtomicU64,
     /// Input records a service could not read (malformed ones, mostly).
     pub unreadable_inputs: AtomicU64,
-    /// Events Kafka did not accept or acknowledge.
+    /// Events Kafka did not accept or acknowledge (including those still in
+    /// flight when the services are stopped, which are purged).
     pub send_errors: AtomicU64,
 }
 

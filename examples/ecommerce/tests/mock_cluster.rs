@@ -157,9 +157,7 @@ fn five_hundred_orders_with_faults() {
     let cluster = MockCluster::new(1).unwrap();
     let broker = cluster.bootstrap_servers();
     // The mock has no CreateTopics: this exercises the auto-create fallback.
-    let t0 = Instant::now();
     create_topics(&broker, 4).unwrap();
-    eprintln!("create_topics took {:?}", t0.elapsed());
     let md = consumer(&broker).fetch_metadata(None, Duration::from_secs(5)).unwrap();
     let names: HashSet<&str> = md.topics().iter().map(|t| t.name()).collect();
     assert!(events::ALL_TOPICS.iter().all(|t| names.contains(t)), "{:?}", names);
