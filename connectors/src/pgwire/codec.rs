@@ -43,6 +43,17 @@ pub fn encode_binary<B: BufMut>(d: &Datum, ty: ScalarType, buf: &mut B) -> Resul
         (T::Float32, Datum::Int(i)) => buf.put_f32(*i as f32),
         (T::Float64, Datum::Float(f)) => buf.put_f64(f.0),
         (T::Float64, Datum::Int(i)) => buf.put_f64(*i as f64),
+        // Aggregates eddy computes exactly where DataFusion plans a narrower
+        // type (sum(bigint), avg(integer) are numeric in PostgreSQL): send
+        // the value in the declared type when it fits.
+        (T::Int16 | T::Int32 | T::Int64, Datum::Numeric(n)) if n.fract().is_zero() => {
+            let i = i64::try_from(*n).map_err(|_| out_of_range(ty))?;
+            return encode_binary(&Datum::Int(i), ty, buf);
+        }
+        (T::Float32 | T::Float64, Datum::Numeric(n)) => {
+            use rust_decimal::prelude::ToPrimitive;
+            return encode_binary(&Datum::float(n.to_f64().unwrap_or(f64::NAN)), ty, buf);
+        }
         (T::Numeric { .. }, Datum::Numeric(n)) => encode_numeric(n, buf),
         (T::Numeric { .. }, Datum::Int(i)) => encode_numeric(&Decimal::from(*i), buf),
         (T::Jsonb, Datum::Jsonb(s) | Datum::Text(s)) => {
