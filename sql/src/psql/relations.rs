@@ -53,7 +53,8 @@ fn matching<'a>(catalog: &'a Catalog, q: &Query, kinds: Option<&[String]>) -> Re
         return Ok(vec![]);
     }
     let mut out = Vec::new();
-    for item in catalog.items() {
+    // eddy's own relations live in eddy_catalog, not in the user's schema.
+    for item in catalog.items().filter(|i| i.kind != ItemKind::System) {
         if kinds.is_some_and(|k| !k.iter().any(|k| k == relkind(&item.kind))) {
             continue;
         }
