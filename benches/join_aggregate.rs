@@ -11,20 +11,12 @@
 //!
 //! Run: `cargo bench --bench join_aggregate` (EDDY_BENCH_ROWS to change 1M).
 
-use std::process::{Child, Command, Stdio};
+mod server;
+
+use server::{connect, free_port, Server};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use tokio_postgres::Client;
 
 fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid)).unwrap_or_default();
@@ -69,13 +61,7 @@ async fn main() {
             .expect("start eddy"),
     );
     let pid = server.0.id();
-    let (client, conn) = loop {
-        match tokio_postgres::connect(&format!("host=127.0.0.1 port={} user=eddy dbname=eddy", port), NoTls).await {
-            Ok(c) => break c,
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
-    tokio::spawn(conn);
+    let client = connect(port).await;
     client
         .batch_execute(
             "CREATE TABLE customers (id int, region text);

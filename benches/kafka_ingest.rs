@@ -7,24 +7,16 @@
 //! librdkafka's mock cluster in this process. `EDDY_BENCH_EVENTS` sets the
 //! volume (default 500k).
 
+mod server;
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use std::process::{Child, Command, Stdio};
+use server::{connect, free_port, Server};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
@@ -100,13 +92,7 @@ async fn main() {
             .spawn()
             .unwrap(),
     );
-    let (client, conn) = loop {
-        match tokio_postgres::connect(&format!("host=127.0.0.1 port={} user=eddy dbname=eddy", port), NoTls).await {
-            Ok(c) => break c,
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
-    tokio::spawn(conn);
+    let client = connect(port).await;
     let start = Instant::now();
     client
         .batch_execute(

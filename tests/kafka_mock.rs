@@ -4,40 +4,17 @@
 //! isolation read_committed.
 
 mod server;
+mod sql_client;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use server::EddyServer;
+use sql_client::{query, wait_for};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
-
-async fn query(c: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{}: {:?}", sql, e))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Waits until `sql` returns `want` (a single value), or fails after 60 s.
-async fn wait_for(c: &Client, sql: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = query(c, sql).await;
-        if got.first().and_then(|r| r[0].clone()).as_deref() == Some(want) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for `{}` = {}, last {:?}", sql, want, got);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use tokio_postgres::NoTls;
 
 /// Reads every partition of `topic` from the beginning.
 fn assign_all(consumer: &BaseConsumer, topic: &str) {
@@ -104,8 +81,8 @@ async fn source_view_and_transactional_sink() {
     let sink = client.simple_query("CREATE SINK per_customer_out FROM per_customer INTO KAFKA (TOPIC 'per-customer') KEY (id) FORMAT JSON ENVELOPE UPSERT WITH (DELIVERY = 'exactly_once')").await;
     sink.expect("the mock cluster supports transactions");
 
-    wait_for(&client, "SELECT sum(records) FROM eddy_catalog.source_partitions", &n.to_string()).await;
-    wait_for(&client, "SELECT count(*) FROM orders_errors", &malformed.to_string()).await;
+    wait_for(&client, "SELECT sum(records) FROM eddy_catalog.source_partitions", &n.to_string(), 60).await;
+    wait_for(&client, "SELECT count(*) FROM orders_errors", &malformed.to_string(), 60).await;
     let good = n - malformed;
     assert_eq!(query(&client, "SELECT count(*) FROM orders").await[0][0].as_deref(), Some(good.to_string().as_str()));
 
@@ -186,7 +163,7 @@ async fn broker_restart_mid_stream_loses_and_doubles_nothing() {
     let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &broker).set("message.timeout.ms", "120000").create().unwrap();
     produce_events(&producer, "events", 0, 5_000);
     producer.flush(Duration::from_secs(30)).unwrap();
-    wait_for(&client, "SELECT n FROM totals", "5000").await;
+    wait_for(&client, "SELECT n FROM totals", "5000", 60).await;
 
     // Take the broker away while more events are in flight, then bring it back.
     cluster.broker_down(1).unwrap();
@@ -197,7 +174,7 @@ async fn broker_restart_mid_stream_loses_and_doubles_nothing() {
     producer.flush(Duration::from_secs(60)).unwrap();
 
     let expected_total: u64 = (0..15_000u64).map(|i| i % 50).sum();
-    wait_for(&client, "SELECT n FROM totals", "15000").await;
+    wait_for(&client, "SELECT n FROM totals", "15000", 60).await;
     let row = &query(&client, "SELECT n, ids, total FROM totals").await[0];
     assert_eq!(row, &vec![Some("15000".to_string()), Some("15000".to_string()), Some(expected_total.to_string())], "nothing lost or doubled");
 }
@@ -239,7 +216,7 @@ async fn upsert_and_debezium_envelopes() {
         )
         .await
         .unwrap();
-    wait_for(&client, "SELECT sum(records) FROM eddy_catalog.source_partitions", "9").await;
+    wait_for(&client, "SELECT sum(records) FROM eddy_catalog.source_partitions", "9", 60).await;
     let stock = query(&client, "SELECT product, qty, key FROM stock ORDER BY product").await;
     assert_eq!(stock, vec![vec![Some("p1".into()), Some("3".into()), Some("p1".into())], vec![Some("p3".into()), Some("1".into()), Some("p3".into())]]);
     let people = query(&client, "SELECT id, name FROM people").await;

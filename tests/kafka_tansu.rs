@@ -8,36 +8,14 @@
 
 mod broker;
 mod server;
+mod sql_client;
 
 use broker::{kafka_tool, Tansu};
 use server::EddyServer;
+use sql_client::{query, wait_for};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
-
-async fn query(c: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{}: {:?}", sql, e))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
-            _ => None,
-        })
-        .collect()
-}
-
-async fn wait_for(c: &Client, sql: &str, want: &str, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let got = query(c, sql).await;
-        if got.first().and_then(|r| r[0].clone()).as_deref() == Some(want) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for `{}` = {}, last {:?}", sql, want, got);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
+use tokio_postgres::NoTls;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hundred_thousand_events_through_source_view_and_sink() {

@@ -2,25 +2,15 @@
 //! through the saga (hand-written events on librdkafka's mock cluster).
 
 mod server;
+mod sql_client;
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 use server::EddyServer;
+use sql_client::query;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
-
-async fn rows(c: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{}: {:?}", sql, e))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
-            _ => None,
-        })
-        .collect()
-}
+use tokio_postgres::{Client, NoTls};
 
 /// Loads every views/*.sql file, in name order.
 pub async fn load_views(c: &Client) {
@@ -73,7 +63,7 @@ async fn orders_move_through_the_saga() {
         vec![Some("o3".into()), Some("PAYMENT_FAILED".into())],
     ];
     loop {
-        let got = rows(&client, "SELECT order_id, state FROM order_saga ORDER BY order_id").await;
+        let got = query(&client, "SELECT order_id, state FROM order_saga ORDER BY order_id").await;
         if got == want {
             break;
         }
@@ -85,15 +75,15 @@ async fn orders_move_through_the_saga() {
     p.flush(Duration::from_secs(5)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let released = rows(&client, "SELECT order_id FROM inventory_release ORDER BY order_id").await;
-        let o2 = rows(&client, "SELECT state FROM order_saga WHERE order_id = 'o2'").await;
+        let released = query(&client, "SELECT order_id FROM inventory_release ORDER BY order_id").await;
+        let o2 = query(&client, "SELECT state FROM order_saga WHERE order_id = 'o2'").await;
         if released == vec![vec![Some("o1".into())], vec![Some("o3".into())]] && o2 == vec![vec![Some("PENDING".into())]] {
             break;
         }
         assert!(Instant::now() < deadline, "released {:?}, o2 {:?}", released, o2);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(rows(&client, "SELECT count(*) FROM order_events_errors").await[0][0].as_deref(), Some("1"));
-    let over = rows(&client, "SELECT count(*) FROM product_reservations WHERE reserved > stock").await;
+    assert_eq!(query(&client, "SELECT count(*) FROM order_events_errors").await[0][0].as_deref(), Some("1"));
+    let over = query(&client, "SELECT count(*) FROM product_reservations WHERE reserved > stock").await;
     assert_eq!(over[0][0].as_deref(), Some("0"), "no product is over-reserved");
 }

@@ -1,0 +1,35 @@
+//! Small SQL helpers for end-to-end tests: a query's rows as text (simple
+//! query protocol), and polling until a query returns an expected value.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// Runs `sql` over the simple query protocol and returns its rows as text
+/// (`None` for NULL); panics if it fails.
+pub async fn query(c: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    c.simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {:?}", sql, e))
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits until `sql` returns `want` (a single value: the first column of the
+/// first row), or fails after `secs` seconds.
+pub async fn wait_for(c: &Client, sql: &str, want: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got = query(c, sql).await;
+        if got.first().and_then(|r| r[0].clone()).as_deref() == Some(want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for `{}` = {}, last {:?}", sql, want, got);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
