@@ -60,7 +60,7 @@ fn joins() {
 }
 
 fn string_agg(distinct: bool, filter: Option<ScalarExpr>, order_by: Vec<eddy_engine::expr::SortKey>, sep: &str) -> AggregateExpr {
-    AggregateExpr { func: AggregateFunc::StringAgg, args: vec![col(2), text(sep)], distinct, filter, order_by, output: ScalarType::Text }
+    AggregateExpr { func: AggregateFunc::StringAgg, args: vec![col(2), text(sep)], distinct, filter, order_by, output: ScalarType::Text, exact_input: false }
 }
 
 #[test]

@@ -42,9 +42,19 @@ pub struct AggregateExpr {
     pub order_by: Vec<SortKey>,
     /// The result type (bounds integer sums).
     pub output: ScalarType,
+    /// The argument is an integer or numeric (or there is none), so sums
+    /// and counts can be maintained by accumulating changes exactly.
+    pub exact_input: bool,
 }
 
 impl AggregateExpr {
+    /// Whether the aggregate can be maintained from the sum of its rows'
+    /// contributions (count, sum and avg over exact numbers, without
+    /// DISTINCT or ORDER BY), instead of recomputing the group.
+    pub fn is_accumulable(&self) -> bool {
+        matches!(self.func, AggregateFunc::Count | AggregateFunc::Sum | AggregateFunc::Avg) && self.exact_input && !self.distinct && self.order_by.is_empty()
+    }
+
     /// The aggregate's value over an empty input: 0 for count, NULL else.
     pub fn empty_value(&self) -> Datum {
         match self.func {

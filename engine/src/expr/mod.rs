@@ -17,6 +17,6 @@ mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc};
 pub use error::EvalError;
-pub use func::{BinaryFunc, UnaryFunc, VariadicFunc};
+pub use func::{numeric_avg, BinaryFunc, UnaryFunc, VariadicFunc};
 pub use scalar::{ScalarExpr, SortKey};
 pub use window::{WindowExpr, WindowFrame, WindowFunc};

@@ -9,6 +9,7 @@
 //! whole group at once (aggregates, TopK, window functions) live in
 //! [`group`].
 
+mod accumulate;
 mod group;
 
 use crate::expr::{EvalError, ScalarExpr};
@@ -123,6 +124,20 @@ fn render_inner<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashM
                 out.extend(r.iter().cloned());
                 out
             })
+        }
+        Plan::Reduce { input: i, group_key, aggregates } if accumulate::applies(aggregates) => {
+            let keyed = keyed(input(i, errs), group_key.clone(), true, errs);
+            let aggs = aggregates.clone();
+            let contributions = keyed.map(move |(key, row)| {
+                let (c, e) = accumulate::contribution(&row, &aggs);
+                ((key, c), e)
+            });
+            errs.push(contributions.clone().flat_map(|(_, e)| e));
+            let contributions = contributions.map(|(kc, _)| kc);
+            let aggs = aggregates.clone();
+            let totals = contributions.explode(|(key, c): (Row, accumulate::Accums)| Some((key, c))).count_core::<Diff>();
+            let results = totals.flat_map(move |(key, totals)| accumulate::finish(&key, &totals, &aggs));
+            split(results, errs)
         }
         Plan::Reduce { input: i, group_key, aggregates } => {
             let keyed = keyed(input(i, errs), group_key.clone(), true, errs);

@@ -136,7 +136,7 @@ pub fn sort(e: ScalarExpr, desc: bool, nulls_first: bool) -> SortKey {
 }
 
 pub fn agg(func: AggregateFunc, args: Vec<ScalarExpr>, output: ScalarType) -> AggregateExpr {
-    AggregateExpr { func, args, distinct: false, filter: None, order_by: vec![], output }
+    AggregateExpr { func, args, distinct: false, filter: None, order_by: vec![], output, exact_input: true }
 }
 pub fn count_star() -> AggregateExpr {
     agg(AggregateFunc::Count, vec![], I64)

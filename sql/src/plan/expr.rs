@@ -181,6 +181,10 @@ impl ExprLowerer<'_> {
         };
         let f = aggregate_func(func.name())?;
         let out = self.sum_output(f, params.args.first(), out)?;
+        let exact_input = match params.args.first() {
+            None => true,
+            Some(a) => f == AggregateFunc::Count || self.type_of(self.uncast_integer_arg(f, a)).is_ok_and(|t| t.is_integer() || matches!(t, ScalarType::Numeric { .. })),
+        };
         let mut args = params.args.iter().map(|a| self.lower(self.uncast_integer_arg(f, a))).collect::<Result<Vec<_>, _>>()?;
         if f == AggregateFunc::Count && args.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
             args.clear(); // count(*), count(1)
@@ -192,6 +196,7 @@ impl ExprLowerer<'_> {
             filter: params.filter.as_ref().map(|f| self.lower(f)).transpose()?,
             order_by: params.order_by.iter().map(|s| self.sort_key(s)).collect::<Result<_, _>>()?,
             output: out,
+            exact_input,
         })
     }
 
@@ -262,7 +267,7 @@ impl ExprLowerer<'_> {
                 if f == AggregateFunc::Count && args.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
                     args.clear();
                 }
-                WindowFunc::Aggregate(AggregateExpr { func: f, args, distinct: params.distinct, filter: None, order_by: Vec::new(), output: self.type_of(e)? })
+                WindowFunc::Aggregate(AggregateExpr { func: f, args, distinct: params.distinct, filter: None, order_by: Vec::new(), output: self.type_of(e)?, exact_input: false })
             }
         };
         Ok((partition, order, WindowExpr { func, args, frame }))
