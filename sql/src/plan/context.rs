@@ -42,13 +42,7 @@ pub struct Functions {
 }
 
 pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
-    let mut scalars = HashMap::new();
-    for f in datafusion_functions::all_default_functions() {
-        for alias in f.aliases() {
-            scalars.insert(alias.clone(), f.clone());
-        }
-        scalars.insert(f.name().to_string(), f);
-    }
+    let mut scalars = by_name(datafusion_functions::all_default_functions(), |f| f.name(), |f| f.aliases());
     // PostgreSQL's functions DataFusion lacks or types differently.
     for (name, f) in super::pg_functions::pg_functions() {
         scalars.insert(name.to_string(), f);
@@ -57,24 +51,12 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
     if let Some(f) = scalars.get("signum").cloned() {
         scalars.insert("sign".to_string(), f);
     }
-    let mut aggregates = HashMap::new();
-    for f in datafusion_functions_aggregate::all_default_aggregate_functions() {
-        for alias in f.aliases() {
-            aggregates.insert(alias.clone(), f.clone());
-        }
-        aggregates.insert(f.name().to_string(), f);
-    }
+    let mut aggregates = by_name(datafusion_functions_aggregate::all_default_aggregate_functions(), |f| f.name(), |f| f.aliases());
     // PostgreSQL's `every` is bool_and.
     if let Some(f) = aggregates.get("bool_and").cloned() {
         aggregates.insert("every".to_string(), f);
     }
-    let mut windows = HashMap::new();
-    for f in datafusion_functions_window::all_default_window_functions() {
-        for alias in f.aliases() {
-            windows.insert(alias.clone(), f.clone());
-        }
-        windows.insert(f.name().to_string(), f);
-    }
+    let windows = by_name(datafusion_functions_window::all_default_window_functions(), |f| f.name(), |f| f.aliases());
     let planners: Vec<Arc<dyn ExprPlanner>> = vec![
         Arc::new(super::pg_functions::PgExprPlanner),
         Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
@@ -85,6 +67,18 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
     ];
     Functions { scalars, aggregates, windows, planners }
 });
+
+/// Functions keyed by their name and by each alias.
+fn by_name<F>(fs: Vec<Arc<F>>, name: impl Fn(&F) -> &str, aliases: impl Fn(&F) -> &[String]) -> HashMap<String, Arc<F>> {
+    let mut map = HashMap::new();
+    for f in fs {
+        for alias in aliases(&f) {
+            map.insert(alias.clone(), f.clone());
+        }
+        map.insert(name(&f).to_string(), f);
+    }
+    map
+}
 
 /// Resolves names against one catalog snapshot.
 pub struct EddyContext<'a> {
