@@ -66,18 +66,7 @@ async fn source_view_and_transactional_sink() {
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 
-    client
-        .batch_execute(
-            "CREATE SOURCE orders (order_id text, customer text, amount int) FROM KAFKA (TOPIC 'orders') FORMAT JSON DEAD LETTER TOPIC 'orders-dlq';
-             CREATE TABLE customers (id text, region text);
-             CREATE MATERIALIZED VIEW per_customer AS
-               SELECT c.id, c.region, count(*) AS orders, sum(o.amount) AS total
-               FROM orders o JOIN customers c ON o.customer = c.id GROUP BY c.id, c.region;",
-        )
-        .await
-        .unwrap();
-    let values: Vec<String> = (0..37).map(|i| format!("('c{}', 'r{}')", i, i % 4)).collect();
-    client.batch_execute(&format!("INSERT INTO customers VALUES {}", values.join(","))).await.unwrap();
+    sql_client::create_orders_pipeline(&client).await;
     let sink = client.simple_query("CREATE SINK per_customer_out FROM per_customer INTO KAFKA (TOPIC 'per-customer') KEY (id) FORMAT JSON ENVELOPE UPSERT WITH (DELIVERY = 'exactly_once')").await;
     sink.expect("the mock cluster supports transactions");
 

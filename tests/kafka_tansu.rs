@@ -31,18 +31,7 @@ async fn two_hundred_thousand_events_through_source_view_and_sink() {
     let server = EddyServer::start_with(&["--kafka", &broker]);
     let (client, conn) = tokio_postgres::connect(&server.conninfo(), NoTls).await.unwrap();
     tokio::spawn(conn);
-    client
-        .batch_execute(
-            "CREATE SOURCE orders (order_id text, customer text, amount int) FROM KAFKA (TOPIC 'orders') FORMAT JSON DEAD LETTER TOPIC 'orders-dlq';
-             CREATE TABLE customers (id text, region text);
-             CREATE MATERIALIZED VIEW per_customer AS
-               SELECT c.id, c.region, count(*) AS orders, sum(o.amount) AS total
-               FROM orders o JOIN customers c ON o.customer = c.id GROUP BY c.id, c.region;",
-        )
-        .await
-        .unwrap();
-    let values: Vec<String> = (0..37).map(|i| format!("('c{}', 'r{}')", i, i % 4)).collect();
-    client.batch_execute(&format!("INSERT INTO customers VALUES {}", values.join(","))).await.unwrap();
+    sql_client::create_orders_pipeline(&client).await;
     // tansu has no transactions: the sink must say it falls back to at least once.
     let msgs = client.simple_query("CREATE SINK per_customer_out FROM per_customer INTO KAFKA (TOPIC 'per-customer') KEY (id) FORMAT JSON ENVELOPE UPSERT").await.unwrap();
     drop(msgs);

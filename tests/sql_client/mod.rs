@@ -33,3 +33,20 @@ pub async fn wait_for(c: &Client, sql: &str, want: &str, secs: u64) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The Kafka tests' pipeline: a JSON source on topic `orders` (dead
+/// letters to `orders-dlq`), a `customers` table with customers c0..c36 in
+/// four regions, and `per_customer`, a join + aggregate view over both.
+pub async fn create_orders_pipeline(c: &Client) {
+    c.batch_execute(
+        "CREATE SOURCE orders (order_id text, customer text, amount int) FROM KAFKA (TOPIC 'orders') FORMAT JSON DEAD LETTER TOPIC 'orders-dlq';
+         CREATE TABLE customers (id text, region text);
+         CREATE MATERIALIZED VIEW per_customer AS
+           SELECT c.id, c.region, count(*) AS orders, sum(o.amount) AS total
+           FROM orders o JOIN customers c ON o.customer = c.id GROUP BY c.id, c.region;",
+    )
+    .await
+    .unwrap();
+    let values: Vec<String> = (0..37).map(|i| format!("('c{}', 'r{}')", i, i % 4)).collect();
+    c.batch_execute(&format!("INSERT INTO customers VALUES {}", values.join(","))).await.unwrap();
+}
