@@ -110,11 +110,7 @@ impl AggregateExpr {
             Count => Datum::Int(count),
             _ if count == 0 => Datum::Null,
             Sum => sum(inputs.iter().map(|(_, a, d)| (&a[0], *d)), self.output)?,
-            Avg => match sum(inputs.iter().map(|(_, a, d)| (&a[0], *d)), ScalarType::Numeric { precision: None, scale: None })? {
-                Datum::Float(f) => Datum::float(f.0 / count as f64),
-                Datum::Numeric(n) => numeric_avg(n, count)?,
-                other => other,
-            },
+            Avg => avg(sum(inputs.iter().map(|(_, a, d)| (&a[0], *d)), ScalarType::Numeric { precision: None, scale: None })?, count)?,
             Min => values().min().cloned().unwrap_or(Datum::Null),
             Max => values().max().cloned().unwrap_or(Datum::Null),
             BoolAnd => Datum::Bool(values().all(|v| *v == Datum::Bool(true))),
@@ -146,7 +142,7 @@ impl AggregateExpr {
     }
 }
 
-fn sum<'a>(vals: impl Iterator<Item = (&'a Datum, Diff)>, output: ScalarType) -> Result<Datum, EvalError> {
+pub(super) fn sum<'a>(vals: impl Iterator<Item = (&'a Datum, Diff)>, output: ScalarType) -> Result<Datum, EvalError> {
     let mut ints: i128 = 0;
     let mut dec = Decimal::ZERO;
     let mut float = 0.0f64;
@@ -199,6 +195,15 @@ fn sum<'a>(vals: impl Iterator<Item = (&'a Datum, Diff)>, output: ScalarType) ->
         return Err(EvalError::out_of_range("bigint"));
     }
     Ok(Datum::Int(ints as i64))
+}
+
+/// The average of `count` values whose sum is `total`.
+pub(super) fn avg(total: Datum, count: i64) -> Result<Datum, EvalError> {
+    Ok(match total {
+        Datum::Float(f) => Datum::float(f.0 / count as f64),
+        Datum::Numeric(n) => numeric_avg(n, count)?,
+        other => other,
+    })
 }
 
 fn variance<'a>(func: AggregateFunc, vals: impl Iterator<Item = &'a Datum>, n: i64) -> Result<Datum, EvalError> {

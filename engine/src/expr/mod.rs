@@ -12,10 +12,12 @@ mod datetime;
 mod error;
 pub(crate) mod json;
 mod func;
+mod running;
 mod scalar;
 mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc};
+pub use running::RunningAggregate;
 pub use error::EvalError;
 pub use func::{numeric_avg, BinaryFunc, UnaryFunc, VariadicFunc};
 pub use scalar::{ScalarExpr, SortKey};

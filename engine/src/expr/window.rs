@@ -1,6 +1,6 @@
 //! Window functions, computed over one sorted partition at a time.
 
-use super::{AggregateExpr, EvalError, ScalarExpr, SortKey};
+use super::{AggregateExpr, EvalError, RunningAggregate, ScalarExpr, SortKey};
 use crate::repr::Datum;
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +48,9 @@ impl WindowExpr {
         for i in (0..n).rev() {
             last_peer[i] = if i + 1 < n && peers(i, i + 1) { last_peer[i + 1] } else { i };
         }
+        if let WindowFunc::Aggregate(agg) = &self.func {
+            return self.aggregate_frames(agg, rows, &last_peer);
+        }
         let mut out = Vec::with_capacity(n);
         let (mut rank, mut dense) = (0i64, 0i64);
         for i in 0..n {
@@ -76,17 +79,44 @@ impl WindowExpr {
                         self.args.get(2).map(|e| e.eval(&rows[i])).transpose()?.unwrap_or(Datum::Null)
                     }
                 }
-                WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::Aggregate(_) => {
+                WindowFunc::FirstValue | WindowFunc::LastValue => {
                     let (lo, hi) = self.frame_bounds(i, n, &last_peer);
                     match &self.func {
                         WindowFunc::FirstValue => if lo < hi { self.args[0].eval(&rows[lo])? } else { Datum::Null },
                         WindowFunc::LastValue => if lo < hi { self.args[0].eval(&rows[hi - 1])? } else { Datum::Null },
-                        WindowFunc::Aggregate(agg) => agg.eval(rows[lo..hi.max(lo)].iter().map(|r| (r.as_slice(), 1)))?,
                         _ => unreachable!(),
                     }
                 }
+                WindowFunc::Aggregate(_) => unreachable!("handled above"),
             };
             out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// An aggregate's value over each row's frame. Rows with the same frame
+    /// as the row before (peers, or the whole partition) reuse its value;
+    /// a frame that extends the one before at its end extends a running
+    /// value. A partition costs O(n) for the common frames instead of O(n²).
+    fn aggregate_frames(&self, agg: &AggregateExpr, rows: &[Vec<Datum>], last_peer: &[usize]) -> Result<Vec<Datum>, EvalError> {
+        let n = rows.len();
+        let mut running = RunningAggregate::new(agg);
+        let mut out: Vec<Datum> = Vec::with_capacity(n);
+        let mut prev: Option<(usize, usize)> = None;
+        for i in 0..n {
+            let (lo, hi) = self.frame_bounds(i, n, last_peer);
+            let hi = hi.max(lo);
+            let v = match (prev, running.as_mut()) {
+                (Some(p), _) if p == (lo, hi) => out[i - 1].clone(),
+                (Some((plo, phi)), Some(r)) if plo == lo && phi <= hi => r.extend(&rows[phi..hi])?,
+                (_, Some(r)) => {
+                    r.reset();
+                    r.extend(&rows[lo..hi])?
+                }
+                (_, None) => agg.eval(rows[lo..hi].iter().map(|r| (r.as_slice(), 1)))?,
+            };
+            out.push(v);
+            prev = Some((lo, hi));
         }
         Ok(out)
     }

@@ -179,22 +179,28 @@ impl ExprLowerer<'_> {
         let (Expr::AggregateFunction(AggregateFunction { func, params }), out) = (strip_alias(e), self.type_of(e)?) else {
             return Err(SqlError::internal(format!("expected an aggregate, found {}", e)));
         };
-        let f = aggregate_func(func.name())?;
-        let out = self.sum_output(f, params.args.first(), out)?;
-        let exact_input = match params.args.first() {
+        self.aggregate_call(func.name(), &params.args, params.distinct, params.filter.as_deref(), &params.order_by, out)
+    }
+
+    /// `name(DISTINCT args ORDER BY order_by) FILTER (WHERE filter)`, as an
+    /// aggregate of a group or of a window frame.
+    fn aggregate_call(&self, name: &str, args: &[Expr], distinct: bool, filter: Option<&Expr>, order_by: &[Sort], out: ScalarType) -> Result<AggregateExpr, SqlError> {
+        let f = aggregate_func(name)?;
+        let out = self.sum_output(f, args.first(), out)?;
+        let exact_input = match args.first() {
             None => true,
             Some(a) => f == AggregateFunc::Count || self.type_of(self.uncast_integer_arg(f, a)).is_ok_and(|t| t.is_integer() || matches!(t, ScalarType::Numeric { .. })),
         };
-        let mut args = params.args.iter().map(|a| self.lower(self.uncast_integer_arg(f, a))).collect::<Result<Vec<_>, _>>()?;
-        if f == AggregateFunc::Count && args.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
-            args.clear(); // count(*), count(1)
+        let mut lowered = args.iter().map(|a| self.lower(self.uncast_integer_arg(f, a))).collect::<Result<Vec<_>, _>>()?;
+        if f == AggregateFunc::Count && lowered.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
+            lowered.clear(); // count(*), count(1)
         }
         Ok(AggregateExpr {
             func: f,
-            args,
-            distinct: params.distinct,
-            filter: params.filter.as_ref().map(|f| self.lower(f)).transpose()?,
-            order_by: params.order_by.iter().map(|s| self.sort_key(s)).collect::<Result<_, _>>()?,
+            args: lowered,
+            distinct,
+            filter: filter.map(|f| self.lower(f)).transpose()?,
+            order_by: order_by.iter().map(|s| self.sort_key(s)).collect::<Result<_, _>>()?,
             output: out,
             exact_input,
         })
@@ -262,12 +268,7 @@ impl ExprLowerer<'_> {
                 other => return Err(unsupported(format!("window function {}", other))),
             },
             WindowFunctionDefinition::AggregateUDF(udaf) => {
-                let f = aggregate_func(udaf.name())?;
-                let mut args = args.clone();
-                if f == AggregateFunc::Count && args.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
-                    args.clear();
-                }
-                WindowFunc::Aggregate(AggregateExpr { func: f, args, distinct: params.distinct, filter: None, order_by: Vec::new(), output: self.type_of(e)?, exact_input: false })
+                WindowFunc::Aggregate(self.aggregate_call(udaf.name(), &params.args, params.distinct, params.filter.as_deref(), &[], self.type_of(e)?)?)
             }
         };
         Ok((partition, order, WindowExpr { func, args, frame }))
