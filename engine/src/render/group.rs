@@ -1,8 +1,8 @@
-//! Reductions over a whole group: aggregates, TopK and window functions.
+//! Reductions over a whole group: aggregates and TopK.
 //! Each recomputes its group's output from the group's current rows;
 //! differential-dataflow turns that into the change of the output.
 
-use crate::expr::{AggregateExpr, EvalError, SortKey, WindowExpr};
+use crate::expr::{AggregateExpr, EvalError, SortKey};
 use crate::repr::Row;
 use crate::Diff;
 
@@ -32,36 +32,6 @@ pub fn top_k(vals: &[(&Row, Diff)], order_by: &[SortKey], limit: Option<usize>, 
         match out.last_mut() {
             Some((r, d)) if *r == row => *d += 1,
             _ => out.push((row, 1)),
-        }
-    }
-}
-
-/// Every row of the partition, followed by each window function's value.
-pub fn window(vals: &[(&Row, Diff)], order_by: &[SortKey], exprs: &[WindowExpr], out: &mut Vec<(Result<Row, EvalError>, Diff)>) {
-    let rows = sorted_rows(vals, order_by);
-    let mut columns = Vec::with_capacity(exprs.len());
-    for e in exprs {
-        match e.eval_partition(&rows, order_by) {
-            Ok(c) => columns.push(c),
-            Err(err) => {
-                out.push((Err(err), 1));
-                return;
-            }
-        }
-    }
-    let mut results: Vec<(Result<Row, EvalError>, Diff)> = rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut row)| {
-            row.extend(columns.iter().map(|c| c[i].clone()));
-            (Ok(row), 1)
-        })
-        .collect();
-    results.sort();
-    for (r, d) in results {
-        match out.last_mut() {
-            Some((prev, pd)) if *prev == r => *pd += d,
-            _ => out.push((r, d)),
         }
     }
 }

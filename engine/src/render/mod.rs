@@ -6,11 +6,12 @@
 //! view are told about.
 //!
 //! Semantics per node are documented on [`Plan`]; the reductions that need a
-//! whole group at once (aggregates, TopK, window functions) live in
-//! [`group`].
+//! whole group at once (aggregates, TopK) live in [`group`], window
+//! functions in [`window`].
 
 mod accumulate;
 mod group;
+mod window;
 
 use crate::expr::{EvalError, ScalarExpr};
 use crate::plan::Plan;
@@ -164,9 +165,7 @@ fn render_inner<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashM
         }
         Plan::Window { input: i, partition_by, order_by, exprs } => {
             let keyed = keyed(input(i, errs), partition_by.clone(), true, errs);
-            let (order_by, exprs) = (order_by.clone(), exprs.clone());
-            let results = keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| group::window(vals, &order_by, &exprs, out));
-            split(results.map(|(_, r)| r), errs)
+            split(window::render(keyed, order_by.clone(), exprs.clone()), errs)
         }
     }
 }

@@ -1,0 +1,200 @@
+//! Window functions maintained per partition, without re-sorting it.
+//!
+//! Semantics: for each row of the input, the output is the row followed by
+//! each window function's value over the row's partition (rows with equal
+//! `partition_by` values) in `order_by` order, the row itself breaking ties
+//! so that results do not depend on arrival order. Errors raised while
+//! evaluating a partition replace that partition's output with one error.
+//!
+//! Algorithm: a reduce would hand the operator the whole partition on every
+//! change and have it sort, copy and evaluate all of it, and would then
+//! diff the whole output against the last one. This operator instead keeps
+//! each partition sorted, with the window values it last produced. The
+//! updates of one timestamp are merged into the sorted rows from the first
+//! position they touch; the partition is evaluated again (linear, see
+//! [`crate::expr::RunningAggregate`]); and only outputs that changed are
+//! emitted: rows from the first touched position on, and earlier rows
+//! whose values changed (only possible for frames that look ahead).
+//! Appending at the end of a long partition, the common streaming case,
+//! emits one row instead of the whole partition.
+//!
+//! Timestamps are totally ordered: updates are stashed per time and
+//! applied in time order once the input frontier has passed them.
+//! Partitions are spread over workers by the hash of their key.
+
+use crate::expr::{EvalError, SortKey, WindowExpr};
+use crate::repr::{Datum, Row};
+use crate::{Diff, Timestamp};
+use differential_dataflow::consolidation::consolidate;
+use differential_dataflow::hashable::Hashable;
+use differential_dataflow::{AsCollection, VecCollection};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+
+/// One partition: its rows in window order (a row appears once per unit of
+/// multiplicity), each row's window values, or the error it evaluated to.
+#[derive(Default)]
+struct Partition {
+    rows: Vec<Row>,
+    values: Vec<Vec<Datum>>,
+    error: Option<EvalError>,
+}
+
+/// Renders `keyed` (partition key, row) as the window's output rows.
+pub fn render<'s>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, order_by: Vec<SortKey>, exprs: Vec<WindowExpr>) -> VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff> {
+    let exchange = Exchange::new(|update: &((Row, Row), Timestamp, Diff)| (update.0).0.hashed());
+    keyed
+        .inner
+        .unary_frontier(exchange, "Window", move |_cap, _info| {
+            let mut partitions: HashMap<Row, Partition> = HashMap::new();
+            let mut stash: BTreeMap<Timestamp, Vec<(Row, Row, Diff)>> = BTreeMap::new();
+            // The least time in `stash`, while it is not empty.
+            let mut cap: Option<Capability<Timestamp>> = None;
+            move |(input, frontier), output| {
+                input.for_each(|c, data| {
+                    if let Some(c) = c.retain_least(0) {
+                        if cap.as_ref().is_none_or(|held| c.time() < held.time()) {
+                            cap = Some(c);
+                        }
+                    }
+                    for ((key, row), time, diff) in data.drain(..) {
+                        stash.entry(time).or_default().push((key, row, diff));
+                    }
+                });
+                while let Some(entry) = stash.first_entry() {
+                    let time = *entry.key();
+                    if frontier.less_equal(&time) {
+                        break;
+                    }
+                    let mut updates = entry.remove();
+                    let at = cap.as_ref().expect("a capability for stashed updates").delayed(&time);
+                    let mut session = output.session(&at);
+                    updates.sort_by(|a, b| a.0.cmp(&b.0));
+                    for group in updates.chunk_by(|a, b| a.0 == b.0) {
+                        let key = group[0].0.clone();
+                        let mut changes: Vec<(Row, Diff)> = group.iter().map(|(_, row, diff)| (row.clone(), *diff)).collect();
+                        consolidate(&mut changes);
+                        let part = partitions.entry(key.clone()).or_default();
+                        let mut out = Vec::new();
+                        update_partition(part, changes, &order_by, &exprs, &mut out);
+                        if part.rows.is_empty() && part.error.is_none() {
+                            partitions.remove(&key);
+                        }
+                        for (r, d) in out {
+                            session.give((r, time, d));
+                        }
+                    }
+                }
+                match stash.keys().next() {
+                    Some(t) => {
+                        if let Some(c) = cap.as_mut() {
+                            c.downgrade(t);
+                        }
+                    }
+                    None => cap = None,
+                }
+            }
+        })
+        .as_collection()
+}
+
+/// The window order: `order_by`, then the whole row.
+fn window_order(order_by: &[SortKey], a: &Row, b: &Row) -> Ordering {
+    SortKey::compare_rows(order_by, a, b).then_with(|| a.cmp(b))
+}
+
+/// Applies one time's consolidated `changes` to `part` and pushes the
+/// changes of its output to `out`.
+fn update_partition(part: &mut Partition, mut changes: Vec<(Row, Diff)>, order_by: &[SortKey], exprs: &[WindowExpr], out: &mut Vec<(Result<Row, EvalError>, Diff)>) {
+    if changes.is_empty() {
+        return;
+    }
+    changes.sort_by(|a, b| window_order(order_by, &a.0, &b.0));
+    // Everything before the first changed row stays where it is.
+    let first = part.rows.partition_point(|r| window_order(order_by, r, &changes[0].0) == Ordering::Less);
+    let old_rows = part.rows.split_off(first);
+    let old_values = if part.error.is_none() { part.values.split_off(first.min(part.values.len())) } else { Vec::new() };
+    part.rows.extend(merge(&old_rows, &changes, order_by));
+
+    let mut emitted: Vec<(Result<Row, EvalError>, Diff)> = Vec::new();
+    match &part.error {
+        // The old output was one error: retract it and everything is new.
+        Some(e) => emitted.push((Err(e.clone()), -1)),
+        None => {
+            for (row, vals) in old_rows.iter().zip(&old_values) {
+                emitted.push((Ok(output_row(row, vals)), -1));
+            }
+        }
+    }
+    let had_error = part.error.take().is_some();
+    match evaluate(&part.rows, order_by, exprs) {
+        Err(e) => {
+            if !had_error {
+                // Retract the unchanged prefix too: the error replaces it all.
+                for (row, vals) in part.rows[..first].iter().zip(&part.values) {
+                    emitted.push((Ok(output_row(row, vals)), -1));
+                }
+            }
+            emitted.push((Err(e.clone()), 1));
+            part.error = Some(e);
+            part.values.clear();
+        }
+        Ok(values) => {
+            for (i, (row, vals)) in part.rows.iter().zip(&values).enumerate() {
+                if i >= first || had_error {
+                    emitted.push((Ok(output_row(row, vals)), 1));
+                } else if part.values[i] != *vals {
+                    emitted.push((Ok(output_row(row, &part.values[i])), -1));
+                    emitted.push((Ok(output_row(row, vals)), 1));
+                }
+            }
+            part.values = values;
+        }
+    }
+    consolidate(&mut emitted);
+    out.extend(emitted);
+}
+
+/// The old rows with `changes` (sorted in window order) applied.
+fn merge(old: &[Row], changes: &[(Row, Diff)], order_by: &[SortKey]) -> Vec<Row> {
+    let mut merged = Vec::with_capacity(old.len() + changes.len());
+    let mut old = old.iter().peekable();
+    for (row, diff) in changes {
+        while let Some(r) = old.next_if(|r| window_order(order_by, r, row) == Ordering::Less) {
+            merged.push(r.clone());
+        }
+        let mut count = *diff;
+        while let Some(r) = old.next_if(|r| *r == row) {
+            let _ = r;
+            count += 1;
+        }
+        // A retraction of more copies than exist leaves none (it cannot
+        // happen for a valid collection).
+        for _ in 0..count.max(0) {
+            merged.push(row.clone());
+        }
+    }
+    merged.extend(old.cloned());
+    merged
+}
+
+/// Each row's window values.
+fn evaluate(rows: &[Row], order_by: &[SortKey], exprs: &[WindowExpr]) -> Result<Vec<Vec<Datum>>, EvalError> {
+    let mut values: Vec<Vec<Datum>> = vec![Vec::with_capacity(exprs.len()); rows.len()];
+    for e in exprs {
+        for (v, column) in values.iter_mut().zip(e.eval_partition(rows, order_by)?) {
+            v.push(column);
+        }
+    }
+    Ok(values)
+}
+
+fn output_row(row: &Row, values: &[Datum]) -> Row {
+    let mut out = Vec::with_capacity(row.len() + values.len());
+    out.extend(row.iter().cloned());
+    out.extend(values.iter().cloned());
+    out
+}
