@@ -7,6 +7,8 @@
 //!   FROM KAFKA (TOPIC 't' [, BROKER 'host:port'] [, START OFFSET 'earliest'|'latest']
 //!               [, GROUP ID PREFIX 'p'])
 //!   FORMAT JSON | TEXT | BYTES | CSV
+//!        | AVRO USING SCHEMA '<avro schema json>'
+//!        | AVRO USING CONFLUENT SCHEMA REGISTRY 'http://host:port'
 //!   [ENVELOPE NONE | UPSERT | DEBEZIUM]
 //!   [INCLUDE PARTITION, OFFSET, TIMESTAMP, KEY, HEADERS, SEQUENCE]
 //!   [DEAD LETTER TOPIC 'dlq'];
@@ -30,6 +32,20 @@ pub enum Format {
     Text,
     Bytes,
     Csv,
+    /// Avro binary records of a writer schema given inline or held by a
+    /// schema registry.
+    Avro(AvroSchema),
+}
+
+/// Where a FORMAT AVRO source finds the schema its records were written with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AvroSchema {
+    /// `USING SCHEMA '<json>'`: every record is plain Avro binary of this schema.
+    Inline(String),
+    /// `USING CONFLUENT SCHEMA REGISTRY 'url'`: every record is in Confluent's
+    /// wire format (magic byte 0, a 4-byte big-endian schema id, Avro
+    /// binary); the schema is the registry's for that id.
+    ConfluentRegistry(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +92,8 @@ pub struct KafkaSource {
     pub envelope: Envelope,
     pub include: Vec<Include>,
     pub dead_letter_topic: Option<String>,
-    /// The declared columns (before INCLUDE columns).
+    /// The declared columns (before INCLUDE columns). Empty for FORMAT AVRO
+    /// without a column list until the schema's fields fill it in.
     pub columns: RelationDesc,
 }
 
@@ -234,9 +251,35 @@ fn format(p: &mut P) -> Result<Format, SqlError> {
         "text" => Format::Text,
         "bytes" => Format::Bytes,
         "csv" => Format::Csv,
-        "avro" => return Err(SqlError::unsupported("FORMAT AVRO").with_hint("use FORMAT JSON, TEXT, BYTES or CSV")),
-        other => return Err(SqlError::syntax(format!("unknown format {}", other)).with_hint("FORMAT JSON | TEXT | BYTES | CSV")),
+        "avro" => Format::Avro(avro_schema(p)?),
+        other => return Err(SqlError::syntax(format!("unknown format {}", other)).with_hint("FORMAT JSON | TEXT | BYTES | CSV | AVRO USING ...")),
     })
+}
+
+const AVRO_HINT: &str = "FORMAT AVRO USING SCHEMA '{\"type\": \"record\", ...}' or FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY 'http://host:8081'";
+
+/// `USING SCHEMA '<json>'` or `USING CONFLUENT SCHEMA REGISTRY 'url'`.
+fn avro_schema(p: &mut P) -> Result<AvroSchema, SqlError> {
+    fn expect(p: &mut P, w: &str) -> Result<(), SqlError> {
+        if p.word(w) {
+            Ok(())
+        } else {
+            Err(SqlError::syntax(format!("expected {} after FORMAT AVRO, found {}", w, p.p.peek_token())).with_hint(AVRO_HINT))
+        }
+    }
+    expect(p, "USING")?;
+    if p.word("SCHEMA") {
+        return Ok(AvroSchema::Inline(p.string()?));
+    }
+    expect(p, "CONFLUENT")?;
+    expect(p, "SCHEMA")?;
+    expect(p, "REGISTRY")?;
+    let url = p.string()?;
+    if !url.starts_with("http://") {
+        let e = if url.starts_with("https://") { SqlError::unsupported("a schema registry over https") } else { SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid schema registry URL '{}'", url)) };
+        return Err(e.with_hint("give the registry as 'http://host:port'"));
+    }
+    Ok(AvroSchema::ConfluentRegistry(url.trim_end_matches('/').to_string()))
 }
 
 fn envelope(p: &mut P) -> Result<Envelope, SqlError> {
@@ -352,6 +395,9 @@ fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
             Format::Text | Format::Bytes => vec![("text".into(), ColumnType { scalar: ScalarType::Text, nullable: true })],
             Format::Json => vec![("data".into(), ColumnType { scalar: ScalarType::Jsonb, nullable: true })],
             Format::Csv => return Err(SqlError::syntax("FORMAT CSV needs the column list").with_hint("CREATE SOURCE name (a int, b text) FROM KAFKA (...) FORMAT CSV")),
+            // Derived from the writer schema's record fields before the
+            // source starts (the schema may be the registry's).
+            Format::Avro(_) => vec![],
         };
     }
     Ok(KafkaSource { name, topic, broker, start, group_id_prefix, format, envelope, include, dead_letter_topic, columns: RelationDesc::new(cols) })
@@ -431,5 +477,28 @@ mod tests {
         assert_eq!((k.from.as_str(), k.envelope, k.delivery), ("v", Envelope::Debezium, Some(Delivery::AtLeastOnce)));
         assert!(parse_connector("CREATE SINK s FROM v INTO KAFKA (TOPIC 'out') FORMAT JSON").is_err());
         assert_eq!(parse_connector("CREATE SOURCE x FROM KAFKA (TOPIC 't', FOO 'x') FORMAT JSON").unwrap_err().code, codes::INVALID_PARAMETER_VALUE);
+    }
+
+    #[test]
+    fn parses_avro_formats() {
+        let source = |sql: &str| match parse_connector(sql) {
+            Ok(ConnectorStatement::Source(s)) => Ok(s),
+            Ok(_) => panic!("not a source"),
+            Err(e) => Err(e),
+        };
+        let s = source(r#"CREATE SOURCE a FROM KAFKA (TOPIC 't') FORMAT AVRO USING SCHEMA '{"type": "record", "name": "r", "fields": []}' ENVELOPE UPSERT"#).unwrap();
+        assert_eq!(s.format, Format::Avro(AvroSchema::Inline(r#"{"type": "record", "name": "r", "fields": []}"#.into())));
+        assert_eq!((s.envelope, s.columns.arity()), (Envelope::Upsert, 0), "columns come from the schema later");
+        let s = source("CREATE SOURCE a (id int) FROM KAFKA (TOPIC 't') FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY 'http://localhost:8081/' DEAD LETTER TOPIC 'd'").unwrap();
+        assert_eq!(s.format, Format::Avro(AvroSchema::ConfluentRegistry("http://localhost:8081".into())));
+        assert_eq!(s.columns.names, vec!["id"]);
+        let e = source("CREATE SOURCE a FROM KAFKA (TOPIC 't') FORMAT AVRO").unwrap_err();
+        assert_eq!(e.code, codes::SYNTAX_ERROR);
+        assert!(e.hint.unwrap().contains("USING CONFLUENT SCHEMA REGISTRY"));
+        assert_eq!(source("CREATE SOURCE a FROM KAFKA (TOPIC 't') FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY 'https://r:8081'").unwrap_err().code, codes::FEATURE_NOT_SUPPORTED);
+        assert_eq!(source("CREATE SOURCE a FROM KAFKA (TOPIC 't') FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY 'r:8081'").unwrap_err().code, codes::INVALID_PARAMETER_VALUE);
+        assert_eq!(source("CREATE SOURCE a FROM KAFKA (TOPIC 't') FORMAT AVRO USING SCHEMA").unwrap_err().code, codes::SYNTAX_ERROR);
+        let sink = parse_connector("CREATE SINK s FROM v INTO KAFKA (TOPIC 'o') KEY (id) FORMAT AVRO USING SCHEMA '{}'").unwrap_err();
+        assert_eq!(sink.code, codes::FEATURE_NOT_SUPPORTED);
     }
 }

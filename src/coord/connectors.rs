@@ -38,13 +38,15 @@ impl State {
         }
     }
 
-    fn create_source(&mut self, spec: KafkaSource, sql: &str) -> Result<QueryResult, SqlError> {
+    fn create_source(&mut self, mut spec: KafkaSource, sql: &str) -> Result<QueryResult, SqlError> {
         let errors_name = format!("{}_errors", spec.name);
         for n in [&spec.name, &errors_name] {
             if self.catalog.resolve(n).is_some() {
                 return Err(SqlError::new(codes::DUPLICATE_TABLE, format!("relation \"{}\" already exists", n)));
             }
         }
+        // FORMAT AVRO: the writer schema, and the columns it gives.
+        let notices = eddy_connectors::formats::prepare_source(&mut spec)?;
         let broker = spec.broker.clone().unwrap_or_else(|| self.kafka_broker.clone());
         let id = self.catalog.allocate_id();
         let errors = self.catalog.allocate_id();
@@ -57,7 +59,7 @@ impl State {
         self.catalog.insert(CatalogItem { id, name: spec.name.clone(), kind: ItemKind::Source { errors }, desc: spec.desc(), create_sql: sql.to_string(), plan: None, depends_on: vec![] });
         self.catalog.insert(CatalogItem { id: errors, name: errors_name, kind: ItemKind::SourceErrors { of: id }, desc: KafkaSource::error_desc(), create_sql: String::new(), plan: None, depends_on: vec![] });
         self.sources.insert(id, SourceRuntime { handle, errors, name: spec.name.clone(), topic: spec.topic.clone() });
-        Ok(QueryResult::Command { tag: "CREATE SOURCE".into(), notices: vec![] })
+        Ok(QueryResult::Command { tag: "CREATE SOURCE".into(), notices })
     }
 
     fn create_sink(&mut self, spec: KafkaSink, sql: &str) -> Result<QueryResult, SqlError> {

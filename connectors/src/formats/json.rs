@@ -6,9 +6,19 @@ use eddy_engine::repr::{format_datum, format_jsonb, parse_datum, RelationDesc};
 use eddy_engine::{Datum, Row, ScalarType};
 use serde_json::{Map, Value};
 
+use super::Change;
+
 /// Decodes a JSON object into a row of `desc`.
 pub fn decode_json(bytes: &[u8], desc: &RelationDesc) -> Result<Row, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {}", e))?;
+    decode_json_value(parse(bytes)?, desc)
+}
+
+fn parse(bytes: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {}", e))
+}
+
+/// A JSON value (an object, or anything for a lone jsonb column) as a row of `desc`.
+fn decode_json_value(v: Value, desc: &RelationDesc) -> Result<Row, String> {
     let Value::Object(obj) = v else {
         // A single jsonb column takes any JSON value whole.
         if desc.arity() == 1 && desc.types[0].scalar == ScalarType::Jsonb {
@@ -20,6 +30,21 @@ pub fn decode_json(bytes: &[u8], desc: &RelationDesc) -> Result<Row, String> {
         return Ok(vec![Datum::Jsonb(format_jsonb(&Value::Object(obj)))]);
     }
     desc.iter().map(|(name, ty)| field(obj.get(name).or_else(|| find_ci(&obj, name)), ty.scalar).map_err(|e| format!("field \"{}\": {}", name, e))).collect()
+}
+
+/// A Debezium change record, `{before, after}` (or the same under
+/// `payload`, as Debezium's JSON converter with schemas writes it): the
+/// rows before and after.
+pub fn decode_json_change(bytes: &[u8], desc: &RelationDesc) -> Result<Change, String> {
+    let mut v = parse(bytes)?;
+    if let Some(p) = v.get_mut("payload") {
+        v = p.take();
+    }
+    let mut side = |field: &str| match v.get_mut(field).map(Value::take) {
+        Some(Value::Null) | None => Ok(None),
+        Some(row) => decode_json_value(row, desc).map(Some).map_err(|e| format!("{}: {}", field, e)),
+    };
+    Ok((side("before")?, side("after")?))
 }
 
 /// Field names match exactly, else case-insensitively (SQL folds column

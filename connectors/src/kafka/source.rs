@@ -2,8 +2,8 @@
 
 use super::admin::partitions;
 use super::base_config;
-use crate::formats::decode;
-use eddy_engine::repr::{format_jsonb, RelationDesc};
+use crate::formats::RecordDecoder;
+use eddy_engine::repr::format_jsonb;
 use eddy_engine::{Datum, Diff, Row};
 use eddy_sql::connector::{Envelope, Include, KafkaSource, StartOffset};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -83,7 +83,8 @@ pub fn start_source(spec: KafkaSource, broker: String, mut emit: impl FnMut(Sour
     let stats = Arc::new(Mutex::new(SourceStats::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let name = spec.name.clone();
-    let mut reader = Reader { consumer, dec: Decoder { desc: spec.columns.clone(), spec, dlq, stats: stats.clone(), upsert: HashMap::new(), sequence: 0 }, assigned: Vec::new() };
+    let format = RecordDecoder::new(&spec.format, &spec.columns, spec.envelope == Envelope::Debezium)?;
+    let mut reader = Reader { consumer, dec: Decoder { format, spec, dlq, stats: stats.clone(), upsert: HashMap::new(), sequence: 0 }, assigned: Vec::new() };
     reader.assign(&parts)?;
     let stop2 = stop.clone();
     std::thread::Builder::new()
@@ -102,7 +103,7 @@ struct Reader {
 /// Turns records into changes; owns the envelope's state.
 struct Decoder {
     spec: KafkaSource,
-    desc: RelationDesc,
+    format: RecordDecoder,
     dlq: Option<BaseProducer>,
     stats: Arc<Mutex<SourceStats>>,
     /// ENVELOPE UPSERT: the current row of each key.
@@ -202,8 +203,9 @@ impl Decoder {
                 ps.errors += 1;
                 drop(st);
                 self.dead_letter(msg, &error);
-                let text = |b: Option<&[u8]>| b.map(|b| Datum::Text(String::from_utf8_lossy(b).into_owned())).unwrap_or(Datum::Null);
-                batch.errors.push(vec![Datum::Text(self.spec.topic.clone()), Datum::Int(msg.partition() as i64), Datum::Int(msg.offset()), text(msg.key()), text(msg.payload()), Datum::Text(error)]);
+                let key = msg.key().map(|b| Datum::Text(String::from_utf8_lossy(b).into_owned())).unwrap_or(Datum::Null);
+                let raw = msg.payload().map(|b| Datum::Text(self.format.raw_text(b))).unwrap_or(Datum::Null);
+                batch.errors.push(vec![Datum::Text(self.spec.topic.clone()), Datum::Int(msg.partition() as i64), Datum::Int(msg.offset()), key, raw, Datum::Text(error)]);
             }
         }
     }
@@ -228,12 +230,12 @@ impl Decoder {
         match self.spec.envelope {
             Envelope::None | Envelope::Append => {
                 let payload = msg.payload().ok_or("the record has no value")?;
-                Ok(vec![(with_meta(decode(&self.spec.format, payload, &self.desc)?), 1)])
+                Ok(vec![(with_meta(self.format.decode(payload)?), 1)])
             }
             Envelope::Upsert => {
                 let key = msg.key().ok_or("an upsert record needs a key")?.to_vec();
                 let new = match msg.payload() {
-                    Some(p) => Some(with_meta(decode(&self.spec.format, p, &self.desc)?)),
+                    Some(p) => Some(with_meta(self.format.decode(p)?)),
                     None => None,
                 };
                 let mut out = Vec::new();
@@ -248,15 +250,8 @@ impl Decoder {
             }
             Envelope::Debezium => {
                 let payload = msg.payload().ok_or("a Debezium record needs a value")?;
-                let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| format!("invalid JSON: {}", e))?;
-                let v = v.get("payload").cloned().unwrap_or(v);
-                let mut out = Vec::new();
-                for (field, diff) in [("before", -1), ("after", 1)] {
-                    match v.get(field) {
-                        Some(serde_json::Value::Null) | None => {}
-                        Some(row) => out.push((with_meta(crate::formats::decode_json(row.to_string().as_bytes(), &self.desc).map_err(|e| format!("{}: {}", field, e))?), diff)),
-                    }
-                }
+                let (before, after) = self.format.decode_change(payload)?;
+                let out: Vec<(Row, Diff)> = before.map(|r| (with_meta(r), -1)).into_iter().chain(after.map(|r| (with_meta(r), 1))).collect();
                 if out.is_empty() {
                     return Err("a Debezium record needs \"before\" or \"after\"".into());
                 }
