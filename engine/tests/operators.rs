@@ -210,6 +210,30 @@ fn window_functions() {
                 ],
             ),
         ),
+        (
+            // Only functions that look back: changes resume evaluation at
+            // the first changed peer group instead of the partition's start.
+            "look-back functions resume at the first change",
+            window(
+                t1(),
+                vec![k.clone()],
+                vec![asc(s.clone())],
+                vec![
+                    win(WindowFunc::RowNumber, vec![], WindowFrame::Partition),
+                    win(WindowFunc::Rank, vec![], WindowFrame::Partition),
+                    win(WindowFunc::DenseRank, vec![], WindowFrame::Partition),
+                    win(WindowFunc::Lag, vec![v.clone(), int(2)], WindowFrame::Partition),
+                    win(WindowFunc::FirstValue, vec![v.clone()], WindowFrame::RangeToCurrent),
+                    win(WindowFunc::LastValue, vec![v.clone()], WindowFrame::RangeToCurrent),
+                    win(sum_v.clone(), vec![], WindowFrame::RangeToCurrent),
+                    win(sum_v.clone(), vec![], WindowFrame::Rows { start: None, end: Some(0) }),
+                    win(sum_v.clone(), vec![], WindowFrame::Rows { start: Some(-2), end: Some(-1) }),
+                    win(WindowFunc::Aggregate(count_star()), vec![], WindowFrame::RangeToCurrent),
+                    win(WindowFunc::Aggregate(agg(AggregateFunc::Max, vec![v.clone()], I64)), vec![], WindowFrame::Rows { start: None, end: Some(0) }),
+                    win(WindowFunc::Aggregate(agg(AggregateFunc::Avg, vec![v.clone()], ScalarType::Numeric { precision: None, scale: None })), vec![], WindowFrame::RangeToCurrent),
+                ],
+            ),
+        ),
         ("partition by s, no order: whole-partition aggregates", window(t1(), vec![s.clone()], vec![], vec![win(sum_v.clone(), vec![], WindowFrame::Partition), win(WindowFunc::Aggregate(agg(AggregateFunc::Min, vec![v.clone()], I64)), vec![], WindowFrame::Partition)])),
         // sum(10 / v) over the partition: a v = 0 turns the partition into an error.
         ("window aggregate errors", window(t1(), vec![k.clone()], vec![asc(v.clone())], vec![win(WindowFunc::Aggregate(agg(AggregateFunc::Sum, vec![div(int(10), v.clone())], I64)), vec![], WindowFrame::RangeToCurrent)])),

@@ -44,6 +44,17 @@ impl RunningAggregate {
         Some(r)
     }
 
+    /// Continues from a value this aggregate produced earlier, if that
+    /// value is all its state (everything but avg, whose value is not its
+    /// sum and count). False leaves it unchanged.
+    pub fn resume(&mut self, value: Datum) -> bool {
+        if self.count.is_some() {
+            return false;
+        }
+        self.value = value;
+        true
+    }
+
     /// Back to the value over no rows.
     pub fn reset(&mut self) {
         self.value = self.part.empty_value();

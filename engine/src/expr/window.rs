@@ -38,23 +38,58 @@ pub struct WindowExpr {
 }
 
 impl WindowExpr {
+    /// Whether a row's value depends only on the rows up to its last peer
+    /// (no frame or offset looks ahead). Then a change leaves the values of
+    /// all rows that sort before the changed rows' peers as they were, and
+    /// [`WindowExpr::eval_from`] can resume at the first changed peer group.
+    pub fn looks_back_only(&self) -> bool {
+        let frame_ends_at_current = match self.frame {
+            WindowFrame::Partition => false,
+            WindowFrame::RangeToCurrent => true,
+            WindowFrame::Rows { end, .. } => end.is_some_and(|e| e <= 0),
+        };
+        match &self.func {
+            WindowFunc::RowNumber | WindowFunc::Rank | WindowFunc::DenseRank => true,
+            // lag with a negative offset looks ahead.
+            WindowFunc::Lag => match self.args.get(1) {
+                None => true,
+                Some(ScalarExpr::Literal(Datum::Int(k), _)) => *k >= 0,
+                Some(_) => false,
+            },
+            WindowFunc::Lead => false,
+            WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::Aggregate(_) => frame_ends_at_current,
+        }
+    }
+
     /// Computes this window function for every row of a partition already
     /// sorted by `order_by`.
     pub fn eval_partition(&self, rows: &[Vec<Datum>], order_by: &[SortKey]) -> Result<Vec<Datum>, EvalError> {
+        self.eval_from(rows, order_by, 0, None)
+    }
+
+    /// The values of rows `start..` of a partition sorted by `order_by`,
+    /// where `start` begins a peer group and `before` is row `start - 1`'s
+    /// value (it lets rank counters and running aggregates resume). For
+    /// `start > 0` the function must [look back only](Self::looks_back_only).
+    pub fn eval_from(&self, rows: &[Vec<Datum>], order_by: &[SortKey], start: usize, before: Option<&Datum>) -> Result<Vec<Datum>, EvalError> {
         let n = rows.len();
         let peers = |a: usize, b: usize| SortKey::compare_rows(order_by, &rows[a], &rows[b]).is_eq();
-        // last_peer[i]: index of the last row that sorts equal to row i.
-        let mut last_peer = vec![0; n];
-        for i in (0..n).rev() {
-            last_peer[i] = if i + 1 < n && peers(i, i + 1) { last_peer[i + 1] } else { i };
+        // last_peer[i - start]: index of the last row that sorts equal to row i.
+        let mut last_peer = vec![0; n - start];
+        for i in (start..n).rev() {
+            last_peer[i - start] = if i + 1 < n && peers(i, i + 1) { last_peer[i + 1 - start] } else { i };
         }
         if let WindowFunc::Aggregate(agg) = &self.func {
-            return self.aggregate_frames(agg, rows, &last_peer);
+            return self.aggregate_frames(agg, rows, start, before, &last_peer);
         }
-        let mut out = Vec::with_capacity(n);
-        let (mut rank, mut dense) = (0i64, 0i64);
-        for i in 0..n {
-            let new_group = i == 0 || !peers(i - 1, i);
+        let mut out = Vec::with_capacity(n - start);
+        let mut rank = 0i64;
+        let mut dense = match before {
+            Some(Datum::Int(d)) if matches!(self.func, WindowFunc::DenseRank) => *d,
+            _ => 0,
+        };
+        for i in start..n {
+            let new_group = i == start || !peers(i - 1, i);
             if new_group {
                 rank = i as i64 + 1;
                 dense += 1;
@@ -80,11 +115,10 @@ impl WindowExpr {
                     }
                 }
                 WindowFunc::FirstValue | WindowFunc::LastValue => {
-                    let (lo, hi) = self.frame_bounds(i, n, &last_peer);
+                    let (lo, hi) = self.frame_bounds(i, n, last_peer[i - start]);
                     match &self.func {
                         WindowFunc::FirstValue => if lo < hi { self.args[0].eval(&rows[lo])? } else { Datum::Null },
-                        WindowFunc::LastValue => if lo < hi { self.args[0].eval(&rows[hi - 1])? } else { Datum::Null },
-                        _ => unreachable!(),
+                        _ => if lo < hi { self.args[0].eval(&rows[hi - 1])? } else { Datum::Null },
                     }
                 }
                 WindowFunc::Aggregate(_) => unreachable!("handled above"),
@@ -94,38 +128,48 @@ impl WindowExpr {
         Ok(out)
     }
 
-    /// An aggregate's value over each row's frame. Rows with the same frame
-    /// as the row before (peers, or the whole partition) reuse its value;
-    /// a frame that extends the one before at its end extends a running
-    /// value. A partition costs O(n) for the common frames instead of O(n²).
-    fn aggregate_frames(&self, agg: &AggregateExpr, rows: &[Vec<Datum>], last_peer: &[usize]) -> Result<Vec<Datum>, EvalError> {
+    /// An aggregate's value over the frames of rows `start..`. Rows with
+    /// the same frame as the row before (peers, or the whole partition)
+    /// reuse its value; a frame that extends the one before at its end
+    /// extends a running value. A partition costs O(n) for the common
+    /// frames instead of O(n²).
+    fn aggregate_frames(&self, agg: &AggregateExpr, rows: &[Vec<Datum>], start: usize, before: Option<&Datum>, last_peer: &[usize]) -> Result<Vec<Datum>, EvalError> {
         let n = rows.len();
         let mut running = RunningAggregate::new(agg);
-        let mut out: Vec<Datum> = Vec::with_capacity(n);
-        let mut prev: Option<(usize, usize)> = None;
-        for i in 0..n {
-            let (lo, hi) = self.frame_bounds(i, n, last_peer);
+        let mut out: Vec<Datum> = Vec::with_capacity(n - start);
+        // The frame (and value) of the row before the current one.
+        let mut prev: Option<((usize, usize), Datum)> = None;
+        if let (Some(value), true) = (before, start > 0) {
+            // Row start - 1's frame ends before `start` (it is not its peer).
+            let frame = self.frame_bounds(start - 1, n, start - 1);
+            if running.as_mut().is_some_and(|r| r.resume(value.clone())) {
+                prev = Some((frame, value.clone()));
+            }
+        }
+        for i in start..n {
+            let (lo, hi) = self.frame_bounds(i, n, last_peer[i - start]);
             let hi = hi.max(lo);
-            let v = match (prev, running.as_mut()) {
-                (Some(p), _) if p == (lo, hi) => out[i - 1].clone(),
-                (Some((plo, phi)), Some(r)) if plo == lo && phi <= hi => r.extend(&rows[phi..hi])?,
+            let v = match (&prev, running.as_mut()) {
+                (Some((p, v)), _) if *p == (lo, hi) => v.clone(),
+                (Some(((plo, phi), _)), Some(r)) if *plo == lo && *phi <= hi => r.extend(&rows[*phi..hi])?,
                 (_, Some(r)) => {
                     r.reset();
                     r.extend(&rows[lo..hi])?
                 }
                 (_, None) => agg.eval(rows[lo..hi].iter().map(|r| (r.as_slice(), 1)))?,
             };
-            out.push(v);
-            prev = Some((lo, hi));
+            out.push(v.clone());
+            prev = Some(((lo, hi), v));
         }
         Ok(out)
     }
 
-    /// The half-open range of rows in row `i`'s frame.
-    fn frame_bounds(&self, i: usize, n: usize, last_peer: &[usize]) -> (usize, usize) {
+    /// The half-open range of rows in row `i`'s frame; `last_peer` is the
+    /// index of the last row that sorts equal to row `i`.
+    fn frame_bounds(&self, i: usize, n: usize, last_peer: usize) -> (usize, usize) {
         match self.frame {
             WindowFrame::Partition => (0, n),
-            WindowFrame::RangeToCurrent => (0, last_peer[i] + 1),
+            WindowFrame::RangeToCurrent => (0, last_peer + 1),
             WindowFrame::Rows { start, end } => {
                 let lo = start.map(|s| (i as i64 + s).clamp(0, n as i64) as usize).unwrap_or(0);
                 let hi = end.map(|e| (i as i64 + e + 1).clamp(0, n as i64) as usize).unwrap_or(n);

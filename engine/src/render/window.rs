@@ -113,8 +113,9 @@ fn update_partition(part: &mut Partition, mut changes: Vec<(Row, Diff)>, order_b
         return;
     }
     changes.sort_by(|a, b| window_order(order_by, &a.0, &b.0));
-    // Everything before the first changed row stays where it is.
-    let first = part.rows.partition_point(|r| window_order(order_by, r, &changes[0].0) == Ordering::Less);
+    // Rows that sort before the first changed row and its peers stay where
+    // they are; so do their values when every function looks back only.
+    let first = part.rows.partition_point(|r| SortKey::compare_rows(order_by, r, &changes[0].0) == Ordering::Less);
     let old_rows = part.rows.split_off(first);
     let old_values = if part.error.is_none() { part.values.split_off(first.min(part.values.len())) } else { Vec::new() };
     part.rows.extend(merge(&old_rows, &changes, order_by));
@@ -130,7 +131,9 @@ fn update_partition(part: &mut Partition, mut changes: Vec<(Row, Diff)>, order_b
         }
     }
     let had_error = part.error.take().is_some();
-    match evaluate(&part.rows, order_by, exprs) {
+    // Rows before `from` keep their values (see `first`), or are compared.
+    let from = if !had_error && exprs.iter().all(WindowExpr::looks_back_only) { first } else { 0 };
+    match evaluate(&part.rows, order_by, exprs, from, part.values.get(from.wrapping_sub(1))) {
         Err(e) => {
             if !had_error {
                 // Retract the unchanged prefix too: the error replaces it all.
@@ -143,7 +146,8 @@ fn update_partition(part: &mut Partition, mut changes: Vec<(Row, Diff)>, order_b
             part.values.clear();
         }
         Ok(values) => {
-            for (i, (row, vals)) in part.rows.iter().zip(&values).enumerate() {
+            for (i, vals) in (from..).zip(&values) {
+                let row = &part.rows[i];
                 if i >= first || had_error {
                     emitted.push((Ok(output_row(row, vals)), 1));
                 } else if part.values[i] != *vals {
@@ -151,7 +155,8 @@ fn update_partition(part: &mut Partition, mut changes: Vec<(Row, Diff)>, order_b
                     emitted.push((Ok(output_row(row, vals)), 1));
                 }
             }
-            part.values = values;
+            part.values.truncate(from);
+            part.values.extend(values);
         }
     }
     consolidate(&mut emitted);
@@ -181,11 +186,11 @@ fn merge(old: &[Row], changes: &[(Row, Diff)], order_by: &[SortKey]) -> Vec<Row>
     merged
 }
 
-/// Each row's window values.
-fn evaluate(rows: &[Row], order_by: &[SortKey], exprs: &[WindowExpr]) -> Result<Vec<Vec<Datum>>, EvalError> {
-    let mut values: Vec<Vec<Datum>> = vec![Vec::with_capacity(exprs.len()); rows.len()];
-    for e in exprs {
-        for (v, column) in values.iter_mut().zip(e.eval_partition(rows, order_by)?) {
+/// The window values of rows `start..`, given row `start - 1`'s values.
+fn evaluate(rows: &[Row], order_by: &[SortKey], exprs: &[WindowExpr], start: usize, before: Option<&Vec<Datum>>) -> Result<Vec<Vec<Datum>>, EvalError> {
+    let mut values: Vec<Vec<Datum>> = vec![Vec::with_capacity(exprs.len()); rows.len() - start];
+    for (j, e) in exprs.iter().enumerate() {
+        for (v, column) in values.iter_mut().zip(e.eval_from(rows, order_by, start, before.map(|b| &b[j]))?) {
             v.push(column);
         }
     }
