@@ -27,25 +27,13 @@ try:
 except ImportError:
     sys.exit("avro_tool.py needs fastavro: pip install fastavro (scripts/test does)")
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-def create_topic(broker, topic):
-    admin = AdminClient({"bootstrap.servers": broker})  # kept alive until the futures resolve
-    fs = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    for f in fs.values():
-        try:
-            f.result(10)
-        except Exception as e:  # already exists is fine
-            if "exist" not in str(e).lower():
-                raise
+from kafka_tool import create_topic
 
 
 def produce(broker, topic, records):
     """Produces (key, value) pairs in order; returns their offsets."""
-    create_topic(broker, topic)
+    create_topic(broker, topic, 1)
     p = Producer({"bootstrap.servers": broker, "linger.ms": 5})
     offsets = [None] * len(records)
 

@@ -18,8 +18,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
-def produce(broker, topic, n, partitions):
-    admin = AdminClient({"bootstrap.servers": broker})
+def create_topic(broker, topic, partitions):
+    admin = AdminClient({"bootstrap.servers": broker})  # kept alive until the futures resolve
     fs = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     for f in fs.values():
         try:
@@ -27,6 +27,10 @@ def produce(broker, topic, n, partitions):
         except Exception as e:  # already exists is fine
             if "exist" not in str(e).lower():
                 raise
+
+
+def produce(broker, topic, n, partitions):
+    create_topic(broker, topic, partitions)
     p = Producer({"bootstrap.servers": broker, "linger.ms": 5, "queue.buffering.max.messages": 1000000})
     expected = {}
     malformed = 0
@@ -86,4 +90,5 @@ def main():
         print(json.dumps({"count": len(offsets), "offsets": offsets}))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -211,7 +211,10 @@ impl Schema {
             }
             Node::Array(items) => {
                 let mut out = Vec::new();
-                c.blocks(|c| Ok(out.push(self.json(*items, c, depth)?)))?;
+                c.blocks(|c| {
+                    out.push(self.json(*items, c, depth)?);
+                    Ok(())
+                })?;
                 Value::Array(out)
             }
             Node::Map(values) => {
@@ -674,15 +677,14 @@ impl AvroDecoder {
             Schemas::Registry { registry, by_id } => (registry, by_id),
         };
         let (id, body) = confluent_header(bytes)?;
-        if !by_id.contains_key(&id) {
-            let fetched = fetch(registry, id)?.and_then(|text| AvroRows::new(Schema::parse(&text)?, desc, debezium)).map_err(|e| format!("schema id {}: {}", id, e));
-            by_id.insert(id, fetched);
-        }
-        match by_id.get(&id) {
-            Some(Ok(rows)) => Ok((rows, body)),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("schema id {} was not looked up", id)),
-        }
+        let rows = match by_id.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let fetched = fetch(registry, id)?.and_then(|text| AvroRows::new(Schema::parse(&text)?, desc, debezium));
+                e.insert(fetched.map_err(|e| format!("schema id {}: {}", id, e)))
+            }
+        };
+        rows.as_ref().map(|rows| (rows, body)).map_err(String::clone)
     }
 
     pub fn decode(&mut self, bytes: &[u8], desc: &RelationDesc) -> Result<Row, String> {
@@ -804,8 +806,11 @@ mod tests {
         .concat()
     }
 
-    fn desc_of(schema: &Schema) -> RelationDesc {
-        RelationDesc::new(schema.columns(false).unwrap())
+    /// A decoder of ALL into the columns it derives.
+    fn all_rows() -> (AvroRows, RelationDesc) {
+        let schema = Schema::parse(ALL).unwrap();
+        let desc = RelationDesc::new(schema.columns(false).unwrap());
+        (AvroRows::new(schema, &desc, false).unwrap(), desc)
     }
 
     fn text(row: &Row, desc: &RelationDesc) -> Vec<String> {
@@ -814,14 +819,12 @@ mod tests {
 
     #[test]
     fn derives_columns_and_decodes_every_type() {
-        let schema = Schema::parse(ALL).unwrap();
-        let desc = desc_of(&schema);
+        let (rows, desc) = all_rows();
         let types: Vec<String> = desc.iter().map(|(n, t)| format!("{} {}", n, t.scalar)).collect();
         assert_eq!(
             types.join(", "),
             "orderid text, qty integer, big bigint, ok boolean, ratio real, price double precision, note text, status text, tags jsonb, attrs jsonb, customer jsonb, raw text, hash text, day date, ts timestamp with time zone, ts_us timestamp with time zone, amount numeric(10,2), amount_f numeric(8,3), uid text, previous jsonb, either jsonb"
         );
-        let rows = AvroRows::new(schema, &desc, false).unwrap();
         let row = rows.decode(&all_bytes(Some("gift")), &desc).unwrap();
         assert_eq!(
             text(&row, &desc),
@@ -862,9 +865,7 @@ mod tests {
 
     #[test]
     fn every_truncation_is_an_error() {
-        let schema = Schema::parse(ALL).unwrap();
-        let desc = desc_of(&schema);
-        let rows = AvroRows::new(schema, &desc, false).unwrap();
+        let (rows, desc) = all_rows();
         let bytes = all_bytes(Some("gift"));
         for n in 0..bytes.len() {
             let e = rows.decode(&bytes[..n], &desc).unwrap_err();
@@ -992,9 +993,7 @@ mod tests {
 
     #[test]
     fn random_bytes_never_panic() {
-        let schema = Schema::parse(ALL).unwrap();
-        let desc = desc_of(&schema);
-        let rows = AvroRows::new(schema, &desc, false).unwrap();
+        let (rows, desc) = all_rows();
         let good = all_bytes(Some("gift"));
         let mut x: u64 = 0x9e3779b97f4a7c15;
         let mut next = || {
