@@ -346,3 +346,14 @@ impl Outbox {
         }
     }
 }
+
+/// How long to wait in `poll` for a message when the next scheduled send is
+/// `wait` away: at most 20 ms, and at least 1 ms unless a send is due now
+/// (librdkafka rounds shorter timeouts down to 0, which would spin).
+pub fn poll_timeout(wait: Duration) -> Duration {
+    if wait.is_zero() {
+        wait
+    } else {
+        wait.clamp(Duration::from_millis(1), Duration::from_millis(20))
+    }
+}

@@ -37,7 +37,7 @@ pub fn run(
     while !stop.load(SeqCst) {
         let now = Instant::now();
         let wait = out.next_due().map_or(Duration::from_millis(20), |d| d.saturating_duration_since(now));
-        let mut timeout = wait.min(Duration::from_millis(20));
+        let mut timeout = crate::kafka::poll_timeout(wait);
         // Drain what is there before sending, without waiting again.
         for _ in 0..1000 {
             match consumer.poll(timeout) {
