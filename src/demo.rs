@@ -55,6 +55,9 @@ pub struct DemoArgs {
     /// Fraction of malformed records.
     #[arg(long, default_value_t = 0.01)]
     malformed_rate: f64,
+    /// Milliseconds between source write timestamps (see `eddy serve --help`).
+    #[arg(long, default_value_t = 5)]
+    tick_ms: u64,
     /// Directory for the server's data.
     #[arg(long, default_value = "eddy-demo-data")]
     data_dir: PathBuf,
@@ -81,7 +84,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     eprintln!("eddy demo: Kafka broker at {}{}", broker, if args.kafka.is_none() { " (embedded)" } else { "" });
     eddy_ecommerce::create_topics(&broker, 4)?;
-    let serve = ServeArgs { listen: args.listen, workers: args.workers, data_dir: args.data_dir.clone(), kafka: broker.clone(), http: args.http };
+    let serve = ServeArgs { listen: args.listen, workers: args.workers, data_dir: args.data_dir.clone(), kafka: broker.clone(), http: args.http, tick_ms: args.tick_ms };
     let running = server::start(&serve).await?;
     let coordinator = running.coordinator.clone();
     let session = coordinator.connect("eddy", "eddy").map_err(|e| anyhow::anyhow!("{}", e))?;

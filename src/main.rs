@@ -43,6 +43,11 @@ pub struct ServeArgs {
     /// Address for HTTP: Prometheus metrics at /metrics, health at /health.
     #[arg(long, default_value = "127.0.0.1:6876")]
     pub http: SocketAddr,
+    /// Milliseconds between the timestamps at which source data is written:
+    /// everything sources read in one tick lands at one timestamp. Shorter
+    /// ticks cut latency; longer ones let views absorb more events per update.
+    #[arg(long, default_value_t = 5)]
+    pub tick_ms: u64,
 }
 
 fn main() -> anyhow::Result<()> {

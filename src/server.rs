@@ -20,7 +20,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&args.data_dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {}", args.data_dir.display(), e))?;
     let engine = eddy_engine::runtime::Engine::start(args.workers);
     let (coordinator, batches) = Coordinator::new(engine, args.kafka.clone());
-    tokio::spawn(coordinator.clone().run_ingest(batches));
+    tokio::spawn(coordinator.clone().run_ingest(batches, std::time::Duration::from_millis(args.tick_ms)));
     let metrics = Arc::new(std::sync::Mutex::new(String::new()));
     tokio::spawn(coordinator.clone().run_system_refresh(metrics.clone()));
     let http = tokio::net::TcpListener::bind(args.http).await.map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {}: {} (choose another with --http)", args.http, e))?;

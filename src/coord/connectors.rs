@@ -122,14 +122,17 @@ impl State {
         }
     }
 
-    /// Writes a batch a source read: its rows and its errors, at one
+    /// Writes batches sources read (their rows and their errors) at one
     /// timestamp.
-    pub(super) fn ingest(&mut self, id: GlobalId, batch: SourceBatch) {
-        let Some(rt) = self.sources.get(&id) else { return };
-        let errors = rt.errors;
-        let mut writes = vec![(id, batch.updates)];
-        if !batch.errors.is_empty() {
-            writes.push((errors, batch.errors.into_iter().map(|r| (r, 1)).collect()));
+    pub(super) fn ingest(&mut self, batches: Vec<(GlobalId, SourceBatch)>) {
+        let mut writes = Vec::new();
+        for (id, batch) in batches {
+            let Some(rt) = self.sources.get(&id) else { continue };
+            let errors = rt.errors;
+            writes.push((id, batch.updates));
+            if !batch.errors.is_empty() {
+                writes.push((errors, batch.errors.into_iter().map(|r| (r, 1)).collect()));
+            }
         }
         self.write(writes);
     }
@@ -162,15 +165,23 @@ fn plan_is_monotonic(plan: &eddy_engine::plan::Plan) -> bool {
 }
 
 impl Coordinator {
-    /// Writes source batches into the engine as they arrive.
-    pub async fn run_ingest(self: Arc<Self>, mut rx: tokio::sync::mpsc::UnboundedReceiver<(GlobalId, SourceBatch)>) {
-        while let Some((id, batch)) = rx.recv().await {
-            let mut state = self.state.lock().await;
-            state.ingest(id, batch);
-            // Coalesce what queued up meanwhile into the same lock hold.
-            while let Ok((id, batch)) = rx.try_recv() {
-                state.ingest(id, batch);
+    /// Writes source batches into the engine as they arrive, at most one
+    /// timestamp per `tick`: what arrives within a tick shares a timestamp.
+    /// (Every timestamp costs each view a round of work however little
+    /// changed, so one per record batch would swamp the engine under load.)
+    pub async fn run_ingest(self: Arc<Self>, mut rx: tokio::sync::mpsc::UnboundedReceiver<(GlobalId, SourceBatch)>, tick: std::time::Duration) {
+        let mut last = std::time::Instant::now();
+        while let Some(first) = rx.recv().await {
+            let wait = (last + tick).saturating_duration_since(std::time::Instant::now());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
+            let mut batches = vec![first];
+            while let Ok(b) = rx.try_recv() {
+                batches.push(b);
+            }
+            self.state.lock().await.ingest(batches);
+            last = std::time::Instant::now();
         }
     }
 }
