@@ -8,20 +8,9 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 use server::EddyServer;
-use sql_client::query;
+use sql_client::{load_views, query};
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
-
-/// Loads every views/*.sql file, in name order.
-pub async fn load_views(c: &Client) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/views");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "sql")).collect();
-    files.sort();
-    for f in files {
-        let sql = std::fs::read_to_string(&f).unwrap();
-        c.batch_execute(&sql).await.unwrap_or_else(|e| panic!("{}: {:?}", f.display(), e));
-    }
-}
+use tokio_postgres::NoTls;
 
 fn send(p: &BaseProducer, topic: &str, key: &str, value: &str) {
     p.send(BaseRecord::to(topic).key(key).payload(value)).map_err(|(e, _)| e).unwrap();

@@ -88,6 +88,16 @@ def main():
             headers = dict(m.headers() or [])
             offsets.append(int(headers[b"eddy.source.offset"] if b"eddy.source.offset" in headers else headers["eddy.source.offset"]))
         print(json.dumps({"count": len(offsets), "offsets": offsets}))
+    elif cmd == "keys":
+        # Records per key (as text) and the total, tombstones included.
+        broker, topic, quiet = sys.argv[2], sys.argv[3], float(sys.argv[4])
+        keys = {}
+        total = 0
+        for m in consume_all(broker, topic, quiet):
+            k = m.key().decode("utf-8", "replace") if m.key() is not None else ""
+            keys[k] = keys.get(k, 0) + 1
+            total += 1
+        print(json.dumps({"total": total, "keys": keys}))
 
 
 if __name__ == "__main__":

@@ -50,3 +50,18 @@ pub async fn create_orders_pipeline(c: &Client) {
     let values: Vec<String> = (0..37).map(|i| format!("('c{}', 'r{}')", i, i % 4)).collect();
     c.batch_execute(&format!("INSERT INTO customers VALUES {}", values.join(","))).await.unwrap();
 }
+
+/// The files of views/ (name, SQL), in load order.
+pub fn view_files() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("views");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "sql")).collect();
+    files.sort();
+    files.into_iter().map(|f| (f.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&f).unwrap())).collect()
+}
+
+/// Loads every views/*.sql file into eddy, in load order.
+pub async fn load_views(c: &Client) {
+    for (name, sql) in view_files() {
+        c.batch_execute(&sql).await.unwrap_or_else(|e| panic!("views/{}: {:?}", name, e));
+    }
+}
