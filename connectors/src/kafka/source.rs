@@ -138,12 +138,16 @@ impl Reader {
             let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
             let deadline = Instant::now() + Duration::from_millis(20);
             while Instant::now() < deadline && batch.updates.len() + batch.errors.len() < 20_000 {
-                match self.consumer.poll(Duration::from_millis(5)) {
+                // Wait for the first record; then take only what is already
+                // there, so a batch leaves as soon as the reader caught up.
+                let wait = if offsets.is_empty() { Duration::from_millis(5) } else { Duration::ZERO };
+                match self.consumer.poll(wait) {
                     Some(Ok(msg)) => {
                         offsets.insert(msg.partition(), msg.offset() + 1);
                         self.dec.handle(&msg, &mut batch);
                     }
                     Some(Err(e)) => self.dec.stats.lock().unwrap().last_error = Some(e.to_string()),
+                    None if !offsets.is_empty() => break,
                     None => {}
                 }
             }

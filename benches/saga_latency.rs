@@ -1,0 +1,237 @@
+//! Benchmark: the e-commerce platform's saga latency. Prints (never asserts):
+//! - order.created to order.confirmed-in-the-sink-topic latency, p50, p95
+//!   and p99, at 1k and at 10k orders/s;
+//! - the highest order rate the pipeline sustains without growing lag.
+//!
+//! Each run starts a fresh librdkafka mock cluster in this process (it
+//! supports the transactions the sinks use), a fresh `eddy serve` (release
+//! build) with the views of views/, and the simulators with instant
+//! payments (1 ms), no cancellations, failures or faults, and plentiful
+//! stock, so every order is confirmed and the latency is the pipeline's:
+//! order-events to the Payment Service and back on payment-events, eddy's
+//! ingest tick, view maintenance, and the sink's Kafka transaction. A
+//! separate consumer (read_committed) reads order-events for each order's
+//! creation time and order-confirmed for when it was confirmed.
+//!
+//! "Sustained" means: once the load stops, every order is confirmed within
+//! 2 s, and the median latency of the last quarter of the orders is within
+//! twice (plus 50 ms) that of the first quarter. The search doubles the rate
+//! from 250 orders/s until a rate fails. The mock broker runs in this
+//! process and takes a share of the same 2 cores.
+//!
+//! `EDDY_BENCH_SECONDS` sets how long each rate runs (default 10);
+//! `EDDY_BENCH_RATES=50,200` runs only those rates (no search).
+
+mod server;
+
+use eddy_ecommerce::events::{ALL_TOPICS, ORDER_CONFIRMED, ORDER_EVENTS};
+use eddy_ecommerce::SimConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use server::{connect, free_port, Server};
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What one run measured.
+struct Run {
+    rate: f64,
+    orders: u64,
+    confirmed: u64,
+    /// Latencies in ms, in order of creation.
+    latencies: Vec<u64>,
+    /// From the last order created to the last confirmation seen.
+    drain: Duration,
+}
+
+impl Run {
+    fn percentile(&self, p: f64) -> u64 {
+        let mut v = self.latencies.clone();
+        v.sort_unstable();
+        v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0)
+    }
+
+    fn median_of(part: &[u64]) -> u64 {
+        let mut v = part.to_vec();
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    }
+
+    fn sustained(&self) -> bool {
+        let q = self.latencies.len() / 4;
+        self.confirmed == self.orders
+            && self.drain <= Duration::from_secs(2)
+            && Self::median_of(&self.latencies[self.latencies.len() - q..]) <= 2 * Self::median_of(&self.latencies[..q]) + 50
+    }
+
+    fn print(&self) {
+        println!(
+            "  {:>6.0} orders/s: {:>6} orders, {:>6} confirmed   latency p50 {:>5} ms  p95 {:>5} ms  p99 {:>5} ms   drain {:>5.1} s   {}",
+            self.rate,
+            self.orders,
+            self.confirmed,
+            self.percentile(0.50),
+            self.percentile(0.95),
+            self.percentile(0.99),
+            self.drain.as_secs_f64(),
+            if self.sustained() { "sustained" } else { "lag grows" }
+        );
+    }
+}
+
+fn now_ms() -> u64 {
+    eddy_ecommerce::now_ms()
+}
+
+/// Reads order-events (creation times) and order-confirmed (first
+/// confirmation per order) until `stop`; returns (created ms, latency ms)
+/// per confirmed order and the time of the last confirmation.
+fn watch(broker: &str, stop: Arc<AtomicBool>, out: Arc<Mutex<(Vec<(u64, u64)>, Instant)>>) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("group.id", "saga-latency-bench")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("fetch.wait.max.ms", "5")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for topic in [ORDER_EVENTS, ORDER_CONFIRMED] {
+        let md = c.fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap();
+        for p in md.topics()[0].partitions() {
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning).unwrap();
+        }
+    }
+    c.assign(&tpl).unwrap();
+    let mut created: HashMap<String, u64> = HashMap::new();
+    let mut confirmed_at: HashMap<String, Option<u64>> = HashMap::new();
+    while !stop.load(SeqCst) {
+        let Some(Ok(m)) = c.poll(Duration::from_millis(20)) else { continue };
+        let now = now_ms();
+        let Some(v) = m.payload().and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok()) else { continue };
+        if m.topic() == ORDER_EVENTS {
+            if v["eventType"] == "order.created" {
+                let (id, ts) = (v["orderId"].as_str().unwrap_or_default().to_string(), v["timestamp"].as_u64().unwrap_or(0));
+                if let Some(Some(at)) = confirmed_at.get(&id).cloned() {
+                    record(&out, &mut confirmed_at, &id, ts, at);
+                }
+                created.insert(id, ts);
+            }
+        } else if let Some(id) = v["order_id"].as_str() {
+            if confirmed_at.contains_key(id) {
+                continue; // a later change of a confirmed order
+            }
+            match created.get(id) {
+                Some(ts) => record(&out, &mut confirmed_at, id, *ts, now),
+                None => {
+                    confirmed_at.insert(id.to_string(), Some(now));
+                }
+            }
+        }
+    }
+}
+
+/// Notes order `id`'s latency (created at `created_ms`, confirmed at `at`).
+fn record(out: &Mutex<(Vec<(u64, u64)>, Instant)>, confirmed_at: &mut HashMap<String, Option<u64>>, id: &str, created_ms: u64, at: u64) {
+    let mut o = out.lock().unwrap();
+    o.0.push((created_ms, at.saturating_sub(created_ms)));
+    o.1 = Instant::now();
+    confirmed_at.insert(id.to_string(), None);
+}
+
+async fn run(rate: f64, seconds: u64) -> Run {
+    let cluster = MockCluster::new(1).unwrap();
+    for topic in ALL_TOPICS {
+        cluster.create_topic(topic, 4, 1).unwrap();
+    }
+    let broker = cluster.bootstrap_servers();
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("eddy-saga-bench-{}-{}", std::process::id(), port));
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--kafka", &broker, "--data-dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start eddy"),
+    );
+    let client = connect(port).await;
+    let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/views")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "sql")).collect();
+    files.sort();
+    for f in files {
+        client.batch_execute(&std::fs::read_to_string(&f).unwrap()).await.unwrap_or_else(|e| panic!("{}: {:?}", f.display(), e));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new((Vec::new(), Instant::now())));
+    let watcher = {
+        let (b, s, o) = (broker.clone(), stop.clone(), seen.clone());
+        std::thread::spawn(move || watch(&b, s, o))
+    };
+    let orders = (rate * seconds as f64) as u64;
+    let sim = eddy_ecommerce::start(SimConfig {
+        broker: broker.clone(),
+        orders_per_sec: rate,
+        total_orders: Some(orders),
+        scarce_products: 0,
+        cancel_rate: 0.0,
+        payment_failure_rate: 0.0,
+        payment_delay_ms: 1,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    while !sim.wait_until_done_timeout(Duration::from_secs(1)).unwrap() {}
+    let done = Instant::now();
+    // Wait for the confirmations: until all arrived, nothing new for 10 s,
+    // or 60 s in all.
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (n, last) = {
+            let s = seen.lock().unwrap();
+            (s.0.len() as u64, s.1)
+        };
+        if n >= orders || last.elapsed() > Duration::from_secs(10) || done.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    stop.store(true, SeqCst);
+    watcher.join().unwrap();
+    sim.stop();
+    let (mut pairs, last) = std::mem::replace(&mut *seen.lock().unwrap(), (Vec::new(), Instant::now()));
+    pairs.sort_unstable();
+    let _ = std::fs::remove_dir_all(&dir);
+    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done) }
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = std::env::var("EDDY_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    println!("saga latency: order.created -> order.confirmed in the sink topic ({} s per rate, mock broker, 2 workers)", seconds);
+    let rates: Vec<f64> = std::env::var("EDDY_BENCH_RATES").ok().map(|v| v.split(',').filter_map(|r| r.trim().parse().ok()).collect()).unwrap_or(vec![1000.0, 10000.0]);
+    for rate in rates {
+        run(rate, seconds).await.print();
+    }
+    if std::env::var("EDDY_BENCH_RATES").is_ok() {
+        return; // only the rates asked for
+    }
+    println!("highest sustained rate (doubling from 250 orders/s):");
+    let mut best = None;
+    let mut rate = 250.0;
+    loop {
+        let r = run(rate, seconds).await;
+        r.print();
+        if !r.sustained() {
+            break;
+        }
+        best = Some(rate);
+        rate *= 2.0;
+    }
+    match best {
+        Some(b) => println!("sustained: {:.0} orders/s (the next doubling was not)", b),
+        None => println!("sustained: below 250 orders/s"),
+    }
+}
