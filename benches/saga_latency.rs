@@ -20,7 +20,8 @@
 //! process and takes a share of the same 2 cores.
 //!
 //! `EDDY_BENCH_SECONDS` sets how long each rate runs (default 10);
-//! `EDDY_BENCH_RATES=50,200` runs only those rates (no search).
+//! `EDDY_BENCH_RATES=50,200` runs only those rates (no search);
+//! `EDDY_BENCH_SERVE_ARGS="--tick-ms 10"` passes flags to `eddy serve`.
 
 mod server;
 
@@ -28,6 +29,7 @@ use eddy_ecommerce::events::{ALL_TOPICS, ORDER_CONFIRMED, ORDER_EVENTS};
 use eddy_ecommerce::SimConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
+use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use server::{connect, free_port, Server};
 use std::collections::HashMap;
@@ -35,6 +37,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// What the watcher saw: (created ms, latency ms) per confirmed order,
+/// when the last one arrived, and the after-write latencies.
+struct Seen(Vec<(u64, u64)>, Instant, Vec<u64>);
 
 /// What one run measured.
 struct Run {
@@ -45,15 +51,22 @@ struct Run {
     latencies: Vec<u64>,
     /// From the last order created to the last confirmation seen.
     drain: Duration,
+    /// Per confirmation, ms from eddy's timestamp of the change (when the
+    /// payment was written into eddy) to the confirmation's arrival: view
+    /// maintenance, the sink and the Kafka hop back.
+    after_write: Vec<u64>,
+}
+
+fn percentile(v: &[u64], p: f64) -> u64 {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0)
 }
 
 impl Run {
     fn percentile(&self, p: f64) -> u64 {
-        let mut v = self.latencies.clone();
-        v.sort_unstable();
-        v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0)
+        percentile(&self.latencies, p)
     }
-
     fn median_of(part: &[u64]) -> u64 {
         let mut v = part.to_vec();
         v.sort_unstable();
@@ -79,6 +92,7 @@ impl Run {
             self.drain.as_secs_f64(),
             if self.sustained() { "sustained" } else { "lag grows" }
         );
+        println!("           of which eddy's timestamp to the sink topic: p50 {:>5} ms  p95 {:>5} ms", percentile(&self.after_write, 0.5), percentile(&self.after_write, 0.95));
     }
 }
 
@@ -89,7 +103,7 @@ fn now_ms() -> u64 {
 /// Reads order-events (creation times) and order-confirmed (first
 /// confirmation per order) until `stop`; returns (created ms, latency ms)
 /// per confirmed order and the time of the last confirmation.
-fn watch(broker: &str, stop: Arc<AtomicBool>, out: Arc<Mutex<(Vec<(u64, u64)>, Instant)>>) {
+fn watch(broker: &str, stop: Arc<AtomicBool>, out: Arc<Mutex<Seen>>) {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker)
         .set("group.id", "saga-latency-bench")
@@ -124,6 +138,10 @@ fn watch(broker: &str, stop: Arc<AtomicBool>, out: Arc<Mutex<(Vec<(u64, u64)>, I
             if confirmed_at.contains_key(id) {
                 continue; // a later change of a confirmed order
             }
+            let written = m.headers().and_then(|h| h.iter().find(|h| h.key == "eddy-timestamp").and_then(|h| std::str::from_utf8(h.value?).ok()?.parse::<u64>().ok()));
+            if let Some(w) = written {
+                out.lock().unwrap().2.push(now.saturating_sub(w));
+            }
             match created.get(id) {
                 Some(ts) => record(&out, &mut confirmed_at, id, *ts, now),
                 None => {
@@ -135,7 +153,7 @@ fn watch(broker: &str, stop: Arc<AtomicBool>, out: Arc<Mutex<(Vec<(u64, u64)>, I
 }
 
 /// Notes order `id`'s latency (created at `created_ms`, confirmed at `at`).
-fn record(out: &Mutex<(Vec<(u64, u64)>, Instant)>, confirmed_at: &mut HashMap<String, Option<u64>>, id: &str, created_ms: u64, at: u64) {
+fn record(out: &Mutex<Seen>, confirmed_at: &mut HashMap<String, Option<u64>>, id: &str, created_ms: u64, at: u64) {
     let mut o = out.lock().unwrap();
     o.0.push((created_ms, at.saturating_sub(created_ms)));
     o.1 = Instant::now();
@@ -154,6 +172,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
         Command::new(env!("CARGO_BIN_EXE_eddy"))
             .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--kafka", &broker, "--data-dir"])
             .arg(&dir)
+            .args(std::env::var("EDDY_BENCH_SERVE_ARGS").unwrap_or_default().split_whitespace())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -167,7 +186,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new((Vec::new(), Instant::now())));
+    let seen = Arc::new(Mutex::new(Seen(Vec::new(), Instant::now(), Vec::new())));
     let watcher = {
         let (b, s, o) = (broker.clone(), stop.clone(), seen.clone());
         std::thread::spawn(move || watch(&b, s, o))
@@ -201,10 +220,10 @@ async fn run(rate: f64, seconds: u64) -> Run {
     stop.store(true, SeqCst);
     watcher.join().unwrap();
     sim.stop();
-    let (mut pairs, last) = std::mem::replace(&mut *seen.lock().unwrap(), (Vec::new(), Instant::now()));
+    let Seen(mut pairs, last, after_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new()));
     pairs.sort_unstable();
     let _ = std::fs::remove_dir_all(&dir);
-    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done) }
+    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write }
 }
 
 #[tokio::main]

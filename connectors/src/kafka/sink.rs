@@ -173,12 +173,27 @@ impl Writer {
                 count += 1;
             }
         }
+        self.flush(Duration::from_secs(30))?;
         if self.config.transactional {
             self.producer.commit_transaction(Duration::from_secs(30)).map_err(|e| e.to_string())?;
-        } else {
-            self.producer.flush(Duration::from_secs(30)).map_err(|e| e.to_string())?;
         }
         self.stats.messages.fetch_add(count, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Waits until every message sent is acknowledged. (rdkafka's own
+    /// `flush`, which `commit_transaction` also calls, polls in steps of
+    /// 100 ms and its `poll` always waits out its timeout: every write took
+    /// at least 100 ms. Polling 1 ms at a time, a write takes as long as
+    /// the broker does.)
+    fn flush(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.producer.in_flight_count() > 0 {
+            if std::time::Instant::now() >= deadline {
+                return Err(format!("{} messages to \"{}\" not acknowledged within {:?}", self.producer.in_flight_count(), self.config.topic, timeout));
+            }
+            self.producer.poll(Duration::from_millis(1));
+        }
         Ok(())
     }
 
