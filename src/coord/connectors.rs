@@ -51,7 +51,7 @@ impl State {
         let id = self.catalog.allocate_id();
         let errors = self.catalog.allocate_id();
         let tx = self.batches.clone();
-        let handle = start_source(spec.clone(), broker.clone(), move |batch| tx.send((id, batch)).is_ok()).map_err(|e| {
+        let handle = start_source(spec.clone(), broker.clone(), self.engine.workers(), move |batch| tx.send((id, batch)).is_ok()).map_err(|e| {
             SqlError::new(codes::CONNECTION_FAILURE, format!("cannot read Kafka topic \"{}\": {}", spec.topic, e)).with_hint(format!("is a Kafka broker running at {}? start eddy with --kafka HOST:PORT or give BROKER 'host:port'", broker))
         })?;
         self.engine.send(Command::CreateTable { id });

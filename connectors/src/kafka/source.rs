@@ -11,7 +11,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,36 +61,54 @@ impl Drop for SourceHandle {
 
 /// Connects, checks the topic, and starts reading on a new thread. `emit`
 /// receives each batch; when it returns false the reader stops.
-pub fn start_source(spec: KafkaSource, broker: String, mut emit: impl FnMut(SourceBatch) -> bool + Send + 'static) -> Result<SourceHandle, String> {
-    let mut config = base_config(&broker);
+/// Starts `readers` reader threads for `spec`: reader `i` reads the
+/// partitions `p` with `p % readers == i` (partitions added later too), so
+/// partitions are decoded in parallel while each keeps its order. Each
+/// reader hands its batches to `emit`; a false return stops it.
+pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<SourceHandle, String> {
+    let readers = readers.max(1);
     let group = format!("{}eddy-{}-{}", spec.group_id_prefix.clone().unwrap_or_default(), spec.name, std::process::id());
-    config
-        .set("group.id", &group)
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        // Short fetch waits: the default 500 ms stalls a caught-up reader.
-        .set("fetch.wait.max.ms", "10")
-        .set("auto.offset.reset", if spec.start == StartOffset::Latest { "latest" } else { "earliest" });
-    let consumer: BaseConsumer = config.create().map_err(|e| format!("cannot create a Kafka consumer for {}: {}", broker, e))?;
-    let parts = partitions(&consumer, &spec.topic)?.ok_or_else(|| format!("Kafka topic \"{}\" does not exist on {}", spec.topic, broker))?;
-    let dlq: Option<BaseProducer> = match &spec.dead_letter_topic {
-        Some(t) => {
-            super::admin::ensure_topic(&broker, t, 1)?;
-            Some(base_config(&broker).create().map_err(|e| format!("cannot create the dead-letter producer: {}", e))?)
-        }
-        None => None,
+    let consumer = |broker: &str| -> Result<BaseConsumer, String> {
+        let mut config = base_config(broker);
+        config
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            // Short fetch waits: the default 500 ms stalls a caught-up reader.
+            .set("fetch.wait.max.ms", "10")
+            .set("auto.offset.reset", if spec.start == StartOffset::Latest { "latest" } else { "earliest" });
+        config.create().map_err(|e| format!("cannot create a Kafka consumer for {}: {}", broker, e))
     };
+    let first = consumer(&broker)?;
+    let parts = partitions(&first, &spec.topic)?.ok_or_else(|| format!("Kafka topic \"{}\" does not exist on {}", spec.topic, broker))?;
+    if let Some(t) = &spec.dead_letter_topic {
+        super::admin::ensure_topic(&broker, t, 1)?;
+    }
     let stats = Arc::new(Mutex::new(SourceStats::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let name = spec.name.clone();
-    let format = RecordDecoder::new(&spec.format, &spec.columns, spec.envelope == Envelope::Debezium)?;
-    let mut reader = Reader { consumer, dec: Decoder { format, spec, dlq, stats: stats.clone(), upsert: HashMap::new(), sequence: 0 }, assigned: Vec::new() };
-    reader.assign(&parts)?;
-    let stop2 = stop.clone();
-    std::thread::Builder::new()
-        .name(format!("source-{}", name))
-        .spawn(move || reader.run(&stop2, &mut emit))
-        .map_err(|e| e.to_string())?;
+    let sequence = Arc::new(AtomicI64::new(0));
+    let emit = Arc::new(emit);
+    let mut first = Some(first);
+    for index in 0..readers {
+        let consumer = match first.take() {
+            Some(c) => c,
+            None => consumer(&broker)?,
+        };
+        let dlq: Option<BaseProducer> = match &spec.dead_letter_topic {
+            Some(_) => Some(base_config(&broker).create().map_err(|e| format!("cannot create the dead-letter producer: {}", e))?),
+            None => None,
+        };
+        let format = RecordDecoder::new(&spec.format, &spec.columns, spec.envelope == Envelope::Debezium)?;
+        let dec = Decoder { format, spec: spec.clone(), dlq, stats: stats.clone(), upsert: HashMap::new(), sequence: sequence.clone() };
+        let mut reader = Reader { consumer, dec, assigned: Vec::new(), index, readers };
+        let mine: Vec<i32> = parts.iter().copied().filter(|p| reader.owns(*p)).collect();
+        reader.assign(&mine)?;
+        let (stop, emit) = (stop.clone(), emit.clone());
+        std::thread::Builder::new()
+            .name(format!("source-{}-{}", spec.name, index))
+            .spawn(move || reader.run(&stop, &mut |b| emit(b)))
+            .map_err(|e| e.to_string())?;
+    }
     Ok(SourceHandle { stop, stats })
 }
 
@@ -98,6 +116,9 @@ struct Reader {
     consumer: BaseConsumer,
     dec: Decoder,
     assigned: Vec<i32>,
+    /// This reader is number `index` of `readers`.
+    index: usize,
+    readers: usize,
 }
 
 /// Turns records into changes; owns the envelope's state.
@@ -108,11 +129,17 @@ struct Decoder {
     stats: Arc<Mutex<SourceStats>>,
     /// ENVELOPE UPSERT: the current row of each key.
     upsert: HashMap<Vec<u8>, Row>,
-    /// Records read so far (INCLUDE SEQUENCE numbers them in read order).
-    sequence: i64,
+    /// Records read so far by all readers of the source (INCLUDE SEQUENCE
+    /// numbers them in read order).
+    sequence: Arc<AtomicI64>,
 }
 
 impl Reader {
+    /// Whether partition `p` is this reader's.
+    fn owns(&self, p: i32) -> bool {
+        p as usize % self.readers == self.index
+    }
+
     /// Assigns `parts` (adding to what is assigned) at the start offset.
     fn assign(&mut self, parts: &[i32]) -> Result<(), String> {
         let start = if self.dec.spec.start == StartOffset::Latest { Offset::End } else { Offset::Beginning };
@@ -176,7 +203,7 @@ impl Reader {
     fn refresh(&mut self) {
         match partitions(&self.consumer, &self.dec.spec.topic) {
             Ok(Some(parts)) => {
-                let new: Vec<i32> = parts.into_iter().filter(|p| !self.assigned.contains(p)).collect();
+                let new: Vec<i32> = parts.into_iter().filter(|p| self.owns(*p) && !self.assigned.contains(p)).collect();
                 if !new.is_empty() {
                     if let Err(e) = self.assign(&new) {
                         self.dec.stats.lock().unwrap().last_error = Some(e);
@@ -216,8 +243,7 @@ impl Decoder {
 
     /// The changes one record makes to the source relation.
     fn decode(&mut self, msg: &BorrowedMessage) -> Result<Vec<(Row, Diff)>, String> {
-        self.sequence += 1;
-        let sequence = self.sequence;
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
         let with_meta = |mut row: Row| {
             for inc in &self.spec.include {
                 row.push(match inc {
