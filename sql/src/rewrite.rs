@@ -189,8 +189,6 @@ fn alias_colliding_items(body: &mut SetExpr) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     fn rewritten(sql: &str) -> String {
         let mut stmts = crate::statement::parse(sql).unwrap();
         stmts.remove(0).to_string()
