@@ -316,18 +316,3 @@ fn unbounded_run_stops_cleanly() {
     assert_eq!(sim.stats().orders_created, after.orders_created, "nothing runs after stop");
     drop(sim);
 }
-
-/// Prints the order rate the generator reaches at a 10k/s target with the
-/// Payment Service answering (run with --ignored --nocapture; release mode
-/// for meaningful numbers). Asserts nothing about time.
-#[test]
-#[ignore]
-fn generator_rate_at_10k_per_sec() {
-    let cluster = MockCluster::new(1).unwrap();
-    let cfg = SimConfig { broker: cluster.bootstrap_servers(), orders_per_sec: 10_000.0, total_orders: Some(50_000), ..SimConfig::default() };
-    let t = Instant::now();
-    let sim = start(cfg).unwrap();
-    assert!(sim.wait_until_done_timeout(Duration::from_secs(120)).unwrap());
-    let s = sim.stats();
-    println!("50k orders at a 10k/s target: {:.0} orders/s end to end (payments included): {}", 50_000.0 / t.elapsed().as_secs_f64(), s);
-}
