@@ -87,6 +87,7 @@ pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: imp
     let stats = Arc::new(Mutex::new(SourceStats::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let sequence = Arc::new(AtomicI64::new(0));
+    let upsert = Arc::new(Mutex::new(HashMap::new()));
     let emit = Arc::new(emit);
     let mut first = Some(first);
     for index in 0..readers {
@@ -99,7 +100,7 @@ pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: imp
             None => None,
         };
         let format = RecordDecoder::new(&spec.format, &spec.columns, spec.envelope == Envelope::Debezium)?;
-        let dec = Decoder { format, spec: spec.clone(), dlq, stats: stats.clone(), upsert: HashMap::new(), sequence: sequence.clone() };
+        let dec = Decoder { format, spec: spec.clone(), dlq, stats: stats.clone(), upsert: upsert.clone(), sequence: sequence.clone() };
         let mut reader = Reader { consumer, dec, assigned: Vec::new(), index, readers };
         let mine: Vec<i32> = parts.iter().copied().filter(|p| reader.owns(*p)).collect();
         reader.assign(&mine)?;
@@ -128,7 +129,9 @@ struct Decoder {
     dlq: Option<BaseProducer>,
     stats: Arc<Mutex<SourceStats>>,
     /// ENVELOPE UPSERT: the current row of each key.
-    upsert: HashMap<Vec<u8>, Row>,
+    /// Shared by the source's readers: a producer that sends one key to
+    /// several partitions still gets one row per key.
+    upsert: Arc<Mutex<HashMap<Vec<u8>, Row>>>,
     /// Records read so far by all readers of the source (INCLUDE SEQUENCE
     /// numbers them in read order).
     sequence: Arc<AtomicI64>,
@@ -269,12 +272,13 @@ impl Decoder {
                     None => None,
                 };
                 let mut out = Vec::new();
-                if let Some(old) = self.upsert.remove(&key) {
+                let mut current = self.upsert.lock().unwrap();
+                if let Some(old) = current.remove(&key) {
                     out.push((old, -1));
                 }
                 if let Some(new) = new {
                     out.push((new.clone(), 1));
-                    self.upsert.insert(key, new);
+                    current.insert(key, new);
                 }
                 Ok(out)
             }
