@@ -66,7 +66,11 @@ impl Drop for SourceHandle {
 /// partitions are decoded in parallel while each keeps its order. Each
 /// reader hands its batches to `emit`; a false return stops it.
 pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<SourceHandle, String> {
-    let readers = readers.max(1);
+    // INCLUDE SEQUENCE promises arrival order: numbers must grow with the
+    // timestamps records are written at, which only one reader guarantees
+    // (two readers number records while batching them, and may hand their
+    // batches over in the other order).
+    let readers = if spec.include.contains(&Include::Sequence) { 1 } else { readers.max(1) };
     let group = format!("{}eddy-{}-{}", spec.group_id_prefix.clone().unwrap_or_default(), spec.name, std::process::id());
     let consumer = |broker: &str| -> Result<BaseConsumer, String> {
         let mut config = base_config(broker);
