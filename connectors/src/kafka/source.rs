@@ -59,9 +59,8 @@ impl Drop for SourceHandle {
     }
 }
 
-/// Connects, checks the topic, and starts reading on a new thread. `emit`
-/// receives each batch; when it returns false the reader stops.
-/// Starts `readers` reader threads for `spec`: reader `i` reads the
+/// Connects, checks the topic, and starts `readers` reader threads for
+/// `spec` (one with INCLUDE SEQUENCE, see below): reader `i` reads the
 /// partitions `p` with `p % readers == i` (partitions added later too), so
 /// partitions are decoded in parallel while each keeps its order. Each
 /// reader hands its batches to `emit`; a false return stops it.

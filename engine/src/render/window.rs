@@ -172,8 +172,7 @@ fn merge(old: &[Row], changes: &[(Row, Diff)], order_by: &[SortKey]) -> Vec<Row>
             merged.push(r.clone());
         }
         let mut count = *diff;
-        while let Some(r) = old.next_if(|r| *r == row) {
-            let _ = r;
+        while old.next_if(|r| *r == row).is_some() {
             count += 1;
         }
         // A retraction of more copies than exist leaves none (it cannot
