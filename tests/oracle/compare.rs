@@ -81,22 +81,16 @@ pub fn compare(expected: &Output, actual: &Output, ordered: bool) -> Option<Stri
             String::new()
         }
     };
-    if !missing.is_empty() {
-        let _ = writeln!(out, "missing in eddy (PostgreSQL has them):");
-        for (r, c) in missing.iter().take(MAX) {
-            let _ = writeln!(out, "  - {}{}", render_row(r), times(*c));
+    for (rows, heading, sign) in [(&missing, "missing in eddy (PostgreSQL has them):", '-'), (&extra, "unexpected in eddy (PostgreSQL does not have them):", '+')] {
+        if rows.is_empty() {
+            continue;
         }
-        if missing.len() > MAX {
-            let _ = writeln!(out, "  ... {} more", missing.len() - MAX);
+        let _ = writeln!(out, "{}", heading);
+        for (r, c) in rows.iter().take(MAX) {
+            let _ = writeln!(out, "  {} {}{}", sign, render_row(r), times(*c));
         }
-    }
-    if !extra.is_empty() {
-        let _ = writeln!(out, "unexpected in eddy (PostgreSQL does not have them):");
-        for (r, c) in extra.iter().take(MAX) {
-            let _ = writeln!(out, "  + {}{}", render_row(r), times(*c));
-        }
-        if extra.len() > MAX {
-            let _ = writeln!(out, "  ... {} more", extra.len() - MAX);
+        if rows.len() > MAX {
+            let _ = writeln!(out, "  ... {} more", rows.len() - MAX);
         }
     }
     if exp.len() <= MAX && act.len() <= MAX {

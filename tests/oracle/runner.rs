@@ -49,6 +49,15 @@ impl FileRun<'_> {
         Some(exec(client, sql, self.settings.timeout).await)
     }
 
+    /// Reports that eddy failed the statement at `loc` with `e` (`what`
+    /// says how), and recovers the connection after a client-level error.
+    async fn eddy_failed(&mut self, loc: &str, line: usize, what: &str, comment: &str, sql: &str, e: &ExecError) {
+        self.stats.fail(loc, what, comment, sql, &e.describe());
+        if matches!(e, ExecError::Other(_)) {
+            self.recover_eddy(line).await;
+        }
+    }
+
     /// After a client-level error on eddy (connection closed, protocol error,
     /// timeout): if the server exited, stop running this file on eddy; if it
     /// is alive, report the broken connection and continue on a new one.
@@ -129,16 +138,7 @@ impl FileRun<'_> {
                 if let Some(res) = self.eddy_exec(&r.sql).await {
                     if let Err(e) = res {
                         eddy_ok = false;
-                        self.stats.fail(
-                            &loc,
-                            "statement failed on eddy",
-                            &r.comment,
-                            &r.sql,
-                            &e.describe(),
-                        );
-                        if matches!(e, ExecError::Other(_)) {
-                            self.recover_eddy(r.line).await;
-                        }
+                        self.eddy_failed(&loc, r.line, "statement failed on eddy", &r.comment, &r.sql, &e).await;
                     }
                 } else if !self.settings.pg_only {
                     eddy_ok = false;
@@ -180,18 +180,7 @@ impl FileRun<'_> {
                         ),
                         Err(ExecError::Db { code: c, .. }) if c == *code => {}
                         Err(e) => {
-                            self.stats.fail(
-                                &loc,
-                                &format!(
-                                    "eddy fails with the wrong error (expected SQLSTATE {code})"
-                                ),
-                                &r.comment,
-                                &r.sql,
-                                &e.describe(),
-                            );
-                            if matches!(e, ExecError::Other(_)) {
-                                self.recover_eddy(r.line).await;
-                            }
+                            self.eddy_failed(&loc, r.line, &format!("eddy fails with the wrong error (expected SQLSTATE {code})"), &r.comment, &r.sql, &e).await;
                         }
                     }
                 }
@@ -243,16 +232,7 @@ impl FileRun<'_> {
                         }
                     }
                     Err(e) => {
-                        self.stats.fail(
-                            &loc,
-                            "query failed on eddy",
-                            &r.comment,
-                            &r.sql,
-                            &e.describe(),
-                        );
-                        if matches!(e, ExecError::Other(_)) {
-                            self.recover_eddy(r.line).await;
-                        }
+                        self.eddy_failed(&loc, r.line, "query failed on eddy", &r.comment, &r.sql, &e).await;
                     }
                 }
             }
@@ -343,16 +323,7 @@ impl FileRun<'_> {
                     }
                 }
                 Err(e) => {
-                    self.stats.fail(
-                        &loc,
-                        &format!("reading view {name} failed on eddy"),
-                        "",
-                        &sql,
-                        &e.describe(),
-                    );
-                    if matches!(e, ExecError::Other(_)) {
-                        self.recover_eddy(after.line).await;
-                    }
+                    self.eddy_failed(&loc, after.line, &format!("reading view {name} failed on eddy"), "", &sql, &e).await;
                 }
             }
         }
