@@ -21,7 +21,9 @@
 //!
 //! `EDDY_BENCH_SECONDS` sets how long each rate runs (default 10);
 //! `EDDY_BENCH_RATES=50,200` runs only those rates (no search);
-//! `EDDY_BENCH_SERVE_ARGS="--tick-ms 10"` passes flags to `eddy serve`.
+//! `EDDY_BENCH_SERVE_ARGS="--tick-ms 10"` passes flags to `eddy serve`;
+//! `EDDY_PROFILE_OPERATORS=5` makes the server print its busiest operators
+//! every 5 s.
 
 mod server;
 
@@ -174,7 +176,8 @@ async fn run(rate: f64, seconds: u64) -> Run {
             .arg(&dir)
             .args(std::env::var("EDDY_BENCH_SERVE_ARGS").unwrap_or_default().split_whitespace())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // The operator profile (see engine runtime/profile.rs) goes to stderr.
+            .stderr(if std::env::var_os("EDDY_PROFILE_OPERATORS").is_some() { Stdio::inherit() } else { Stdio::null() })
             .spawn()
             .expect("start eddy"),
     );

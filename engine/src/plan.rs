@@ -29,6 +29,11 @@ pub enum Plan {
     /// NULL, unless `null_eq`); output is left columns then right columns.
     /// With no keys it is a cross product.
     Join { left: Box<Plan>, right: Box<Plan>, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool },
+    /// The rows of `left` whose key matches no row of `right` (keys equal
+    /// and not NULL, unless `null_eq`), with their multiplicities. Outer
+    /// joins and anti-joins without extra conditions lower to it, sharing
+    /// the key arrangements of the inner join beside it.
+    AntiJoin { left: Box<Plan>, right: Box<Plan>, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool },
     /// Groups by the key expressions; output is key columns then one column
     /// per aggregate. No group, no row (global aggregates add their default
     /// row in the lowering).
@@ -68,6 +73,7 @@ impl Plan {
             Plan::Filter { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } => input.arity(),
             Plan::Project { columns, .. } => columns.len(),
             Plan::Join { left, right, .. } => left.arity() + right.arity(),
+            Plan::AntiJoin { left, .. } => left.arity(),
             Plan::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             Plan::Union { inputs } => inputs.first().map(|p| p.arity()).unwrap_or(0),
             Plan::Window { input, exprs, .. } => input.arity() + exprs.len(),
@@ -101,7 +107,7 @@ impl Plan {
             Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
             Plan::Let { value, body, .. } => vec![value, body],
             Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
-            Plan::Join { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } => vec![left, right],
             Plan::Union { inputs } => inputs.iter().collect(),
         }
     }
@@ -137,7 +143,7 @@ impl Plan {
             Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
             Plan::Let { value, body, .. } => vec![value, body],
             Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
-            Plan::Join { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } => vec![left, right],
             Plan::Union { inputs } => inputs.iter_mut().collect(),
         }
     }
@@ -154,6 +160,7 @@ impl Plan {
             Plan::Project { columns, .. } => writeln!(f, "{}Project ({})", pad, columns.iter().map(|c| format!("#{}", c)).collect::<Vec<_>>().join(", "))?,
             Plan::Join { left_key, right_key, .. } if left_key.is_empty() => writeln!(f, "{}CrossJoin", pad)?,
             Plan::Join { left_key, right_key, null_eq, .. } => writeln!(f, "{}Join on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
+            Plan::AntiJoin { left_key, right_key, null_eq, .. } => writeln!(f, "{}AntiJoin on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
             Plan::Reduce { group_key, aggregates, .. } => writeln!(f, "{}Reduce group=({}) aggs=({})", pad, list(group_key), aggregates.iter().map(|a| format!("{:?}({})", a.func, list(&a.args))).collect::<Vec<_>>().join(", "))?,
             Plan::Distinct { .. } => writeln!(f, "{}Distinct", pad)?,
             Plan::Union { .. } => writeln!(f, "{}Union", pad)?,

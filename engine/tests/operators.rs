@@ -59,6 +59,26 @@ fn joins() {
     run_random("joins", 2, 40, TABLES, &views);
 }
 
+#[test]
+fn anti_joins() {
+    let shared = |id: u64, value: Plan, body: Plan| Plan::Let { id, value: value.boxed(), body: body.boxed() };
+    let (l, r) = (|| Plan::LocalGet { id: 1, arity: 3 }, || Plan::LocalGet { id: 2, arity: 2 });
+    let views = [
+        ("rows of t1 whose k is not in t2 (NULL keys stay)", anti_join(t1(), t2(), vec![col(0)], vec![col(0)], false)),
+        ("null-equal keys", anti_join(t1(), t2(), vec![col(0)], vec![col(0)], true)),
+        ("key with errors on both sides", anti_join(t1(), t2(), vec![div(int(12), col(1))], vec![div(int(12), col(1))], false)),
+        ("no keys: all of t1 while a rare t2 row is absent", anti_join(t1(), filter(t2(), vec![eq(col(0), int(3)), eq(col(1), int(2))]), vec![], vec![], false)),
+        // A left outer join as lowered: the inner join and the anti-join
+        // share the arrangements of both bound sides.
+        (
+            "left join through shared arrangements",
+            shared(1, t1(), shared(2, t2(), union(vec![join(l(), r(), vec![col(0)], vec![col(0)], false), map(anti_join(l(), r(), vec![col(0)], vec![col(0)], false), vec![ScalarExpr::null(), ScalarExpr::null()])]))),
+        ),
+        ("semi-join as rows minus the anti-join", shared(1, t1(), union(vec![l(), negate(anti_join(l(), t2(), vec![col(0)], vec![col(1)], false))]))),
+    ];
+    run_random("anti_joins", 2, 40, TABLES, &views);
+}
+
 fn string_agg(distinct: bool, filter: Option<ScalarExpr>, order_by: Vec<eddy_engine::expr::SortKey>, sep: &str) -> AggregateExpr {
     AggregateExpr { func: AggregateFunc::StringAgg, args: vec![col(2), text(sep)], distinct, filter, order_by, output: ScalarType::Text, exact_input: false }
 }

@@ -11,6 +11,7 @@
 
 mod accumulate;
 mod group;
+mod join;
 mod window;
 
 use crate::expr::{EvalError, ScalarExpr};
@@ -42,157 +43,197 @@ pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
 /// Renders `plan` in `scope`, importing the arrangements of the objects it
 /// reads from `traces`.
 pub fn render<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>) -> (Rows<'s>, Errs<'s>) {
-    let mut errs = Vec::new();
-    let oks = render_inner(plan, scope, traces, &mut HashMap::new(), &mut errs);
-    let errs = differential_dataflow::collection::concatenate(scope, errs);
+    let mut ctx = Context { scope, traces, locals: HashMap::new(), errs: Vec::new(), arranged: HashMap::new() };
+    let oks = ctx.render(plan);
+    let errs = differential_dataflow::collection::concatenate(scope, std::mem::take(&mut ctx.errs));
     (oks, errs)
 }
 
-/// `locals` holds the collections bound by enclosing [`Plan::Let`]s.
-fn render_inner<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>, locals: &mut HashMap<u64, Rows<'s>>, errs: &mut Vec<Errs<'s>>) -> Rows<'s> {
-    if let Plan::Let { id, value, body } = plan {
-        let v = render_inner(value, scope, traces, locals, errs);
-        let shadowed = locals.insert(*id, v);
-        let out = render_inner(body, scope, traces, locals, errs);
-        match shadowed {
-            Some(s) => locals.insert(*id, s),
-            None => locals.remove(id),
-        };
-        return out;
-    }
-    if let Plan::LocalGet { id, .. } = plan {
-        return locals.get(id).unwrap_or_else(|| panic!("no binding for l{}", id)).clone();
-    }
-    let mut input = |p: &Plan, errs: &mut Vec<Errs<'s>>| render_inner(p, scope, traces, locals, errs);
-    match plan {
-        Plan::Let { .. } | Plan::LocalGet { .. } => unreachable!("handled above"),
-        Plan::Constant { rows, .. } => {
-            let rows: Vec<(Row, Timestamp, Diff)> = if scope.index() == 0 { rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect() } else { Vec::new() };
-            rows.to_stream(scope).as_collection()
-        }
-        Plan::Get { id, .. } => {
-            let bundle = traces.get_mut(id).unwrap_or_else(|| panic!("no arrangement for u{}", id));
-            // History before the compaction frontier arrives as one
-            // snapshot at that frontier: a new dataflow computes from the
-            // current contents once instead of replaying each earlier
-            // change (which could also leave an earlier but equal value,
-            // such as numeric `0` where the contents say `0.00`).
-            errs.push(bundle.errs.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone()));
-            bundle.oks.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone())
-        }
-        Plan::Map { input: i, exprs } => {
-            let exprs = exprs.clone();
-            let results = input(i, errs).map(move |mut row: Row| {
-                for e in &exprs {
-                    let v = e.eval(&row)?;
-                    row.push(v);
-                }
-                Ok(row)
-            });
-            split(results, errs)
-        }
-        Plan::Filter { input: i, predicates } => {
-            let preds = predicates.clone();
-            let results = input(i, errs).flat_map(move |row: Row| {
-                let mut keep = Ok(true);
-                for p in &preds {
-                    match p.eval_predicate(&row) {
-                        Ok(true) => {}
-                        other => {
-                            keep = other;
-                            break;
+/// What rendering one dataflow keeps track of.
+struct Context<'a, 's> {
+    scope: Scope<'s, Timestamp>,
+    /// The arrangements of tables, sources and views, to import.
+    traces: &'a mut HashMap<GlobalId, TraceBundle>,
+    /// The collections bound by enclosing [`Plan::Let`]s.
+    locals: HashMap<u64, Rows<'s>>,
+    /// Every operator's evaluation errors, concatenated at the end.
+    errs: Vec<Errs<'s>>,
+    /// Arrangements by key of named collections, shared by every join of
+    /// this dataflow that keys the same collection the same way (see
+    /// [`join`]).
+    arranged: HashMap<join::ArrangementKey, join::KeyedArrangement<'s>>,
+}
+
+impl<'s> Context<'_, 's> {
+    fn render(&mut self, plan: &Plan) -> Rows<'s> {
+        let scope = self.scope;
+        match plan {
+            Plan::Let { id, value, body } => {
+                let v = self.render(value);
+                let shadowed = self.locals.insert(*id, v);
+                let out = self.render(body);
+                match shadowed {
+                    Some(s) => self.locals.insert(*id, s),
+                    None => self.locals.remove(id),
+                };
+                out
+            }
+            Plan::LocalGet { id, .. } => self.locals.get(id).unwrap_or_else(|| panic!("no binding for l{}", id)).clone(),
+            Plan::Constant { rows, .. } => {
+                let rows: Vec<(Row, Timestamp, Diff)> = if scope.index() == 0 { rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect() } else { Vec::new() };
+                rows.to_stream(scope).as_collection()
+            }
+            Plan::Get { id, .. } => {
+                let bundle = self.traces.get_mut(id).unwrap_or_else(|| panic!("no arrangement for u{}", id));
+                // History before the compaction frontier arrives as one
+                // snapshot at that frontier: a new dataflow computes from the
+                // current contents once instead of replaying each earlier
+                // change (which could also leave an earlier but equal value,
+                // such as numeric `0` where the contents say `0.00`).
+                self.errs.push(bundle.errs.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone()));
+                bundle.oks.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone())
+            }
+            Plan::Map { input, exprs } => {
+                let exprs = exprs.clone();
+                let results = self.render(input).map(move |mut row: Row| {
+                    for e in &exprs {
+                        let v = e.eval(&row)?;
+                        row.push(v);
+                    }
+                    Ok(row)
+                });
+                self.split(results)
+            }
+            Plan::Filter { input, predicates } => {
+                let preds = predicates.clone();
+                let results = self.render(input).flat_map(move |row: Row| {
+                    let mut keep = Ok(true);
+                    for p in &preds {
+                        match p.eval_predicate(&row) {
+                            Ok(true) => {}
+                            other => {
+                                keep = other;
+                                break;
+                            }
                         }
                     }
-                }
-                match keep {
-                    Ok(true) => Some(Ok(row)),
-                    Ok(false) => None,
-                    Err(e) => Some(Err(e)),
-                }
-            });
-            split(results, errs)
-        }
-        Plan::Project { input: i, columns } => {
-            let columns = columns.clone();
-            input(i, errs).map(move |row: Row| columns.iter().map(|c| row[*c].clone()).collect())
-        }
-        Plan::Join { left, right, left_key, right_key, null_eq } => {
-            let l = keyed(input(left, errs), left_key.clone(), *null_eq, errs);
-            let r = keyed(input(right, errs), right_key.clone(), *null_eq, errs);
-            l.join_map(r, |_k, l: &Row, r: &Row| {
-                let mut out = Vec::with_capacity(l.len() + r.len());
-                out.extend(l.iter().cloned());
-                out.extend(r.iter().cloned());
-                out
-            })
-        }
-        Plan::Reduce { input: i, group_key, aggregates } if accumulate::applies(aggregates) => {
-            let keyed = keyed(input(i, errs), group_key.clone(), true, errs);
-            let aggs = aggregates.clone();
-            let contributions = keyed.map(move |(key, row)| {
-                let (c, e) = accumulate::contribution(&row, &aggs);
-                ((key, c), e)
-            });
-            errs.push(contributions.clone().flat_map(|(_, e)| e));
-            let contributions = contributions.map(|(kc, _)| kc);
-            let aggs = aggregates.clone();
-            let totals = contributions.explode(|(key, c): (Row, accumulate::Accums)| Some((key, c))).count_core::<Diff>();
-            let results = totals.flat_map(move |(key, totals)| accumulate::finish(&key, &totals, &aggs));
-            split(results, errs)
-        }
-        Plan::Reduce { input: i, group_key, aggregates } => {
-            let keyed = keyed(input(i, errs), group_key.clone(), true, errs);
-            let aggs = aggregates.clone();
-            let results = keyed.reduce(move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                out.push((group::aggregate(key, vals, &aggs), 1));
-            });
-            split(results.map(|(_, r)| r), errs)
-        }
-        Plan::Distinct { input: i } => input(i, errs).distinct_core::<Diff>(),
-        Plan::Union { inputs } => {
-            let parts: Vec<Rows<'s>> = inputs.iter().map(|p| input(p, errs)).collect();
-            differential_dataflow::collection::concatenate(scope, parts)
-        }
-        Plan::Negate { input: i } => input(i, errs).negate(),
-        Plan::Threshold { input: i } => input(i, errs).threshold(|_, d: &Diff| if *d > 0 { *d } else { 0 }),
-        Plan::TopK { input: i, group_key, order_by, limit, offset } => {
-            let cols = group_key.clone();
-            let keyed = input(i, errs).map(move |row: Row| (cols.iter().map(|c| row[*c].clone()).collect::<Row>(), row));
-            let (order_by, limit, offset) = (order_by.clone(), *limit, *offset);
-            keyed
-                .reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| group::top_k(vals, &order_by, limit, offset, out))
-                .map(|(_, row)| row)
-        }
-        Plan::Window { input: i, partition_by, order_by, exprs } => {
-            let keyed = keyed(input(i, errs), partition_by.clone(), true, errs);
-            split(window::render(keyed, order_by.clone(), exprs.clone()), errs)
-        }
-    }
-}
-
-/// Pairs each row with its key; with `null_eq` false, rows whose key has a
-/// NULL are dropped (they can never join).
-fn keyed<'s>(rows: Rows<'s>, key: Vec<ScalarExpr>, null_eq: bool, errs: &mut Vec<Errs<'s>>) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
-    let results = rows.flat_map(move |row: Row| {
-        let mut k = Vec::with_capacity(key.len());
-        for e in &key {
-            match e.eval(&row) {
-                Ok(Datum::Null) if !null_eq => return None,
-                Ok(v) => k.push(v),
-                Err(e) => return Some(Err(e)),
+                    match keep {
+                        Ok(true) => Some(Ok(row)),
+                        Ok(false) => None,
+                        Err(e) => Some(Err(e)),
+                    }
+                });
+                self.split(results)
+            }
+            Plan::Project { input, columns } => {
+                let columns = columns.clone();
+                self.render(input).map(move |row: Row| columns.iter().map(|c| row[*c].clone()).collect())
+            }
+            Plan::Join { left, right, left_key, right_key, null_eq } => {
+                let l = self.arrange(left, left_key, *null_eq);
+                let r = self.arrange(right, right_key, *null_eq);
+                join::inner(l, r)
+            }
+            Plan::AntiJoin { left, right, left_key, right_key, null_eq } => {
+                let rows = self.render(left);
+                let l = self.arrange_rendered(left, Some(rows.clone()), left_key, *null_eq);
+                let r = self.arrange(right, right_key, *null_eq);
+                join::anti(rows, l, r)
+            }
+            Plan::Reduce { input, group_key, aggregates } if accumulate::applies(aggregates) => {
+                let rows = self.render(input);
+                let keyed = self.keyed(rows, group_key.clone(), true);
+                let aggs = aggregates.clone();
+                let contributions = keyed.map(move |(key, row)| {
+                    let (c, e) = accumulate::contribution(&row, &aggs);
+                    ((key, c), e)
+                });
+                self.errs.push(contributions.clone().flat_map(|(_, e)| e));
+                let contributions = contributions.map(|(kc, _)| kc);
+                let aggs = aggregates.clone();
+                let totals = contributions.explode(|(key, c): (Row, accumulate::Accums)| Some((key, c))).count_core::<Diff>();
+                let results = totals.flat_map(move |(key, totals)| accumulate::finish(&key, &totals, &aggs));
+                self.split(results)
+            }
+            Plan::Reduce { input, group_key, aggregates } => {
+                let rows = self.render(input);
+                let keyed = self.keyed(rows, group_key.clone(), true);
+                let aggs = aggregates.clone();
+                let results = keyed.reduce(move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                    out.push((group::aggregate(key, vals, &aggs), 1));
+                });
+                self.split(results.map(|(_, r)| r))
+            }
+            Plan::Distinct { input } => self.render(input).distinct_core::<Diff>(),
+            Plan::Union { inputs } => {
+                let parts: Vec<Rows<'s>> = inputs.iter().map(|p| self.render(p)).collect();
+                differential_dataflow::collection::concatenate(scope, parts)
+            }
+            Plan::Negate { input } => self.render(input).negate(),
+            Plan::Threshold { input } => self.render(input).threshold(|_, d: &Diff| if *d > 0 { *d } else { 0 }),
+            Plan::TopK { input, group_key, order_by, limit, offset } => {
+                let cols = group_key.clone();
+                let keyed = self.render(input).map(move |row: Row| (cols.iter().map(|c| row[*c].clone()).collect::<Row>(), row));
+                let (order_by, limit, offset) = (order_by.clone(), *limit, *offset);
+                keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| group::top_k(vals, &order_by, limit, offset, out)).map(|(_, row)| row)
+            }
+            Plan::Window { input, partition_by, order_by, exprs } => {
+                let rows = self.render(input);
+                let keyed = self.keyed(rows, partition_by.clone(), true);
+                let results = window::render(keyed, order_by.clone(), exprs.clone());
+                self.split(results)
             }
         }
-        Some(Ok((k, row)))
-    });
-    let (oks, e) = split_any(results);
-    errs.push(e);
-    oks
-}
+    }
 
-fn split<'s>(results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>, errs: &mut Vec<Errs<'s>>) -> Rows<'s> {
-    let (oks, e) = split_any(results);
-    errs.push(e);
-    oks
+    /// `plan`'s rows arranged by `key`: the arrangement already made for the
+    /// same collection and key when `plan` names a collection (a `Get` or a
+    /// `LocalGet`), else a new one.
+    fn arrange(&mut self, plan: &Plan, key: &[ScalarExpr], null_eq: bool) -> join::KeyedArrangement<'s> {
+        self.arrange_rendered(plan, None, key, null_eq)
+    }
+
+    /// [`Self::arrange`], given `plan`'s rows when they are rendered already.
+    fn arrange_rendered(&mut self, plan: &Plan, rows: Option<Rows<'s>>, key: &[ScalarExpr], null_eq: bool) -> join::KeyedArrangement<'s> {
+        let name = join::ArrangementKey::of(plan, key, null_eq);
+        if let Some(a) = name.as_ref().and_then(|n| self.arranged.get(n)) {
+            return a.clone();
+        }
+        let rows = match rows {
+            Some(r) => r,
+            None => self.render(plan),
+        };
+        let arranged = self.keyed(rows, key.to_vec(), null_eq).arrange_by_key_named("ArrangeByKey");
+        if let Some(n) = name {
+            self.arranged.insert(n, arranged.clone());
+        }
+        arranged
+    }
+
+    /// Pairs each row with its key; with `null_eq` false, rows whose key has
+    /// a NULL are dropped (they can never join).
+    fn keyed(&mut self, rows: Rows<'s>, key: Vec<ScalarExpr>, null_eq: bool) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
+        let results = rows.flat_map(move |row: Row| {
+            let mut k = Vec::with_capacity(key.len());
+            for e in &key {
+                match e.eval(&row) {
+                    Ok(Datum::Null) if !null_eq => return None,
+                    Ok(v) => k.push(v),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            Some(Ok((k, row)))
+        });
+        let (oks, e) = split_any(results);
+        self.errs.push(e);
+        oks
+    }
+
+    fn split(&mut self, results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>) -> Rows<'s> {
+        let (oks, e) = split_any(results);
+        self.errs.push(e);
+        oks
+    }
 }
 
 fn split_any<'s, D: differential_dataflow::Data>(results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>) {

@@ -5,6 +5,7 @@
 //! workers; reads (peeks) are answered by each worker for its share of an
 //! arrangement and merged by the caller.
 
+mod profile;
 mod worker;
 
 use crate::expr::EvalError;

@@ -27,11 +27,13 @@ pub struct Worker<'w> {
     peeks: Vec<PendingPeek>,
     time: Timestamp,
     since: Timestamp,
+    profiler: Option<super::profile::Profiler>,
 }
 
 impl<'w> Worker<'w> {
     pub fn new(timely: &'w mut timely::worker::Worker, commands: Receiver<Command>) -> Self {
-        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0 }
+        let profiler = super::profile::Profiler::install(timely);
+        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler }
     }
 
     pub fn run(mut self) {
@@ -44,6 +46,9 @@ impl<'w> Worker<'w> {
             }
             self.timely.step_or_park(Some(Duration::from_millis(20)));
             self.serve_peeks();
+            if let Some(p) = &mut self.profiler {
+                p.maybe_report();
+            }
         }
     }
 

@@ -161,6 +161,9 @@ pub fn project(input: Plan, columns: Vec<usize>) -> Plan {
 pub fn join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool) -> Plan {
     Plan::Join { left: left.boxed(), right: right.boxed(), left_key, right_key, null_eq }
 }
+pub fn anti_join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool) -> Plan {
+    Plan::AntiJoin { left: left.boxed(), right: right.boxed(), left_key, right_key, null_eq }
+}
 pub fn reduce(input: Plan, group_key: Vec<ScalarExpr>, aggregates: Vec<AggregateExpr>) -> Plan {
     Plan::Reduce { input: input.boxed(), group_key, aggregates }
 }
@@ -314,6 +317,16 @@ pub fn reference(plan: &Plan, tables: &HashMap<GlobalId, Multiset>, errs: &mut B
                         row.extend(rr.iter().cloned());
                         update(&mut out, row, ld * rd);
                     }
+                }
+            }
+        }
+        Plan::AntiJoin { left, right, left_key, right_key, null_eq } => {
+            let keys: BTreeSet<Row> = reference(right, tables, errs).into_iter().filter(|(_, d)| *d != 0).filter_map(|(r, _)| key_of(right_key, &r, *null_eq, errs)).collect();
+            // A row whose key is NULL (without null_eq) or fails to
+            // evaluate matches nothing, so it stays.
+            for (row, d) in reference(left, tables, errs) {
+                if !key_of(left_key, &row, *null_eq, errs).is_some_and(|k| keys.contains(&k)) {
+                    update(&mut out, row, d);
                 }
             }
         }

@@ -314,6 +314,7 @@ impl Lowerer<'_> {
         }
         let join_type = j.join_type;
         let null_aware = j.null_aware;
+        let has_filter = predicates.is_some();
         Ok(share(left, |left| {
             share(right, |right| {
                 let mut inner = Plan::Join { left: left.clone().boxed(), right: right.clone().boxed(), left_key: left_key.clone(), right_key: right_key.clone(), null_eq };
@@ -323,10 +324,29 @@ impl Lowerer<'_> {
                 share(inner, |inner| {
                     let left_cols: Vec<usize> = (0..la).collect();
                     let right_cols: Vec<usize> = (la..la + ra).collect();
-                    let matched_left = || semijoin_rows(left.clone(), project(inner.clone(), left_cols.clone()));
-                    let matched_right = || semijoin_rows(right.clone(), project(inner.clone(), right_cols.clone()));
-                    let unmatched_left = || share(matched_left(), |m| union(vec![left.clone(), negate(m)]));
-                    let unmatched_right = || share(matched_right(), |m| union(vec![right.clone(), negate(m)]));
+                    // On keys alone, whether a row has a match is whether its
+                    // key occurs on the other side: an AntiJoin, which shares
+                    // the inner join's key arrangements. An extra condition
+                    // makes it depend on the pair, so matched rows are then
+                    // found among the inner join's output.
+                    let anti = |a: &Plan, b: &Plan, ak: &[ScalarExpr], bk: &[ScalarExpr]| Plan::AntiJoin { left: a.clone().boxed(), right: b.clone().boxed(), left_key: ak.to_vec(), right_key: bk.to_vec(), null_eq };
+                    let on_keys = !has_filter;
+                    let unmatched_left = || match on_keys {
+                        true => anti(&left, &right, &left_key, &right_key),
+                        false => share(semijoin_rows(left.clone(), project(inner.clone(), left_cols.clone())), |m| union(vec![left.clone(), negate(m)])),
+                    };
+                    let unmatched_right = || match on_keys {
+                        true => anti(&right, &left, &right_key, &left_key),
+                        false => share(semijoin_rows(right.clone(), project(inner.clone(), right_cols.clone())), |m| union(vec![right.clone(), negate(m)])),
+                    };
+                    let matched_left = || match on_keys {
+                        true => union(vec![left.clone(), negate(unmatched_left())]),
+                        false => semijoin_rows(left.clone(), project(inner.clone(), left_cols.clone())),
+                    };
+                    let matched_right = || match on_keys {
+                        true => union(vec![right.clone(), negate(unmatched_right())]),
+                        false => semijoin_rows(right.clone(), project(inner.clone(), right_cols.clone())),
+                    };
                     // Right rows padded on the left: NULLs then the right columns.
                     let pad_left = |p: Plan| project(pad(p, la), (ra..ra + la).chain(0..ra).collect());
                     match join_type {

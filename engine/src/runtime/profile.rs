@@ -1,0 +1,102 @@
+//! Where a worker's time goes: elapsed time and activations per operator,
+//! from timely's own scheduling log.
+//!
+//! Installed on a worker when `EDDY_PROFILE_OPERATORS` is set (to a number
+//! of seconds between reports); every report prints the busiest operators
+//! since the previous one to stderr, named by dataflow and operator. It is
+//! a diagnostic for finding the operator whose cost grows with state; it
+//! does not change what the worker computes.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use timely::logging::{StartStop, TimelyEvent, TimelyEventBuilder};
+
+#[derive(Default)]
+struct Stats {
+    /// Operator id -> (dataflow index, name).
+    names: HashMap<usize, (usize, String)>,
+    /// Dataflow index -> name.
+    dataflows: HashMap<usize, String>,
+    /// Operator id -> when its current activation started.
+    started: HashMap<usize, Duration>,
+    /// Operator id -> (elapsed, activations) since the last report.
+    elapsed: HashMap<usize, (Duration, u64)>,
+}
+
+pub struct Profiler {
+    stats: Rc<RefCell<Stats>>,
+    every: Duration,
+    last: Instant,
+    worker: usize,
+}
+
+impl Profiler {
+    /// Installs the scheduling logger on `timely` when profiling is asked for.
+    pub fn install(timely: &mut timely::worker::Worker) -> Option<Profiler> {
+        let every: f64 = std::env::var("EDDY_PROFILE_OPERATORS").ok()?.parse().ok()?;
+        let stats = Rc::new(RefCell::new(Stats::default()));
+        let s = stats.clone();
+        timely.log_register()?.insert::<TimelyEventBuilder, _>("timely", move |_, events| {
+            let Some(events) = events else { return };
+            let mut s = s.borrow_mut();
+            for (at, event) in events.iter() {
+                match event {
+                    TimelyEvent::Operates(op) if op.addr.len() == 1 => {
+                        s.dataflows.insert(op.addr[0], op.name.clone());
+                    }
+                    TimelyEvent::Operates(op) => {
+                        s.names.insert(op.id, (op.addr[0], op.name.clone()));
+                    }
+                    TimelyEvent::Schedule(e) => match e.start_stop {
+                        StartStop::Start => {
+                            s.started.insert(e.id, *at);
+                        }
+                        StartStop::Stop => {
+                            if let Some(start) = s.started.remove(&e.id) {
+                                let entry = s.elapsed.entry(e.id).or_default();
+                                entry.0 += at.saturating_sub(start);
+                                entry.1 += 1;
+                            }
+                        }
+                    },
+                    _ => {}
+                }
+            }
+        });
+        Some(Profiler { stats, every: Duration::from_secs_f64(every), last: Instant::now(), worker: timely.index() })
+    }
+
+    /// Prints the busiest operators when a report is due.
+    pub fn maybe_report(&mut self) {
+        if self.last.elapsed() < self.every {
+            return;
+        }
+        let window = self.last.elapsed();
+        self.last = Instant::now();
+        let mut s = self.stats.borrow_mut();
+        let elapsed = std::mem::take(&mut s.elapsed);
+        let mut rows: Vec<(Duration, u64, String)> = elapsed
+            .into_iter()
+            .filter_map(|(id, (d, n))| {
+                let (df, name) = s.names.get(&id)?;
+                Some((d, n, format!("{}/{}", s.dataflows.get(df).map_or("?", |n| n.as_str()), name)))
+            })
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0));
+        let total: Duration = rows.iter().map(|r| r.0).sum();
+        eprintln!("worker {}: operators busy {:.0} ms of {:.0} ms", self.worker, total.as_secs_f64() * 1e3, window.as_secs_f64() * 1e3);
+        let mut per_dataflow: HashMap<&str, Duration> = HashMap::new();
+        for (d, _, name) in &rows {
+            *per_dataflow.entry(name.split('/').next().unwrap_or("?")).or_default() += *d;
+        }
+        let mut per_dataflow: Vec<_> = per_dataflow.into_iter().collect();
+        per_dataflow.sort_by(|a, b| b.1.cmp(&a.1));
+        let line: Vec<String> = per_dataflow.iter().map(|(n, d)| format!("{} {:.0}", n, d.as_secs_f64() * 1e3)).collect();
+        eprintln!("  per dataflow (ms): {}", line.join(", "));
+        for (d, n, name) in rows.iter().take(15) {
+            eprintln!("  {:>8.1} ms {:>7} runs  {}", d.as_secs_f64() * 1e3, n, name);
+        }
+    }
+}
