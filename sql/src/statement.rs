@@ -327,7 +327,7 @@ fn datum_to_scalar(d: &Datum, want: Option<&arrow_schema::DataType>) -> Result<S
         Datum::Int(i) => ScalarValue::Int64(Some(*i)),
         Datum::Float(f) => ScalarValue::Float64(Some(f.0)),
         Datum::Numeric(n) => ScalarValue::Decimal128(Some(n.mantissa()), 38, n.scale() as i8),
-        Datum::Text(s) | Datum::Jsonb(s) => ScalarValue::Utf8(Some(s.clone())),
+        Datum::Text(s) | Datum::Jsonb(s) => ScalarValue::Utf8(Some(s.to_string())),
         Datum::Date(d) => ScalarValue::Date32(Some(*d)),
         Datum::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), None),
         Datum::TimestampTz(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some("+00:00".into())),

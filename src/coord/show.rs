@@ -12,11 +12,11 @@ pub fn text_desc(name: &str) -> RelationDesc {
 }
 
 pub fn text_rows(name: &str, lines: Vec<String>) -> QueryResult {
-    QueryResult::Rows { desc: text_desc(name), rows: lines.into_iter().map(|l| vec![Datum::Text(l)]).collect() }
+    QueryResult::Rows { desc: text_desc(name), rows: lines.into_iter().map(|l| vec![Datum::Text(l.into())]).collect() }
 }
 
 fn names(catalog: &Catalog, want: impl Fn(&ItemKind) -> bool) -> StatementPlan {
-    let rows = catalog.items().filter(|i| want(&i.kind)).map(|i| vec![Datum::Text(i.name.clone())]).collect();
+    let rows = catalog.items().filter(|i| want(&i.kind)).map(|i| vec![Datum::Text(i.name.clone().into())]).collect();
     StatementPlan::Show { desc: text_desc("name"), rows }
 }
 
@@ -41,18 +41,18 @@ pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, S
                 ("nullable".into(), ColumnType { scalar: ScalarType::Bool, nullable: false }),
                 ("type".into(), ColumnType { scalar: ScalarType::Text, nullable: false }),
             ]);
-            let rows = item.desc.iter().map(|(n, t)| vec![Datum::Text(n.clone()), Datum::Bool(t.nullable), Datum::Text(t.scalar.to_string())]).collect();
+            let rows = item.desc.iter().map(|(n, t)| vec![Datum::Text(n.clone().into()), Datum::Bool(t.nullable), Datum::Text(t.scalar.to_string().into())]).collect();
             StatementPlan::Show { desc, rows }
         }),
         ["show", "create", .., name] => catalog.resolve_or_err(name.trim_matches('"')).map(|item| {
             let desc = RelationDesc::new(vec![("name".into(), ColumnType { scalar: ScalarType::Text, nullable: false }), ("create_sql".into(), ColumnType { scalar: ScalarType::Text, nullable: false })]);
-            StatementPlan::Show { desc, rows: vec![vec![Datum::Text(item.name.clone()), Datum::Text(item.create_sql.clone())]] }
+            StatementPlan::Show { desc, rows: vec![vec![Datum::Text(item.name.clone().into()), Datum::Text(item.create_sql.clone().into())]] }
         }),
         // Session variables psql and drivers ask for.
         ["show", var] => Ok(StatementPlan::Show {
             desc: text_desc(var),
             rows: vec![vec![Datum::Text(
-                match *var {
+                (match *var {
                     "timezone" => "UTC",
                     "datestyle" => "ISO, MDY",
                     "server_version" => "15.0 (eddy)",
@@ -61,7 +61,7 @@ pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, S
                     "client_encoding" | "server_encoding" => "UTF8",
                     _ => return Some(Err(SqlError::new(eddy_sql::codes::UNDEFINED_OBJECT, format!("unrecognized configuration parameter \"{}\"", var)))),
                 }
-                .to_string(),
+                .to_string()).into(),
             )]],
         }),
         _ => Err(SqlError::syntax(format!("unrecognized SHOW statement: {}", text)).with_hint("try SHOW TABLES, SHOW VIEWS, SHOW MATERIALIZED VIEWS, SHOW COLUMNS FROM name, SHOW CREATE VIEW name")),

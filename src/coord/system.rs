@@ -44,7 +44,7 @@ impl State {
         for rt in self.sources.values() {
             let stats = rt.handle.stats.lock().unwrap();
             for (p, s) in &stats.partitions {
-                rows.push(vec![Datum::Text(rt.name.clone()), Datum::Text(rt.topic.clone()), Datum::Int(*p as i64), Datum::Int(s.next_offset), Datum::Int(s.high_watermark), Datum::Int(s.lag()), Datum::Int(s.records as i64), Datum::Int(s.errors as i64)]);
+                rows.push(vec![Datum::Text(rt.name.clone().into()), Datum::Text(rt.topic.clone().into()), Datum::Int(*p as i64), Datum::Int(s.next_offset), Datum::Int(s.high_watermark), Datum::Int(s.lag()), Datum::Int(s.records as i64), Datum::Int(s.errors as i64)]);
             }
         }
         rows
@@ -55,8 +55,8 @@ impl State {
             .values()
             .map(|rt| {
                 let s = &rt.stats;
-                let err = s.last_error.lock().unwrap().clone().map(Datum::Text).unwrap_or(Datum::Null);
-                vec![Datum::Text(rt.name.clone()), Datum::Text(rt.topic.clone()), Datum::Int(s.written_through.load(Ordering::Relaxed) as i64), Datum::Int(s.messages.load(Ordering::Relaxed) as i64), Datum::Int(s.errors.load(Ordering::Relaxed) as i64), err]
+                let err = s.last_error.lock().unwrap().clone().map(Datum::text).unwrap_or(Datum::Null);
+                vec![Datum::Text(rt.name.clone().into()), Datum::Text(rt.topic.clone().into()), Datum::Int(s.written_through.load(Ordering::Relaxed) as i64), Datum::Int(s.messages.load(Ordering::Relaxed) as i64), Datum::Int(s.errors.load(Ordering::Relaxed) as i64), err]
             })
             .collect()
     }

@@ -22,12 +22,12 @@ fn decode_json_value(v: Value, desc: &RelationDesc) -> Result<Row, String> {
     let Value::Object(obj) = v else {
         // A single jsonb column takes any JSON value whole.
         if desc.arity() == 1 && desc.types[0].scalar == ScalarType::Jsonb {
-            return Ok(vec![Datum::Jsonb(format_jsonb(&v))]);
+            return Ok(vec![Datum::Jsonb(format_jsonb(&v).into())]);
         }
         return Err(format!("expected a JSON object, found {}", kind(&v)));
     };
     if desc.arity() == 1 && desc.types[0].scalar == ScalarType::Jsonb && !obj.contains_key(&desc.names[0]) {
-        return Ok(vec![Datum::Jsonb(format_jsonb(&Value::Object(obj)))]);
+        return Ok(vec![Datum::Jsonb(format_jsonb(&Value::Object(obj)).into())]);
     }
     desc.iter().map(|(name, ty)| field(obj.get(name).or_else(|| find_ci(&obj, name)), ty.scalar).map_err(|e| format!("field \"{}\": {}", name, e))).collect()
 }
@@ -68,18 +68,18 @@ fn field(v: Option<&Value>, ty: ScalarType) -> Result<Datum, String> {
     let Some(v) = v else { return Ok(Datum::Null) };
     match (v, ty) {
         (Value::Null, _) => Ok(Datum::Null),
-        (v, ScalarType::Jsonb) => Ok(Datum::Jsonb(format_jsonb(v))),
+        (v, ScalarType::Jsonb) => Ok(Datum::Jsonb(format_jsonb(v).into())),
         (Value::String(s), ty) => parse_datum(s, ty).map_err(|e| e.message),
         (Value::Bool(b), ScalarType::Bool) => Ok(Datum::Bool(*b)),
         (Value::Number(n), ty) if ty.is_numeric_family() => parse_datum(&n.to_string(), ty).map_err(|e| e.message),
-        (Value::Number(n), ScalarType::Text) => Ok(Datum::Text(n.to_string())),
-        (Value::Bool(b), ScalarType::Text) => Ok(Datum::Text(b.to_string())),
+        (Value::Number(n), ScalarType::Text) => Ok(Datum::Text(n.to_string().into())),
+        (Value::Bool(b), ScalarType::Text) => Ok(Datum::Text(b.to_string().into())),
         (Value::Number(n), ScalarType::TimestampTz | ScalarType::Timestamp) => {
             // Epoch milliseconds, as many producers write timestamps.
             let ms = n.as_i64().ok_or_else(|| format!("{} is not epoch milliseconds", n))?;
             Ok(if ty == ScalarType::Timestamp { Datum::Timestamp(ms * 1000) } else { Datum::TimestampTz(ms * 1000) })
         }
-        (v @ (Value::Array(_) | Value::Object(_)), ScalarType::Text) => Ok(Datum::Text(v.to_string())),
+        (v @ (Value::Array(_) | Value::Object(_)), ScalarType::Text) => Ok(Datum::Text(v.to_string().into())),
         (v, ty) => Err(format!("expected {}, found {}", ty, kind(v))),
     }
 }
@@ -93,7 +93,7 @@ pub fn datum_to_json(d: &Datum, ty: ScalarType) -> Value {
         Datum::Int(i) => Value::from(*i),
         Datum::Float(f) if f.0.is_finite() => serde_json::Number::from_f64(f.0).map(Value::Number).unwrap_or(Value::Null),
         Datum::Numeric(n) => serde_json::from_str(&n.to_string()).unwrap_or_else(|_| Value::String(n.to_string())),
-        Datum::Jsonb(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Datum::Jsonb(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string())),
         other => Value::String(format_datum(other, ty).unwrap_or_default()),
     }
 }

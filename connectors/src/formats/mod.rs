@@ -44,8 +44,8 @@ impl RecordDecoder {
         let desc = &self.desc;
         match &self.format {
             Format::Json => decode_json(bytes, desc),
-            Format::Text => std::str::from_utf8(bytes).map(|s| vec![Datum::Text(s.to_string())]).map_err(|e| format!("invalid UTF-8: {}", e)),
-            Format::Bytes => Ok(vec![Datum::Text(bytes.iter().map(|b| format!("{:02x}", b)).collect::<String>())]),
+            Format::Text => std::str::from_utf8(bytes).map(|s| vec![Datum::Text(s.to_string().into())]).map_err(|e| format!("invalid UTF-8: {}", e)),
+            Format::Bytes => Ok(vec![Datum::Text(bytes.iter().map(|b| format!("{:02x}", b)).collect::<String>().into())]),
             Format::Csv => {
                 let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {}", e))?;
                 let fields: Vec<&str> = text.trim_end_matches(['\r', '\n']).split(',').collect();

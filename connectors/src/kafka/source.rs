@@ -240,9 +240,9 @@ impl Decoder {
                 ps.errors += 1;
                 drop(st);
                 self.dead_letter(msg, &error);
-                let key = msg.key().map(|b| Datum::Text(String::from_utf8_lossy(b).into_owned())).unwrap_or(Datum::Null);
-                let raw = msg.payload().map(|b| Datum::Text(self.format.raw_text(b))).unwrap_or(Datum::Null);
-                batch.errors.push(vec![Datum::Text(self.spec.topic.clone()), Datum::Int(msg.partition() as i64), Datum::Int(msg.offset()), key, raw, Datum::Text(error)]);
+                let key = msg.key().map(|b| Datum::Text(String::from_utf8_lossy(b).into_owned().into())).unwrap_or(Datum::Null);
+                let raw = msg.payload().map(|b| Datum::Text(self.format.raw_text(b).into())).unwrap_or(Datum::Null);
+                batch.errors.push(vec![Datum::Text(self.spec.topic.clone().into()), Datum::Int(msg.partition() as i64), Datum::Int(msg.offset()), key, raw, Datum::Text(error.into())]);
             }
         }
     }
@@ -256,8 +256,8 @@ impl Decoder {
                     Include::Partition => Datum::Int(msg.partition() as i64),
                     Include::Offset => Datum::Int(msg.offset()),
                     Include::Timestamp => msg.timestamp().to_millis().map(|ms| Datum::TimestampTz(ms * 1000)).unwrap_or(Datum::Null),
-                    Include::Key => msg.key().map(|k| Datum::Text(String::from_utf8_lossy(k).into_owned())).unwrap_or(Datum::Null),
-                    Include::Headers => Datum::Jsonb(headers_json(msg)),
+                    Include::Key => msg.key().map(|k| Datum::Text(String::from_utf8_lossy(k).into_owned().into())).unwrap_or(Datum::Null),
+                    Include::Headers => Datum::Jsonb(headers_json(msg).into()),
                     Include::Sequence => Datum::Int(sequence),
                 });
             }

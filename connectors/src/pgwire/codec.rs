@@ -95,7 +95,7 @@ pub fn decode_binary(b: &[u8], ty: ScalarType) -> Result<Datum, SqlError> {
             let n = decode_numeric(b)?;
             Datum::Numeric(coerce_numeric(n, ty).map_err(|e| SqlError::new(e.code, e.message))?)
         }
-        T::Text => Datum::Text(utf8(b)?.to_owned()),
+        T::Text => Datum::Text(utf8(b)?.to_owned().into()),
         T::Jsonb => match b.split_first() {
             // Through the text parser, so the datum holds canonical JSON.
             Some((1, rest)) => decode_text(rest, ty)?,

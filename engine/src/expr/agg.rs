@@ -131,7 +131,7 @@ impl AggregateExpr {
                         }
                     }
                 }
-                Datum::Text(out)
+                Datum::Text(out.into())
             }
             StddevSamp | StddevPop | VarSamp | VarPop => variance(self.func, values(), count)?,
             FirstValue => values().next().cloned().unwrap_or(Datum::Null),

@@ -3,7 +3,7 @@
 use super::arith::{arith, numeric_div, ArithOp};
 use super::datetime::{date_part, date_trunc, justify_days, justify_hours, justify_interval, make_date, make_interval, make_timestamp};
 use super::{EvalError, ScalarExpr};
-use crate::repr::{check_int, coerce_numeric, format_datum, parse_datum, Datum, Interval, ScalarType, F64};
+use crate::repr::{check_int, coerce_numeric, format_datum, parse_datum, Datum, Interval, ScalarType, Str, F64};
 use rust_decimal::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -158,11 +158,11 @@ impl UnaryFunc {
             }
             (Cast(to), d) => return cast(d, *to),
             // The database runs with the C locale: case mapping is ASCII only.
-            (Upper, d) => Datum::Text(text(&d).to_ascii_uppercase()),
-            (Lower, d) => Datum::Text(text(&d).to_ascii_lowercase()),
+            (Upper, d) => Datum::Text(text(&d).to_ascii_uppercase().into()),
+            (Lower, d) => Datum::Text(text(&d).to_ascii_lowercase().into()),
             (CharLength, d) => Datum::Int(text(&d).chars().count() as i64),
             (OctetLength, d) => Datum::Int(text(&d).len() as i64),
-            (InitCap, d) => Datum::Text(initcap(text(&d))),
+            (InitCap, d) => Datum::Text(initcap(text(&d)).into()),
             (Reverse, d) => Datum::Text(text(&d).chars().rev().collect()),
             (Ceil, Datum::Numeric(n)) => Datum::Numeric(n.ceil()),
             (Floor, Datum::Numeric(n)) => Datum::Numeric(n.floor()),
@@ -244,8 +244,8 @@ pub fn cast(d: Datum, to: ScalarType) -> Result<Datum, EvalError> {
         (Datum::Text(s), to) => parse_datum(&s, to)?,
         (Datum::Jsonb(s), T::Text) => Datum::Text(s),
         (Datum::Bool(b), T::Text) => Datum::text(if b { "true" } else { "false" }),
-        (Datum::Float(f), T::Text) => Datum::Text(crate::repr::format_float(f.0, false)),
-        (d, T::Text) => Datum::Text(format_datum(&d, T::Text).unwrap_or_default()),
+        (Datum::Float(f), T::Text) => Datum::Text(crate::repr::format_float(f.0, false).into()),
+        (d, T::Text) => Datum::Text(format_datum(&d, T::Text).unwrap_or_default().into()),
         (Datum::Int(i), t) if t.is_integer() => check_int(i, t)?,
         (Datum::Int(i), T::Float32 | T::Float64) => Datum::float(i as f64),
         (Datum::Int(i), t @ T::Numeric { .. }) => Datum::Numeric(coerce_numeric(Decimal::from(i), t)?),
@@ -328,7 +328,7 @@ impl BinaryFunc {
             Lte => Datum::Bool(compare(&a, &b).is_le()),
             Gt => Datum::Bool(compare(&a, &b).is_gt()),
             Gte => Datum::Bool(compare(&a, &b).is_ge()),
-            TextConcat => Datum::Text(format!("{}{}", display(&a), display(&b))),
+            TextConcat => Datum::Text(format!("{}{}", display(&a), display(&b)).into()),
             Like { negated, case_insensitive } => {
                 let m = if *case_insensitive { like(&text(&a).to_lowercase(), &text(&b).to_lowercase()) } else { like(text(&a), text(&b)) };
                 Datum::Bool(m != *negated)
@@ -342,9 +342,9 @@ impl BinaryFunc {
                 let len = s.len() as i64;
                 let k = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
                 let out: String = if *self == Left { s[..k].iter().collect() } else { s[s.len() - k..].iter().collect() };
-                Datum::Text(out)
+                Datum::Text(out.into())
             }
-            Repeat => Datum::Text(text(&a).repeat(match b { Datum::Int(n) if n > 0 => n as usize, _ => 0 })),
+            Repeat => Datum::Text(text(&a).repeat(match b { Datum::Int(n) if n > 0 => n as usize, _ => 0 }).into()),
             StrPos => Datum::Int(text(&a).find(text(&b)).map(|i| text(&a)[..i].chars().count() as i64 + 1).unwrap_or(0)),
             StartsWith => Datum::Bool(text(&a).starts_with(text(&b))),
             JsonGet { text: as_text } => return crate::expr::json::get(text(&a), &b, *as_text),
@@ -366,7 +366,7 @@ impl BinaryFunc {
 /// A value as `||` and `concat` show it: the text output of its type.
 fn display(d: &Datum) -> String {
     match d {
-        Datum::Text(s) | Datum::Jsonb(s) => s.clone(),
+        Datum::Text(s) | Datum::Jsonb(s) => s.to_string(),
         Datum::Float(f) => crate::repr::format_float(f.0, false),
         other => format_datum(other, ScalarType::Text).unwrap_or_default(),
     }
@@ -482,7 +482,7 @@ impl VariadicFunc {
                     return Ok(Datum::Null);
                 }
                 let sep = text(&args[0]).to_string();
-                return Ok(Datum::Text(args[1..].iter().filter(|d| !d.is_null()).map(display).collect::<Vec<_>>().join(&sep)));
+                return Ok(Datum::Text(args[1..].iter().filter(|d| !d.is_null()).map(display).collect::<Vec<_>>().join(&sep).into()));
             }
             _ => {}
         }
@@ -512,17 +512,17 @@ impl VariadicFunc {
                 let lo = (start.max(1) - 1) as usize;
                 let hi = (end.max(1) - 1).min(chars.len() as i64) as usize;
                 if lo >= hi {
-                    String::new()
+                    Str::default()
                 } else {
-                    chars[lo..hi].iter().collect()
+                    chars[lo..hi].iter().copied().collect()
                 }
             }
             Replace => {
                 let from = text(&args[1]);
                 if from.is_empty() {
-                    s.to_string()
+                    s.to_string().into()
                 } else {
-                    s.replace(from, text(&args[2]))
+                    (s.replace(from, text(&args[2]))).into()
                 }
             }
             Lpad | Rpad => {
@@ -530,25 +530,25 @@ impl VariadicFunc {
                 let fill: Vec<char> = args.get(2).map(|d| text(d).chars().collect()).unwrap_or_else(|| vec![' ']);
                 let chars: Vec<char> = s.chars().collect();
                 if chars.len() >= n || fill.is_empty() {
-                    chars[..n.min(chars.len())].iter().collect()
+                    chars[..n.min(chars.len())].iter().copied().collect()
                 } else {
                     let pad: String = fill.iter().cycle().take(n - chars.len()).collect();
                     if *self == Lpad {
-                        format!("{}{}", pad, s)
+                        format!("{}{}", pad, s).into()
                     } else {
-                        format!("{}{}", s, pad)
+                        format!("{}{}", s, pad).into()
                     }
                 }
             }
             Btrim | Ltrim | Rtrim => {
                 let set: Vec<char> = args.get(1).map(|d| text(d).chars().collect()).unwrap_or_else(|| vec![' ']);
                 let f = |c: char| set.contains(&c);
-                match self {
+                (match self {
                     Btrim => s.trim_matches(f),
                     Ltrim => s.trim_start_matches(f),
                     _ => s.trim_end_matches(f),
                 }
-                .to_string()
+                .to_string()).into()
             }
             SplitPart => {
                 let n = int(2).unwrap_or(1);
@@ -558,7 +558,7 @@ impl VariadicFunc {
                 }
                 let parts: Vec<&str> = if delim.is_empty() { vec![s] } else { s.split(delim).collect() };
                 let idx = if n > 0 { n - 1 } else { parts.len() as i64 + n };
-                parts.get(idx as usize).filter(|_| idx >= 0).map(|p| p.to_string()).unwrap_or_default()
+                (parts.get(idx as usize).filter(|_| idx >= 0).map(|p| p.to_string()).unwrap_or_default()).into()
             }
             _ => unreachable!("handled above"),
         }))

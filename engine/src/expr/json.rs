@@ -15,7 +15,7 @@ pub fn parse(text: &str) -> Result<Value, EvalError> {
 pub fn get(json: &str, key: &Datum, as_text: bool) -> Result<Datum, EvalError> {
     let v = parse(json)?;
     let found = match (&v, key) {
-        (Value::Object(m), Datum::Text(k)) => m.get(k),
+        (Value::Object(m), Datum::Text(k)) => m.get(k.as_str()),
         (Value::Array(items), Datum::Int(i)) => {
             let idx = if *i < 0 { items.len() as i64 + i } else { *i };
             usize::try_from(idx).ok().and_then(|i| items.get(i))
@@ -25,9 +25,9 @@ pub fn get(json: &str, key: &Datum, as_text: bool) -> Result<Datum, EvalError> {
     Ok(match found {
         None => Datum::Null,
         Some(Value::Null) if as_text => Datum::Null,
-        Some(Value::String(s)) if as_text => Datum::Text(s.clone()),
-        Some(other) if as_text => Datum::Text(format_jsonb(other)),
-        Some(other) => Datum::Jsonb(format_jsonb(other)),
+        Some(Value::String(s)) if as_text => Datum::Text(s.clone().into()),
+        Some(other) if as_text => Datum::Text(format_jsonb(other).into()),
+        Some(other) => Datum::Jsonb(format_jsonb(other).into()),
     })
 }
 

@@ -5,9 +5,15 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
+/// An immutable string: up to 23 bytes inline, longer ones shared behind
+/// an `Arc`, so cloning a row never copies string bytes (rows are cloned at
+/// every operator boundary; with `String` the allocations dominated the
+/// workers' profile). Compares and hashes as `str`.
+pub type Str = smol_str::SmolStr;
+
 /// One SQL value. The column's [`super::ScalarType`] says how to read it:
 /// every integer type is an `Int`, `text`/`varchar` a `Text`, and so on.
-/// Fixed-width values carry no heap allocation.
+/// Fixed-width values carry no heap allocation; strings are [`Str`]s.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Datum {
     Null,
@@ -15,7 +21,7 @@ pub enum Datum {
     Int(i64),
     Float(F64),
     Numeric(Decimal),
-    Text(String),
+    Text(Str),
     /// Days since 1970-01-01.
     Date(i32),
     /// Microseconds since 1970-01-01 00:00:00 (no time zone).
@@ -24,15 +30,15 @@ pub enum Datum {
     TimestampTz(i64),
     Interval(Interval),
     /// JSON text in canonical form.
-    Jsonb(String),
+    Jsonb(Str),
 }
 
 impl Datum {
     pub fn is_null(&self) -> bool {
         matches!(self, Datum::Null)
     }
-    pub fn text(s: impl Into<String>) -> Datum {
-        Datum::Text(s.into())
+    pub fn text(s: impl AsRef<str>) -> Datum {
+        Datum::Text(Str::new(s))
     }
     pub fn float(f: f64) -> Datum {
         Datum::Float(F64(f))

@@ -13,7 +13,7 @@ pub fn format_datum(d: &Datum, ty: ScalarType) -> Option<String> {
         Datum::Int(i) => i.to_string(),
         Datum::Float(f) => format_float(f.0, ty == ScalarType::Float32),
         Datum::Numeric(n) => format_numeric(n),
-        Datum::Text(s) | Datum::Jsonb(s) => s.clone(),
+        Datum::Text(s) | Datum::Jsonb(s) => s.to_string(),
         Datum::Date(d) => format_date(*d),
         Datum::Timestamp(us) => format_timestamp(*us),
         Datum::TimestampTz(us) => format!("{}+00", format_timestamp(*us)),

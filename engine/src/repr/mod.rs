@@ -6,7 +6,7 @@ mod jsonb;
 mod parse;
 mod types;
 
-pub use datum::{Datum, Interval, F64};
+pub use datum::{Datum, Interval, Str, F64};
 pub use format::{format_datum, format_float, format_interval, format_jsonb, format_numeric};
 pub use jsonb::normalize_jsonb;
 pub use parse::{check_int, coerce_numeric, out_of_range, parse_datum, parse_date, parse_interval, parse_timestamp, ParseError};

@@ -68,10 +68,10 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
                 .map_err(|_| if t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') { out_of_range(ty) } else { invalid(ty, s) })?;
             coerce_numeric(d, ty).map(Datum::Numeric)
         }
-        ScalarType::Text => Ok(Datum::Text(s.to_string())),
+        ScalarType::Text => Ok(Datum::Text(s.into())),
         ScalarType::Jsonb => {
             let v = crate::repr::normalize_jsonb(t).map_err(|_| ParseError { code: "22P02", message: format!("invalid input syntax for type json: \"{}\"", s) })?;
-            Ok(Datum::Jsonb(v))
+            Ok(Datum::Jsonb(v.into()))
         }
         ScalarType::Date => parse_date(t).map(Datum::Date).ok_or_else(|| datetime_invalid(ty, s)),
         ScalarType::Timestamp => parse_timestamp(t, false).map(Datum::Timestamp).ok_or_else(|| datetime_invalid(ty, s)),

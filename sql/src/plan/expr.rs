@@ -419,7 +419,7 @@ pub fn literal(v: &ScalarValue) -> Result<(Datum, ScalarType), SqlError> {
         V::Float32(Some(f)) => Datum::float(*f as f64),
         V::Float64(Some(f)) => Datum::float(*f),
         V::Decimal128(Some(v), _, s) => Datum::Numeric(decimal_literal(*v, *s)?),
-        V::Utf8(Some(s)) | V::LargeUtf8(Some(s)) | V::Utf8View(Some(s)) => Datum::Text(s.clone()),
+        V::Utf8(Some(s)) | V::LargeUtf8(Some(s)) | V::Utf8View(Some(s)) => Datum::Text(s.clone().into()),
         V::Date32(Some(d)) => Datum::Date(*d),
         V::TimestampMicrosecond(Some(t), tz) => ts(*t, tz.is_some()),
         V::TimestampMillisecond(Some(t), tz) => ts(*t * 1000, tz.is_some()),

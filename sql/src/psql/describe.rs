@@ -33,7 +33,7 @@ pub(super) fn plan(catalog: &Catalog, q: &Query) -> Option<Result<StatementPlan,
     } else if q.has("pg_get_viewdef(") {
         let def = item_at(catalog, q, "pg_get_viewdef(").and_then(|i| view_definition(&i.create_sql));
         let desc = eddy_engine::repr::RelationDesc::new(vec![("pg_get_viewdef".into(), ColumnType { scalar: Text, nullable: true })]);
-        StatementPlan::Show { desc, rows: vec![vec![def.map_or(Datum::Null, Datum::Text)]] }
+        StatementPlan::Show { desc, rows: vec![vec![def.map_or(Datum::Null, Datum::text)]] }
     } else if q.has("from pg_catalog.pg_policy pol") {
         empty(&[("polname", Text), ("polpermissive", Bool), ("array_to_string", Text), ("pg_get_expr", Text), ("pg_get_expr", Text), ("cmd", Text)])
     } else if q.has("from pg_catalog.pg_statistic_ext") {
@@ -122,7 +122,7 @@ fn attributes(catalog: &Catalog, q: &Query) -> StatementPlan {
     let rows = item_at(catalog, q, "a.attrelid = ").map(|i| columns(catalog, i)).unwrap_or_default();
     let fields: Vec<Field<Attr>> = vec![
         field("a.attname,", "attname", Text, |a| text(&a.name)),
-        field("format_type(a.atttypid, a.atttypmod)", "format_type", Text, |a| Datum::Text(format_type(a.ty.scalar))),
+        field("format_type(a.atttypid, a.atttypmod)", "format_type", Text, |a| Datum::Text(format_type(a.ty.scalar).into())),
         field("pg_get_expr(d.adbin", "pg_get_expr", Text, |_| Datum::Null),
         field("a.attnotnull", "attnotnull", Bool, |a| Datum::Bool(!a.ty.nullable)),
         field("as attcollation", "attcollation", Text, |_| Datum::Null),
@@ -165,7 +165,7 @@ fn indexes_of(catalog: &Catalog, q: &Query) -> StatementPlan {
         field("i.indisunique", "indisunique", Bool, f),
         field("i.indisclustered", "indisclustered", Bool, f),
         field("i.indisvalid", "indisvalid", Bool, |_| Datum::Bool(true)),
-        field("pg_get_indexdef(i.indexrelid", "pg_get_indexdef", Text, |r| Datum::Text(index_def(r))),
+        field("pg_get_indexdef(i.indexrelid", "pg_get_indexdef", Text, |r| Datum::Text(index_def(r).into())),
         field("pg_get_constraintdef(con.oid", "pg_get_constraintdef", Text, |_| Datum::Null),
         field(" contype,", "contype", Text, |_| Datum::Null),
         field(" condeferrable,", "condeferrable", Bool, f),

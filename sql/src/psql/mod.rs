@@ -68,7 +68,7 @@ fn gdesc(q: &Query) -> Option<Result<StatementPlan, SqlError>> {
         .map(|c| {
             let name = string_literal(&format!("{}'", &c[2]), !c[1].is_empty()).unwrap_or_default();
             let ty = format_type_oid(c[3].parse().unwrap_or(0), c[4].parse().unwrap_or(-1));
-            vec![Datum::Text(name), Datum::Text(ty)]
+            vec![Datum::Text(name.into()), Datum::Text(ty.into())]
         })
         .collect();
     let desc = RelationDesc::new(["Column", "Type"].iter().map(|n| (n.to_string(), ColumnType { scalar: ScalarType::Text, nullable: true })).collect());
@@ -325,7 +325,7 @@ pub(crate) fn empty(columns: &[(&str, ScalarType)]) -> StatementPlan {
 }
 
 pub(crate) fn text(s: &str) -> Datum {
-    Datum::Text(s.to_string())
+    Datum::Text(s.to_string().into())
 }
 
 #[cfg(test)]

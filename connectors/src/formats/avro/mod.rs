@@ -169,18 +169,18 @@ impl Schema {
             Node::Long => Datum::Int(c.long()?),
             Node::Float => Datum::float(f32::from_le_bytes(c.array()?) as f64),
             Node::Double => Datum::float(f64::from_le_bytes(c.array()?)),
-            Node::Bytes => Datum::Text(hex(c.bytes()?)),
-            Node::Fixed(n) => Datum::Text(hex(c.take(*n, "fixed")?)),
-            Node::String => Datum::Text(c.string()?),
+            Node::Bytes => Datum::Text(hex(c.bytes()?).into()),
+            Node::Fixed(n) => Datum::Text(hex(c.take(*n, "fixed")?).into()),
+            Node::String => Datum::Text(c.string()?.into()),
             Node::Enum { symbols } => {
                 let i = c.long()?;
-                Datum::Text(usize::try_from(i).ok().and_then(|i| symbols.get(i)).ok_or_else(|| c.at(format!("enum index {} is not below {}", i, symbols.len())))?.clone())
+                Datum::Text(usize::try_from(i).ok().and_then(|i| symbols.get(i)).ok_or_else(|| c.at(format!("enum index {} is not below {}", i, symbols.len())))?.clone().into())
             }
             Node::Union(branches) => {
                 let b = c.branch(branches)?;
                 self.datum(b, c, deeper(depth)?)?
             }
-            Node::Record { .. } | Node::Array(_) | Node::Map(_) => Datum::Jsonb(format_jsonb(&self.json(node, c, depth)?)),
+            Node::Record { .. } | Node::Array(_) | Node::Map(_) => Datum::Jsonb(format_jsonb(&self.json(node, c, depth)?).into()),
             Node::Date => Datum::Date(c.int()?),
             Node::Timestamp { per_second, local } => {
                 let v = c.long()?;
@@ -262,7 +262,7 @@ fn convert(d: Datum, natural: ScalarType, ty: ScalarType) -> Result<Datum, Strin
     match (d, ty) {
         (Datum::Null, _) => Ok(Datum::Null),
         (d @ Datum::Jsonb(_), ScalarType::Jsonb) => Ok(d),
-        (d, ScalarType::Jsonb) => Ok(Datum::Jsonb(format_jsonb(&datum_to_json(&d, natural)))),
+        (d, ScalarType::Jsonb) => Ok(Datum::Jsonb(format_jsonb(&datum_to_json(&d, natural)).into())),
         // A long without a logical type in a timestamp column: epoch
         // milliseconds, as for JSON numbers.
         (Datum::Int(ms), ScalarType::Timestamp | ScalarType::TimestampTz) => {
