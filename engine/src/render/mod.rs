@@ -10,6 +10,7 @@
 //! functions in [`window`].
 
 mod accumulate;
+mod fallible;
 mod group;
 mod join;
 mod window;
@@ -95,18 +96,21 @@ impl<'s> Context<'_, 's> {
             }
             Plan::Map { input, exprs } => {
                 let exprs = exprs.clone();
-                let results = self.render(input).map(move |mut row: Row| {
+                let rows = self.render(input);
+                self.fallible(rows, "Map", move |mut row: Row| {
                     for e in &exprs {
-                        let v = e.eval(&row)?;
-                        row.push(v);
+                        match e.eval(&row) {
+                            Ok(v) => row.push(v),
+                            Err(e) => return Some(Err(e)),
+                        }
                     }
-                    Ok(row)
-                });
-                self.split(results)
+                    Some(Ok(row))
+                })
             }
             Plan::Filter { input, predicates } => {
                 let preds = predicates.clone();
-                let results = self.render(input).flat_map(move |row: Row| {
+                let rows = self.render(input);
+                self.fallible(rows, "Filter", move |row: Row| {
                     let mut keep = Ok(true);
                     for p in &preds {
                         match p.eval_predicate(&row) {
@@ -122,8 +126,7 @@ impl<'s> Context<'_, 's> {
                         Ok(false) => None,
                         Err(e) => Some(Err(e)),
                     }
-                });
-                self.split(results)
+                })
             }
             Plan::Project { input, columns } => {
                 let columns = columns.clone();
@@ -144,16 +147,13 @@ impl<'s> Context<'_, 's> {
                 let rows = self.render(input);
                 let keyed = self.keyed(rows, group_key.clone(), true);
                 let aggs = aggregates.clone();
-                let contributions = keyed.map(move |(key, row)| {
+                let contributions = self.fallible(keyed, "Contributions", move |(key, row): (Row, Row)| {
                     let (c, e) = accumulate::contribution(&row, &aggs);
-                    ((key, c), e)
+                    std::iter::once(Ok((key, c))).chain(e.map(Err))
                 });
-                self.errs.push(contributions.clone().flat_map(|(_, e)| e));
-                let contributions = contributions.map(|(kc, _)| kc);
                 let aggs = aggregates.clone();
                 let totals = contributions.explode(|(key, c): (Row, accumulate::Accums)| Some((key, c))).count_core::<Diff>();
-                let results = totals.flat_map(move |(key, totals)| accumulate::finish(&key, &totals, &aggs));
-                self.split(results)
+                self.fallible(totals, "Finish", move |(key, totals)| accumulate::finish(&key, &totals, &aggs))
             }
             Plan::Reduce { input, group_key, aggregates } => {
                 let rows = self.render(input);
@@ -162,7 +162,7 @@ impl<'s> Context<'_, 's> {
                 let results = keyed.reduce(move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                     out.push((group::aggregate(key, vals, &aggs), 1));
                 });
-                self.split(results.map(|(_, r)| r))
+                self.fallible(results, "Results", |(_, r)| Some(r))
             }
             Plan::Distinct { input } => self.render(input).distinct_core::<Diff>(),
             Plan::Union { inputs } => {
@@ -181,7 +181,7 @@ impl<'s> Context<'_, 's> {
                 let rows = self.render(input);
                 let keyed = self.keyed(rows, partition_by.clone(), true);
                 let results = window::render(keyed, order_by.clone(), exprs.clone());
-                self.split(results)
+                self.fallible(results, "Results", Some)
             }
         }
     }
@@ -213,7 +213,7 @@ impl<'s> Context<'_, 's> {
     /// Pairs each row with its key; with `null_eq` false, rows whose key has
     /// a NULL are dropped (they can never join).
     fn keyed(&mut self, rows: Rows<'s>, key: Vec<ScalarExpr>, null_eq: bool) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
-        let results = rows.flat_map(move |row: Row| {
+        self.fallible(rows, "Key", move |row: Row| {
             let mut k = Vec::with_capacity(key.len());
             for e in &key {
                 match e.eval(&row) {
@@ -223,20 +223,20 @@ impl<'s> Context<'_, 's> {
                 }
             }
             Some(Ok((k, row)))
-        });
-        let (oks, e) = split_any(results);
-        self.errs.push(e);
-        oks
+        })
     }
 
-    fn split(&mut self, results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>) -> Rows<'s> {
-        let (oks, e) = split_any(results);
-        self.errs.push(e);
+    /// `logic` over every update of `input`; its errors join the dataflow's
+    /// error collection (see [`fallible`]).
+    fn fallible<D, D2, I, L>(&mut self, input: VecCollection<'s, Timestamp, D, Diff>, name: &str, logic: L) -> VecCollection<'s, Timestamp, D2, Diff>
+    where
+        D: differential_dataflow::Data,
+        D2: differential_dataflow::Data,
+        I: IntoIterator<Item = Result<D2, EvalError>>,
+        L: FnMut(D) -> I + 'static,
+    {
+        let (oks, errs) = fallible::flat_map_fallible(input, name, logic);
+        self.errs.push(errs);
         oks
     }
-}
-
-fn split_any<'s, D: differential_dataflow::Data>(results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>) {
-    let errs = results.clone().flat_map(|r| r.err());
-    (results.flat_map(|r| r.ok()), errs)
 }

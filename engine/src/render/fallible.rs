@@ -1,0 +1,53 @@
+//! Row-at-a-time work that can fail, as one operator with two outputs.
+//!
+//! Map, Filter and key extraction evaluate expressions that may raise an
+//! [`EvalError`]; the error must go to the errs collection and the row
+//! must not (Materialize's design). Splitting one stream of `Result`s into
+//! two with two `flat_map`s would clone every row for the error path only
+//! to drop it (a timely stream read twice is copied per reader). Here each
+//! result goes straight to its own output.
+
+use super::Errs;
+use crate::expr::EvalError;
+use crate::{Diff, Timestamp};
+use differential_dataflow::{AsCollection, VecCollection};
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
+
+/// Applies `logic` to each update's data; every `Ok` it yields is an update
+/// of the first collection and every `Err` one of the second, with the
+/// update's time and diff.
+pub fn flat_map_fallible<'s, D, D2, I, L>(input: VecCollection<'s, Timestamp, D, Diff>, name: &str, mut logic: L) -> (VecCollection<'s, Timestamp, D2, Diff>, Errs<'s>)
+where
+    D: differential_dataflow::Data,
+    D2: differential_dataflow::Data,
+    I: IntoIterator<Item = Result<D2, EvalError>>,
+    L: FnMut(D) -> I + 'static,
+{
+    let mut builder = OperatorBuilder::new(name.to_owned(), input.inner.scope());
+    let mut updates = builder.new_input(input.inner, Pipeline);
+    let (oks, ok_stream) = builder.new_output();
+    let mut oks = OutputBuilder::from(oks);
+    let (errs, err_stream) = builder.new_output();
+    let mut errs = OutputBuilder::from(errs);
+    builder.build(move |_capabilities| {
+        move |_frontiers| {
+            let mut oks = oks.activate();
+            let mut errs = errs.activate();
+            updates.for_each(|cap, data| {
+                let mut ok_session = oks.session(&cap);
+                let mut err_session = errs.session(&cap);
+                for (d, t, r) in data.drain(..) {
+                    for result in logic(d) {
+                        match result {
+                            Ok(x) => ok_session.give((x, t, r)),
+                            Err(e) => err_session.give((e, t, r)),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (ok_stream.as_collection(), err_stream.as_collection())
+}
