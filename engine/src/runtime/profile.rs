@@ -23,6 +23,11 @@ struct Stats {
     started: HashMap<usize, Duration>,
     /// Operator id -> (elapsed, activations) since the last report.
     elapsed: HashMap<usize, (Duration, u64)>,
+    /// Operator address -> id, and channel id -> the operator it feeds.
+    by_addr: HashMap<Vec<usize>, usize>,
+    channels: HashMap<usize, Vec<usize>>,
+    /// Channel id -> records received since the last report.
+    records: HashMap<usize, i64>,
 }
 
 pub struct Profiler {
@@ -48,6 +53,16 @@ impl Profiler {
                     }
                     TimelyEvent::Operates(op) => {
                         s.names.insert(op.id, (op.addr[0], op.name.clone()));
+                        s.by_addr.insert(op.addr.clone(), op.id);
+                    }
+                    TimelyEvent::Channels(c) => {
+                        // The target may not be logged yet: resolved at report time.
+                        let mut addr = c.scope_addr.clone();
+                        addr.push(c.target.0);
+                        s.channels.insert(c.id, addr);
+                    }
+                    TimelyEvent::Messages(m) if !m.is_send => {
+                        *s.records.entry(m.channel).or_default() += m.record_count;
                     }
                     TimelyEvent::Schedule(e) => match e.start_stop {
                         StartStop::Start => {
@@ -77,26 +92,32 @@ impl Profiler {
         self.last = Instant::now();
         let mut s = self.stats.borrow_mut();
         let elapsed = std::mem::take(&mut s.elapsed);
-        let mut rows: Vec<(Duration, u64, String)> = elapsed
+        let mut records: HashMap<usize, i64> = HashMap::new();
+        for (channel, n) in std::mem::take(&mut s.records) {
+            if let Some(id) = s.channels.get(&channel).and_then(|a| s.by_addr.get(a)) {
+                *records.entry(*id).or_default() += n;
+            }
+        }
+        let mut rows: Vec<(Duration, u64, i64, String)> = elapsed
             .into_iter()
             .filter_map(|(id, (d, n))| {
                 let (df, name) = s.names.get(&id)?;
-                Some((d, n, format!("{}/{}", s.dataflows.get(df).map_or("?", |n| n.as_str()), name)))
+                Some((d, n, records.remove(&id).unwrap_or(0), format!("{}/{}", s.dataflows.get(df).map_or("?", |n| n.as_str()), name)))
             })
             .collect();
         rows.sort_by(|a, b| b.0.cmp(&a.0));
         let total: Duration = rows.iter().map(|r| r.0).sum();
         eprintln!("worker {}: operators busy {:.0} ms of {:.0} ms", self.worker, total.as_secs_f64() * 1e3, window.as_secs_f64() * 1e3);
         let mut per_dataflow: HashMap<&str, Duration> = HashMap::new();
-        for (d, _, name) in &rows {
+        for (d, _, _, name) in &rows {
             *per_dataflow.entry(name.split('/').next().unwrap_or("?")).or_default() += *d;
         }
         let mut per_dataflow: Vec<_> = per_dataflow.into_iter().collect();
         per_dataflow.sort_by(|a, b| b.1.cmp(&a.1));
         let line: Vec<String> = per_dataflow.iter().map(|(n, d)| format!("{} {:.0}", n, d.as_secs_f64() * 1e3)).collect();
         eprintln!("  per dataflow (ms): {}", line.join(", "));
-        for (d, n, name) in rows.iter().take(15) {
-            eprintln!("  {:>8.1} ms {:>7} runs  {}", d.as_secs_f64() * 1e3, n, name);
+        for (d, n, r, name) in rows.iter().take(25) {
+            eprintln!("  {:>8.1} ms {:>7} runs {:>8} records in  {}", d.as_secs_f64() * 1e3, n, r, name);
         }
     }
 }
