@@ -171,9 +171,9 @@ impl UnaryFunc {
             (Floor, d) => Datum::float(f64_of(&d).unwrap_or(0.0).floor()),
             (Sign, Datum::Numeric(n)) => Datum::Numeric(if n.is_zero() { Decimal::ZERO } else { n.signum() }),
             (Sign, d) => Datum::float(f64_of(&d).unwrap_or(0.0).signum() * if f64_of(&d) == Some(0.0) { 0.0 } else { 1.0 }),
-            (JsonbArrayLength, d) => match crate::expr::json::parse(text(&d))? {
-                serde_json::Value::Array(items) => Datum::Int(items.len() as i64),
-                _ => return Err(EvalError::new("22023", "cannot get array length of a non-array")),
+            (JsonbArrayLength, d) => match text(&d).trim_start().starts_with('[') {
+                true => Datum::Int(crate::expr::json::elements(text(&d))?.len() as i64),
+                false => return Err(EvalError::new("22023", "cannot get array length of a non-array")),
             },
             (JustifyDays, Datum::Interval(iv)) => Datum::Interval(justify_days(iv)),
             (JustifyHours, Datum::Interval(iv)) => Datum::Interval(justify_hours(iv)),

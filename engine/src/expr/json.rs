@@ -2,33 +2,67 @@
 //! as canonical JSON text.
 
 use super::EvalError;
-use crate::repr::{format_jsonb, Datum};
-use serde_json::Value;
-
-pub fn parse(text: &str) -> Result<Value, EvalError> {
-    serde_json::from_str(text).map_err(|e| EvalError::new("22P02", format!("invalid input syntax for type json: {}", e)))
-}
+use crate::repr::Datum;
+use serde_json::value::RawValue;
 
 /// The field `key` (text) or element `key` (integer) of a JSON value;
 /// NULL when absent. `as_text` gives `->>`: strings unquoted, others as
 /// JSON text.
 pub fn get(json: &str, key: &Datum, as_text: bool) -> Result<Datum, EvalError> {
-    let v = parse(json)?;
-    let found = match (&v, key) {
-        (Value::Object(m), Datum::Text(k)) => m.get(k.as_str()),
-        (Value::Array(items), Datum::Int(i)) => {
+    // Stored jsonb is canonical text, and a canonical document's parts are
+    // canonical too: the element is found by scanning, never by building
+    // the whole value, and returned as the slice of text it is.
+    let found: Option<&RawValue> = match (json.trim_start().as_bytes().first(), key) {
+        (Some(b'{'), Datum::Text(k)) => {
+            let fields: Vec<(std::borrow::Cow<str>, &RawValue)> = serde_json::from_str::<Fields>(json).map_err(invalid)?.0;
+            fields.into_iter().find(|(name, _)| name == k.as_str()).map(|(_, v)| v)
+        }
+        (Some(b'['), Datum::Int(i)) => {
+            let items = elements(json)?;
             let idx = if *i < 0 { items.len() as i64 + i } else { *i };
-            usize::try_from(idx).ok().and_then(|i| items.get(i))
+            usize::try_from(idx).ok().and_then(|i| items.get(i).copied())
         }
         _ => None,
     };
-    Ok(match found {
-        None => Datum::Null,
-        Some(Value::Null) if as_text => Datum::Null,
-        Some(Value::String(s)) if as_text => Datum::Text(s.clone().into()),
-        Some(other) if as_text => Datum::Text(format_jsonb(other).into()),
-        Some(other) => Datum::Jsonb(format_jsonb(other).into()),
+    let Some(raw) = found.map(RawValue::get) else { return Ok(Datum::Null) };
+    Ok(match raw.as_bytes().first() {
+        Some(b'n') if as_text => Datum::Null,
+        Some(b'"') if as_text => Datum::Text(serde_json::from_str::<String>(raw).map_err(invalid)?.into()),
+        _ if as_text => Datum::Text(raw.into()),
+        _ => Datum::Jsonb(raw.into()),
     })
+}
+
+/// The elements of a JSON array, as text; an error when `json` is not an array.
+pub fn elements(json: &str) -> Result<Vec<&RawValue>, EvalError> {
+    serde_json::from_str(json).map_err(invalid)
+}
+
+fn invalid(e: serde_json::Error) -> EvalError {
+    EvalError::new("22P02", format!("invalid input syntax for type json: {}", e))
+}
+
+/// An object's fields in order, values unparsed.
+struct Fields<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Fields<'a>, M::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<std::borrow::Cow<'de, str>, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 #[cfg(test)]
