@@ -57,6 +57,19 @@ struct Run {
     /// payment was written into eddy) to the confirmation's arrival: view
     /// maintenance, the sink and the Kafka hop back.
     after_write: Vec<u64>,
+    /// CPU time the eddy server used while the orders ran (user + system,
+    /// all threads): the engine's cost, steadier than latency near saturation.
+    server_cpu: Duration,
+}
+
+/// CPU time used so far by process `pid` (Linux /proc; zero elsewhere).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of them, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn percentile(v: &[u64], p: f64) -> u64 {
@@ -95,6 +108,7 @@ impl Run {
             if self.sustained() { "sustained" } else { "lag grows" }
         );
         println!("           of which eddy's timestamp to the sink topic: p50 {:>5} ms  p95 {:>5} ms", percentile(&self.after_write, 0.5), percentile(&self.after_write, 0.95));
+        println!("           eddy server CPU: {:.1} s, {:.2} ms per order", self.server_cpu.as_secs_f64(), self.server_cpu.as_secs_f64() * 1e3 / self.orders.max(1) as f64);
     }
 }
 
@@ -188,6 +202,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
         client.batch_execute(&std::fs::read_to_string(&f).unwrap()).await.unwrap_or_else(|e| panic!("{}: {:?}", f.display(), e));
     }
 
+    let cpu_before = cpu_time(_server.0.id());
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen(Vec::new(), Instant::now(), Vec::new())));
     let watcher = {
@@ -226,7 +241,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
     let Seen(mut pairs, last, after_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new()));
     pairs.sort_unstable();
     let _ = std::fs::remove_dir_all(&dir);
-    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write }
+    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(_server.0.id()).saturating_sub(cpu_before) }
 }
 
 #[tokio::main]

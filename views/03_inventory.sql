@@ -46,10 +46,13 @@ WHERE inactive AND fits;
 
 -- Stock held by reservations, per product (the no-over-reservation check:
 -- reserved <= stock at every timestamp).
+-- (Summed per product first, then joined with the product's one stock
+-- row: a restock touches one row here, not every reserved line.)
 CREATE MATERIALIZED VIEW product_reservations AS
-SELECT q.product_id, coalesce(s.quantity, 0) AS stock, sum(q.quantity) AS reserved
-FROM line_queue q
-JOIN inventory_decisions d ON d.order_id = q.order_id
-LEFT JOIN stock s ON s.product_id = q.product_id
-WHERE d.fits AND NOT d.inactive
-GROUP BY q.product_id, s.quantity;
+SELECT r.product_id, coalesce(s.quantity, 0) AS stock, r.reserved
+FROM (SELECT q.product_id, sum(q.quantity) AS reserved
+      FROM line_queue q
+      JOIN inventory_decisions d ON d.order_id = q.order_id
+      WHERE d.fits AND NOT d.inactive
+      GROUP BY q.product_id) r
+LEFT JOIN stock s ON s.product_id = r.product_id;
