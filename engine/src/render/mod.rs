@@ -7,7 +7,9 @@
 //!
 //! Semantics per node are documented on [`Plan`]; the reductions that need a
 //! whole group at once (aggregates, TopK) live in [`group`], window
-//! functions in [`window`].
+//! functions in [`window`], joins and the arrangements they share in
+//! [`join`], and row work that can fail (one operator, two outputs) in
+//! [`fallible`].
 
 mod accumulate;
 mod fallible;
