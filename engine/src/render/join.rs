@@ -27,15 +27,14 @@ pub type KeyedArrangement<'s> = Arranged<'s, TraceAgent<ValSpine<Row, Row, Times
 /// Which collection is arranged, and by what key.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum ArrangementKey {
-    Global(GlobalId, String, bool),
-    Local(u64, String, bool),
+    Global(GlobalId, Vec<ScalarExpr>, bool),
+    Local(u64, Vec<ScalarExpr>, bool),
 }
 
 impl ArrangementKey {
     /// The name of `plan` arranged by `key`, when `plan` names a collection.
     pub fn of(plan: &Plan, key: &[ScalarExpr], null_eq: bool) -> Option<ArrangementKey> {
-        // The debug form identifies the expressions exactly.
-        let key = format!("{:?}", key);
+        let key = key.to_vec();
         match plan {
             Plan::Get { id, .. } => Some(ArrangementKey::Global(*id, key, null_eq)),
             Plan::LocalGet { id, .. } => Some(ArrangementKey::Local(*id, key, null_eq)),

@@ -113,21 +113,14 @@ impl<'s> Context<'_, 's> {
                 let preds = predicates.clone();
                 let rows = self.render(input);
                 self.fallible(rows, "Filter", move |row: Row| {
-                    let mut keep = Ok(true);
                     for p in &preds {
                         match p.eval_predicate(&row) {
                             Ok(true) => {}
-                            other => {
-                                keep = other;
-                                break;
-                            }
+                            Ok(false) => return None,
+                            Err(e) => return Some(Err(e)),
                         }
                     }
-                    match keep {
-                        Ok(true) => Some(Ok(row)),
-                        Ok(false) => None,
-                        Err(e) => Some(Err(e)),
-                    }
+                    Some(Ok(row))
                 })
             }
             Plan::Project { input, columns } => {
