@@ -184,7 +184,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
     let broker = cluster.bootstrap_servers();
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("eddy-saga-bench-{}-{}", std::process::id(), port));
-    let _server = Server(
+    let mut _server = Server(
         Command::new(env!("CARGO_BIN_EXE_eddy"))
             .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--kafka", &broker, "--data-dir"])
             .arg(&dir)
@@ -223,20 +223,26 @@ async fn run(rate: f64, seconds: u64) -> Run {
     .unwrap();
     while !sim.wait_until_done_timeout(Duration::from_secs(1)).unwrap() {}
     let done = Instant::now();
-    // Wait for the confirmations: until all arrived, nothing new for 10 s,
-    // or 60 s in all.
+    // Wait for the confirmations: until all arrived, nothing new for 30 s,
+    // or 60 s in all. (Overloaded, the engine takes a second of input per
+    // timestamp and confirms in steps seconds apart: at 10k orders/s gaps
+    // of 7 s were seen, and a 10 s limit cut some runs short.)
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let (n, last) = {
             let s = seen.lock().unwrap();
             (s.0.len() as u64, s.1)
         };
-        if n >= orders || last.elapsed() > Duration::from_secs(10) || done.elapsed() > Duration::from_secs(60) {
+        if n >= orders || last.elapsed() > Duration::from_secs(30) || done.elapsed() > Duration::from_secs(60) {
             break;
         }
     }
     stop.store(true, SeqCst);
     watcher.join().unwrap();
+    // A server that died would look like a stall: say so.
+    if let Ok(Some(status)) = _server.0.try_wait() {
+        println!("   the eddy server exited during the run: {}", status);
+    }
     sim.stop();
     let Seen(mut pairs, last, after_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new()));
     pairs.sort_unstable();
@@ -247,7 +253,8 @@ async fn run(rate: f64, seconds: u64) -> Run {
 #[tokio::main]
 async fn main() {
     let seconds: u64 = std::env::var("EDDY_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    println!("saga latency: order.created -> order.confirmed in the sink topic ({} s per rate, mock broker, 2 workers)", seconds);
+    let serve_args = std::env::var("EDDY_BENCH_SERVE_ARGS").unwrap_or_default();
+    println!("saga latency: order.created -> order.confirmed in the sink topic ({} s per rate, mock broker, eddy serve {}, {} cores)", seconds, if serve_args.is_empty() { "with its defaults" } else { &serve_args }, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let rates: Vec<f64> = std::env::var("EDDY_BENCH_RATES").ok().map(|v| v.split(',').filter_map(|r| r.trim().parse().ok()).collect()).unwrap_or(vec![1000.0, 10000.0]);
     for rate in rates {
         run(rate, seconds).await.print();

@@ -37,8 +37,8 @@ pub struct DemoArgs {
     /// Address for HTTP metrics.
     #[arg(long, default_value = "127.0.0.1:6876")]
     http: SocketAddr,
-    /// Timely worker threads.
-    #[arg(long, default_value_t = 2)]
+    /// Timely worker threads (see `eddy serve --help`).
+    #[arg(long, default_value_t = crate::default_workers())]
     workers: usize,
     /// Orders per second the simulated Order Service creates.
     #[arg(long, default_value_t = 200.0)]
@@ -56,7 +56,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 0.01)]
     malformed_rate: f64,
     /// Milliseconds between source write timestamps (see `eddy serve --help`).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 5)]
     tick_ms: u64,
     /// Directory for the server's data.
     #[arg(long, default_value = "eddy-demo-data")]

@@ -53,6 +53,8 @@ pub struct State {
 
 pub struct Coordinator {
     state: Mutex<State>,
+    /// How far the engine has got, read without the state lock.
+    progress: eddy_engine::runtime::Progress,
     next_session: AtomicU64,
 }
 
@@ -79,7 +81,8 @@ impl Coordinator {
         };
         let mut state = state;
         state.create_system_tables();
-        (std::sync::Arc::new(Coordinator { state: Mutex::new(state), next_session: AtomicU64::new(1) }), rx)
+        let progress = state.engine.progress();
+        (std::sync::Arc::new(Coordinator { state: Mutex::new(state), progress, next_session: AtomicU64::new(1) }), rx)
     }
 }
 

@@ -13,6 +13,7 @@ use crate::plan::Plan;
 use crate::repr::Row;
 use crate::{Diff, GlobalId, Timestamp};
 use std::sync::mpsc::{channel, Sender};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
@@ -64,9 +65,21 @@ pub enum Command {
     Shutdown,
 }
 
+/// How far the workers have got; see [`Engine::complete_before`].
+#[derive(Clone)]
+pub struct Progress(Arc<Vec<AtomicU64>>);
+
+impl Progress {
+    pub fn complete_before(&self) -> Timestamp {
+        self.0.iter().map(|u| u.load(Ordering::Relaxed)).min().unwrap_or(0)
+    }
+}
+
 /// The running workers.
 pub struct Engine {
     senders: Vec<Sender<Command>>,
+    /// Per worker, the first time some collection of it is not complete at.
+    uppers: Arc<Vec<AtomicU64>>,
     threads: Vec<Thread>,
     guards: Option<timely::communication::initialize::WorkerGuards<()>>,
 }
@@ -85,20 +98,38 @@ impl Engine {
         let receivers = Arc::new(Mutex::new(receivers));
         let (thread_tx, thread_rx) = channel();
         let thread_tx = Mutex::new(thread_tx);
+        let uppers: Arc<Vec<AtomicU64>> = Arc::new((0..workers).map(|_| AtomicU64::new(0)).collect());
+        let worker_uppers = uppers.clone();
         let config = timely::Config::process(workers);
         let guards = timely::execute(config, move |w| {
             let rx = receivers.lock().unwrap()[w.index()].take().expect("each worker takes its receiver once");
             thread_tx.lock().unwrap().send((w.index(), std::thread::current())).unwrap();
-            worker::Worker::new(w, rx).run();
+            let (index, uppers) = (w.index(), worker_uppers.clone());
+            worker::Worker::new(w, rx, move |t| uppers[index].store(t, Ordering::Relaxed)).run();
         })
         .expect("timely workers start");
         let mut threads: Vec<(usize, Thread)> = (0..workers).map(|_| thread_rx.recv().unwrap()).collect();
         threads.sort_by_key(|(i, _)| *i);
-        Engine { senders, threads: threads.into_iter().map(|(_, t)| t).collect(), guards: Some(guards) }
+        Engine { senders, uppers, threads: threads.into_iter().map(|(_, t)| t).collect(), guards: Some(guards) }
     }
 
     pub fn workers(&self) -> usize {
         self.senders.len()
+    }
+
+    /// The first time at which some table, source or view is not yet
+    /// complete on some worker: every collection is complete before it.
+    /// (The ingest loop waits for it to pass the last timestamp it wrote
+    /// before writing another, so that under load each timestamp carries
+    /// more data instead of the engine falling behind on per-timestamp
+    /// work.)
+    pub fn complete_before(&self) -> Timestamp {
+        self.progress().complete_before()
+    }
+
+    /// A handle that reads [`Engine::complete_before`] from anywhere.
+    pub fn progress(&self) -> Progress {
+        Progress(self.uppers.clone())
     }
 
     /// Sends `cmd` to every worker and wakes them.

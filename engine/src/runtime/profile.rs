@@ -116,6 +116,16 @@ impl Profiler {
         per_dataflow.sort_by(|a, b| b.1.cmp(&a.1));
         let line: Vec<String> = per_dataflow.iter().map(|(n, d)| format!("{} {:.0}", n, d.as_secs_f64() * 1e3)).collect();
         eprintln!("  per dataflow (ms): {}", line.join(", "));
+        // Every operator is scheduled at least once per timestamp, so the
+        // count is a floor on per-timestamp work.
+        let mut operators: HashMap<&str, usize> = HashMap::new();
+        for (df, _) in s.names.values() {
+            *operators.entry(s.dataflows.get(df).map_or("?", |n| n.as_str())).or_default() += 1;
+        }
+        let mut operators: Vec<_> = operators.into_iter().collect();
+        operators.sort_by(|a, b| b.1.cmp(&a.1));
+        let line: Vec<String> = operators.iter().map(|(n, c)| format!("{} {}", n, c)).collect();
+        eprintln!("  operators ({} in all): {}", s.names.len(), line.join(", "));
         for (d, n, r, name) in rows.iter().take(25) {
             eprintln!("  {:>8.1} ms {:>7} runs {:>8} records in  {}", d.as_secs_f64() * 1e3, n, r, name);
         }

@@ -28,12 +28,14 @@ pub struct Worker<'w> {
     time: Timestamp,
     since: Timestamp,
     profiler: Option<super::profile::Profiler>,
+    /// Told the first time some collection of this worker is incomplete at.
+    report_upper: Box<dyn Fn(Timestamp)>,
 }
 
 impl<'w> Worker<'w> {
-    pub fn new(timely: &'w mut timely::worker::Worker, commands: Receiver<Command>) -> Self {
+    pub fn new(timely: &'w mut timely::worker::Worker, commands: Receiver<Command>, report_upper: impl Fn(Timestamp) + 'static) -> Self {
         let profiler = super::profile::Profiler::install(timely);
-        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler }
+        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler, report_upper: Box::new(report_upper) }
     }
 
     pub fn run(mut self) {
@@ -46,6 +48,7 @@ impl<'w> Worker<'w> {
             }
             self.timely.step_or_park(Some(Duration::from_millis(20)));
             self.serve_peeks();
+            self.report_upper();
             if let Some(p) = &mut self.profiler {
                 p.maybe_report();
             }
@@ -122,6 +125,18 @@ impl<'w> Worker<'w> {
         bundle.errs.set_logical_compaction(AntichainRef::new(&frontier));
         self.traces.insert(id, bundle);
         self.dataflows.insert(id, index);
+    }
+
+    fn report_upper(&mut self) {
+        let mut min = Timestamp::MAX;
+        let mut upper = Antichain::new();
+        for bundle in self.traces.values_mut() {
+            bundle.oks.read_upper(&mut upper);
+            if let Some(t) = upper.first() {
+                min = min.min(*t);
+            }
+        }
+        (self.report_upper)(min);
     }
 
     fn serve_peeks(&mut self) {
