@@ -177,8 +177,9 @@ impl Coordinator {
     /// makes timestamps as frequent as the engine can absorb: under light
     /// load one per tick (low latency), under heavy load fewer, each with
     /// more data, instead of a backlog of timestamps that grows. At 1,000
-    /// orders/s (2 workers, 20 ms tick) p50 went from 651 ms, with lag
-    /// growing, to 77 ms, sustained. Overloaded (10,000 orders/s) the engine
+    /// orders/s (2 workers, 20 ms tick, 8 s runs) p50 went from 651 ms to
+    /// 77-110 ms. That rate is near what 2 cores sustain, so runs vary
+    /// (10 s runs: p50 89-281 ms). Overloaded (10,000 orders/s) the engine
     /// takes about a second of input per timestamp and its output comes in
     /// steps seconds apart.
     pub async fn run_ingest(self: Arc<Self>, mut rx: tokio::sync::mpsc::UnboundedReceiver<(GlobalId, SourceBatch)>, tick: std::time::Duration) {
