@@ -184,7 +184,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
     let broker = cluster.bootstrap_servers();
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("eddy-saga-bench-{}-{}", std::process::id(), port));
-    let mut _server = Server(
+    let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_eddy"))
             .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--kafka", &broker, "--data-dir"])
             .arg(&dir)
@@ -202,7 +202,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
         client.batch_execute(&std::fs::read_to_string(&f).unwrap()).await.unwrap_or_else(|e| panic!("{}: {:?}", f.display(), e));
     }
 
-    let cpu_before = cpu_time(_server.0.id());
+    let cpu_before = cpu_time(server.0.id());
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen(Vec::new(), Instant::now(), Vec::new())));
     let watcher = {
@@ -240,14 +240,14 @@ async fn run(rate: f64, seconds: u64) -> Run {
     stop.store(true, SeqCst);
     watcher.join().unwrap();
     // A server that died would look like a stall: say so.
-    if let Ok(Some(status)) = _server.0.try_wait() {
+    if let Ok(Some(status)) = server.0.try_wait() {
         println!("   the eddy server exited during the run: {}", status);
     }
     sim.stop();
     let Seen(mut pairs, last, after_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new()));
     pairs.sort_unstable();
     let _ = std::fs::remove_dir_all(&dir);
-    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(_server.0.id()).saturating_sub(cpu_before) }
+    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before) }
 }
 
 #[tokio::main]

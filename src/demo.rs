@@ -56,7 +56,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 0.01)]
     malformed_rate: f64,
     /// Milliseconds between source write timestamps (see `eddy serve --help`).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = crate::DEFAULT_TICK_MS)]
     tick_ms: u64,
     /// Directory for the server's data.
     #[arg(long, default_value = "eddy-demo-data")]

@@ -62,9 +62,12 @@ pub struct ServeArgs {
     /// with 5 ms ticks, 37 ms with 20 ms; 1 ms ticks gained nothing there and
     /// were slower at 1,000 orders/s). Shorter ticks spend more CPU while
     /// data flows; none is spent while sources are idle.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = DEFAULT_TICK_MS)]
     pub tick_ms: u64,
 }
+
+/// The default `--tick-ms` of `serve` and `demo` (see `ServeArgs::tick_ms`).
+pub const DEFAULT_TICK_MS: u64 = 5;
 
 /// Half the cores, at least one (see `ServeArgs::workers`).
 pub fn default_workers() -> usize {

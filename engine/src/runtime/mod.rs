@@ -65,11 +65,17 @@ pub enum Command {
     Shutdown,
 }
 
-/// How far the workers have got; see [`Engine::complete_before`].
+/// How far the workers have got, readable from any thread.
 #[derive(Clone)]
 pub struct Progress(Arc<Vec<AtomicU64>>);
 
 impl Progress {
+    /// The first time at which some table, source or view is not yet
+    /// complete on some worker: every collection is complete before it.
+    /// (The ingest loop waits for it to pass the last timestamp it wrote
+    /// before writing another, so that under load each timestamp carries
+    /// more data instead of the engine falling behind on per-timestamp
+    /// work.)
     pub fn complete_before(&self) -> Timestamp {
         self.0.iter().map(|u| u.load(Ordering::Relaxed)).min().unwrap_or(0)
     }
@@ -117,17 +123,7 @@ impl Engine {
         self.senders.len()
     }
 
-    /// The first time at which some table, source or view is not yet
-    /// complete on some worker: every collection is complete before it.
-    /// (The ingest loop waits for it to pass the last timestamp it wrote
-    /// before writing another, so that under load each timestamp carries
-    /// more data instead of the engine falling behind on per-timestamp
-    /// work.)
-    pub fn complete_before(&self) -> Timestamp {
-        self.progress().complete_before()
-    }
-
-    /// A handle that reads [`Engine::complete_before`] from anywhere.
+    /// A handle that reads [`Progress::complete_before`] from anywhere.
     pub fn progress(&self) -> Progress {
         Progress(self.uppers.clone())
     }
