@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 use crate::client::connect;
-use crate::common::{excerpt_of, free_port, log_excerpt};
+use crate::common::{excerpt_of, log_excerpt};
 
 pub struct Eddy {
     child: Child,
@@ -28,7 +28,10 @@ impl Eddy {
         let log2 = log
             .try_clone()
             .map_err(|e| format!("clone eddy log: {e}"))?;
-        let port = free_port();
+        // Port 0: the server picks a free port and names it in its log
+        // ("connect with: ... -p PORT"); choosing one here first raced with
+        // other listeners of the same test binary.
+        let port = 0;
         let bin = env!("CARGO_BIN_EXE_eddy");
         let child = Command::new(bin)
             .arg("serve")
@@ -51,7 +54,7 @@ impl Eddy {
             log_seen: 0,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        let conn = eddy.conn_string();
+        let mut conn = eddy.conn_string();
         let mut last_err;
         loop {
             if let Ok(Some(status)) = eddy.child.try_wait() {
@@ -63,15 +66,24 @@ impl Eddy {
                     log_excerpt(&eddy.stderr)
                 ));
             }
-            match tokio::time::timeout(Duration::from_secs(10), connect(&conn)).await {
-                Ok(Ok(client)) => return Ok((eddy, client)),
-                Ok(Err(e)) => last_err = e,
-                Err(_) => last_err = "connect timed out".into(),
+            if eddy.port == 0 {
+                eddy.port = fs::read_to_string(&eddy.stderr).ok().and_then(|log| port_in_log(&log)).unwrap_or(0);
+                conn = eddy.conn_string();
+            }
+            if eddy.port == 0 {
+                last_err = "no \"connect with:\" line in the log yet".into();
+            } else {
+                match tokio::time::timeout(Duration::from_secs(10), connect(&conn)).await {
+                    Ok(Ok(client)) => return Ok((eddy, client)),
+                    Ok(Err(e)) => last_err = e,
+                    Err(_) => last_err = "connect timed out".into(),
+                }
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "eddy server did not accept connections on 127.0.0.1:{port} within 60s \
+                    "eddy server did not accept connections (port {}) within 60s \
                      (last error: {last_err})\n--- eddy output ---\n{}",
+                    eddy.port,
                     log_excerpt(&eddy.stderr)
                 ));
             }
@@ -108,6 +120,14 @@ impl Eddy {
             _ => None,
         }
     }
+}
+
+/// The port in the server's `connect with:  psql -h HOST -p PORT ...` line.
+fn port_in_log(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains("connect with:"))?;
+    let mut words = line.split_whitespace().skip_while(|w| *w != "-p");
+    words.next()?;
+    words.next()?.parse().ok()
 }
 
 impl Drop for Eddy {

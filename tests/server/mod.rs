@@ -1,19 +1,44 @@
-//! Starts the `eddy` binary on a free port for an end-to-end test, and
-//! stops it when dropped.
+//! Starts the `eddy` binary for an end-to-end test, and stops it when
+//! dropped.
+//!
+//! The server binds port 0 and the harness reads the port it got from its
+//! "connect with:" line. Picking a free port first and passing it in raced
+//! with other listeners started by the same test binary (a mock broker, a
+//! client), which could take the port in between. stderr keeps being read
+//! after startup, so a chatty server never blocks on a full pipe; its last
+//! lines are kept for failure messages.
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 pub struct EddyServer {
     child: Child,
     pub port: u16,
     dir: std::path::PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// How many of the server's last stderr lines a failure message shows.
+const LOG_TAIL: usize = 200;
+
+/// The port in a line like `connect with:  psql -h 127.0.0.1 -p 5433 -U eddy eddy`.
+fn port_of_connect_line(line: &str) -> Option<u16> {
+    let rest = line.split("connect with:").nth(1)?;
+    let mut words = rest.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "-p" {
+            return words.next()?.parse().ok();
+        }
+    }
+    None
 }
 
 impl EddyServer {
@@ -23,33 +48,57 @@ impl EddyServer {
 
     /// Starts the server with extra `serve` flags.
     pub fn start_with(extra: &[&str]) -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("eddy-test-{}-{}", std::process::id(), port));
-        let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--workers", "2", "--data-dir"])
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("eddy-test-{}-{}", std::process::id(), n));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--workers", "2", "--data-dir"])
             .arg(&dir)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the eddy binary");
-        let mut server = EddyServer { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                let mut err = String::new();
-                use std::io::Read;
-                server.child.stderr.take().map(|mut s| s.read_to_string(&mut err));
-                panic!("eddy exited before accepting connections ({}):\n{}", status, err);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (port_tx, port_rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(port) = port_of_connect_line(&line) {
+                    let _ = port_tx.send(port);
+                }
+                let mut lines = lines.lock().unwrap();
+                if lines.len() == LOG_TAIL {
+                    lines.remove(0);
+                }
+                lines.push(line);
             }
-            assert!(Instant::now() < deadline, "eddy did not listen on port {} within 30 s", port);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
+        });
+        let port = match port_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(port) => port,
+            Err(_) => {
+                let status = child.try_wait().ok().flatten();
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                let tail = log.lock().unwrap().join("\n");
+                match status {
+                    Some(status) => panic!("eddy exited before accepting connections ({}):\n{}", status, tail),
+                    None => panic!("eddy printed no \"connect with:\" line within 30 s; its stderr:\n{}", tail),
+                }
+            }
+        };
+        EddyServer { child, port, dir, log }
     }
 
     pub fn conninfo(&self) -> String {
         format!("host=127.0.0.1 port={} user=eddy dbname=eddy", self.port)
+    }
+
+    /// The server's last stderr lines, for failure messages.
+    pub fn log_tail(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 }
 
