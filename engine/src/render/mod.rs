@@ -6,7 +6,8 @@
 //! view are told about.
 //!
 //! Semantics per node are documented on [`Plan`]; the reductions that need a
-//! whole group at once (aggregates, TopK) live in [`group`], window
+//! whole group at once (aggregates, TopK) live in [`group`] and run in
+//! [`reduce`]'s operator, window
 //! functions in [`window`], joins and the arrangements they share in
 //! [`join`], and row work that can fail (one operator, two outputs) in
 //! [`fallible`].
@@ -15,6 +16,7 @@ mod accumulate;
 mod fallible;
 mod group;
 mod join;
+mod reduce;
 mod window;
 
 use crate::expr::{EvalError, ScalarExpr};
@@ -154,10 +156,10 @@ impl<'s> Context<'_, 's> {
                 let rows = self.render(input);
                 let keyed = self.keyed(rows, group_key.clone(), true);
                 let aggs = aggregates.clone();
-                let results = keyed.reduce(move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                let results = reduce::render(keyed, "Reduce", move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                     out.push((group::aggregate(key, vals, &aggs), 1));
                 });
-                self.fallible(results, "Results", |(_, r)| Some(r))
+                self.fallible(results, "Results", Some)
             }
             Plan::Distinct { input } => self.render(input).distinct_core::<Diff>(),
             Plan::Union { inputs } => {
@@ -170,7 +172,7 @@ impl<'s> Context<'_, 's> {
                 let cols = group_key.clone();
                 let keyed = self.render(input).map(move |row: Row| (cols.iter().map(|c| row[*c].clone()).collect::<Row>(), row));
                 let (order_by, limit, offset) = (order_by.clone(), *limit, *offset);
-                keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| group::top_k(vals, &order_by, limit, offset, out)).map(|(_, row)| row)
+                reduce::render(keyed, "TopK", move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| group::top_k(vals, &order_by, limit, offset, out))
             }
             Plan::Window { input, partition_by, order_by, exprs } => {
                 let rows = self.render(input);

@@ -5,7 +5,10 @@
 //! of seconds between reports); every report prints the busiest operators
 //! since the previous one to stderr, named by dataflow and operator. It is
 //! a diagnostic for finding the operator whose cost grows with state; it
-//! does not change what the worker computes.
+//! does not change what the worker computes. Each report also gives the
+//! worker's steps per completed timestamp (how many passes a timestamp
+//! takes through the chain of stateful operators) and the time per
+//! operator kind. `EDDY_PROFILE_NAMES=1` adds every operator's name.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,6 +38,11 @@ pub struct Profiler {
     every: Duration,
     last: Instant,
     worker: usize,
+    /// Worker steps, and timestamps every collection
+    /// completed, since the last report; the last least upper seen.
+    steps: u64,
+    completed: u64,
+    upper: u64,
 }
 
 impl Profiler {
@@ -80,7 +88,17 @@ impl Profiler {
                 }
             }
         });
-        Some(Profiler { stats, every: Duration::from_secs_f64(every), last: Instant::now(), worker: timely.index() })
+        Some(Profiler { stats, every: Duration::from_secs_f64(every), last: Instant::now(), worker: timely.index(), steps: 0, completed: 0, upper: 0 })
+    }
+
+    /// Counts one worker step (idle ones included: a step parks at most
+    /// 20 ms) after which every collection was complete before `upper`.
+    pub fn step(&mut self, upper: crate::Timestamp) {
+        self.steps += 1;
+        if upper > self.upper && upper != crate::Timestamp::MAX {
+            self.completed += 1;
+            self.upper = upper;
+        }
     }
 
     /// Prints the busiest operators when a report is due.
@@ -107,7 +125,16 @@ impl Profiler {
             .collect();
         rows.sort_by(|a, b| b.0.cmp(&a.0));
         let total: Duration = rows.iter().map(|r| r.0).sum();
-        eprintln!("worker {}: operators busy {:.0} ms of {:.0} ms", self.worker, total.as_secs_f64() * 1e3, window.as_secs_f64() * 1e3);
+        eprintln!(
+            "worker {}: operators busy {:.0} ms of {:.0} ms; {} steps, {} advances of the least upper ({:.1} steps each)",
+            self.worker,
+            total.as_secs_f64() * 1e3,
+            window.as_secs_f64() * 1e3,
+            self.steps,
+            self.completed,
+            self.steps as f64 / self.completed.max(1) as f64
+        );
+        (self.steps, self.completed) = (0, 0);
         let mut per_dataflow: HashMap<&str, Duration> = HashMap::new();
         for (d, _, _, name) in &rows {
             *per_dataflow.entry(name.split('/').next().unwrap_or("?")).or_default() += *d;
@@ -116,6 +143,14 @@ impl Profiler {
         per_dataflow.sort_by(|a, b| b.1.cmp(&a.1));
         let line: Vec<String> = per_dataflow.iter().map(|(n, d)| format!("{} {:.0}", n, d.as_secs_f64() * 1e3)).collect();
         eprintln!("  per dataflow (ms): {}", line.join(", "));
+        let mut per_kind: HashMap<&str, Duration> = HashMap::new();
+        for (d, _, _, name) in &rows {
+            *per_kind.entry(name.rsplit('/').next().unwrap_or("?")).or_default() += *d;
+        }
+        let mut per_kind: Vec<_> = per_kind.into_iter().collect();
+        per_kind.sort_by(|a, b| b.1.cmp(&a.1));
+        let line: Vec<String> = per_kind.iter().map(|(n, d)| format!("{} {:.0}", n, d.as_secs_f64() * 1e3)).collect();
+        eprintln!("  per operator kind (ms): {}", line.join(", "));
         // Every operator is scheduled at least once per timestamp, so the
         // count is a floor on per-timestamp work.
         let mut operators: HashMap<&str, usize> = HashMap::new();
@@ -126,6 +161,13 @@ impl Profiler {
         operators.sort_by(|a, b| b.1.cmp(&a.1));
         let line: Vec<String> = operators.iter().map(|(n, c)| format!("{} {}", n, c)).collect();
         eprintln!("  operators ({} in all): {}", s.names.len(), line.join(", "));
+        if std::env::var_os("EDDY_PROFILE_NAMES").is_some() {
+            let mut all: Vec<_> = s.names.iter().map(|(id, (df, name))| (*df, *id, name.clone())).collect();
+            all.sort();
+            for (df, id, name) in all {
+                eprintln!("    op {} {} {}", s.dataflows.get(&df).map_or("?", |n| n.as_str()), id, name);
+            }
+        }
         for (d, n, r, name) in rows.iter().take(25) {
             eprintln!("  {:>8.1} ms {:>7} runs {:>8} records in  {}", d.as_secs_f64() * 1e3, n, r, name);
         }

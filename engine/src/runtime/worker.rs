@@ -48,8 +48,9 @@ impl<'w> Worker<'w> {
             }
             self.timely.step_or_park(Some(Duration::from_millis(20)));
             self.serve_peeks();
-            self.report_upper();
+            let upper = self.report_upper();
             if let Some(p) = &mut self.profiler {
+                p.step(upper);
                 p.maybe_report();
             }
         }
@@ -127,7 +128,9 @@ impl<'w> Worker<'w> {
         self.dataflows.insert(id, index);
     }
 
-    fn report_upper(&mut self) {
+    /// Tells `report_upper` the least upper of this worker's collections,
+    /// and returns it.
+    fn report_upper(&mut self) -> Timestamp {
         let mut min = Timestamp::MAX;
         let mut upper = Antichain::new();
         for bundle in self.traces.values_mut() {
@@ -137,6 +140,7 @@ impl<'w> Worker<'w> {
             }
         }
         (self.report_upper)(min);
+        min
     }
 
     fn serve_peeks(&mut self) {
