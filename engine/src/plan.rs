@@ -34,6 +34,13 @@ pub enum Plan {
     /// joins and anti-joins without extra conditions lower to it, sharing
     /// the key arrangements of the inner join beside it.
     AntiJoin { left: Box<Plan>, right: Box<Plan>, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool },
+    /// Left outer equi-join: each row of `left` paired with every row of
+    /// `right` whose key equals its key (not NULL, unless `null_eq`), left
+    /// columns then right columns; a left row with no such right row once,
+    /// with NULL for every right column. LEFT and RIGHT joins on keys alone
+    /// lower to it (one operator instead of an inner join, an anti-join and
+    /// a union; see `render/left_join.rs`).
+    LeftJoin { left: Box<Plan>, right: Box<Plan>, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool },
     /// Groups by the key expressions; output is key columns then one column
     /// per aggregate. No group, no row (global aggregates add their default
     /// row in the lowering).
@@ -72,7 +79,7 @@ impl Plan {
             Plan::Map { input, exprs } => input.arity() + exprs.len(),
             Plan::Filter { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } => input.arity(),
             Plan::Project { columns, .. } => columns.len(),
-            Plan::Join { left, right, .. } => left.arity() + right.arity(),
+            Plan::Join { left, right, .. } | Plan::LeftJoin { left, right, .. } => left.arity() + right.arity(),
             Plan::AntiJoin { left, .. } => left.arity(),
             Plan::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             Plan::Union { inputs } => inputs.first().map(|p| p.arity()).unwrap_or(0),
@@ -107,7 +114,7 @@ impl Plan {
             Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
             Plan::Let { value, body, .. } => vec![value, body],
             Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
-            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } | Plan::LeftJoin { left, right, .. } => vec![left, right],
             Plan::Union { inputs } => inputs.iter().collect(),
         }
     }
@@ -143,7 +150,7 @@ impl Plan {
             Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
             Plan::Let { value, body, .. } => vec![value, body],
             Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
-            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } | Plan::LeftJoin { left, right, .. } => vec![left, right],
             Plan::Union { inputs } => inputs.iter_mut().collect(),
         }
     }
@@ -161,6 +168,7 @@ impl Plan {
             Plan::Join { left_key, right_key, .. } if left_key.is_empty() => writeln!(f, "{}CrossJoin", pad)?,
             Plan::Join { left_key, right_key, null_eq, .. } => writeln!(f, "{}Join on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
             Plan::AntiJoin { left_key, right_key, null_eq, .. } => writeln!(f, "{}AntiJoin on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
+            Plan::LeftJoin { left_key, right_key, null_eq, .. } => writeln!(f, "{}LeftJoin on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
             Plan::Reduce { group_key, aggregates, .. } => writeln!(f, "{}Reduce group=({}) aggs=({})", pad, list(group_key), aggregates.iter().map(|a| format!("{:?}({})", a.func, list(&a.args))).collect::<Vec<_>>().join(", "))?,
             Plan::Distinct { .. } => writeln!(f, "{}Distinct", pad)?,
             Plan::Union { .. } => writeln!(f, "{}Union", pad)?,

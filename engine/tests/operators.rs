@@ -79,6 +79,23 @@ fn anti_joins() {
     run_random("anti_joins", 2, 40, TABLES, &views);
 }
 
+#[test]
+fn left_joins() {
+    let views = [
+        ("t1 left join t2 on k (NULL keys padded)", left_join(t1(), t2(), vec![col(0)], vec![col(0)], false)),
+        ("null-equal keys", left_join(t1(), t2(), vec![col(0)], vec![col(0)], true)),
+        // Several right rows per key, and keys that come and go.
+        ("many rows per key on both sides", left_join(t1(), t2(), vec![modulo(col(1), int(3))], vec![modulo(col(1), int(3))], false)),
+        ("key with errors on both sides", left_join(t1(), t2(), vec![div(int(12), col(1))], vec![div(int(12), col(1))], false)),
+        ("no keys: every t1 row with each rare t2 row, or padded", left_join(t1(), filter(t2(), vec![eq(col(0), int(3)), eq(col(1), int(2))]), vec![], vec![], false)),
+        ("self left join on s", left_join(t1(), t1(), vec![col(2)], vec![col(2)], false)),
+        // Chained on one key, as the saga view joins an order's facts.
+        ("chained left joins on k", left_join(left_join(t1(), t2(), vec![col(0)], vec![col(0)], false), filter(t2(), vec![gt(col(1), int(2))]), vec![col(0)], vec![col(0)], false)),
+        ("filter over the padded columns", filter(left_join(t1(), t2(), vec![col(0)], vec![col(0)], false), vec![is_null(col(4))])),
+    ];
+    run_random("left_joins", 3, 40, TABLES, &views);
+}
+
 fn string_agg(distinct: bool, filter: Option<ScalarExpr>, order_by: Vec<eddy_engine::expr::SortKey>, sep: &str) -> AggregateExpr {
     AggregateExpr { func: AggregateFunc::StringAgg, args: vec![col(2), text(sep)], distinct, filter, order_by, output: ScalarType::Text, exact_input: false }
 }

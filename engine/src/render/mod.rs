@@ -9,14 +9,16 @@
 //! whole group at once (aggregates, TopK) live in [`group`] and run in
 //! [`reduce`]'s operator, window
 //! functions in [`window`], joins and the arrangements they share in
-//! [`join`], and row work that can fail (one operator, two outputs) in
+//! [`join`], left outer joins in [`left_join`], and row work that can fail (one operator, two outputs) in
 //! [`fallible`].
 
 mod accumulate;
 mod fallible;
 mod group;
 mod join;
+mod left_join;
 mod reduce;
+mod stash;
 mod window;
 
 use crate::expr::{EvalError, ScalarExpr};
@@ -140,6 +142,14 @@ impl<'s> Context<'_, 's> {
                 let r = self.arrange(right, right_key, *null_eq);
                 join::anti(rows, l, r)
             }
+            Plan::LeftJoin { left, right, left_key, right_key, null_eq } => {
+                let right_arity = right.arity();
+                let l = self.render(left);
+                let l = self.left_keyed(l, left_key.clone(), *null_eq);
+                let r = self.render(right);
+                let r = self.keyed(r, right_key.clone(), *null_eq);
+                left_join::render(l, r, right_arity)
+            }
             Plan::Reduce { input, group_key, aggregates } if accumulate::applies(aggregates) => {
                 let rows = self.render(input);
                 let keyed = self.keyed(rows, group_key.clone(), true);
@@ -220,6 +230,24 @@ impl<'s> Context<'_, 's> {
                 }
             }
             Some(Ok((k, row)))
+        })
+    }
+
+    /// Pairs each row with its key for the left side of a left join: `None`
+    /// when the key has a NULL (without `null_eq`) or fails to evaluate (the
+    /// error goes to the errs collection too), as such a row matches nothing
+    /// but is still in the output.
+    fn left_keyed(&mut self, rows: Rows<'s>, key: Vec<ScalarExpr>, null_eq: bool) -> left_join::LeftKeyed<'s> {
+        self.fallible(rows, "Key", move |row: Row| {
+            let mut k = Vec::with_capacity(key.len());
+            for e in &key {
+                match e.eval(&row) {
+                    Ok(Datum::Null) if !null_eq => return [Some(Ok((None, row))), None].into_iter().flatten(),
+                    Ok(v) => k.push(v),
+                    Err(e) => return [Some(Err(e)), Some(Ok((None, row)))].into_iter().flatten(),
+                }
+            }
+            [Some(Ok((Some(k), row))), None].into_iter().flatten()
         })
     }
 

@@ -24,15 +24,15 @@
 //! frontier has passed them, as in [`super::window`]. Groups are spread over
 //! workers by the hash of their key.
 
+use super::stash::TimeStash;
 use crate::repr::Row;
 use crate::{Diff, Timestamp};
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, VecCollection};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 
 /// One group: its rows and the output `logic` last gave for them.
 struct Group<D> {
@@ -51,28 +51,11 @@ where
         .inner
         .unary_frontier(exchange, name, move |_cap, _info| {
             let mut groups: HashMap<Row, Group<D>> = HashMap::new();
-            let mut stash: BTreeMap<Timestamp, Vec<(Row, Row, Diff)>> = BTreeMap::new();
-            // The least time in `stash`, while it is not empty.
-            let mut cap: Option<Capability<Timestamp>> = None;
+            let mut stash = TimeStash::default();
             move |(input, frontier), output| {
-                input.for_each(|c, data| {
-                    if let Some(c) = c.retain_least(0) {
-                        if cap.as_ref().is_none_or(|held| c.time() < held.time()) {
-                            cap = Some(c);
-                        }
-                    }
-                    for ((key, row), time, diff) in data.drain(..) {
-                        stash.entry(time).or_default().push((key, row, diff));
-                    }
-                });
-                while let Some(entry) = stash.first_entry() {
-                    let time = *entry.key();
-                    if frontier.less_equal(&time) {
-                        break;
-                    }
-                    let mut updates = entry.remove();
-                    let at = cap.as_ref().expect("a capability for stashed updates").delayed(&time);
-                    let mut session = output.session(&at);
+                input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((key, row), time, diff)| (time, (key, row, diff)))));
+                stash.release(&[frontier], |at, time, mut updates| {
+                    let mut session = output.session(at);
                     updates.sort_by(|a, b| a.0.cmp(&b.0));
                     let mut changes = Vec::new();
                     for batch in updates.chunk_by(|a, b| a.0 == b.0) {
@@ -99,15 +82,7 @@ where
                     for (d, r) in changes {
                         session.give((d, time, r));
                     }
-                }
-                match stash.keys().next() {
-                    Some(t) => {
-                        if let Some(c) = cap.as_mut() {
-                            c.downgrade(t);
-                        }
-                    }
-                    None => cap = None,
-                }
+                });
             }
         })
         .as_collection()

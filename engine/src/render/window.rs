@@ -23,16 +23,16 @@
 //! Partitions are spread over workers by the hash of their key.
 
 use crate::expr::{EvalError, SortKey, WindowExpr};
+use super::stash::TimeStash;
 use crate::repr::{Datum, Row};
 use crate::{Diff, Timestamp};
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, VecCollection};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 
 /// One partition: its rows in window order (a row appears once per unit of
 /// multiplicity), each row's window values, or the error it evaluated to.
@@ -50,28 +50,11 @@ pub fn render<'s>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, order_b
         .inner
         .unary_frontier(exchange, "Window", move |_cap, _info| {
             let mut partitions: HashMap<Row, Partition> = HashMap::new();
-            let mut stash: BTreeMap<Timestamp, Vec<(Row, Row, Diff)>> = BTreeMap::new();
-            // The least time in `stash`, while it is not empty.
-            let mut cap: Option<Capability<Timestamp>> = None;
+            let mut stash = TimeStash::default();
             move |(input, frontier), output| {
-                input.for_each(|c, data| {
-                    if let Some(c) = c.retain_least(0) {
-                        if cap.as_ref().is_none_or(|held| c.time() < held.time()) {
-                            cap = Some(c);
-                        }
-                    }
-                    for ((key, row), time, diff) in data.drain(..) {
-                        stash.entry(time).or_default().push((key, row, diff));
-                    }
-                });
-                while let Some(entry) = stash.first_entry() {
-                    let time = *entry.key();
-                    if frontier.less_equal(&time) {
-                        break;
-                    }
-                    let mut updates = entry.remove();
-                    let at = cap.as_ref().expect("a capability for stashed updates").delayed(&time);
-                    let mut session = output.session(&at);
+                input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((key, row), time, diff)| (time, (key, row, diff)))));
+                stash.release(&[frontier], |at, time, mut updates| {
+                    let mut session = output.session(at);
                     updates.sort_by(|a, b| a.0.cmp(&b.0));
                     for group in updates.chunk_by(|a, b| a.0 == b.0) {
                         let key = group[0].0.clone();
@@ -87,15 +70,7 @@ pub fn render<'s>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, order_b
                             session.give((r, time, d));
                         }
                     }
-                }
-                match stash.keys().next() {
-                    Some(t) => {
-                        if let Some(c) = cap.as_mut() {
-                            c.downgrade(t);
-                        }
-                    }
-                    None => cap = None,
-                }
+                });
             }
         })
         .as_collection()

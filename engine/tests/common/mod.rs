@@ -164,6 +164,9 @@ pub fn join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<S
 pub fn anti_join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool) -> Plan {
     Plan::AntiJoin { left: left.boxed(), right: right.boxed(), left_key, right_key, null_eq }
 }
+pub fn left_join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool) -> Plan {
+    Plan::LeftJoin { left: left.boxed(), right: right.boxed(), left_key, right_key, null_eq }
+}
 pub fn reduce(input: Plan, group_key: Vec<ScalarExpr>, aggregates: Vec<AggregateExpr>) -> Plan {
     Plan::Reduce { input: input.boxed(), group_key, aggregates }
 }
@@ -327,6 +330,26 @@ pub fn reference(plan: &Plan, tables: &HashMap<GlobalId, Multiset>, errs: &mut B
             for (row, d) in reference(left, tables, errs) {
                 if !key_of(left_key, &row, *null_eq, errs).is_some_and(|k| keys.contains(&k)) {
                     update(&mut out, row, d);
+                }
+            }
+        }
+        Plan::LeftJoin { left, right, left_key, right_key, null_eq } => {
+            let nulls = vec![Datum::Null; right.arity()];
+            let r: Vec<(Row, Row, Diff)> = reference(right, tables, errs).into_iter().filter(|(_, d)| *d != 0).filter_map(|(r, d)| key_of(right_key, &r, *null_eq, errs).map(|k| (k, r, d))).collect();
+            // A left row whose key is NULL (without null_eq) or fails to
+            // evaluate matches nothing: it comes out padded with NULLs.
+            for (row, d) in reference(left, tables, errs) {
+                let key = key_of(left_key, &row, *null_eq, errs);
+                let matches: Vec<&(Row, Row, Diff)> = r.iter().filter(|(k, _, _)| Some(k) == key.as_ref()).collect();
+                let mut padded = row.clone();
+                if matches.is_empty() {
+                    padded.extend(nulls.iter().cloned());
+                    update(&mut out, padded, d);
+                }
+                for (_, rr, rd) in matches {
+                    let mut joined = row.clone();
+                    joined.extend(rr.iter().cloned());
+                    update(&mut out, joined, d * rd);
                 }
             }
         }

@@ -315,6 +315,16 @@ impl Lowerer<'_> {
         let join_type = j.join_type;
         let null_aware = j.null_aware;
         let has_filter = predicates.is_some();
+        // Outer joins on keys alone have an operator of their own; a RIGHT
+        // join is a LEFT join with the sides swapped, then reordered.
+        if !has_filter && matches!(join_type, JoinType::Left | JoinType::Right) {
+            let (l, r, lk, rk) = if join_type == JoinType::Left { (left, right, left_key, right_key) } else { (right, left, right_key, left_key) };
+            let joined = Plan::LeftJoin { left: l.boxed(), right: r.boxed(), left_key: lk, right_key: rk, null_eq };
+            return Ok(match join_type {
+                JoinType::Left => joined,
+                _ => project(joined, (ra..ra + la).chain(0..ra).collect()),
+            });
+        }
         Ok(share(left, |left| {
             share(right, |right| {
                 let mut inner = Plan::Join { left: left.clone().boxed(), right: right.clone().boxed(), left_key: left_key.clone(), right_key: right_key.clone(), null_eq };
