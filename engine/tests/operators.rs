@@ -128,7 +128,7 @@ fn reduce_aggregates() {
         ),
         (
             "global: count, sum with FILTER, max(s), string_agg(DISTINCT s ORDER BY s)",
-            reduce(t1(), vec![], vec![count_star(), sum_filtered, agg(AggregateFunc::Max, vec![col(2)], ScalarType::Text), string_agg(true, None, vec![asc(col(2))], "|")]),
+            reduce(t1(), vec![], vec![count_star(), sum_filtered.clone(), agg(AggregateFunc::Max, vec![col(2)], ScalarType::Text), string_agg(true, None, vec![asc(col(2))], "|")]),
         ),
         (
             "group by (s, k % 2): bool_and, bool_or, numeric sum",
@@ -138,6 +138,12 @@ fn reduce_aggregates() {
                 vec![agg(AggregateFunc::BoolAnd, vec![gt(v.clone(), int(0))], ScalarType::Bool), agg(AggregateFunc::BoolOr, vec![lt(v.clone(), int(0))], ScalarType::Bool), agg(AggregateFunc::Sum, vec![v.clone()], NUMERIC)],
             ),
         ),
+        // Only accumulable aggregates: added up per group as rows come and go.
+        (
+            "group by k: count, sum, avg, sum with FILTER",
+            reduce(t1(), vec![col(0)], vec![count_star(), agg(AggregateFunc::Count, vec![v.clone()], I64), agg(AggregateFunc::Sum, vec![v.clone()], I64), agg(AggregateFunc::Avg, vec![v.clone()], NUMERIC), sum_filtered.clone()]),
+        ),
+        ("global: count and numeric sum", reduce(t1(), vec![], vec![count_star(), agg(AggregateFunc::Sum, vec![v.clone()], NUMERIC)])),
         // count(DISTINCT v) as DataFusion plans it: two stacked reduces.
         ("stacked reduces", reduce(reduce(t1(), vec![col(0), col(1)], vec![]), vec![col(0)], vec![agg(AggregateFunc::Count, vec![col(1)], I64)])),
         ("reduce over a join", reduce(join(t1(), t2(), vec![col(0)], vec![col(0)], false), vec![col(4)], vec![count_star(), agg(AggregateFunc::Sum, vec![mul(col(1), col(4))], I64), agg(AggregateFunc::Min, vec![col(2)], ScalarType::Text)])),

@@ -158,9 +158,8 @@ impl<'s> Context<'_, 's> {
                     let (c, e) = accumulate::contribution(&row, &aggs);
                     std::iter::once(Ok((key, c))).chain(e.map(Err))
                 });
-                let aggs = aggregates.clone();
-                let totals = contributions.explode(|(key, c): (Row, accumulate::Accums)| Some((key, c))).count_core::<Diff>();
-                self.fallible(totals, "Finish", move |(key, totals)| accumulate::finish(&key, &totals, &aggs))
+                let results = accumulate::render(contributions, aggregates.clone());
+                self.fallible(results, "Results", Some)
             }
             Plan::Reduce { input, group_key, aggregates } => {
                 let rows = self.render(input);
