@@ -60,11 +60,30 @@ struct Run {
     /// CPU time the eddy server used while the orders ran (user + system,
     /// all threads): the engine's cost, steadier than latency near saturation.
     server_cpu: Duration,
+    /// Of that, the timely worker threads' (the engine's own work).
+    worker_cpu: Duration,
+    /// CPU time this process used meanwhile: the mock broker, the
+    /// simulated services and the watcher, on the same cores.
+    harness_cpu: Duration,
 }
 
 /// CPU time used so far by process `pid` (Linux /proc; zero elsewhere).
 fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
+    stat_cpu(&std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default())
+}
+
+/// CPU time used so far by the timely worker threads of process `pid`.
+fn worker_cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", pid)) else { return Duration::ZERO };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("timely:work")))
+        .map(|t| stat_cpu(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
+        .sum()
+}
+
+/// User plus system time from the text of a /proc `stat` file.
+fn stat_cpu(stat: &str) -> Duration {
     // Fields after the parenthesised command name; utime and stime are the
     // 12th and 13th of them, in clock ticks (100 per second on Linux).
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -108,7 +127,13 @@ impl Run {
             if self.sustained() { "sustained" } else { "lag grows" }
         );
         println!("           of which eddy's timestamp to the sink topic: p50 {:>5} ms  p95 {:>5} ms", percentile(&self.after_write, 0.5), percentile(&self.after_write, 0.95));
-        println!("           eddy server CPU: {:.1} s, {:.2} ms per order", self.server_cpu.as_secs_f64(), self.server_cpu.as_secs_f64() * 1e3 / self.orders.max(1) as f64);
+        println!(
+            "           CPU: eddy server {:.1} s ({:.2} ms per order), of which timely workers {:.1} s; mock broker and simulators {:.1} s",
+            self.server_cpu.as_secs_f64(),
+            self.server_cpu.as_secs_f64() * 1e3 / self.orders.max(1) as f64,
+            self.worker_cpu.as_secs_f64(),
+            self.harness_cpu.as_secs_f64()
+        );
     }
 }
 
@@ -202,7 +227,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
         client.batch_execute(&std::fs::read_to_string(&f).unwrap()).await.unwrap_or_else(|e| panic!("{}: {:?}", f.display(), e));
     }
 
-    let cpu_before = cpu_time(server.0.id());
+    let cpu_before = (cpu_time(server.0.id()), worker_cpu_time(server.0.id()), cpu_time(std::process::id()));
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen(Vec::new(), Instant::now(), Vec::new())));
     let watcher = {
@@ -247,7 +272,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
     let Seen(mut pairs, last, after_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new()));
     pairs.sort_unstable();
     let _ = std::fs::remove_dir_all(&dir);
-    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before) }
+    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before.0), worker_cpu: worker_cpu_time(server.0.id()).saturating_sub(cpu_before.1), harness_cpu: cpu_time(std::process::id()).saturating_sub(cpu_before.2) }
 }
 
 #[tokio::main]

@@ -5,12 +5,18 @@
 //! An error never stops the dataflow; it is a record that readers of the
 //! view are told about.
 //!
-//! Semantics per node are documented on [`Plan`]; the reductions that need a
-//! whole group at once (aggregates, TopK) live in [`group`] and run in
-//! [`reduce`]'s operator, window
-//! functions in [`window`], joins and the arrangements they share in
-//! [`join`], left outer joins in [`left_join`], and row work that can fail (one operator, two outputs) in
-//! [`fallible`].
+//! Semantics per node are documented on [`Plan`]. Where each node goes:
+//! - chains of Map, Filter and Project: one operator, [`row_ops`];
+//! - inner joins and anti-joins, over arrangements they share: [`join`];
+//! - left outer joins: [`left_join`];
+//! - aggregates: [`accumulate`] when every one adds up (count, sum, avg),
+//!   else recomputed per group ([`group`]) in [`reduce`]'s operator, as
+//!   TopK is;
+//! - window functions: [`window`].
+//!
+//! The operators of our own keep their state in hash maps and hold updates
+//! until their time is complete ([`stash`]); row work that can fail is one
+//! operator with two outputs ([`fallible`]).
 
 mod accumulate;
 mod fallible;
@@ -18,10 +24,12 @@ mod group;
 mod join;
 mod left_join;
 mod reduce;
+mod row_ops;
 mod stash;
 mod window;
 
 use crate::expr::{EvalError, ScalarExpr};
+use row_ops::RowOps;
 use crate::plan::Plan;
 use crate::repr::{Datum, Row};
 use crate::{Diff, GlobalId, Timestamp};
@@ -100,36 +108,10 @@ impl<'s> Context<'_, 's> {
                 self.errs.push(bundle.errs.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone()));
                 bundle.oks.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone())
             }
-            Plan::Map { input, exprs } => {
-                let exprs = exprs.clone();
-                let rows = self.render(input);
-                self.fallible(rows, "Map", move |mut row: Row| {
-                    for e in &exprs {
-                        match e.eval(&row) {
-                            Ok(v) => row.push(v),
-                            Err(e) => return Some(Err(e)),
-                        }
-                    }
-                    Some(Ok(row))
-                })
-            }
-            Plan::Filter { input, predicates } => {
-                let preds = predicates.clone();
-                let rows = self.render(input);
-                self.fallible(rows, "Filter", move |row: Row| {
-                    for p in &preds {
-                        match p.eval_predicate(&row) {
-                            Ok(true) => {}
-                            Ok(false) => return None,
-                            Err(e) => return Some(Err(e)),
-                        }
-                    }
-                    Some(Ok(row))
-                })
-            }
-            Plan::Project { input, columns } => {
-                let columns = columns.clone();
-                self.render(input).map(move |row: Row| columns.iter().map(|c| row[*c].clone()).collect())
+            Plan::Map { .. } | Plan::Filter { .. } | Plan::Project { .. } => {
+                let (ops, below) = RowOps::of(plan).expect("a Map, Filter or Project");
+                let rows = self.render(below);
+                self.fallible(rows, "RowOps", move |row: Row| ops.apply(row))
             }
             Plan::Join { left, right, left_key, right_key, null_eq } => {
                 let l = self.arrange(left, left_key, *null_eq);
