@@ -193,9 +193,7 @@ impl Coordinator {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
-            while self.progress.complete_before() <= written && last.elapsed() < MAX_WAIT {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
+            self.progress.wait_past(written, MAX_WAIT.saturating_sub(last.elapsed())).await;
             let mut batches = vec![first];
             while let Ok(b) = rx.try_recv() {
                 batches.push(b);

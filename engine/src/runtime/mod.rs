@@ -67,7 +67,22 @@ pub enum Command {
 
 /// How far the workers have got, readable from any thread.
 #[derive(Clone)]
-pub struct Progress(Arc<Vec<AtomicU64>>);
+pub struct Progress(Arc<Uppers>);
+
+/// Per worker, the first time some collection of it is not complete at,
+/// and a wake-up for whoever waits for one of them to move.
+struct Uppers {
+    times: Vec<AtomicU64>,
+    moved: tokio::sync::Notify,
+}
+
+impl Uppers {
+    fn advance(&self, worker: usize, t: Timestamp) {
+        if self.times[worker].swap(t, Ordering::Relaxed) != t {
+            self.moved.notify_waiters();
+        }
+    }
+}
 
 impl Progress {
     /// The first time at which some table, source or view is not yet
@@ -77,15 +92,28 @@ impl Progress {
     /// more data instead of the engine falling behind on per-timestamp
     /// work.)
     pub fn complete_before(&self) -> Timestamp {
-        self.0.iter().map(|u| u.load(Ordering::Relaxed)).min().unwrap_or(0)
+        self.0.times.iter().map(|u| u.load(Ordering::Relaxed)).min().unwrap_or(0)
+    }
+
+    /// Waits until [`Self::complete_before`] passes `time`, or `timeout`.
+    pub async fn wait_past(&self, time: Timestamp, timeout: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before the check, so a move in between still wakes.
+            let moved = self.0.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if self.complete_before() > time || tokio::time::timeout_at(deadline, moved).await.is_err() {
+                return;
+            }
+        }
     }
 }
 
 /// The running workers.
 pub struct Engine {
     senders: Vec<Sender<Command>>,
-    /// Per worker, the first time some collection of it is not complete at.
-    uppers: Arc<Vec<AtomicU64>>,
+    uppers: Arc<Uppers>,
     threads: Vec<Thread>,
     guards: Option<timely::communication::initialize::WorkerGuards<()>>,
 }
@@ -104,14 +132,14 @@ impl Engine {
         let receivers = Arc::new(Mutex::new(receivers));
         let (thread_tx, thread_rx) = channel();
         let thread_tx = Mutex::new(thread_tx);
-        let uppers: Arc<Vec<AtomicU64>> = Arc::new((0..workers).map(|_| AtomicU64::new(0)).collect());
+        let uppers = Arc::new(Uppers { times: (0..workers).map(|_| AtomicU64::new(0)).collect(), moved: tokio::sync::Notify::new() });
         let worker_uppers = uppers.clone();
         let config = timely::Config::process(workers);
         let guards = timely::execute(config, move |w| {
             let rx = receivers.lock().unwrap()[w.index()].take().expect("each worker takes its receiver once");
             thread_tx.lock().unwrap().send((w.index(), std::thread::current())).unwrap();
             let (index, uppers) = (w.index(), worker_uppers.clone());
-            worker::Worker::new(w, rx, move |t| uppers[index].store(t, Ordering::Relaxed)).run();
+            worker::Worker::new(w, rx, move |t| uppers.advance(index, t)).run();
         })
         .expect("timely workers start");
         let mut threads: Vec<(usize, Thread)> = (0..workers).map(|_| thread_rx.recv().unwrap()).collect();
