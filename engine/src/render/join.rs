@@ -2,12 +2,12 @@
 //!
 //! An inner join arranges both inputs by their keys and matches them
 //! ([`inner`]). An anti-join ([`anti`]: the rows of the left input whose key
-//! matches nothing on the right, what outer joins and `NOT EXISTS` lower to)
-//! reuses those same two arrangements: the right arrangement reduced to its
-//! distinct keys, joined with the left, is the matched rows, and the left
-//! rows minus the matched ones are the result. So a left outer join costs
-//! three arrangements (left by key, right by key, right's distinct keys)
-//! rather than a second copy of each side arranged by the whole row.
+//! matches nothing on the right, what FULL joins, joins with conditions
+//! beyond the keys and `NOT EXISTS` lower to) reuses those same two
+//! arrangements: the right arrangement reduced to its distinct keys, joined
+//! with the left, is the matched rows, and the left rows minus the matched
+//! ones are the result. (LEFT and RIGHT joins on keys alone have their own
+//! operator, [`super::left_join`].)
 //!
 //! Sharing is by name: two joins in one dataflow that key the same bound
 //! collection (a `Get` or a `LocalGet`) by the same expressions use one
