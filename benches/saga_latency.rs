@@ -65,6 +65,9 @@ struct Run {
     /// CPU time this process used meanwhile: the mock broker, the
     /// simulated services and the watcher, on the same cores.
     harness_cpu: Duration,
+    /// The server's resident memory when the orders started and when the
+    /// run ended, in bytes.
+    server_rss: (u64, u64),
 }
 
 /// CPU time used so far by process `pid` (Linux /proc; zero elsewhere).
@@ -80,6 +83,12 @@ fn worker_cpu_time(pid: u32) -> Duration {
         .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("timely:work")))
         .map(|t| stat_cpu(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
         .sum()
+}
+
+/// Resident memory of process `pid` in bytes (Linux /proc; zero elsewhere).
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid)).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()).unwrap_or(0) * 1024
 }
 
 /// User plus system time from the text of a /proc `stat` file.
@@ -133,6 +142,13 @@ impl Run {
             self.server_cpu.as_secs_f64() * 1e3 / self.orders.max(1) as f64,
             self.worker_cpu.as_secs_f64(),
             self.harness_cpu.as_secs_f64()
+        );
+        let (before, after) = self.server_rss;
+        println!(
+            "           eddy server resident memory: {:.0} MB with the views loaded, {:.0} MB at the end ({:.1} KB more per order)",
+            before as f64 / 1e6,
+            after as f64 / 1e6,
+            after.saturating_sub(before) as f64 / 1e3 / self.orders.max(1) as f64
         );
     }
 }
@@ -228,6 +244,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
     }
 
     let cpu_before = (cpu_time(server.0.id()), worker_cpu_time(server.0.id()), cpu_time(std::process::id()));
+    let rss_before = resident_bytes(server.0.id());
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen(Vec::new(), Instant::now(), Vec::new())));
     let watcher = {
@@ -272,7 +289,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
     let Seen(mut pairs, last, after_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new()));
     pairs.sort_unstable();
     let _ = std::fs::remove_dir_all(&dir);
-    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before.0), worker_cpu: worker_cpu_time(server.0.id()).saturating_sub(cpu_before.1), harness_cpu: cpu_time(std::process::id()).saturating_sub(cpu_before.2) }
+    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before.0), worker_cpu: worker_cpu_time(server.0.id()).saturating_sub(cpu_before.1), harness_cpu: cpu_time(std::process::id()).saturating_sub(cpu_before.2), server_rss: (rss_before, resident_bytes(server.0.id())) }
 }
 
 #[tokio::main]
