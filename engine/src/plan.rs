@@ -3,8 +3,9 @@
 //!
 //! Every node denotes a multiset of rows (a collection that changes over
 //! time). The nodes are chosen so that each has a direct incremental
-//! implementation; SQL constructs without one (outer joins, EXCEPT, global
-//! aggregates) are lowered into combinations of them.
+//! implementation; SQL constructs without one (full outer joins, joins with
+//! conditions beyond their keys, EXCEPT, global aggregates) are lowered
+//! into combinations of them.
 
 use crate::expr::{AggregateExpr, ScalarExpr, SortKey, WindowExpr};
 use crate::repr::Row;
