@@ -205,6 +205,10 @@ fn top_k_per_group() {
         ("distinct on k (limit 1)", top_k(t1(), vec![0], vec![sort(col(2), true, false)], Some(1), 0)),
         ("order by expression, limit 2 offset 2", top_k(t1(), vec![0], vec![asc(mul(col(1), int(-1)))], Some(2), 2)),
         ("(empty) limit 0", top_k(t1(), vec![0], vec![asc(col(1))], Some(0), 0)),
+        // Repeated rows: multiplicities straddle the offset and the limit.
+        ("repeated rows, limit 3 offset 1", top_k(project(t1(), vec![0]), vec![], vec![asc(col(0))], Some(3), 1)),
+        // A sort key that fails to evaluate (v = 0) sorts as NULL.
+        ("failing sort key, limit 2", top_k(t1(), vec![0], vec![asc(div(int(10), col(1)))], Some(2), 0)),
         ("top k of a join", top_k(join(t1(), t2(), vec![col(0)], vec![col(0)], false), vec![4], vec![desc(col(1))], Some(2), 0)),
     ];
     run_random("top_k_per_group", 5, 40, TABLES, &views);

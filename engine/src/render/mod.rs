@@ -10,8 +10,8 @@
 //! - inner joins and anti-joins, over arrangements they share: [`join`];
 //! - left outer joins: [`left_join`];
 //! - aggregates: [`accumulate`] when every one adds up (count, sum, avg),
-//!   else recomputed per group ([`group`]) in [`reduce`]'s operator, as
-//!   TopK is;
+//!   else recomputed per group ([`group`]) in [`reduce`]'s operator;
+//! - TopK: each group kept sorted, [`top_k`];
 //! - window functions: [`window`].
 //!
 //! The operators of our own keep their state in hash maps and hold updates
@@ -26,6 +26,7 @@ mod left_join;
 mod reduce;
 mod row_ops;
 mod stash;
+mod top_k;
 mod window;
 
 use crate::expr::{EvalError, ScalarExpr};
@@ -162,8 +163,7 @@ impl<'s> Context<'_, 's> {
             Plan::TopK { input, group_key, order_by, limit, offset } => {
                 let cols = group_key.clone();
                 let keyed = self.render(input).map(move |row: Row| (cols.iter().map(|c| row[*c].clone()).collect::<Row>(), row));
-                let (order_by, limit, offset) = (order_by.clone(), *limit, *offset);
-                reduce::render(keyed, "TopK", move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| group::top_k(vals, &order_by, limit, offset, out))
+                top_k::render(keyed, order_by.clone(), *limit, *offset)
             }
             Plan::Window { input, partition_by, order_by, exprs } => {
                 let rows = self.render(input);
