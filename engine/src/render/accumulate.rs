@@ -8,16 +8,13 @@
 //! i128, numerics in Decimal), so inserting and then deleting a row leaves
 //! exactly nothing; floats are not accumulated here for that reason.
 
-use super::stash::TimeStash;
+use super::stash::per_key;
 use crate::expr::{numeric_avg, AggregateExpr, AggregateFunc, EvalError};
 use crate::repr::{Datum, Row, ScalarType};
 use crate::{Diff, Timestamp};
 use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semigroup};
-use differential_dataflow::hashable::Hashable;
-use differential_dataflow::{AsCollection, VecCollection};
+use differential_dataflow::VecCollection;
 use std::collections::HashMap;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
 use rust_decimal::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -220,39 +217,20 @@ pub fn finish(key: &Row, totals: &Accums, aggs: &[AggregateExpr]) -> Option<Resu
 /// activation in the saga benchmark; here a change is a hash lookup and an
 /// addition. Timestamps must be totally ordered (they are).
 pub fn render<'s>(contributions: VecCollection<'s, Timestamp, (Row, Accums), Diff>, aggs: Vec<AggregateExpr>) -> VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff> {
-    let exchange = Exchange::new(|update: &((Row, Accums), Timestamp, Diff)| (update.0).0.hashed());
-    contributions
-        .inner
-        .unary_frontier(exchange, "Accumulate", move |_cap, _info| {
-            let mut groups: HashMap<Row, (Accums, Option<Result<Row, EvalError>>)> = HashMap::new();
-            let mut stash = TimeStash::default();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((key, c), time, diff)| (time, (key, c, diff)))));
-                stash.release(&[frontier], |at, time, mut updates| {
-                    updates.sort_by(|a, b| a.0.cmp(&b.0));
-                    let mut session = output.session(at);
-                    for group in updates.chunk_by(|a, b| a.0 == b.0) {
-                        let key = &group[0].0;
-                        let (totals, shown) = groups.entry(key.clone()).or_insert_with(|| (Accums::zero(), None));
-                        for (_, c, diff) in group {
-                            totals.plus_equals(&c.clone().multiply(diff));
-                        }
-                        let new = if totals.is_zero() { None } else { finish(key, totals, &aggs) };
-                        if new != *shown {
-                            if let Some(old) = shown.take() {
-                                session.give((old, time, -1));
-                            }
-                            if let Some(new) = &new {
-                                session.give((new.clone(), time, 1));
-                            }
-                            *shown = new;
-                        }
-                        if totals.is_zero() {
-                            groups.remove(key);
-                        }
-                    }
-                });
-            }
-        })
-        .as_collection()
+    let mut groups: HashMap<Row, (Accums, Option<Result<Row, EvalError>>)> = HashMap::new();
+    per_key(contributions, "Accumulate", move |key, updates, out| {
+        let (totals, shown) = groups.entry(key.clone()).or_insert_with(|| (Accums::zero(), None));
+        for (_, c, diff) in updates {
+            totals.plus_equals(&c.clone().multiply(diff));
+        }
+        let new = if totals.is_zero() { None } else { finish(key, totals, &aggs) };
+        if new != *shown {
+            out.extend(shown.take().map(|old| (old, -1)));
+            out.extend(new.clone().map(|new| (new, 1)));
+            *shown = new;
+        }
+        if totals.is_zero() {
+            groups.remove(key);
+        }
+    })
 }

@@ -30,13 +30,13 @@ mod top_k;
 mod window;
 
 use crate::expr::{EvalError, ScalarExpr};
-use row_ops::RowOps;
 use crate::plan::Plan;
 use crate::repr::{Datum, Row};
 use crate::{Diff, GlobalId, Timestamp};
 use differential_dataflow::operators::arrange::TraceAgent;
 use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::{AsCollection, VecCollection};
+use row_ops::RowOps;
 use std::collections::HashMap;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;

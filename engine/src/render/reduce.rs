@@ -20,19 +20,15 @@
 //! the output is not an arrangement another operator could share (no
 //! caller shared it), and timestamps must be totally ordered (they are).
 //!
-//! Updates are stashed per time and applied in time order once the input
-//! frontier has passed them, as in [`super::window`]. Groups are spread over
-//! workers by the hash of their key.
+//! Updates are applied per key once their time is complete
+//! ([`super::stash::per_key`]).
 
-use super::stash::TimeStash;
+use super::stash::per_key;
 use crate::repr::Row;
 use crate::{Diff, Timestamp};
 use differential_dataflow::consolidation::consolidate;
-use differential_dataflow::hashable::Hashable;
-use differential_dataflow::{AsCollection, VecCollection};
+use differential_dataflow::VecCollection;
 use std::collections::HashMap;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
 
 /// One group: its rows and the output `logic` last gave for them.
 struct Group<D> {
@@ -46,44 +42,24 @@ where
     D: differential_dataflow::Data,
     F: FnMut(&Row, &[(&Row, Diff)], &mut Vec<(D, Diff)>) + 'static,
 {
-    let exchange = Exchange::new(|update: &((Row, Row), Timestamp, Diff)| (update.0).0.hashed());
-    keyed
-        .inner
-        .unary_frontier(exchange, name, move |_cap, _info| {
-            let mut groups: HashMap<Row, Group<D>> = HashMap::new();
-            let mut stash = TimeStash::default();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((key, row), time, diff)| (time, (key, row, diff)))));
-                stash.release(&[frontier], |at, time, mut updates| {
-                    let mut session = output.session(at);
-                    updates.sort_by(|a, b| a.0.cmp(&b.0));
-                    let mut changes = Vec::new();
-                    for batch in updates.chunk_by(|a, b| a.0 == b.0) {
-                        let key = &batch[0].0;
-                        let group = groups.entry(key.clone()).or_insert_with(|| Group { rows: Vec::new(), output: Vec::new() });
-                        group.rows.extend(batch.iter().map(|(_, row, diff)| (row.clone(), *diff)));
-                        consolidate(&mut group.rows);
-                        let mut new = Vec::new();
-                        if !group.rows.is_empty() {
-                            let vals: Vec<(&Row, Diff)> = group.rows.iter().map(|(r, d)| (r, *d)).collect();
-                            logic(key, &vals, &mut new);
-                            consolidate(&mut new);
-                        }
-                        if new != group.output {
-                            changes.extend(group.output.drain(..).map(|(d, r)| (d, -r)));
-                            changes.extend(new.iter().cloned());
-                            group.output = new;
-                        }
-                        if group.rows.is_empty() {
-                            groups.remove(key);
-                        }
-                    }
-                    consolidate(&mut changes);
-                    for (d, r) in changes {
-                        session.give((d, time, r));
-                    }
-                });
-            }
-        })
-        .as_collection()
+    let mut groups: HashMap<Row, Group<D>> = HashMap::new();
+    per_key(keyed, name, move |key, updates, out| {
+        let group = groups.entry(key.clone()).or_insert_with(|| Group { rows: Vec::new(), output: Vec::new() });
+        group.rows.extend(updates.iter().map(|(_, row, diff)| (row.clone(), *diff)));
+        consolidate(&mut group.rows);
+        let mut new = Vec::new();
+        if !group.rows.is_empty() {
+            let vals: Vec<(&Row, Diff)> = group.rows.iter().map(|(r, d)| (r, *d)).collect();
+            logic(key, &vals, &mut new);
+            consolidate(&mut new);
+        }
+        if new != group.output {
+            out.extend(group.output.drain(..).map(|(d, r)| (d, -r)));
+            out.extend(new.iter().cloned());
+            group.output = new;
+        }
+        if group.rows.is_empty() {
+            groups.remove(key);
+        }
+    })
 }

@@ -1,6 +1,7 @@
 //! Updates held back until their time is complete, for the operators of
 //! our own that keep their state in hash maps ([`super::reduce`],
-//! [`super::window`], [`super::left_join`]).
+//! [`super::accumulate`], [`super::top_k`], [`super::window`] through
+//! [`per_key`]; [`super::left_join`], with two inputs, directly).
 //!
 //! Such an operator must see all of a time's updates, from every input,
 //! before it computes that time's output, and must hand the times over in
@@ -10,8 +11,13 @@
 //! capability for it. Timestamps are totally ordered, so the least time is
 //! one capability, not a set.
 
-use crate::Timestamp;
+use crate::repr::Row;
+use crate::{Diff, Timestamp};
+use differential_dataflow::hashable::Hashable;
+use differential_dataflow::{AsCollection, Data, ExchangeData, VecCollection};
 use std::collections::BTreeMap;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, InputCapability};
 use timely::progress::frontier::MutableAntichain;
 
@@ -62,4 +68,38 @@ impl<U> TimeStash<U> {
             None => self.cap = None,
         }
     }
+}
+
+/// A unary operator over `(key, value)` updates, for the operators whose
+/// state is per key: once a time is complete, `logic` gets each key's
+/// updates at that time (keys in order, with their diffs), and what it
+/// pushes to `out` is emitted at that time. Keys are spread over workers
+/// by their hash, so one key's state lives on one worker.
+pub fn per_key<'s, V, O, L>(input: VecCollection<'s, Timestamp, (Row, V), Diff>, name: &str, mut logic: L) -> VecCollection<'s, Timestamp, O, Diff>
+where
+    V: ExchangeData,
+    O: Data,
+    L: FnMut(&Row, &[(Row, V, Diff)], &mut Vec<(O, Diff)>) + 'static,
+{
+    let exchange = Exchange::new(|update: &((Row, V), Timestamp, Diff)| (update.0).0.hashed());
+    input
+        .inner
+        .unary_frontier(exchange, name, move |_cap, _info| {
+            let mut stash = TimeStash::default();
+            let mut out = Vec::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((key, v), time, diff)| (time, (key, v, diff)))));
+                stash.release(&[frontier], |at, time, mut updates| {
+                    updates.sort_by(|a, b| a.0.cmp(&b.0));
+                    for batch in updates.chunk_by(|a, b| a.0 == b.0) {
+                        logic(&batch[0].0, batch, &mut out);
+                    }
+                    let mut session = output.session(at);
+                    for (o, d) in out.drain(..) {
+                        session.give((o, time, d));
+                    }
+                });
+            }
+        })
+        .as_collection()
 }

@@ -23,16 +23,13 @@
 //! Partitions are spread over workers by the hash of their key.
 
 use crate::expr::{EvalError, SortKey, WindowExpr};
-use super::stash::TimeStash;
+use super::stash::per_key;
 use crate::repr::{Datum, Row};
 use crate::{Diff, Timestamp};
 use differential_dataflow::consolidation::consolidate;
-use differential_dataflow::hashable::Hashable;
-use differential_dataflow::{AsCollection, VecCollection};
+use differential_dataflow::VecCollection;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
 
 /// One partition: its rows in window order (a row appears once per unit of
 /// multiplicity), each row's window values, or the error it evaluated to.
@@ -45,35 +42,16 @@ struct Partition {
 
 /// Renders `keyed` (partition key, row) as the window's output rows.
 pub fn render<'s>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, order_by: Vec<SortKey>, exprs: Vec<WindowExpr>) -> VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff> {
-    let exchange = Exchange::new(|update: &((Row, Row), Timestamp, Diff)| (update.0).0.hashed());
-    keyed
-        .inner
-        .unary_frontier(exchange, "Window", move |_cap, _info| {
-            let mut partitions: HashMap<Row, Partition> = HashMap::new();
-            let mut stash = TimeStash::default();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((key, row), time, diff)| (time, (key, row, diff)))));
-                stash.release(&[frontier], |at, time, mut updates| {
-                    let mut session = output.session(at);
-                    updates.sort_by(|a, b| a.0.cmp(&b.0));
-                    for group in updates.chunk_by(|a, b| a.0 == b.0) {
-                        let key = group[0].0.clone();
-                        let mut changes: Vec<(Row, Diff)> = group.iter().map(|(_, row, diff)| (row.clone(), *diff)).collect();
-                        consolidate(&mut changes);
-                        let part = partitions.entry(key.clone()).or_default();
-                        let mut out = Vec::new();
-                        update_partition(part, changes, &order_by, &exprs, &mut out);
-                        if part.rows.is_empty() && part.error.is_none() {
-                            partitions.remove(&key);
-                        }
-                        for (r, d) in out {
-                            session.give((r, time, d));
-                        }
-                    }
-                });
-            }
-        })
-        .as_collection()
+    let mut partitions: HashMap<Row, Partition> = HashMap::new();
+    per_key(keyed, "Window", move |key, updates, out| {
+        let mut changes: Vec<(Row, Diff)> = updates.iter().map(|(_, row, diff)| (row.clone(), *diff)).collect();
+        consolidate(&mut changes);
+        let part = partitions.entry(key.clone()).or_default();
+        update_partition(part, changes, &order_by, &exprs, out);
+        if part.rows.is_empty() && part.error.is_none() {
+            partitions.remove(key);
+        }
+    })
 }
 
 /// The window order: `order_by`, then the whole row.

@@ -38,8 +38,8 @@ pub struct Profiler {
     every: Duration,
     last: Instant,
     worker: usize,
-    /// Worker steps, and timestamps every collection
-    /// completed, since the last report; the last least upper seen.
+    /// Worker steps, and timestamps every collection completed, since the
+    /// last report; the last least upper seen.
     steps: u64,
     completed: u64,
     upper: u64,
@@ -135,22 +135,8 @@ impl Profiler {
             self.steps as f64 / self.completed.max(1) as f64
         );
         (self.steps, self.completed) = (0, 0);
-        let mut per_dataflow: HashMap<&str, Duration> = HashMap::new();
-        for (d, _, _, name) in &rows {
-            *per_dataflow.entry(name.split('/').next().unwrap_or("?")).or_default() += *d;
-        }
-        let mut per_dataflow: Vec<_> = per_dataflow.into_iter().collect();
-        per_dataflow.sort_by(|a, b| b.1.cmp(&a.1));
-        let line: Vec<String> = per_dataflow.iter().map(|(n, d)| format!("{} {:.0}", n, d.as_secs_f64() * 1e3)).collect();
-        eprintln!("  per dataflow (ms): {}", line.join(", "));
-        let mut per_kind: HashMap<&str, Duration> = HashMap::new();
-        for (d, _, _, name) in &rows {
-            *per_kind.entry(name.rsplit('/').next().unwrap_or("?")).or_default() += *d;
-        }
-        let mut per_kind: Vec<_> = per_kind.into_iter().collect();
-        per_kind.sort_by(|a, b| b.1.cmp(&a.1));
-        let line: Vec<String> = per_kind.iter().map(|(n, d)| format!("{} {:.0}", n, d.as_secs_f64() * 1e3)).collect();
-        eprintln!("  per operator kind (ms): {}", line.join(", "));
+        print_totals("per dataflow", &rows, |name| name.split('/').next());
+        print_totals("per operator kind", &rows, |name| name.rsplit('/').next());
         // Every operator is scheduled at least once per timestamp, so the
         // count is a floor on per-timestamp work.
         let mut operators: HashMap<&str, usize> = HashMap::new();
@@ -172,4 +158,17 @@ impl Profiler {
             eprintln!("  {:>8.1} ms {:>7} runs {:>8} records in  {}", d.as_secs_f64() * 1e3, n, r, name);
         }
     }
+}
+
+/// Prints the busy time of `rows` (time, runs, records, "dataflow/operator")
+/// summed by the part of the name `part` picks, busiest first.
+fn print_totals(label: &str, rows: &[(Duration, u64, i64, String)], part: impl Fn(&str) -> Option<&str>) {
+    let mut totals: HashMap<&str, Duration> = HashMap::new();
+    for (d, _, _, name) in rows {
+        *totals.entry(part(name).unwrap_or("?")).or_default() += *d;
+    }
+    let mut totals: Vec<_> = totals.into_iter().collect();
+    totals.sort_by(|a, b| b.1.cmp(&a.1));
+    let line: Vec<String> = totals.iter().map(|(n, d)| format!("{} {:.0}", n, d.as_secs_f64() * 1e3)).collect();
+    eprintln!("  {} (ms): {}", label, line.join(", "));
 }
