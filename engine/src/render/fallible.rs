@@ -14,6 +14,7 @@ use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
+use timely::progress::operate::FrontierInterest;
 
 /// Applies `logic` to each update's data; every `Ok` it yields is an update
 /// of the first collection and every `Err` one of the second, with the
@@ -27,6 +28,9 @@ where
 {
     let mut builder = OperatorBuilder::new(name.to_owned(), input.inner.scope());
     let mut updates = builder.new_input(input.inner, Pipeline);
+    // Row at a time: the frontier alone never gives it work, so progress
+    // need not schedule it (timely's own `map` says the same).
+    builder.set_notify_for(0, FrontierInterest::Never);
     let (oks, ok_stream) = builder.new_output();
     let mut oks = OutputBuilder::from(oks);
     let (errs, err_stream) = builder.new_output();

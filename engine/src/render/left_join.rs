@@ -38,7 +38,10 @@ use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, VecCollection};
 use std::collections::HashMap;
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::progress::operate::FrontierInterest;
 
 /// Left rows with their key (`None`: matches nothing), right rows with theirs.
 pub type LeftKeyed<'s> = VecCollection<'s, Timestamp, (Option<Row>, Row), Diff>;
@@ -140,72 +143,81 @@ pub fn render<'s>(left: LeftKeyed<'s>, right: RightKeyed<'s>, right_arity: usize
     });
     let right_exchange = Exchange::new(|u: &((Row, Row), Timestamp, Diff)| (u.0).0.hashed());
     let nulls: Row = vec![Datum::Null; right_arity];
-    left.inner
-        .binary_frontier(right.inner, left_exchange, right_exchange, "LeftJoin", move |_cap, _info| {
-            let mut keys: HashMap<Row, Sides> = HashMap::new();
-            let mut stash = TimeStash::default();
-            move |(left, left_frontier), (right, right_frontier), output| {
-                left.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Left(k, row, d)))));
-                right.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Right(k, row, d)))));
-                stash.release(&[left_frontier, right_frontier], |at, time, mut updates| {
-                    let mut out: Vec<(Row, Diff)> = Vec::new();
-                    updates.sort_by(|a, b| a.key().cmp(&b.key()));
-                    for group in updates.chunk_by(|a, b| a.key() == b.key()) {
-                        let Some(key) = group[0].key() else {
-                            // NULL or failed keys: padded, nothing kept.
-                            for u in group {
-                                if let Update::Left(_, row, d) = u {
-                                    out.push((concat(row, &nulls), *d));
-                                }
-                            }
-                            continue;
-                        };
-                        let (mut dl, mut dr) = (Vec::new(), Vec::new());
+    let mut builder = OperatorBuilder::new("LeftJoin".to_owned(), left.inner.scope());
+    let mut left = builder.new_input(left.inner, left_exchange);
+    let mut right = builder.new_input(right.inner, right_exchange);
+    // Scheduled on frontier changes only while updates are held (see stash).
+    builder.set_notify_for(0, FrontierInterest::IfCapability);
+    builder.set_notify_for(1, FrontierInterest::IfCapability);
+    let (output, stream) = builder.new_output();
+    let mut output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(Row, Timestamp, Diff)>>>::from(output);
+    builder.build(move |_initial| {
+        let mut keys: HashMap<Row, Sides> = HashMap::new();
+        let mut stash = TimeStash::default();
+        move |frontiers| {
+            let mut output = output.activate();
+            let (left_frontier, right_frontier) = (&frontiers[0], &frontiers[1]);
+            left.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Left(k, row, d)))));
+            right.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Right(k, row, d)))));
+            stash.release(&[left_frontier, right_frontier], |at, time, mut updates| {
+                let mut out: Vec<(Row, Diff)> = Vec::new();
+                updates.sort_by(|a, b| a.key().cmp(&b.key()));
+                for group in updates.chunk_by(|a, b| a.key() == b.key()) {
+                    let Some(key) = group[0].key() else {
+                        // NULL or failed keys: padded, nothing kept.
                         for u in group {
-                            match u {
-                                Update::Left(_, row, d) => dl.push((row.clone(), *d)),
-                                Update::Right(_, row, d) => dr.push((row.clone(), *d)),
+                            if let Update::Left(_, row, d) = u {
+                                out.push((concat(row, &nulls), *d));
                             }
                         }
-                        consolidate(&mut dl);
-                        consolidate(&mut dr);
-                        let sides = keys.entry(key.clone()).or_default();
-                        if !dr.is_empty() {
-                            // L_k × (pad(R_k + ΔR) − pad(R_k)), with the old L_k.
-                            let was_empty = sides.right.is_empty();
-                            for (row, d) in &dr {
-                                sides.right.update(row, *d);
-                            }
-                            let mut dpad = dr;
-                            if was_empty {
-                                dpad.push((nulls.clone(), -1));
-                            }
-                            if sides.right.is_empty() {
-                                dpad.push((nulls.clone(), 1));
-                            }
-                            consolidate(&mut dpad);
-                            sides.left.for_each(|l, ld| out.extend(dpad.iter().map(|(r, rd)| (concat(l, r), ld * rd))));
-                        }
-                        // ΔL × pad(R_k + ΔR).
-                        for (l, ld) in &dl {
-                            if sides.right.is_empty() {
-                                out.push((concat(l, &nulls), *ld));
-                            } else {
-                                sides.right.for_each(|r, rd| out.push((concat(l, r), ld * rd)));
-                            }
-                            sides.left.update(l, *ld);
-                        }
-                        if sides.left.is_empty() && sides.right.is_empty() {
-                            keys.remove(key);
+                        continue;
+                    };
+                    let (mut dl, mut dr) = (Vec::new(), Vec::new());
+                    for u in group {
+                        match u {
+                            Update::Left(_, row, d) => dl.push((row.clone(), *d)),
+                            Update::Right(_, row, d) => dr.push((row.clone(), *d)),
                         }
                     }
-                    consolidate(&mut out);
-                    let mut session = output.session(at);
-                    for (row, d) in out {
-                        session.give((row, time, d));
+                    consolidate(&mut dl);
+                    consolidate(&mut dr);
+                    let sides = keys.entry(key.clone()).or_default();
+                    if !dr.is_empty() {
+                        // L_k × (pad(R_k + ΔR) − pad(R_k)), with the old L_k.
+                        let was_empty = sides.right.is_empty();
+                        for (row, d) in &dr {
+                            sides.right.update(row, *d);
+                        }
+                        let mut dpad = dr;
+                        if was_empty {
+                            dpad.push((nulls.clone(), -1));
+                        }
+                        if sides.right.is_empty() {
+                            dpad.push((nulls.clone(), 1));
+                        }
+                        consolidate(&mut dpad);
+                        sides.left.for_each(|l, ld| out.extend(dpad.iter().map(|(r, rd)| (concat(l, r), ld * rd))));
                     }
-                });
-            }
-        })
-        .as_collection()
+                    // ΔL × pad(R_k + ΔR).
+                    for (l, ld) in &dl {
+                        if sides.right.is_empty() {
+                            out.push((concat(l, &nulls), *ld));
+                        } else {
+                            sides.right.for_each(|r, rd| out.push((concat(l, r), ld * rd)));
+                        }
+                        sides.left.update(l, *ld);
+                    }
+                    if sides.left.is_empty() && sides.right.is_empty() {
+                        keys.remove(key);
+                    }
+                }
+                consolidate(&mut out);
+                let mut session = output.session(at);
+                for (row, d) in out {
+                    session.give((row, time, d));
+                }
+            });
+        }
+    });
+    stream.as_collection()
 }

@@ -10,6 +10,11 @@
 //! the input frontiers have passed a time, its updates come out, with a
 //! capability for it. Timestamps are totally ordered, so the least time is
 //! one capability, not a set.
+//!
+//! Such operators ask to be scheduled on frontier changes only while they
+//! hold a capability (`FrontierInterest::IfCapability`): one with nothing
+//! held has nothing to release, and every timestamp moves every frontier,
+//! so waking them all for each one was a fixed cost per timestamp.
 
 use crate::repr::Row;
 use crate::{Diff, Timestamp};
@@ -17,7 +22,10 @@ use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, Data, ExchangeData, VecCollection};
 use std::collections::BTreeMap;
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::progress::operate::FrontierInterest;
 use timely::dataflow::operators::{Capability, InputCapability};
 use timely::progress::frontier::MutableAntichain;
 
@@ -82,24 +90,28 @@ where
     L: FnMut(&Row, &[(Row, V, Diff)], &mut Vec<(O, Diff)>) + 'static,
 {
     let exchange = Exchange::new(|update: &((Row, V), Timestamp, Diff)| (update.0).0.hashed());
-    input
-        .inner
-        .unary_frontier(exchange, name, move |_cap, _info| {
-            let mut stash = TimeStash::default();
-            let mut out = Vec::new();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((key, v), time, diff)| (time, (key, v, diff)))));
-                stash.release(&[frontier], |at, time, mut updates| {
-                    updates.sort_by(|a, b| a.0.cmp(&b.0));
-                    for batch in updates.chunk_by(|a, b| a.0 == b.0) {
-                        logic(&batch[0].0, batch, &mut out);
-                    }
-                    let mut session = output.session(at);
-                    for (o, d) in out.drain(..) {
-                        session.give((o, time, d));
-                    }
-                });
-            }
-        })
-        .as_collection()
+    let mut builder = OperatorBuilder::new(name.to_owned(), input.inner.scope());
+    let mut input = builder.new_input(input.inner, exchange);
+    builder.set_notify_for(0, FrontierInterest::IfCapability);
+    let (output, stream) = builder.new_output();
+    let mut output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(O, Timestamp, Diff)>>>::from(output);
+    builder.build(move |_initial| {
+        let mut stash = TimeStash::default();
+        let mut out = Vec::new();
+        move |frontiers| {
+            let mut output = output.activate();
+            input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((key, v), time, diff)| (time, (key, v, diff)))));
+            stash.release(&[&frontiers[0]], |at, time, mut updates| {
+                updates.sort_by(|a, b| a.0.cmp(&b.0));
+                for batch in updates.chunk_by(|a, b| a.0 == b.0) {
+                    logic(&batch[0].0, batch, &mut out);
+                }
+                let mut session = output.session(at);
+                for (o, d) in out.drain(..) {
+                    session.give((o, time, d));
+                }
+            });
+        }
+    });
+    stream.as_collection()
 }
