@@ -96,6 +96,25 @@ impl EddyServer {
         format!("host=127.0.0.1 port={} user=eddy dbname=eddy", self.port)
     }
 
+    /// The `host:port` of the server's HTTP endpoint (`/metrics`), from its
+    /// "metrics:" line.
+    pub fn http_addr(&self) -> String {
+        let log = self.log.lock().unwrap();
+        let line = log.iter().find(|l| l.starts_with("metrics:")).unwrap_or_else(|| panic!("no \"metrics:\" line in eddy's stderr:\n{}", log.join("\n")));
+        line.split("http://").nth(1).and_then(|r| r.split('/').next()).expect("metrics: http://host:port/metrics").to_string()
+    }
+
+    /// GETs `path` from the HTTP endpoint and returns the body.
+    pub fn http_get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let addr = self.http_addr();
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect to {}: {}", addr, e));
+        write!(conn, "GET {} HTTP/1.0\r\nHost: {}\r\n\r\n", path, addr).unwrap();
+        let mut response = String::new();
+        conn.read_to_string(&mut response).unwrap();
+        response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+    }
+
     /// The server's last stderr lines, for failure messages.
     pub fn log_tail(&self) -> String {
         self.log.lock().unwrap().join("\n")

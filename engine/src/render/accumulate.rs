@@ -8,13 +8,13 @@
 //! i128, numerics in Decimal), so inserting and then deleting a row leaves
 //! exactly nothing; floats are not accumulated here for that reason.
 
+use super::state::{row_heap_bytes, Footprint, StateReport, StateSize};
 use super::stash::per_key;
 use crate::expr::{numeric_avg, AggregateExpr, AggregateFunc, EvalError};
 use crate::repr::{Datum, Row, ScalarType};
 use crate::{Diff, Timestamp};
 use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semigroup};
 use differential_dataflow::VecCollection;
-use std::collections::HashMap;
 use rust_decimal::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -206,6 +206,19 @@ pub fn finish(key: &Row, totals: &Accums, aggs: &[AggregateExpr]) -> Option<Resu
     Some(Ok(out))
 }
 
+/// One group's totals and the output row last emitted for them.
+struct Totals(Accums, Option<Result<Row, EvalError>>);
+
+impl Footprint for Totals {
+    fn footprint(&self) -> StateSize {
+        let shown = match &self.1 {
+            Some(Ok(row)) => row_heap_bytes(row),
+            _ => 0,
+        };
+        StateSize { records: 1, bytes: (self.0 .0.capacity() * std::mem::size_of::<(i64, Sum)>()) as u64 + shown }
+    }
+}
+
 /// Maintains each group's totals and output row: for every group a time
 /// changed, the output row finished from the new totals replaces the one
 /// from the old (nothing when they are equal; no row when the group is
@@ -216,10 +229,11 @@ pub fn finish(key: &Row, totals: &Accums, aggs: &[AggregateExpr]) -> Option<Resu
 /// output and replays each changed key's history, 150-450 us per
 /// activation in the saga benchmark; here a change is a hash lookup and an
 /// addition. Timestamps must be totally ordered (they are).
-pub fn render<'s>(contributions: VecCollection<'s, Timestamp, (Row, Accums), Diff>, aggs: Vec<AggregateExpr>) -> VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff> {
-    let mut groups: HashMap<Row, (Accums, Option<Result<Row, EvalError>>)> = HashMap::new();
+pub fn render<'s>(contributions: VecCollection<'s, Timestamp, (Row, Accums), Diff>, aggs: Vec<AggregateExpr>, state: &StateReport) -> VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff> {
+    let groups = state.keyed::<Totals>();
     per_key(contributions, "Accumulate", move |key, updates, out| {
-        let (totals, shown) = groups.entry(key.clone()).or_insert_with(|| (Accums::zero(), None));
+        let mut groups = groups.borrow_mut();
+        let Totals(totals, shown) = groups.entry(key.clone()).or_insert_with(|| Totals(Accums::zero(), None));
         for (_, c, diff) in updates {
             totals.plus_equals(&c.clone().multiply(diff));
         }

@@ -29,6 +29,7 @@
 //! so they are not arrangements another join could share, and timestamps
 //! must be totally ordered (they are).
 
+use super::state::{rows_footprint, Footprint, StateReport, StateSize};
 use super::stash::TimeStash;
 use super::Rows;
 use crate::repr::{Datum, Row};
@@ -106,6 +107,31 @@ impl Bag {
     }
 }
 
+impl Bag {
+    fn footprint(&self) -> StateSize {
+        match self {
+            Bag::Few(rows) => {
+                let mut s = rows_footprint(rows.iter().map(|(r, _)| r), rows.len());
+                s.bytes += ((rows.capacity() - rows.len()) * std::mem::size_of::<(Row, Diff)>()) as u64;
+                s
+            }
+            Bag::Many(rows) => {
+                let mut s = rows_footprint(rows.keys(), rows.len());
+                s.bytes += ((rows.capacity() - rows.len()) * std::mem::size_of::<(Row, Diff)>() + rows.capacity()) as u64;
+                s
+            }
+        }
+    }
+}
+
+impl Footprint for Sides {
+    fn footprint(&self) -> StateSize {
+        let mut s = self.left.footprint();
+        s += self.right.footprint();
+        s
+    }
+}
+
 /// Both sides' rows with one key.
 #[derive(Default)]
 struct Sides {
@@ -136,7 +162,7 @@ fn concat(l: &Row, r: &Row) -> Row {
 }
 
 /// Left-joins `left` with `right` (whose rows have `right_arity` columns).
-pub fn render<'s>(left: LeftKeyed<'s>, right: RightKeyed<'s>, right_arity: usize) -> Rows<'s> {
+pub fn render<'s>(left: LeftKeyed<'s>, right: RightKeyed<'s>, right_arity: usize, state: &StateReport) -> Rows<'s> {
     let left_exchange = Exchange::new(|u: &((Option<Row>, Row), Timestamp, Diff)| match &(u.0).0 {
         Some(k) => k.hashed(),
         None => (u.0).1.hashed(),
@@ -152,7 +178,7 @@ pub fn render<'s>(left: LeftKeyed<'s>, right: RightKeyed<'s>, right_arity: usize
     let (output, stream) = builder.new_output();
     let mut output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(Row, Timestamp, Diff)>>>::from(output);
     builder.build(move |_initial| {
-        let mut keys: HashMap<Row, Sides> = HashMap::new();
+        let keys = state.keyed::<Sides>();
         let mut stash = TimeStash::default();
         move |frontiers| {
             let mut output = output.activate();
@@ -160,6 +186,7 @@ pub fn render<'s>(left: LeftKeyed<'s>, right: RightKeyed<'s>, right_arity: usize
             left.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Left(k, row, d)))));
             right.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Right(k, row, d)))));
             stash.release(&[left_frontier, right_frontier], |at, time, mut updates| {
+                let mut keys = keys.borrow_mut();
                 let mut out: Vec<(Row, Diff)> = Vec::new();
                 updates.sort_by(|a, b| a.key().cmp(&b.key()));
                 for group in updates.chunk_by(|a, b| a.key() == b.key()) {

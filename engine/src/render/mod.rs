@@ -26,6 +26,7 @@ mod left_join;
 mod reduce;
 mod row_ops;
 mod stash;
+pub mod state;
 mod top_k;
 mod window;
 
@@ -58,8 +59,9 @@ pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
 
 /// Renders `plan` in `scope`, importing the arrangements of the objects it
 /// reads from `traces`.
-pub fn render<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>) -> (Rows<'s>, Errs<'s>) {
-    let mut ctx = Context { scope, traces, locals: HashMap::new(), errs: Vec::new(), arranged: HashMap::new() };
+/// `state` reports the state its operators of our own keep.
+pub fn render<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>, state: &state::StateReport) -> (Rows<'s>, Errs<'s>) {
+    let mut ctx = Context { scope, traces, locals: HashMap::new(), errs: Vec::new(), arranged: HashMap::new(), state: state.clone() };
     let oks = ctx.render(plan);
     let errs = differential_dataflow::collection::concatenate(scope, std::mem::take(&mut ctx.errs));
     (oks, errs)
@@ -78,6 +80,8 @@ struct Context<'a, 's> {
     /// this dataflow that keys the same collection the same way (see
     /// [`join`]).
     arranged: HashMap<join::ArrangementKey, join::KeyedArrangement<'s>>,
+    /// Where the operators of our own register their state.
+    state: state::StateReport,
 }
 
 impl<'s> Context<'_, 's> {
@@ -131,7 +135,7 @@ impl<'s> Context<'_, 's> {
                 let l = self.left_keyed(l, left_key.clone(), *null_eq);
                 let r = self.render(right);
                 let r = self.keyed(r, right_key.clone(), *null_eq);
-                left_join::render(l, r, right_arity)
+                left_join::render(l, r, right_arity, &self.state)
             }
             Plan::Reduce { input, group_key, aggregates } if accumulate::applies(aggregates) => {
                 let rows = self.render(input);
@@ -141,14 +145,14 @@ impl<'s> Context<'_, 's> {
                     let (c, e) = accumulate::contribution(&row, &aggs);
                     std::iter::once(Ok((key, c))).chain(e.map(Err))
                 });
-                let results = accumulate::render(contributions, aggregates.clone());
+                let results = accumulate::render(contributions, aggregates.clone(), &self.state);
                 self.fallible(results, "Results", Some)
             }
             Plan::Reduce { input, group_key, aggregates } => {
                 let rows = self.render(input);
                 let keyed = self.keyed(rows, group_key.clone(), true);
                 let aggs = aggregates.clone();
-                let results = reduce::render(keyed, "Reduce", move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                let results = reduce::render(keyed, "Reduce", &self.state, move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                     out.push((group::aggregate(key, vals, &aggs), 1));
                 });
                 self.fallible(results, "Results", Some)
@@ -163,12 +167,12 @@ impl<'s> Context<'_, 's> {
             Plan::TopK { input, group_key, order_by, limit, offset } => {
                 let cols = group_key.clone();
                 let keyed = self.render(input).map(move |row: Row| (cols.iter().map(|c| row[*c].clone()).collect::<Row>(), row));
-                top_k::render(keyed, order_by.clone(), *limit, *offset)
+                top_k::render(keyed, order_by.clone(), *limit, *offset, &self.state)
             }
             Plan::Window { input, partition_by, order_by, exprs } => {
                 let rows = self.render(input);
                 let keyed = self.keyed(rows, partition_by.clone(), true);
-                let results = window::render(keyed, order_by.clone(), exprs.clone());
+                let results = window::render(keyed, order_by.clone(), exprs.clone(), &self.state);
                 self.fallible(results, "Results", Some)
             }
         }

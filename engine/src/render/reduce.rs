@@ -23,12 +23,12 @@
 //! Updates are applied per key once their time is complete
 //! ([`super::stash::per_key`]).
 
+use super::state::{rows_footprint, Footprint, StateReport, StateSize};
 use super::stash::per_key;
 use crate::repr::Row;
 use crate::{Diff, Timestamp};
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::VecCollection;
-use std::collections::HashMap;
 
 /// One group: its rows and the output `logic` last gave for them.
 struct Group<D> {
@@ -36,14 +36,23 @@ struct Group<D> {
     output: Vec<(D, Diff)>,
 }
 
+impl<D> Footprint for Group<D> {
+    fn footprint(&self) -> StateSize {
+        let mut size = rows_footprint(self.rows.iter().map(|(r, _)| r), self.rows.len());
+        size.bytes += (self.output.capacity() * std::mem::size_of::<(D, Diff)>()) as u64;
+        size
+    }
+}
+
 /// Reduces each group of `keyed` (key, row) with `logic`.
-pub fn render<'s, D, F>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, name: &str, mut logic: F) -> VecCollection<'s, Timestamp, D, Diff>
+pub fn render<'s, D, F>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, name: &str, state: &StateReport, mut logic: F) -> VecCollection<'s, Timestamp, D, Diff>
 where
     D: differential_dataflow::Data,
     F: FnMut(&Row, &[(&Row, Diff)], &mut Vec<(D, Diff)>) + 'static,
 {
-    let mut groups: HashMap<Row, Group<D>> = HashMap::new();
+    let groups = state.keyed::<Group<D>>();
     per_key(keyed, name, move |key, updates, out| {
+        let mut groups = groups.borrow_mut();
         let group = groups.entry(key.clone()).or_insert_with(|| Group { rows: Vec::new(), output: Vec::new() });
         group.rows.extend(updates.iter().map(|(_, row, diff)| (row.clone(), *diff)));
         consolidate(&mut group.rows);

@@ -23,13 +23,13 @@
 //! Partitions are spread over workers by the hash of their key.
 
 use crate::expr::{EvalError, SortKey, WindowExpr};
+use super::state::{rows_footprint, Footprint, StateReport, StateSize};
 use super::stash::per_key;
 use crate::repr::{Datum, Row};
 use crate::{Diff, Timestamp};
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::VecCollection;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 /// One partition: its rows in window order (a row appears once per unit of
 /// multiplicity), each row's window values, or the error it evaluated to.
@@ -40,10 +40,19 @@ struct Partition {
     error: Option<EvalError>,
 }
 
+impl Footprint for Partition {
+    fn footprint(&self) -> StateSize {
+        let rows = rows_footprint(self.rows.iter(), self.rows.len());
+        let values = rows_footprint(self.values.iter(), self.values.len());
+        StateSize { records: rows.records, bytes: rows.bytes + values.bytes }
+    }
+}
+
 /// Renders `keyed` (partition key, row) as the window's output rows.
-pub fn render<'s>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, order_by: Vec<SortKey>, exprs: Vec<WindowExpr>) -> VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff> {
-    let mut partitions: HashMap<Row, Partition> = HashMap::new();
+pub fn render<'s>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, order_by: Vec<SortKey>, exprs: Vec<WindowExpr>, state: &StateReport) -> VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff> {
+    let partitions = state.keyed::<Partition>();
     per_key(keyed, "Window", move |key, updates, out| {
+        let mut partitions = partitions.borrow_mut();
         let mut changes: Vec<(Row, Diff)> = updates.iter().map(|(_, row, diff)| (row.clone(), *diff)).collect();
         consolidate(&mut changes);
         let part = partitions.entry(key.clone()).or_default();

@@ -28,6 +28,28 @@ pub struct PeekResponse {
 /// Called once per worker with its share of a peek.
 pub type PeekResponder = Arc<dyn Fn(PeekResponse) + Send + Sync>;
 
+/// One worker's share of what a collection holds, and how far it has got.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionStats {
+    pub id: GlobalId,
+    /// The first time the collection is not yet complete at.
+    pub upper: Timestamp,
+    /// Updates in its arrangement of rows, and of errors: each distinct
+    /// row (or error) once, with its multiplicity, and once more per
+    /// later time it changed at that is not yet compacted away.
+    pub records: u64,
+    pub error_records: u64,
+    /// Estimated bytes of both arrangements.
+    pub arranged_bytes: u64,
+    /// Records and estimated bytes the operators of our own keep in its
+    /// dataflow (see `render::state`).
+    pub operator_records: u64,
+    pub operator_bytes: u64,
+}
+
+/// Called once per worker with its stats for every collection.
+pub type StatsResponder = Arc<dyn Fn(Vec<CollectionStats>) + Send + Sync>;
+
 /// Called on each worker with that worker's share of a subscription's
 /// changes and progress; returning false stops sending (the subscription
 /// is dropped with [`Command::Drop`]).
@@ -60,6 +82,9 @@ pub enum Command {
     /// Streams the contents of `of` and then every change to it to `sink`,
     /// as a dataflow named `id` (drop it with [`Command::Drop`]).
     Subscribe { id: GlobalId, of: GlobalId, sink: SubscribeSink },
+    /// Reports every collection's [`CollectionStats`] (not waiting for
+    /// any time to complete).
+    Stats { respond: StatsResponder },
     /// Allows arrangements to forget history before `since`.
     AllowCompaction { since: Timestamp },
     Shutdown,

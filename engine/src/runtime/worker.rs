@@ -1,6 +1,7 @@
 //! One timely worker: executes commands, steps dataflows, answers peeks.
 
-use super::{Command, PeekResponder, PeekResponse, SubscribeEvent, SubscribeSink};
+use super::{CollectionStats, Command, PeekResponder, PeekResponse, SubscribeEvent, SubscribeSink};
+use crate::render::state::{row_heap_bytes, StateReport, StateSize, SAMPLE};
 use crate::render::{render, ErrTrace, RowTrace, TraceBundle};
 use crate::repr::Row;
 use crate::{Diff, GlobalId, Timestamp};
@@ -23,6 +24,8 @@ pub struct Worker<'w> {
     commands: Receiver<Command>,
     traces: HashMap<GlobalId, TraceBundle>,
     dataflows: HashMap<GlobalId, usize>,
+    /// The state of each view's operators of our own.
+    states: HashMap<GlobalId, StateReport>,
     inputs: HashMap<GlobalId, InputSession<Timestamp, Row, Diff>>,
     peeks: Vec<PendingPeek>,
     time: Timestamp,
@@ -35,7 +38,7 @@ pub struct Worker<'w> {
 impl<'w> Worker<'w> {
     pub fn new(timely: &'w mut timely::worker::Worker, commands: Receiver<Command>, report_upper: impl Fn(Timestamp) + 'static) -> Self {
         let profiler = super::profile::Profiler::install(timely);
-        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler, report_upper: Box::new(report_upper) }
+        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), states: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler, report_upper: Box::new(report_upper) }
     }
 
     pub fn run(mut self) {
@@ -62,14 +65,17 @@ impl<'w> Worker<'w> {
             Command::CreateView { id, plan } => {
                 let index = self.timely.next_dataflow_index();
                 let traces = &mut self.traces;
+                let state = StateReport::default();
                 let bundle = self.timely.dataflow_named::<Timestamp, _, _>(&format!("u{}", id), |scope| {
-                    let (oks, errs) = render(&plan, scope, traces);
+                    let (oks, errs) = render(&plan, scope, traces, &state);
                     TraceBundle { oks: oks.arrange_by_self().trace, errs: errs.arrange_by_self().trace }
                 });
                 self.install(id, index, bundle);
+                self.states.insert(id, state);
             }
             Command::Drop { id } => {
                 self.traces.remove(&id);
+                self.states.remove(&id);
                 self.inputs.remove(&id);
                 self.peeks.retain(|p| p.id != id);
                 if let Some(index) = self.dataflows.remove(&id) {
@@ -93,6 +99,7 @@ impl<'w> Worker<'w> {
             }
             Command::Peek { id, time, respond } => self.peeks.push(PendingPeek { id, time, respond }),
             Command::Subscribe { id, of, sink } => self.subscribe(id, of, sink),
+            Command::Stats { respond } => respond(self.stats()),
             Command::AllowCompaction { since } => {
                 self.since = self.since.max(since);
                 let frontier = [self.since];
@@ -143,6 +150,27 @@ impl<'w> Worker<'w> {
         min
     }
 
+    fn stats(&mut self) -> Vec<CollectionStats> {
+        let mut out = Vec::new();
+        let mut upper = Antichain::new();
+        for (id, bundle) in self.traces.iter_mut() {
+            bundle.oks.read_upper(&mut upper);
+            let rows = arranged_size(&mut bundle.oks, row_heap_bytes);
+            let errs = arranged_size(&mut bundle.errs, |e| (e.code.capacity() + e.message.capacity()) as u64);
+            let own = self.states.get(id).map(|s| s.size()).unwrap_or_default();
+            out.push(CollectionStats {
+                id: *id,
+                upper: upper.first().copied().unwrap_or(Timestamp::MAX),
+                records: rows.records,
+                error_records: errs.records,
+                arranged_bytes: rows.bytes + errs.bytes,
+                operator_records: own.records,
+                operator_bytes: own.bytes,
+            });
+        }
+        out
+    }
+
     fn serve_peeks(&mut self) {
         let mut pending = std::mem::take(&mut self.peeks);
         pending.retain(|peek| {
@@ -184,6 +212,30 @@ impl<'w> Worker<'w> {
         });
         self.dataflows.insert(id, index);
     }
+}
+
+/// The updates in `trace` and an estimate of their bytes: per batch, its
+/// updates times their fixed size plus the heap bytes (`heap`) of a sample
+/// of its keys, scaled up (a key usually has one update once compacted).
+fn arranged_size<K: Ord + Clone + 'static>(trace: &mut differential_dataflow::operators::arrange::TraceAgent<differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>>, heap: impl Fn(&K) -> u64) -> StateSize {
+    use differential_dataflow::trace::implementations::spine_fueled::SpineBatch;
+    use differential_dataflow::trace::Navigable;
+    let mut size = StateSize::default();
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    for batch in trace.batches_through(upper.borrow()).unwrap_or_default() {
+        let len = batch.len() as u64;
+        let (mut cursor, mut keys, mut bytes) = (batch.cursor(), 0u64, 0u64);
+        while cursor.key_valid(&batch) && (keys as usize) < SAMPLE {
+            bytes += heap(cursor.key(&batch));
+            keys += 1;
+            cursor.step_key(&batch);
+        }
+        let fixed = (std::mem::size_of::<K>() + std::mem::size_of::<(Timestamp, Diff)>() + 2 * std::mem::size_of::<usize>()) as u64;
+        size.records += len;
+        size.bytes += len * fixed + if keys > 0 { bytes * len / keys } else { 0 };
+    }
+    size
 }
 
 /// Whether every update at or before `time` is in the trace.
