@@ -68,6 +68,9 @@ struct Run {
     /// The server's resident memory when the orders started and when the
     /// run ended, in bytes.
     server_rss: (u64, u64),
+    /// At the end: the objects holding the most state, (name, records,
+    /// operator records, estimated bytes), and the estimated bytes of all.
+    state: (Vec<(String, i64, i64, i64)>, i64),
 }
 
 /// CPU time used so far by process `pid` (Linux /proc; zero elsewhere).
@@ -150,6 +153,10 @@ impl Run {
             after as f64 / 1e6,
             after.saturating_sub(before) as f64 / 1e3 / self.orders.max(1) as f64
         );
+        let (top, total) = &self.state;
+        let per_order = *total as f64 / 1e3 / self.orders.max(1) as f64;
+        let top: Vec<String> = top.iter().map(|(o, r, op, b)| format!("{} {:.1} MB ({} rows, {} in operators)", o, *b as f64 / 1e6, r, op)).collect();
+        println!("           state (eddy_catalog.object_stats): {:.0} MB estimated, {:.1} KB per order; most in {}", *total as f64 / 1e6, per_order, top.join(", "));
     }
 }
 
@@ -286,10 +293,14 @@ async fn run(rate: f64, seconds: u64) -> Run {
         println!("   the eddy server exited during the run: {}", status);
     }
     sim.stop();
+    // The stats refresh every second: let them catch up with the end.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stats = client.query("SELECT object, records, operator_records, bytes FROM eddy_catalog.object_stats ORDER BY bytes DESC", &[]).await.map(|rows| rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1), r.get::<_, i64>(2), r.get::<_, i64>(3))).collect::<Vec<_>>()).unwrap_or_default();
+    let state = (stats.iter().take(3).cloned().collect(), stats.iter().map(|s| s.3).sum());
     let Seen(mut pairs, last, after_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new()));
     pairs.sort_unstable();
     let _ = std::fs::remove_dir_all(&dir);
-    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before.0), worker_cpu: worker_cpu_time(server.0.id()).saturating_sub(cpu_before.1), harness_cpu: cpu_time(std::process::id()).saturating_sub(cpu_before.2), server_rss: (rss_before, resident_bytes(server.0.id())) }
+    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before.0), worker_cpu: worker_cpu_time(server.0.id()).saturating_sub(cpu_before.1), harness_cpu: cpu_time(std::process::id()).saturating_sub(cpu_before.2), server_rss: (rss_before, resident_bytes(server.0.id())), state }
 }
 
 #[tokio::main]

@@ -178,6 +178,13 @@ async fn twenty_thousand_orders_through_the_platform() {
     };
     assert_eq!(malformed, sim.stats().malformed, "error rows across sources vs malformed records produced");
 
+    // The state report covers the source-fed views too: order_saga holds
+    // a row per order (more while changes are not yet compacted), and its
+    // left joins keep every order's row.
+    let saga_stats = rows(&eddy, "SELECT records, operator_records, bytes FROM eddy_catalog.object_stats WHERE object = 'order_saga'").await;
+    let n = |i: usize| saga_stats.first().and_then(|r| r[i].as_deref()?.parse::<u64>().ok()).unwrap_or(0);
+    assert!(n(0) >= ORDERS && n(1) >= ORDERS && n(2) > ORDERS * 100, "order_saga in eddy_catalog.object_stats: {:?}", saga_stats);
+
     // Final states.
     let states = rows(&eddy, "SELECT state, count(*) FROM order_saga GROUP BY state ORDER BY state").await;
     eprintln!("ecommerce: states {:?}", states);

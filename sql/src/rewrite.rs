@@ -13,10 +13,12 @@
 //!   parentheses: `a::text, a::int`, `a + b * 2, (a + b) * 2`; PostgreSQL
 //!   allows duplicate names) get internal aliases, which
 //!   [`crate::names`] turns back into PostgreSQL's names.
+//! * `FROM generate_series(1, 3) AS g`: a function returning one column
+//!   names that column by its alias too, as in PostgreSQL (`SELECT g`).
 
 use rust_decimal::Decimal;
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement, Value, VisitMut, VisitorMut,
+    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
 };
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -49,6 +51,23 @@ impl VisitorMut for Rewriter {
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
         alias_colliding_items(&mut q.body);
         ControlFlow::Continue(())
+    }
+    fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        name_function_column(t);
+        ControlFlow::Continue(())
+    }
+}
+
+/// The table functions that return one column (see
+/// `plan::table_functions`).
+const SINGLE_COLUMN_FUNCTIONS: &[&str] = &["generate_series"];
+
+fn name_function_column(t: &mut TableFactor) {
+    if let TableFactor::Table { name, args: Some(_), alias: Some(alias), .. } = t {
+        let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| SINGLE_COLUMN_FUNCTIONS.contains(&i.value.to_lowercase().as_str()));
+        if single && alias.columns.is_empty() {
+            alias.columns.push(TableAliasColumnDef::from_name(alias.name.value.clone()));
+        }
     }
 }
 

@@ -221,9 +221,10 @@ fn arranged_size<K: Ord + Clone + 'static>(trace: &mut differential_dataflow::op
     use differential_dataflow::trace::implementations::spine_fueled::SpineBatch;
     use differential_dataflow::trace::Navigable;
     let mut size = StateSize::default();
-    let mut upper = Antichain::new();
-    trace.read_upper(&mut upper);
-    for batch in trace.batches_through(upper.borrow()).unwrap_or_default() {
+    // Every batch, through the empty frontier: the read upper can be
+    // behind the physical compaction frontier, and cutting there panics.
+    let everything: Antichain<Timestamp> = Antichain::new();
+    for batch in trace.batches_through(everything.borrow()).unwrap_or_default() {
         let len = batch.len() as u64;
         let (mut cursor, mut keys, mut bytes) = (batch.cursor(), 0u64, 0u64);
         while cursor.key_valid(&batch) && (keys as usize) < SAMPLE {

@@ -24,6 +24,14 @@ pub struct EddySource {
     view: Option<LogicalPlan>,
 }
 
+impl EddySource {
+    /// A source that is only its plan, inlined where it is read (a table
+    /// function's rows); it names no catalog item.
+    pub fn inlined(schema: SchemaRef, plan: LogicalPlan) -> EddySource {
+        EddySource { id: 0, schema, view: Some(plan) }
+    }
+}
+
 impl TableSource for EddySource {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
@@ -111,6 +119,9 @@ impl ContextProvider for EddyContext<'_> {
             _ => None,
         };
         Ok(Arc::new(EddySource { id: item.id, schema: arrow_schema(&item.desc), view }))
+    }
+    fn get_table_function_source(&self, name: &str, args: Vec<datafusion_expr::Expr>) -> Result<Arc<dyn TableSource>> {
+        super::table_functions::table_function(name, args)
     }
     fn get_expr_planners(&self) -> &[Arc<dyn ExprPlanner>] {
         &FUNCTIONS.planners

@@ -72,6 +72,7 @@ pub fn translate(e: DataFusionError) -> SqlError {
         _ if lower.contains("cannot infer common") || lower.contains("type") && (lower.contains("coerc") || lower.contains("mismatch") || lower.contains("cannot be cast") || lower.contains("unsupported cast")) => codes::DATATYPE_MISMATCH,
         _ if lower.contains("must appear in the group by") || lower.contains("projection references non-aggregate") => codes::GROUPING_ERROR,
         _ if lower.contains("divide by zero") => codes::DIVISION_BY_ZERO,
+        _ if lower.contains("step size cannot equal zero") => codes::INVALID_PARAMETER_VALUE,
         _ if lower.contains("not supported") || lower.contains("unsupported") => codes::FEATURE_NOT_SUPPORTED,
         _ => codes::SYNTAX_ERROR,
     };

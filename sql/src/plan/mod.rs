@@ -6,4 +6,5 @@ pub mod df;
 pub mod lower;
 pub mod prepare;
 pub mod subquery;
+pub mod table_functions;
 pub mod pg_functions;

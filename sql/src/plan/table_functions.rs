@@ -1,0 +1,73 @@
+//! Table functions in FROM: `generate_series(start, stop [, step])` over
+//! integers, as PostgreSQL has it (the column is named `generate_series`;
+//! `integer` when every argument fits one, else `bigint`; an empty series
+//! when the step points away from `stop`).
+//!
+//! DataFusion asks the [`ContextProvider`](datafusion_expr::planner::ContextProvider)
+//! for a table source; ours carries a VALUES plan of the whole series,
+//! which the analyzer inlines as it does a plain view, so the engine sees
+//! a constant. What this does not do: arguments that are not constants
+//! (a call per row of another table, LATERAL), timestamps with an
+//! interval step, and series longer than [`MAX_ROWS`]; each is refused
+//! with a message saying so.
+
+use super::context::EddySource;
+use arrow_schema::{DataType, Field, Schema};
+use datafusion_common::{not_impl_err, plan_err, Result, ScalarValue};
+use datafusion_expr::{lit, Expr, LogicalPlanBuilder, TableSource};
+use std::sync::Arc;
+
+/// The longest series planned (each row is held by the plan and the engine).
+pub const MAX_ROWS: i64 = 10_000_000;
+
+/// The source for table function `name` called with `args`.
+pub fn table_function(name: &str, args: Vec<Expr>) -> Result<Arc<dyn TableSource>> {
+    match name.to_ascii_lowercase().as_str() {
+        "generate_series" => generate_series(&args),
+        _ => plan_err!("invalid function '{}' in FROM: the table functions eddy has are generate_series(start, stop [, step]) over integers", name),
+    }
+}
+
+/// An integer constant: a literal, negated, or cast.
+fn integer(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Literal(v, _) => match v {
+            ScalarValue::Int8(Some(i)) => Some(*i as i64),
+            ScalarValue::Int16(Some(i)) => Some(*i as i64),
+            ScalarValue::Int32(Some(i)) => Some(*i as i64),
+            ScalarValue::Int64(Some(i)) => Some(*i),
+            ScalarValue::UInt8(Some(i)) => Some(*i as i64),
+            ScalarValue::UInt16(Some(i)) => Some(*i as i64),
+            ScalarValue::UInt32(Some(i)) => Some(*i as i64),
+            ScalarValue::UInt64(Some(i)) => i64::try_from(*i).ok(),
+            _ => None,
+        },
+        Expr::Negative(inner) => integer(inner)?.checked_neg(),
+        Expr::Cast(c) => integer(&c.expr),
+        _ => None,
+    }
+}
+
+fn generate_series(args: &[Expr]) -> Result<Arc<dyn TableSource>> {
+    if !(2..=3).contains(&args.len()) {
+        return plan_err!("invalid function 'generate_series' with {} arguments: it takes (start, stop) or (start, stop, step)", args.len());
+    }
+    let Some(values) = args.iter().map(integer).collect::<Option<Vec<i64>>>() else {
+        return not_impl_err!("generate_series is supported with integer constants only (not columns, parameters, timestamps or NULL): {}", args.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "));
+    };
+    let (start, stop, step) = (values[0], values[1], values.get(2).copied().unwrap_or(1));
+    if step == 0 {
+        return plan_err!("generate_series: step size cannot equal zero");
+    }
+    let len = if (step > 0 && start > stop) || (step < 0 && start < stop) { 0 } else { (stop as i128 - start as i128) / step as i128 + 1 };
+    if len > MAX_ROWS as i128 {
+        return not_impl_err!("generate_series({}, {}, {}) has {} rows; eddy plans at most {} (the series is a constant of the plan)", start, stop, step, len, MAX_ROWS);
+    }
+    let int32 = values.iter().all(|v| i32::try_from(*v).is_ok());
+    let series = (0..len as i64).map(|i| start + i * step);
+    let rows: Vec<Vec<Expr>> = if int32 { series.map(|v| vec![lit(v as i32)]).collect() } else { series.map(|v| vec![lit(v)]).collect() };
+    let data_type = if int32 { DataType::Int32 } else { DataType::Int64 };
+    let schema = Arc::new(Schema::new(vec![Field::new("generate_series", data_type.clone(), true)]));
+    let plan = if rows.is_empty() { LogicalPlanBuilder::empty(false).project(vec![Expr::Cast(datafusion_expr::Cast::new(Box::new(lit(ScalarValue::Null)), data_type)).alias("generate_series")])?.build()? } else { LogicalPlanBuilder::values(rows)?.project(vec![datafusion_expr::col("column1").alias("generate_series")])?.build()? };
+    Ok(Arc::new(EddySource::inlined(schema, plan)))
+}
