@@ -13,6 +13,13 @@ use crate::{Diff, GlobalId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// One right side of a [`Plan::LeftJoin`], with its key expressions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftJoinSide {
+    pub plan: Plan,
+    pub key: Vec<ScalarExpr>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Plan {
     /// A fixed multiset of rows.
@@ -35,13 +42,16 @@ pub enum Plan {
     /// joins and anti-joins without extra conditions lower to it, sharing
     /// the key arrangements of the inner join beside it.
     AntiJoin { left: Box<Plan>, right: Box<Plan>, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool },
-    /// Left outer equi-join: each row of `left` paired with every row of
-    /// `right` whose key equals its key (not NULL, unless `null_eq`), left
-    /// columns then right columns; a left row with no such right row once,
-    /// with NULL for every right column. LEFT and RIGHT joins on keys alone
-    /// lower to it (one operator instead of an inner join, an anti-join and
-    /// a union; see `render/left_join.rs`).
-    LeftJoin { left: Box<Plan>, right: Box<Plan>, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool },
+    /// Left outer equi-joins of `left` with each of `rights` on one key:
+    /// each row of `left` paired with every combination of one row from
+    /// each right side whose key equals the row's `left_key` (not NULL,
+    /// unless `null_eq`), a side with no such row giving NULL for each of
+    /// its columns. Columns: left's, then each right side's in order.
+    /// LEFT and RIGHT joins on keys alone lower to it (one operator instead
+    /// of an inner join, an anti-join and a union), and a chain of them on
+    /// the same left columns (an order and its payment, its shipment, ...)
+    /// is one node: see [`Plan::left_join`] and `render/left_join.rs`.
+    LeftJoin { left: Box<Plan>, left_key: Vec<ScalarExpr>, rights: Vec<LeftJoinSide>, null_eq: bool },
     /// Groups by the key expressions; output is key columns then one column
     /// per aggregate. No group, no row (global aggregates add their default
     /// row in the lowering).
@@ -73,6 +83,54 @@ impl Plan {
         Box::new(self)
     }
 
+    /// `left` LEFT JOIN `right` ON `left_key` = `right_key`, as a
+    /// [`Plan::LeftJoin`]. When `left` is already a left join on the same
+    /// key of the same rows (the key reads only its left side's columns),
+    /// possibly under a projection, `right` becomes one more side of it,
+    /// and the projection moves on top: `(L ⟕ A) ⟕ B`, both on `L.k`, is
+    /// `L ⟕ (A, B)`. The joined operator keeps each input once per key,
+    /// where the chain kept every intermediate row as well.
+    pub fn left_join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool) -> Plan {
+        let right_arity = right.arity();
+        let side = LeftJoinSide { plan: right, key: right_key };
+        // Under a projection: the key seen through it, the projection
+        // extended with the new side's columns.
+        if let Plan::Project { input, columns } = &left {
+            if let Plan::LeftJoin { .. } = **input {
+                let mut key = left_key.clone();
+                key.iter_mut().for_each(|k| k.permute(&|c| columns[c]));
+                if Self::extends(input, &key, null_eq) {
+                    let inner_arity = input.arity();
+                    let Plan::Project { input, mut columns } = left else { unreachable!() };
+                    columns.extend(inner_arity..inner_arity + right_arity);
+                    return Plan::Project { input: Self::add_side(*input, side).boxed(), columns };
+                }
+            }
+        }
+        if Self::extends(&left, &left_key, null_eq) {
+            return Self::add_side(left, side);
+        }
+        Plan::LeftJoin { left: left.boxed(), left_key, rights: vec![side], null_eq }
+    }
+
+    /// Whether `plan` is a left join on `key` (over its left side's columns).
+    fn extends(plan: &Plan, key: &[ScalarExpr], null_eq: bool) -> bool {
+        match plan {
+            Plan::LeftJoin { left, left_key, null_eq: ne, .. } => *ne == null_eq && left_key == key && key.iter().all(|k| k.support().iter().all(|c| *c < left.arity())),
+            _ => false,
+        }
+    }
+
+    fn add_side(plan: Plan, side: LeftJoinSide) -> Plan {
+        match plan {
+            Plan::LeftJoin { left, left_key, mut rights, null_eq } => {
+                rights.push(side);
+                Plan::LeftJoin { left, left_key, rights, null_eq }
+            }
+            other => other,
+        }
+    }
+
     /// The number of columns of the rows this plan produces.
     pub fn arity(&self) -> usize {
         match self {
@@ -80,7 +138,8 @@ impl Plan {
             Plan::Map { input, exprs } => input.arity() + exprs.len(),
             Plan::Filter { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } => input.arity(),
             Plan::Project { columns, .. } => columns.len(),
-            Plan::Join { left, right, .. } | Plan::LeftJoin { left, right, .. } => left.arity() + right.arity(),
+            Plan::Join { left, right, .. } => left.arity() + right.arity(),
+            Plan::LeftJoin { left, rights, .. } => left.arity() + rights.iter().map(|r| r.plan.arity()).sum::<usize>(),
             Plan::AntiJoin { left, .. } => left.arity(),
             Plan::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             Plan::Union { inputs } => inputs.first().map(|p| p.arity()).unwrap_or(0),
@@ -115,7 +174,8 @@ impl Plan {
             Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
             Plan::Let { value, body, .. } => vec![value, body],
             Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
-            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } | Plan::LeftJoin { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } => vec![left, right],
+            Plan::LeftJoin { left, rights, .. } => std::iter::once(&**left).chain(rights.iter().map(|r| &r.plan)).collect(),
             Plan::Union { inputs } => inputs.iter().collect(),
         }
     }
@@ -151,7 +211,8 @@ impl Plan {
             Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
             Plan::Let { value, body, .. } => vec![value, body],
             Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
-            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } | Plan::LeftJoin { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } => vec![left, right],
+            Plan::LeftJoin { left, rights, .. } => std::iter::once(&mut **left).chain(rights.iter_mut().map(|r| &mut r.plan)).collect(),
             Plan::Union { inputs } => inputs.iter_mut().collect(),
         }
     }
@@ -169,7 +230,10 @@ impl Plan {
             Plan::Join { left_key, right_key, .. } if left_key.is_empty() => writeln!(f, "{}CrossJoin", pad)?,
             Plan::Join { left_key, right_key, null_eq, .. } => writeln!(f, "{}Join on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
             Plan::AntiJoin { left_key, right_key, null_eq, .. } => writeln!(f, "{}AntiJoin on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
-            Plan::LeftJoin { left_key, right_key, null_eq, .. } => writeln!(f, "{}LeftJoin on ({}) = ({}){}", pad, list(left_key), list(right_key), if *null_eq { " null-eq" } else { "" })?,
+            Plan::LeftJoin { left_key, rights, null_eq, .. } => {
+                let sides = rights.iter().map(|r| format!("({})", list(&r.key))).collect::<Vec<_>>().join(", ");
+                writeln!(f, "{}LeftJoin on ({}) = {}{}", pad, list(left_key), sides, if *null_eq { " null-eq" } else { "" })?
+            }
             Plan::Reduce { group_key, aggregates, .. } => writeln!(f, "{}Reduce group=({}) aggs=({})", pad, list(group_key), aggregates.iter().map(|a| format!("{:?}({})", a.func, list(&a.args))).collect::<Vec<_>>().join(", "))?,
             Plan::Distinct { .. } => writeln!(f, "{}Distinct", pad)?,
             Plan::Union { .. } => writeln!(f, "{}Union", pad)?,

@@ -92,7 +92,29 @@ fn left_joins() {
         // Chained on one key, as the saga view joins an order's facts.
         ("chained left joins on k", left_join(left_join(t1(), t2(), vec![col(0)], vec![col(0)], false), filter(t2(), vec![gt(col(1), int(2))]), vec![col(0)], vec![col(0)], false)),
         ("filter over the padded columns", filter(left_join(t1(), t2(), vec![col(0)], vec![col(0)], false), vec![is_null(col(4))])),
+        // Three sides on one key, several rows per key on each: every
+        // combination, each side's change met with the others.
+        ("three sides, many rows per key", left_join(left_join(left_join(t1(), t2(), vec![modulo(col(1), int(3))], vec![modulo(col(1), int(3))], false), t1(), vec![modulo(col(1), int(3))], vec![modulo(col(1), int(3))], false), filter(t2(), vec![gt(col(1), int(2))]), vec![modulo(col(1), int(3))], vec![modulo(col(1), int(3))], false)),
+        ("three sides, keys with errors", left_join(left_join(left_join(t1(), t2(), vec![div(int(12), col(1))], vec![div(int(12), col(1))], false), t2(), vec![div(int(12), col(1))], vec![col(0)], false), t1(), vec![div(int(12), col(1))], vec![col(0)], false)),
+        // A projection between the joins (reordering, dropping a right
+        // column): the next side still joins on the first side's key.
+        ("chained through a projection", left_join(project(left_join(t1(), t2(), vec![col(0)], vec![col(0)], true), vec![4, 2, 0, 1]), t2(), vec![col(2)], vec![col(0)], true)),
+        // On a right side's column: not the same key, stays a chain.
+        ("chained on the first right side's column", left_join(left_join(t1(), t2(), vec![col(0)], vec![col(0)], false), t1(), vec![col(4)], vec![col(1)], false)),
     ];
+    // The chains on one key are single nodes; the last is not.
+    let sides = |name: &str| {
+        let mut p = &views.iter().find(|(n, _)| *n == name).unwrap().1;
+        while let Plan::Project { input, .. } | Plan::Filter { input, .. } = p {
+            p = input;
+        }
+        match p {
+            Plan::LeftJoin { rights, .. } => rights.len(),
+            other => panic!("{}: not a left join: {}", name, other),
+        }
+    };
+    assert_eq!((sides("chained left joins on k"), sides("three sides, many rows per key"), sides("three sides, keys with errors"), sides("chained through a projection")), (2, 3, 3, 2));
+    assert_eq!(sides("chained on the first right side's column"), 1);
     run_random("left_joins", 3, 40, TABLES, &views);
 }
 

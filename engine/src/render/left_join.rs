@@ -1,33 +1,40 @@
-//! Left outer equi-join ([`crate::plan::Plan::LeftJoin`]) in one operator
-//! that keeps both inputs by key.
+//! Left outer equi-joins ([`crate::plan::Plan::LeftJoin`]) in one operator
+//! that keeps every input by key: the left side and one or more right
+//! sides, all joined on the left rows' key.
 //!
-//! Semantics: per key `k`, the output is `L_k × pad(R_k)`, where `L_k` and
-//! `R_k` are the rows of each side with key `k` (with multiplicities) and
-//! `pad(R_k)` is `R_k`, or one all-NULL row when `R_k` is empty. Left rows
-//! whose key is NULL (without `null_eq`) or failed to evaluate match
-//! nothing: they come out padded, without state.
+//! Semantics: per key `k`, the output is `L_k × pad(R1_k) × … × pad(Rn_k)`,
+//! where `L_k` and `Ri_k` are the rows of each input with key `k` (with
+//! multiplicities) and `pad(R)` is `R`, or one all-NULL row when `R` is
+//! empty. Left rows whose key is NULL (without `null_eq`) or failed to
+//! evaluate match nothing: they come out padded, without state.
 //!
-//! Algorithm: when a time changes `L_k` by `ΔL` and `R_k` by `ΔR`, the
-//! output changes by
+//! Algorithm: a time's changes to one key are applied one input at a time,
+//! each meeting the inputs before it as changed and those after it as they
+//! were (the terms telescope to the new output minus the old):
 //!
 //! ```text
-//! ΔL × pad(R_k + ΔR)  +  L_k × (pad(R_k + ΔR) − pad(R_k))
+//! Σ_j  L_k × pad(R1_k') … (pad(Rj_k') − pad(Rj_k)) … pad(Rn_k)   then   ΔL × pad(R1_k') … pad(Rn_k')
 //! ```
 //!
-//! and `pad(R_k + ΔR) − pad(R_k)` is `ΔR`, minus the NULL row if `R_k` was
-//! empty, plus it if `R_k + ΔR` is. The work is the change times what it
-//! meets, as in differential's join: a new order line meets its product's
-//! one stock row; a restock meets every line of that product, as each of
-//! their output rows changes.
+//! and `pad(R') − pad(R)` is `ΔR`, minus the NULL row if `R` was empty,
+//! plus it if `R'` is. The work is the change times what it meets, as in
+//! differential's join: a new order line meets its product's one stock
+//! row; a restock meets every line of that product, as each of their
+//! output rows changes.
+//!
+//! Why one operator for several sides: the saga view joins an order with
+//! its cancellation, payment, reservation and shipments, each on the order
+//! id. As a chain of two-input joins, each join kept its whole left input,
+//! the previous join's ever wider rows, besides its right side; here each
+//! input is kept once: order_saga held 37 MB for 10,000 orders, now 17 MB.
 //!
 //! Why not the lowering to an inner join, an anti-join and a union (what
 //! FULL joins and joins with extra conditions still use): that is eight
 //! operators per join, among them a second join against the right side's
 //! distinct keys and a reduce that computes them, each maintaining an
-//! arrangement. The saga view chains four left joins on the order id.
-//! What this gives up: the sides are kept in this operator's hash maps,
-//! so they are not arrangements another join could share, and timestamps
-//! must be totally ordered (they are).
+//! arrangement. What this gives up: the inputs are kept in this operator's
+//! hash maps, so they are not arrangements another join could share, and
+//! timestamps must be totally ordered (they are).
 
 use super::state::{rows_footprint, Footprint, StateReport, StateSize};
 use super::stash::TimeStash;
@@ -127,54 +134,83 @@ impl Bag {
 impl Footprint for Sides {
     fn footprint(&self) -> StateSize {
         let mut s = self.left.footprint();
-        s += self.right.footprint();
+        for r in &self.rights {
+            s += r.footprint();
+        }
         s
     }
 }
 
-/// Both sides' rows with one key.
-#[derive(Default)]
+/// Every input's rows with one key.
 struct Sides {
     left: Bag,
-    right: Bag,
+    rights: Vec<Bag>,
 }
 
-/// One update of either input, as held until its time is complete.
+impl Sides {
+    fn is_empty(&self) -> bool {
+        self.left.is_empty() && self.rights.iter().all(Bag::is_empty)
+    }
+}
+
+/// One update of any input, as held until its time is complete.
 enum Update {
     Left(Option<Row>, Row, Diff),
-    Right(Row, Row, Diff),
+    /// Of the right side with this index.
+    Right(usize, Row, Row, Diff),
 }
 
 impl Update {
     fn key(&self) -> Option<&Row> {
         match self {
             Update::Left(k, _, _) => k.as_ref(),
-            Update::Right(k, _, _) => Some(k),
+            Update::Right(_, k, _, _) => Some(k),
         }
     }
 }
 
-fn concat(l: &Row, r: &Row) -> Row {
-    let mut out = Vec::with_capacity(l.len() + r.len());
-    out.extend(l.iter().cloned());
-    out.extend(r.iter().cloned());
-    out
+/// `pad(R)`: the rows of `bag`, or one row of `nulls` when it is empty.
+fn pad(bag: &Bag, nulls: &Row) -> Vec<(Row, Diff)> {
+    let mut rows = Vec::new();
+    bag.for_each(|r, d| rows.push((r.clone(), d)));
+    if rows.is_empty() {
+        rows.push((nulls.clone(), 1));
+    }
+    rows
 }
 
-/// Left-joins `left` with `right` (whose rows have `right_arity` columns).
-pub fn render<'s>(left: LeftKeyed<'s>, right: RightKeyed<'s>, right_arity: usize, state: &StateReport) -> Rows<'s> {
+/// Pushes `l ++ f_1 ++ ... ++ f_n` for each left row and each combination
+/// of one row per factor, the diffs multiplied.
+fn product<'a>(lefts: impl IntoIterator<Item = (&'a Row, Diff)>, factors: &[Vec<(Row, Diff)>], out: &mut Vec<(Row, Diff)>) {
+    let mut suffixes: Vec<(Row, Diff)> = vec![(Vec::new(), 1)];
+    for factor in factors {
+        suffixes = suffixes.iter().flat_map(|(s, sd)| factor.iter().map(move |(r, rd)| (s.iter().chain(r).cloned().collect(), sd * rd))).collect();
+    }
+    for (l, ld) in lefts {
+        for (s, sd) in &suffixes {
+            let mut row = Vec::with_capacity(l.len() + s.len());
+            row.extend(l.iter().cloned());
+            row.extend(s.iter().cloned());
+            out.push((row, ld * sd));
+        }
+    }
+}
+
+/// Left-joins `left` with each of `rights` (keyed rows, and their arity).
+pub fn render<'s>(left: LeftKeyed<'s>, rights: Vec<(RightKeyed<'s>, usize)>, state: &StateReport) -> Rows<'s> {
     let left_exchange = Exchange::new(|u: &((Option<Row>, Row), Timestamp, Diff)| match &(u.0).0 {
         Some(k) => k.hashed(),
         None => (u.0).1.hashed(),
     });
-    let right_exchange = Exchange::new(|u: &((Row, Row), Timestamp, Diff)| (u.0).0.hashed());
-    let nulls: Row = vec![Datum::Null; right_arity];
+    let nulls: Vec<Row> = rights.iter().map(|(_, arity)| vec![Datum::Null; *arity]).collect();
+    let all_nulls: Row = nulls.concat();
     let mut builder = OperatorBuilder::new("LeftJoin".to_owned(), left.inner.scope());
     let mut left = builder.new_input(left.inner, left_exchange);
-    let mut right = builder.new_input(right.inner, right_exchange);
+    let mut right_inputs: Vec<_> = rights.into_iter().map(|(r, _)| builder.new_input(r.inner, Exchange::new(|u: &((Row, Row), Timestamp, Diff)| (u.0).0.hashed()))).collect();
     // Scheduled on frontier changes only while updates are held (see stash).
-    builder.set_notify_for(0, FrontierInterest::IfCapability);
-    builder.set_notify_for(1, FrontierInterest::IfCapability);
+    for input in 0..=right_inputs.len() {
+        builder.set_notify_for(input, FrontierInterest::IfCapability);
+    }
     let (output, stream) = builder.new_output();
     let mut output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(Row, Timestamp, Diff)>>>::from(output);
     builder.build(move |_initial| {
@@ -182,10 +218,12 @@ pub fn render<'s>(left: LeftKeyed<'s>, right: RightKeyed<'s>, right_arity: usize
         let mut stash = TimeStash::default();
         move |frontiers| {
             let mut output = output.activate();
-            let (left_frontier, right_frontier) = (&frontiers[0], &frontiers[1]);
             left.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Left(k, row, d)))));
-            right.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Right(k, row, d)))));
-            stash.release(&[left_frontier, right_frontier], |at, time, mut updates| {
+            for (i, input) in right_inputs.iter_mut().enumerate() {
+                input.for_each(|cap, data| stash.hold(&cap, data.drain(..).map(|((k, row), t, d)| (t, Update::Right(i, k, row, d)))));
+            }
+            let frontiers: Vec<_> = frontiers.iter().collect();
+            stash.release(&frontiers, |at, time, mut updates| {
                 let mut keys = keys.borrow_mut();
                 let mut out: Vec<(Row, Diff)> = Vec::new();
                 updates.sort_by(|a, b| a.key().cmp(&b.key()));
@@ -194,47 +232,57 @@ pub fn render<'s>(left: LeftKeyed<'s>, right: RightKeyed<'s>, right_arity: usize
                         // NULL or failed keys: padded, nothing kept.
                         for u in group {
                             if let Update::Left(_, row, d) = u {
-                                out.push((concat(row, &nulls), *d));
+                                product([(row, *d)], &[vec![(all_nulls.clone(), 1)]], &mut out);
                             }
                         }
                         continue;
                     };
-                    let (mut dl, mut dr) = (Vec::new(), Vec::new());
+                    let mut dl = Vec::new();
+                    let mut dr: Vec<Vec<(Row, Diff)>> = vec![Vec::new(); nulls.len()];
                     for u in group {
                         match u {
                             Update::Left(_, row, d) => dl.push((row.clone(), *d)),
-                            Update::Right(_, row, d) => dr.push((row.clone(), *d)),
+                            Update::Right(i, _, row, d) => dr[*i].push((row.clone(), *d)),
                         }
                     }
-                    consolidate(&mut dl);
-                    consolidate(&mut dr);
-                    let sides = keys.entry(key.clone()).or_default();
-                    if !dr.is_empty() {
-                        // L_k × (pad(R_k + ΔR) − pad(R_k)), with the old L_k.
-                        let was_empty = sides.right.is_empty();
-                        for (row, d) in &dr {
-                            sides.right.update(row, *d);
+                    let sides = keys.entry(key.clone()).or_insert_with(|| Sides { left: Bag::default(), rights: nulls.iter().map(|_| Bag::default()).collect() });
+                    // One side at a time, each change met with the sides
+                    // before it as changed and those after it as they were:
+                    // L × pad(R_1') … (pad(R_j') − pad(R_j)) … pad(R_n).
+                    for (j, mut changes) in dr.into_iter().enumerate() {
+                        consolidate(&mut changes);
+                        if changes.is_empty() {
+                            continue;
                         }
-                        let mut dpad = dr;
+                        let was_empty = sides.rights[j].is_empty();
+                        for (row, d) in &changes {
+                            sides.rights[j].update(row, *d);
+                        }
                         if was_empty {
-                            dpad.push((nulls.clone(), -1));
+                            changes.push((nulls[j].clone(), -1));
                         }
-                        if sides.right.is_empty() {
-                            dpad.push((nulls.clone(), 1));
+                        if sides.rights[j].is_empty() {
+                            changes.push((nulls[j].clone(), 1));
                         }
-                        consolidate(&mut dpad);
-                        sides.left.for_each(|l, ld| out.extend(dpad.iter().map(|(r, rd)| (concat(l, r), ld * rd))));
+                        consolidate(&mut changes);
+                        if changes.is_empty() || sides.left.is_empty() {
+                            continue;
+                        }
+                        let factors: Vec<Vec<(Row, Diff)>> = (0..nulls.len()).map(|i| if i == j { std::mem::take(&mut changes) } else { pad(&sides.rights[i], &nulls[i]) }).collect();
+                        let mut lefts = Vec::new();
+                        sides.left.for_each(|l, d| lefts.push((l.clone(), d)));
+                        product(lefts.iter().map(|(l, d)| (l, *d)), &factors, &mut out);
                     }
-                    // ΔL × pad(R_k + ΔR).
-                    for (l, ld) in &dl {
-                        if sides.right.is_empty() {
-                            out.push((concat(l, &nulls), *ld));
-                        } else {
-                            sides.right.for_each(|r, rd| out.push((concat(l, r), ld * rd)));
+                    // Then ΔL × pad(R_1') … pad(R_n').
+                    consolidate(&mut dl);
+                    if !dl.is_empty() {
+                        let factors: Vec<Vec<(Row, Diff)>> = sides.rights.iter().zip(&nulls).map(|(r, n)| pad(r, n)).collect();
+                        product(dl.iter().map(|(l, d)| (l, *d)), &factors, &mut out);
+                        for (l, d) in &dl {
+                            sides.left.update(l, *d);
                         }
-                        sides.left.update(l, *ld);
                     }
-                    if sides.left.is_empty() && sides.right.is_empty() {
+                    if sides.is_empty() {
                         keys.remove(key);
                     }
                 }

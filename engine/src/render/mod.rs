@@ -8,7 +8,7 @@
 //! Semantics per node are documented on [`Plan`]. Where each node goes:
 //! - chains of Map, Filter and Project: one operator, [`row_ops`];
 //! - inner joins and anti-joins, over arrangements they share: [`join`];
-//! - left outer joins: [`left_join`];
+//! - left outer joins, a chain of them on one key as one: [`left_join`];
 //! - aggregates: [`accumulate`] when every one adds up (count, sum, avg),
 //!   else recomputed per group ([`group`]) in [`reduce`]'s operator;
 //! - TopK: each group kept sorted, [`top_k`];
@@ -129,13 +129,17 @@ impl<'s> Context<'_, 's> {
                 let r = self.arrange(right, right_key, *null_eq);
                 join::anti(rows, l, r)
             }
-            Plan::LeftJoin { left, right, left_key, right_key, null_eq } => {
-                let right_arity = right.arity();
+            Plan::LeftJoin { left, left_key, rights, null_eq } => {
                 let l = self.render(left);
                 let l = self.left_keyed(l, left_key.clone(), *null_eq);
-                let r = self.render(right);
-                let r = self.keyed(r, right_key.clone(), *null_eq);
-                left_join::render(l, r, right_arity, &self.state)
+                let rs = rights
+                    .iter()
+                    .map(|side| {
+                        let r = self.render(&side.plan);
+                        (self.keyed(r, side.key.clone(), *null_eq), side.plan.arity())
+                    })
+                    .collect();
+                left_join::render(l, rs, &self.state)
             }
             Plan::Reduce { input, group_key, aggregates } if accumulate::applies(aggregates) => {
                 let rows = self.render(input);

@@ -164,8 +164,10 @@ pub fn join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<S
 pub fn anti_join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool) -> Plan {
     Plan::AntiJoin { left: left.boxed(), right: right.boxed(), left_key, right_key, null_eq }
 }
+/// Through the engine's constructor, which makes a chain of left joins on
+/// one key a single node with several right sides.
 pub fn left_join(left: Plan, right: Plan, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>, null_eq: bool) -> Plan {
-    Plan::LeftJoin { left: left.boxed(), right: right.boxed(), left_key, right_key, null_eq }
+    Plan::left_join(left, right, left_key, right_key, null_eq)
 }
 pub fn reduce(input: Plan, group_key: Vec<ScalarExpr>, aggregates: Vec<AggregateExpr>) -> Plan {
     Plan::Reduce { input: input.boxed(), group_key, aggregates }
@@ -333,24 +335,33 @@ pub fn reference(plan: &Plan, tables: &HashMap<GlobalId, Multiset>, errs: &mut B
                 }
             }
         }
-        Plan::LeftJoin { left, right, left_key, right_key, null_eq } => {
-            let nulls = vec![Datum::Null; right.arity()];
-            let r: Vec<(Row, Row, Diff)> = reference(right, tables, errs).into_iter().filter(|(_, d)| *d != 0).filter_map(|(r, d)| key_of(right_key, &r, *null_eq, errs).map(|k| (k, r, d))).collect();
-            // A left row whose key is NULL (without null_eq) or fails to
-            // evaluate matches nothing: it comes out padded with NULLs.
-            for (row, d) in reference(left, tables, errs) {
-                let key = key_of(left_key, &row, *null_eq, errs);
-                let matches: Vec<&(Row, Row, Diff)> = r.iter().filter(|(k, _, _)| Some(k) == key.as_ref()).collect();
-                let mut padded = row.clone();
-                if matches.is_empty() {
-                    padded.extend(nulls.iter().cloned());
-                    update(&mut out, padded, d);
+        Plan::LeftJoin { left, left_key, rights, null_eq } => {
+            // The left key is evaluated once per left row. A row whose key is
+            // NULL (without null_eq) or fails to evaluate matches nothing:
+            // NULLs for every side. Each side joins in turn: the rows so far
+            // with every matching row of the side, or its NULLs.
+            let mut rows: Vec<(Option<Row>, Row, Diff)> = reference(left, tables, errs).into_iter().map(|(row, d)| (key_of(left_key, &row, *null_eq, errs), row, d)).collect();
+            for side in rights {
+                let nulls = vec![Datum::Null; side.plan.arity()];
+                let r: Vec<(Row, Row, Diff)> = reference(&side.plan, tables, errs).into_iter().filter(|(_, d)| *d != 0).filter_map(|(r, d)| key_of(&side.key, &r, *null_eq, errs).map(|k| (k, r, d))).collect();
+                let mut next = Vec::new();
+                for (key, row, d) in rows {
+                    let matches: Vec<&(Row, Row, Diff)> = r.iter().filter(|(k, _, _)| Some(k) == key.as_ref()).collect();
+                    if matches.is_empty() {
+                        let mut padded = row.clone();
+                        padded.extend(nulls.iter().cloned());
+                        next.push((key.clone(), padded, d));
+                    }
+                    for (_, rr, rd) in matches {
+                        let mut joined = row.clone();
+                        joined.extend(rr.iter().cloned());
+                        next.push((key.clone(), joined, d * rd));
+                    }
                 }
-                for (_, rr, rd) in matches {
-                    let mut joined = row.clone();
-                    joined.extend(rr.iter().cloned());
-                    update(&mut out, joined, d * rd);
-                }
+                rows = next;
+            }
+            for (_, row, d) in rows {
+                update(&mut out, row, d);
             }
         }
         Plan::Reduce { input, group_key, aggregates } => {

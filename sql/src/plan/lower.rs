@@ -319,7 +319,7 @@ impl Lowerer<'_> {
         // join is a LEFT join with the sides swapped, then reordered.
         if !has_filter && matches!(join_type, JoinType::Left | JoinType::Right) {
             let (l, r, lk, rk) = if join_type == JoinType::Left { (left, right, left_key, right_key) } else { (right, left, right_key, left_key) };
-            let joined = Plan::LeftJoin { left: l.boxed(), right: r.boxed(), left_key: lk, right_key: rk, null_eq };
+            let joined = Plan::left_join(l, r, lk, rk, null_eq);
             return Ok(match join_type {
                 JoinType::Left => joined,
                 _ => project(joined, (ra..ra + la).chain(0..ra).collect()),
