@@ -164,7 +164,15 @@ impl Engine {
             let rx = receivers.lock().unwrap()[w.index()].take().expect("each worker takes its receiver once");
             thread_tx.lock().unwrap().send((w.index(), std::thread::current())).unwrap();
             let (index, uppers) = (w.index(), worker_uppers.clone());
-            worker::Worker::new(w, rx, move |t| uppers.advance(index, t)).run();
+            let run = std::panic::AssertUnwindSafe(|| worker::Worker::new(w, rx, move |t| uppers.advance(index, t)).run());
+            if std::panic::catch_unwind(run).is_err() {
+                // A bug, not bad input (that flows as data). The other
+                // workers would wait for this one forever and every view
+                // would stop moving: better a clear exit a supervisor sees
+                // than a server that answers with stale or no results.
+                eprintln!("eddy: engine worker {} failed (the panic is above); exiting, as no view can be maintained without it. This is a bug in eddy: please report it with the statements that led to it.", index);
+                std::process::exit(70);
+            }
         })
         .expect("timely workers start");
         let mut threads: Vec<(usize, Thread)> = (0..workers).map(|_| thread_rx.recv().unwrap()).collect();

@@ -86,5 +86,10 @@ pub fn translate(e: DataFusionError) -> SqlError {
     if code == codes::UNDEFINED_COLUMN {
         err = err.with_hint("check the column name, or qualify it with its table");
     }
+    if lower.contains("invalid function 'generate_series'") && !lower.contains("arguments") {
+        // Not DataFusion's guess at a similar scalar function.
+        err.message = "function generate_series is not allowed in the select list".to_string();
+        err = err.with_hint("generate_series is a table function in eddy: write SELECT ... FROM generate_series(start, stop [, step])");
+    }
     err
 }
