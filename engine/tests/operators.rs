@@ -166,6 +166,21 @@ fn reduce_aggregates() {
             reduce(t1(), vec![col(0)], vec![count_star(), agg(AggregateFunc::Count, vec![v.clone()], I64), agg(AggregateFunc::Sum, vec![v.clone()], I64), agg(AggregateFunc::Avg, vec![v.clone()], NUMERIC), sum_filtered.clone()]),
         ),
         ("global: count and numeric sum", reduce(t1(), vec![], vec![count_star(), agg(AggregateFunc::Sum, vec![v.clone()], NUMERIC)])),
+        // bool_and and bool_or add up too (values and trues), with FILTER,
+        // and count of a text column.
+        (
+            "group by k % 3: bool_and, bool_or, bool_or with FILTER, count(s)",
+            reduce(
+                t1(),
+                vec![modulo(col(0), int(3))],
+                vec![
+                    agg(AggregateFunc::BoolAnd, vec![gt(v.clone(), int(0))], ScalarType::Bool),
+                    agg(AggregateFunc::BoolOr, vec![lt(v.clone(), int(0))], ScalarType::Bool),
+                    AggregateExpr { filter: Some(gt(col(0), int(1))), ..agg(AggregateFunc::BoolOr, vec![gt(v.clone(), int(1))], ScalarType::Bool) },
+                    AggregateExpr { exact_input: false, ..agg(AggregateFunc::Count, vec![col(2)], I64) },
+                ],
+            ),
+        ),
         // count(DISTINCT v) as DataFusion plans it: two stacked reduces.
         ("stacked reduces", reduce(reduce(t1(), vec![col(0), col(1)], vec![]), vec![col(0)], vec![agg(AggregateFunc::Count, vec![col(1)], I64)])),
         ("reduce over a join", reduce(join(t1(), t2(), vec![col(0)], vec![col(0)], false), vec![col(4)], vec![count_star(), agg(AggregateFunc::Sum, vec![mul(col(1), col(4))], I64), agg(AggregateFunc::Min, vec![col(2)], ScalarType::Text)])),

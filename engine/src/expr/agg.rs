@@ -49,10 +49,18 @@ pub struct AggregateExpr {
 
 impl AggregateExpr {
     /// Whether the aggregate can be maintained from the sum of its rows'
-    /// contributions (count, sum and avg over exact numbers, without
-    /// DISTINCT or ORDER BY), instead of recomputing the group.
+    /// contributions, instead of recomputing the group: count of anything,
+    /// bool_and and bool_or (counts of values and of trues), sum and avg
+    /// over exact numbers; none with DISTINCT (which bool_and and bool_or
+    /// ignore) or ORDER BY.
     pub fn is_accumulable(&self) -> bool {
-        matches!(self.func, AggregateFunc::Count | AggregateFunc::Sum | AggregateFunc::Avg) && self.exact_input && !self.distinct && self.order_by.is_empty()
+        let plain = self.order_by.is_empty();
+        match self.func {
+            AggregateFunc::Count => plain && !self.distinct,
+            AggregateFunc::BoolAnd | AggregateFunc::BoolOr => plain,
+            AggregateFunc::Sum | AggregateFunc::Avg => plain && !self.distinct && self.exact_input,
+            _ => false,
+        }
     }
 
     /// The aggregate's value over an empty input: 0 for count, NULL else.

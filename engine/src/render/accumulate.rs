@@ -1,4 +1,5 @@
-//! Accumulable reductions: count, sum and avg over exact numbers.
+//! Accumulable reductions: count, bool_and and bool_or, sum and avg over
+//! exact numbers.
 //!
 //! Instead of recomputing a group from all its rows on every change (what
 //! [`super::group::aggregate`] does), each row contributes a vector of
@@ -167,6 +168,8 @@ fn contribution_of(row: &[Datum], aggs: &[AggregateExpr]) -> Result<Accums, Eval
         };
         out.push(match arg.eval(row)? {
             Datum::Null => (0, Sum::Zero),
+            // bool_and and bool_or: how many values, and how many are true.
+            Datum::Bool(b) if matches!(agg.func, AggregateFunc::BoolAnd | AggregateFunc::BoolOr) => (1, Sum::Int(b as i128)),
             Datum::Int(i) if agg.func != AggregateFunc::Count => (1, Sum::Int(i as i128)),
             Datum::Numeric(n) if agg.func != AggregateFunc::Count => (1, Sum::numeric(n)),
             _ => (1, Sum::Zero),
@@ -188,6 +191,8 @@ pub fn finish(key: &Row, totals: &Accums, aggs: &[AggregateExpr]) -> Option<Resu
         let value = match agg.func {
             AggregateFunc::Count => Ok(Datum::Int(count)),
             _ if count == 0 => Ok(Datum::Null),
+            AggregateFunc::BoolAnd => Ok(Datum::Bool(matches!(sum, Sum::Int(t) if t == count as i128))),
+            AggregateFunc::BoolOr => Ok(Datum::Bool(matches!(sum, Sum::Int(t) if t > 0))),
             AggregateFunc::Sum => match sum {
                 Sum::Numeric(..) => Ok(Datum::Numeric(sum.decimal())),
                 Sum::Int(s) if matches!(agg.output, ScalarType::Numeric { .. }) => Decimal::from_i128(s).map(Datum::Numeric).ok_or_else(|| EvalError::new("22003", "value overflows numeric format")),
