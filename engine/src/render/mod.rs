@@ -130,20 +130,12 @@ impl<'s> Context<'_, 's> {
                 join::anti(rows, l, r)
             }
             Plan::LeftJoin { left, left_key, rights, null_eq } => {
-                let l = self.render(left);
-                let l = self.left_keyed(l, left_key.clone(), *null_eq);
-                let rs = rights
-                    .iter()
-                    .map(|side| {
-                        let r = self.render(&side.plan);
-                        (self.keyed(r, side.key.clone(), *null_eq), side.plan.arity())
-                    })
-                    .collect();
+                let l = self.render_left_keyed(left, left_key.clone(), *null_eq);
+                let rs = rights.iter().map(|side| (self.render_keyed(&side.plan, side.key.clone(), *null_eq), side.plan.arity())).collect();
                 left_join::render(l, rs, &self.state)
             }
             Plan::Reduce { input, group_key, aggregates } if accumulate::applies(aggregates) => {
-                let rows = self.render(input);
-                let keyed = self.keyed(rows, group_key.clone(), true);
+                let keyed = self.render_keyed(input, group_key.clone(), true);
                 let aggs = aggregates.clone();
                 let contributions = self.fallible(keyed, "Contributions", move |(key, row): (Row, Row)| {
                     let (c, e) = accumulate::contribution(&row, &aggs);
@@ -153,8 +145,7 @@ impl<'s> Context<'_, 's> {
                 self.fallible(results, "Results", Some)
             }
             Plan::Reduce { input, group_key, aggregates } => {
-                let rows = self.render(input);
-                let keyed = self.keyed(rows, group_key.clone(), true);
+                let keyed = self.render_keyed(input, group_key.clone(), true);
                 let aggs = aggregates.clone();
                 let results = reduce::render(keyed, "Reduce", &self.state, move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                     out.push((group::aggregate(key, vals, &aggs), 1));
@@ -174,8 +165,7 @@ impl<'s> Context<'_, 's> {
                 top_k::render(keyed, order_by.clone(), *limit, *offset, &self.state)
             }
             Plan::Window { input, partition_by, order_by, exprs } => {
-                let rows = self.render(input);
-                let keyed = self.keyed(rows, partition_by.clone(), true);
+                let keyed = self.render_keyed(input, partition_by.clone(), true);
                 let results = window::render(keyed, order_by.clone(), exprs.clone(), &self.state);
                 self.fallible(results, "Results", Some)
             }
@@ -195,11 +185,11 @@ impl<'s> Context<'_, 's> {
         if let Some(a) = name.as_ref().and_then(|n| self.arranged.get(n)) {
             return a.clone();
         }
-        let rows = match rows {
-            Some(r) => r,
-            None => self.render(plan),
+        let keyed = match rows {
+            Some(r) => self.keyed(r, key.to_vec(), null_eq),
+            None => self.render_keyed(plan, key.to_vec(), null_eq),
         };
-        let arranged = self.keyed(rows, key.to_vec(), null_eq).arrange_by_key_named("ArrangeByKey");
+        let arranged = keyed.arrange_by_key_named("ArrangeByKey");
         if let Some(n) = name {
             self.arranged.insert(n, arranged.clone());
         }
@@ -209,25 +199,45 @@ impl<'s> Context<'_, 's> {
     /// Pairs each row with its key; with `null_eq` false, rows whose key has
     /// a NULL are dropped (they can never join).
     fn keyed(&mut self, rows: Rows<'s>, key: Vec<ScalarExpr>, null_eq: bool) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
-        self.fallible(rows, "Key", move |row: Row| {
-            let mut k = Vec::with_capacity(key.len());
-            for e in &key {
-                match e.eval(&row) {
-                    Ok(Datum::Null) if !null_eq => return None,
-                    Ok(v) => k.push(v),
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            Some(Ok((k, row)))
+        self.fallible(rows, "Key", move |row: Row| key_of(&key, row, null_eq))
+    }
+
+    /// [`Self::keyed`] over `plan`'s rows. A chain of Map, Filter and
+    /// Project at the top of `plan` runs in the same operator as the key:
+    /// one operator fewer, for timely to schedule at every timestamp.
+    fn render_keyed(&mut self, plan: &Plan, key: Vec<ScalarExpr>, null_eq: bool) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
+        let Some((ops, below)) = RowOps::of(plan) else {
+            let rows = self.render(plan);
+            return self.keyed(rows, key, null_eq);
+        };
+        let rows = self.render(below);
+        self.fallible(rows, "RowOps+Key", move |row: Row| match ops.apply(row) {
+            Some(Ok(row)) => key_of(&key, row, null_eq),
+            Some(Err(e)) => Some(Err(e)),
+            None => None,
         })
     }
 
-    /// Pairs each row with its key for the left side of a left join: `None`
-    /// when the key has a NULL (without `null_eq`) or fails to evaluate (the
-    /// error goes to the errs collection too), as such a row matches nothing
-    /// but is still in the output.
-    fn left_keyed(&mut self, rows: Rows<'s>, key: Vec<ScalarExpr>, null_eq: bool) -> left_join::LeftKeyed<'s> {
-        self.fallible(rows, "Key", move |row: Row| {
+    /// Pairs each row of `plan` with its key for the left side of a left
+    /// join: `None` when the key has a NULL (without `null_eq`) or fails to
+    /// evaluate (the error goes to the errs collection too), as such a row
+    /// matches nothing but is still in the output. A Map, Filter and
+    /// Project chain at the top of `plan` runs in the same operator.
+    fn render_left_keyed(&mut self, plan: &Plan, key: Vec<ScalarExpr>, null_eq: bool) -> left_join::LeftKeyed<'s> {
+        let (ops, below) = match RowOps::of(plan) {
+            Some((ops, below)) => (Some(ops), below),
+            None => (None, plan),
+        };
+        let rows = self.render(below);
+        self.fallible(rows, if ops.is_some() { "RowOps+Key" } else { "Key" }, move |row: Row| {
+            let row = match &ops {
+                None => row,
+                Some(ops) => match ops.apply(row) {
+                    Some(Ok(row)) => row,
+                    Some(Err(e)) => return [Some(Err(e)), None].into_iter().flatten(),
+                    None => return [None, None].into_iter().flatten(),
+                },
+            };
             let mut k = Vec::with_capacity(key.len());
             for e in &key {
                 match e.eval(&row) {
@@ -253,4 +263,18 @@ impl<'s> Context<'_, 's> {
         self.errs.push(errs);
         oks
     }
+}
+
+/// `row` with its key: `None` when the key has a NULL and `null_eq` is
+/// false (such a row can never match), the error when one fails.
+fn key_of(key: &[ScalarExpr], row: Row, null_eq: bool) -> Option<Result<(Row, Row), EvalError>> {
+    let mut k = Vec::with_capacity(key.len());
+    for e in key {
+        match e.eval(&row) {
+            Ok(Datum::Null) if !null_eq => return None,
+            Ok(v) => k.push(v),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok((k, row)))
 }
