@@ -29,8 +29,8 @@ pub struct SystemTables {
 }
 
 /// Every worker's share of each collection's stats, summed (the upper is
-/// the least), once all have answered or after `timeout`.
-fn collect_stats(engine: &Engine, timeout: std::time::Duration) -> impl std::future::Future<Output = BTreeMap<GlobalId, CollectionStats>> + 'static {
+/// the least), once all have answered; `None` after `timeout`.
+fn collect_stats(engine: &Engine, timeout: std::time::Duration) -> impl std::future::Future<Output = Option<BTreeMap<GlobalId, CollectionStats>>> + 'static {
     let workers = engine.workers();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let collected = Arc::new(Mutex::new((Some(tx), BTreeMap::<GlobalId, CollectionStats>::new(), 0usize)));
@@ -54,7 +54,7 @@ fn collect_stats(engine: &Engine, timeout: std::time::Duration) -> impl std::fut
             }
         }),
     });
-    async move { tokio::time::timeout(timeout, rx).await.ok().and_then(|r| r.ok()).unwrap_or_default() }
+    async move { tokio::time::timeout(timeout, rx).await.ok().and_then(|r| r.ok()) }
 }
 
 impl State {
@@ -206,7 +206,11 @@ impl Coordinator {
             };
             let stats = asked.await;
             let mut state = self.state.lock().await;
-            state.system.stats = stats;
+            // A busy engine may not answer within the second: keep the last
+            // report rather than show every object gone.
+            if let Some(stats) = stats {
+                state.system.stats = stats;
+            }
             state.refresh_system_tables();
             *metrics.lock().unwrap() = state.metrics();
         }
