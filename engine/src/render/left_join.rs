@@ -106,15 +106,14 @@ impl Bag {
         }
     }
 
-    fn for_each(&self, mut f: impl FnMut(&Row, Diff)) {
-        match self {
-            Bag::Few(rows) => rows.iter().for_each(|(r, d)| f(r, *d)),
-            Bag::Many(rows) => rows.iter().for_each(|(r, d)| f(r, *d)),
-        }
+    fn iter(&self) -> impl Iterator<Item = (&Row, Diff)> {
+        let (few, many) = match self {
+            Bag::Few(rows) => (Some(rows.iter()), None),
+            Bag::Many(rows) => (None, Some(rows.iter())),
+        };
+        few.into_iter().flatten().map(|(r, d)| (r, *d)).chain(many.into_iter().flatten().map(|(r, d)| (r, *d)))
     }
-}
 
-impl Bag {
     fn footprint(&self) -> StateSize {
         match self {
             Bag::Few(rows) => {
@@ -170,21 +169,20 @@ impl Update {
 }
 
 /// `pad(R)`: the rows of `bag`, or one row of `nulls` when it is empty.
-fn pad(bag: &Bag, nulls: &Row) -> Vec<(Row, Diff)> {
-    let mut rows = Vec::new();
-    bag.for_each(|r, d| rows.push((r.clone(), d)));
-    if rows.is_empty() {
-        rows.push((nulls.clone(), 1));
+fn pad<'a>(bag: &'a Bag, nulls: &'a Row) -> Vec<(&'a Row, Diff)> {
+    if bag.is_empty() {
+        vec![(nulls, 1)]
+    } else {
+        bag.iter().collect()
     }
-    rows
 }
 
 /// Pushes `l ++ f_1 ++ ... ++ f_n` for each left row and each combination
 /// of one row per factor, the diffs multiplied.
-fn product<'a>(lefts: impl IntoIterator<Item = (&'a Row, Diff)>, factors: &[Vec<(Row, Diff)>], out: &mut Vec<(Row, Diff)>) {
+fn product<'a>(lefts: impl IntoIterator<Item = (&'a Row, Diff)>, factors: &[Vec<(&Row, Diff)>], out: &mut Vec<(Row, Diff)>) {
     let mut suffixes: Vec<(Row, Diff)> = vec![(Vec::new(), 1)];
     for factor in factors {
-        suffixes = suffixes.iter().flat_map(|(s, sd)| factor.iter().map(move |(r, rd)| (s.iter().chain(r).cloned().collect(), sd * rd))).collect();
+        suffixes = suffixes.iter().flat_map(|(s, sd)| factor.iter().map(move |(r, rd)| (s.iter().chain(*r).cloned().collect(), sd * rd))).collect();
     }
     for (l, ld) in lefts {
         for (s, sd) in &suffixes {
@@ -232,7 +230,7 @@ pub fn render<'s>(left: LeftKeyed<'s>, rights: Vec<(RightKeyed<'s>, usize)>, sta
                         // NULL or failed keys: padded, nothing kept.
                         for u in group {
                             if let Update::Left(_, row, d) = u {
-                                product([(row, *d)], &[vec![(all_nulls.clone(), 1)]], &mut out);
+                                product([(row, *d)], &[vec![(&all_nulls, 1)]], &mut out);
                             }
                         }
                         continue;
@@ -268,15 +266,13 @@ pub fn render<'s>(left: LeftKeyed<'s>, rights: Vec<(RightKeyed<'s>, usize)>, sta
                         if changes.is_empty() || sides.left.is_empty() {
                             continue;
                         }
-                        let factors: Vec<Vec<(Row, Diff)>> = (0..nulls.len()).map(|i| if i == j { std::mem::take(&mut changes) } else { pad(&sides.rights[i], &nulls[i]) }).collect();
-                        let mut lefts = Vec::new();
-                        sides.left.for_each(|l, d| lefts.push((l.clone(), d)));
-                        product(lefts.iter().map(|(l, d)| (l, *d)), &factors, &mut out);
+                        let factors: Vec<Vec<(&Row, Diff)>> = (0..nulls.len()).map(|i| if i == j { changes.iter().map(|(r, d)| (r, *d)).collect() } else { pad(&sides.rights[i], &nulls[i]) }).collect();
+                        product(sides.left.iter(), &factors, &mut out);
                     }
                     // Then ΔL × pad(R_1') … pad(R_n').
                     consolidate(&mut dl);
                     if !dl.is_empty() {
-                        let factors: Vec<Vec<(Row, Diff)>> = sides.rights.iter().zip(&nulls).map(|(r, n)| pad(r, n)).collect();
+                        let factors: Vec<Vec<(&Row, Diff)>> = sides.rights.iter().zip(&nulls).map(|(r, n)| pad(r, n)).collect();
                         product(dl.iter().map(|(l, d)| (l, *d)), &factors, &mut out);
                         for (l, d) in &dl {
                             sides.left.update(l, *d);

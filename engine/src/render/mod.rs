@@ -199,22 +199,20 @@ impl<'s> Context<'_, 's> {
     /// Pairs each row with its key; with `null_eq` false, rows whose key has
     /// a NULL are dropped (they can never join).
     fn keyed(&mut self, rows: Rows<'s>, key: Vec<ScalarExpr>, null_eq: bool) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
-        self.fallible(rows, "Key", move |row: Row| key_of(&key, row, null_eq))
+        self.fallible(rows, "Key", move |row: Row| Some(key_of(&key, &row, null_eq)?.map(|k| (k, row))))
     }
 
     /// [`Self::keyed`] over `plan`'s rows. A chain of Map, Filter and
     /// Project at the top of `plan` runs in the same operator as the key:
     /// one operator fewer, for timely to schedule at every timestamp.
     fn render_keyed(&mut self, plan: &Plan, key: Vec<ScalarExpr>, null_eq: bool) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
-        let Some((ops, below)) = RowOps::of(plan) else {
-            let rows = self.render(plan);
-            return self.keyed(rows, key, null_eq);
-        };
-        let rows = self.render(below);
-        self.fallible(rows, "RowOps+Key", move |row: Row| match ops.apply(row) {
-            Some(Ok(row)) => key_of(&key, row, null_eq),
-            Some(Err(e)) => Some(Err(e)),
-            None => None,
+        let (rows, ops) = self.render_below_row_ops(plan);
+        self.fallible(rows, if ops.is_some() { "RowOps+Key" } else { "Key" }, move |row: Row| {
+            let row = match RowOps::apply_some(&ops, row)? {
+                Ok(row) => row,
+                Err(e) => return Some(Err(e)),
+            };
+            Some(key_of(&key, &row, null_eq)?.map(|k| (k, row)))
         })
     }
 
@@ -224,30 +222,31 @@ impl<'s> Context<'_, 's> {
     /// matches nothing but is still in the output. A Map, Filter and
     /// Project chain at the top of `plan` runs in the same operator.
     fn render_left_keyed(&mut self, plan: &Plan, key: Vec<ScalarExpr>, null_eq: bool) -> left_join::LeftKeyed<'s> {
-        let (ops, below) = match RowOps::of(plan) {
-            Some((ops, below)) => (Some(ops), below),
-            None => (None, plan),
-        };
-        let rows = self.render(below);
+        let (rows, ops) = self.render_below_row_ops(plan);
         self.fallible(rows, if ops.is_some() { "RowOps+Key" } else { "Key" }, move |row: Row| {
-            let row = match &ops {
-                None => row,
-                Some(ops) => match ops.apply(row) {
-                    Some(Ok(row)) => row,
-                    Some(Err(e)) => return [Some(Err(e)), None].into_iter().flatten(),
-                    None => return [None, None].into_iter().flatten(),
-                },
+            let row = match RowOps::apply_some(&ops, row) {
+                Some(Ok(row)) => row,
+                Some(Err(e)) => return [Some(Err(e)), None].into_iter().flatten(),
+                None => return [None, None].into_iter().flatten(),
             };
-            let mut k = Vec::with_capacity(key.len());
-            for e in &key {
-                match e.eval(&row) {
-                    Ok(Datum::Null) if !null_eq => return [Some(Ok((None, row))), None].into_iter().flatten(),
-                    Ok(v) => k.push(v),
-                    Err(e) => return [Some(Err(e)), Some(Ok((None, row)))].into_iter().flatten(),
-                }
+            match key_of(&key, &row, null_eq) {
+                Some(Ok(k)) => [Some(Ok((Some(k), row))), None],
+                None => [Some(Ok((None, row))), None],
+                Some(Err(e)) => [Some(Err(e)), Some(Ok((None, row)))],
             }
-            [Some(Ok((Some(k), row))), None].into_iter().flatten()
+            .into_iter()
+            .flatten()
         })
+    }
+
+    /// The rows below the chain of Map, Filter and Project at the top of
+    /// `plan`, and that chain (`None` when `plan` is not such a node: the
+    /// rows are then `plan`'s).
+    fn render_below_row_ops(&mut self, plan: &Plan) -> (Rows<'s>, Option<RowOps>) {
+        match RowOps::of(plan) {
+            Some((ops, below)) => (self.render(below), Some(ops)),
+            None => (self.render(plan), None),
+        }
     }
 
     /// `logic` over every update of `input`; its errors join the dataflow's
@@ -265,16 +264,16 @@ impl<'s> Context<'_, 's> {
     }
 }
 
-/// `row` with its key: `None` when the key has a NULL and `null_eq` is
-/// false (such a row can never match), the error when one fails.
-fn key_of(key: &[ScalarExpr], row: Row, null_eq: bool) -> Option<Result<(Row, Row), EvalError>> {
+/// The key of `row`: `None` when it has a NULL and `null_eq` is false
+/// (such a row can never match), the error when one fails to evaluate.
+fn key_of(key: &[ScalarExpr], row: &Row, null_eq: bool) -> Option<Result<Row, EvalError>> {
     let mut k = Vec::with_capacity(key.len());
     for e in key {
-        match e.eval(&row) {
+        match e.eval(row) {
             Ok(Datum::Null) if !null_eq => return None,
             Ok(v) => k.push(v),
             Err(e) => return Some(Err(e)),
         }
     }
-    Some(Ok((k, row)))
+    Some(Ok(k))
 }

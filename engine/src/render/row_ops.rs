@@ -75,6 +75,14 @@ impl RowOps {
         Some((RowOps { steps, width }, node))
     }
 
+    /// [`Self::apply`] when there are steps, else `row` as it is.
+    pub fn apply_some(ops: &Option<RowOps>, row: Row) -> Option<Result<Row, EvalError>> {
+        match ops {
+            Some(ops) => ops.apply(row),
+            None => Some(Ok(row)),
+        }
+    }
+
     /// Runs the steps on `row`: `None` when a Filter drops it.
     pub fn apply(&self, row: Row) -> Option<Result<Row, EvalError>> {
         let mut row = row;
