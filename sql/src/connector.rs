@@ -95,6 +95,9 @@ pub struct KafkaSource {
     /// The declared columns (before INCLUDE columns). Empty for FORMAT AVRO
     /// without a column list until the schema's fields fill it in.
     pub columns: RelationDesc,
+    /// No column list with FORMAT JSON: each record whole is the one jsonb
+    /// column `data` (even a record with a field named `data`).
+    pub whole_records: bool,
 }
 
 impl KafkaSource {
@@ -164,9 +167,9 @@ pub fn parse_drop(sql: &str) -> Option<(bool, Vec<String>, bool, bool)> {
     };
     let rest: Vec<String> = words.map(|w| w.to_string()).collect();
     let mut rest = rest.join(" ");
-    let if_exists = rest.to_ascii_uppercase().starts_with("IF EXISTS ");
+    let if_exists = rest.to_ascii_uppercase().starts_with("IF EXISTS ") || rest.eq_ignore_ascii_case("IF EXISTS");
     if if_exists {
-        rest = rest[10..].to_string();
+        rest = rest[9..].trim_start().to_string();
     }
     let upper = rest.to_ascii_uppercase();
     let cascade = upper.ends_with(" CASCADE");
@@ -303,7 +306,10 @@ fn kafka_options(p: &mut P) -> Result<Vec<(String, String)>, SqlError> {
     let mut opts = Vec::new();
     loop {
         let name = p.words_until(&[]).join(" ");
-        let value = p.string()?;
+        let value = p.string().map_err(|e| e.with_hint("option values are strings in single quotes, e.g. TOPIC 'orders'"))?;
+        if opts.iter().any(|(n, _)| *n == name) {
+            return Err(SqlError::new(codes::SYNTAX_ERROR, format!("option {} given more than once", name)));
+        }
         opts.push((name, value));
         if !p.p.consume_token(&Token::Comma) {
             break;
@@ -356,7 +362,7 @@ fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
             other => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("unknown Kafka source option {}", other)).with_hint("options: TOPIC, BROKER, START OFFSET, GROUP ID PREFIX")),
         }
     }
-    let topic = topic.ok_or_else(|| SqlError::syntax("a Kafka source needs a TOPIC").with_hint(HINT))?;
+    let topic = check_topic(topic.ok_or_else(|| SqlError::syntax("a Kafka source needs a TOPIC").with_hint(HINT))?)?;
     let format = format(p)?;
     let envelope = envelope(p)?;
     if envelope == Envelope::Append {
@@ -390,6 +396,7 @@ fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
     if p.p.peek_token().token != Token::EOF {
         return Err(SqlError::syntax(format!("unexpected {} at the end of CREATE SOURCE", p.p.peek_token())).with_hint(HINT));
     }
+    let whole_records = cols.is_empty() && format == Format::Json;
     if cols.is_empty() {
         cols = match format {
             Format::Text | Format::Bytes => vec![("text".into(), ColumnType { scalar: ScalarType::Text, nullable: true })],
@@ -400,7 +407,15 @@ fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
             Format::Avro(_) => vec![],
         };
     }
-    Ok(KafkaSource { name, topic, broker, start, group_id_prefix, format, envelope, include, dead_letter_topic, columns: RelationDesc::new(cols) })
+    Ok(KafkaSource { name, topic, broker, start, group_id_prefix, format, envelope, include, dead_letter_topic, columns: RelationDesc::new(cols), whole_records })
+}
+
+/// A Kafka topic name is 1 to 249 ASCII letters, digits, '.', '_' and '-'.
+fn check_topic(topic: String) -> Result<String, SqlError> {
+    if topic.is_empty() || topic.len() > 249 || !topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid Kafka topic name '{}'", topic)).with_hint("a topic name is 1 to 249 letters, digits, '.', '_' and '-'"));
+    }
+    Ok(topic)
 }
 
 fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
@@ -418,7 +433,7 @@ fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
             other => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("unknown Kafka sink option {}", other)).with_hint("options: TOPIC, BROKER")),
         }
     }
-    let topic = topic.ok_or_else(|| SqlError::syntax("a Kafka sink needs a TOPIC").with_hint(HINT))?;
+    let topic = check_topic(topic.ok_or_else(|| SqlError::syntax("a Kafka sink needs a TOPIC").with_hint(HINT))?)?;
     let mut key = Vec::new();
     if p.word("KEY") {
         p.p.expect_token(&Token::LParen).map_err(err)?;

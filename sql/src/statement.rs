@@ -193,7 +193,15 @@ impl Planner<'_> {
             Statement::StartTransaction { .. } => StatementPlan::Begin,
             Statement::Commit { .. } => StatementPlan::Commit,
             Statement::Rollback { .. } => StatementPlan::Rollback,
-            Statement::Set(_) => StatementPlan::Ignored { tag: "SET".into() },
+            Statement::Set(set) => {
+                check_time_zone(&set)?;
+                StatementPlan::Ignored { tag: "SET".into() }
+            }
+            // Prepared statements live in the wire protocol's session, which
+            // forgets them with the connection; clients (psycopg) send these
+            // on rollback and poolers on release.
+            Statement::Deallocate { .. } => StatementPlan::Ignored { tag: "DEALLOCATE".into() },
+            Statement::Discard { .. } => StatementPlan::Ignored { tag: "DISCARD ALL".into() },
             other => return Err(SqlError::unsupported(format!("statement {}", other.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")))),
         })
     }
@@ -338,4 +346,28 @@ fn datum_to_scalar(d: &Datum, want: Option<&arrow_schema::DataType>) -> Result<S
         Some(dt) if *dt != v.data_type() && !matches!(dt, DataType::Null) => v.cast_to(dt).map_err(|e| SqlError::new(codes::DATATYPE_MISMATCH, format!("parameter does not fit type {}: {}", dt, e))),
         _ => Ok(v),
     }
+}
+
+/// eddy evaluates time zones as UTC: a session time zone other than UTC
+/// would be silently ignored, so it is refused.
+fn check_time_zone(set: &sqlparser::ast::Set) -> Result<(), SqlError> {
+    use sqlparser::ast::{Expr, Set, Value};
+    let value = match set {
+        Set::SetTimeZone { value, .. } => value,
+        Set::SingleAssignment { variable, values, .. } if values.len() == 1 && ["timezone", "time zone"].contains(&variable.to_string().to_lowercase().as_str()) => &values[0],
+        _ => return Ok(()),
+    };
+    let zone = match value {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            Value::Number(n, _) => n.to_string(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    };
+    if ["utc", "gmt", "etc/utc", "etc/gmt", "z", "zulu", "universal", "+00", "+00:00", "0", "default", "local"].contains(&zone.to_lowercase().as_str()) {
+        return Ok(());
+    }
+    Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("time zone \"{}\" is not supported", zone)).with_hint("eddy reads and shows timestamptz values in UTC; convert in the client, or SET TIME ZONE 'UTC'"))
 }

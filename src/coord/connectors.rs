@@ -3,7 +3,7 @@
 
 use super::{Coordinator, State};
 use eddy_connectors::kafka::sink::{broker_supports_transactions, start_sink, SinkConfig, SinkStats};
-use eddy_connectors::kafka::source::{start_source, SourceBatch, SourceHandle};
+use eddy_connectors::kafka::source::{start_source, SourceBatch, SourceError, SourceHandle};
 use eddy_connectors::QueryResult;
 use eddy_engine::runtime::Command;
 use eddy_engine::GlobalId;
@@ -30,42 +30,142 @@ pub struct SinkRuntime {
 /// Batches read by sources, on their way to the coordinator.
 pub type BatchSender = tokio::sync::mpsc::UnboundedSender<(GlobalId, SourceBatch)>;
 
-impl State {
-    pub(super) fn create_connector(&mut self, sql: &str) -> Result<QueryResult, SqlError> {
+impl Coordinator {
+    /// CREATE SOURCE and CREATE SINK, in three steps so that a slow or
+    /// unreachable broker holds up no other session: check names and
+    /// inputs under the state lock; connect to the broker (metadata, the
+    /// transaction probe, topic creation, schema registry) without it; then
+    /// register under the lock, checking again what may have changed
+    /// meanwhile. A source's readers emit nothing until it is registered.
+    pub(super) async fn create_connector(&self, sql: &str) -> Result<QueryResult, SqlError> {
+        let blocking = |e: tokio::task::JoinError| SqlError::internal(format!("connecting to Kafka failed: {}", e));
         match parse_connector(sql)? {
-            ConnectorStatement::Source(s) => self.create_source(s, sql),
-            ConnectorStatement::Sink(s) => self.create_sink(s, sql),
-        }
-    }
-
-    fn create_source(&mut self, mut spec: KafkaSource, sql: &str) -> Result<QueryResult, SqlError> {
-        let errors_name = format!("{}_errors", spec.name);
-        for n in [&spec.name, &errors_name] {
-            if self.catalog.resolve(n).is_some() {
-                return Err(SqlError::new(codes::DUPLICATE_TABLE, format!("relation \"{}\" already exists", n)));
+            ConnectorStatement::Source(spec) => {
+                let (broker, id, errors, workers, tx) = {
+                    let mut state = self.state.lock().await;
+                    let (id, errors) = state.check_source(&spec)?;
+                    (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), id, errors, state.engine.workers(), state.batches.clone())
+                };
+                let connected = tokio::task::spawn_blocking(move || connect_source(spec, broker, workers, move |batch| tx.send((id, batch)).is_ok())).await.map_err(blocking)??;
+                self.state.lock().await.register_source(connected, id, errors, sql)
+            }
+            ConnectorStatement::Sink(spec) => {
+                let (broker, from, key, workers) = {
+                    let state = self.state.lock().await;
+                    let (from, key) = state.check_sink(&spec)?;
+                    (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), from, key, state.engine.workers())
+                };
+                let connected = tokio::task::spawn_blocking(move || connect_sink(spec, broker, from, key, workers)).await.map_err(blocking)??;
+                self.state.lock().await.register_sink(connected, sql)
             }
         }
-        // FORMAT AVRO: the writer schema, and the columns it gives.
-        let notices = eddy_connectors::formats::prepare_source(&mut spec)?;
-        let broker = spec.broker.clone().unwrap_or_else(|| self.kafka_broker.clone());
-        let id = self.catalog.allocate_id();
-        let errors = self.catalog.allocate_id();
-        let tx = self.batches.clone();
-        let handle = start_source(spec.clone(), broker.clone(), self.engine.workers(), move |batch| tx.send((id, batch)).is_ok()).map_err(|e| {
-            SqlError::new(codes::CONNECTION_FAILURE, format!("cannot read Kafka topic \"{}\": {}", spec.topic, e)).with_hint(format!("is a Kafka broker running at {}? start eddy with --kafka HOST:PORT or give BROKER 'host:port'", broker))
-        })?;
+    }
+}
+
+/// A source connected to its broker, its readers waiting to be opened.
+struct ConnectedSource {
+    spec: KafkaSource,
+    handle: SourceHandle,
+    notices: Vec<SqlError>,
+}
+
+/// A sink with its producer ready, waiting for the view's changes.
+struct ConnectedSink {
+    spec: KafkaSink,
+    from: GlobalId,
+    desc: eddy_engine::repr::RelationDesc,
+    callback: eddy_engine::runtime::SubscribeSink,
+    stats: Arc<SinkStats>,
+    notices: Vec<SqlError>,
+}
+
+/// Fetches what the format needs (an Avro schema), checks the topic and
+/// starts the readers. Blocks on the network.
+fn connect_source(mut spec: KafkaSource, broker: String, workers: usize, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<ConnectedSource, SqlError> {
+    // FORMAT AVRO: the writer schema, and the columns it gives.
+    let notices = eddy_connectors::formats::prepare_source(&mut spec)?;
+    check_columns(&spec)?;
+    let handle = start_source(spec.clone(), broker.clone(), workers, emit).map_err(|e| match e {
+        SourceError::NoTopic => SqlError::new(codes::UNDEFINED_OBJECT, format!("Kafka topic \"{}\" does not exist on {}", spec.topic, broker))
+            .with_hint("create the topic first (eddy reads topics, it does not create them), then CREATE SOURCE again"),
+        SourceError::Broker(e) => SqlError::new(codes::CONNECTION_FAILURE, format!("cannot read Kafka topic \"{}\": {}", spec.topic, e))
+            .with_hint(format!("is a Kafka broker running at {}? start eddy with --kafka HOST:PORT or give BROKER 'host:port'", broker)),
+    })?;
+    Ok(ConnectedSource { spec, handle, notices })
+}
+
+/// Decides the delivery (probing the broker for transactions), creates the
+/// topic and starts the writer. Blocks on the network.
+fn connect_sink(spec: KafkaSink, broker: String, from: eddy_sql::catalog::CatalogItem, key: Vec<usize>, workers: usize) -> Result<ConnectedSink, SqlError> {
+    let mut notices = Vec::new();
+    let transactional = match spec.delivery {
+        Some(Delivery::AtLeastOnce) => false,
+        Some(Delivery::ExactlyOnce) => {
+            if !broker_supports_transactions(&broker) {
+                return Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("DELIVERY = 'exactly_once' needs Kafka transactions, which the broker at {} does not support", broker)).with_hint("use WITH (DELIVERY = 'at_least_once'), or a broker with transactions"));
+            }
+            true
+        }
+        None => {
+            let t = broker_supports_transactions(&broker);
+            if !t {
+                notices.push(SqlError::notice(format!("the broker at {} does not support transactions: sink \"{}\" delivers at least once (a restart may repeat changes)", broker, spec.name)));
+            }
+            t
+        }
+    };
+    eddy_connectors::kafka::admin::ensure_topic(&broker, &spec.topic, 1).map_err(|e| SqlError::new(codes::CONNECTION_FAILURE, e).with_hint(format!("is a Kafka broker running at {}?", broker)))?;
+    let config = SinkConfig { name: spec.name.clone(), topic: spec.topic.clone(), broker, desc: from.desc.clone(), key, envelope: spec.envelope, transactional };
+    let (callback, stats) = start_sink(config, workers).map_err(|e| SqlError::new(codes::CONNECTION_FAILURE, e))?;
+    Ok(ConnectedSink { spec, from: from.id, desc: from.desc, callback, stats, notices })
+}
+
+/// A source's columns (declared, from its schema, and INCLUDEd) must have
+/// distinct names: every query of the source would fail otherwise.
+fn check_columns(spec: &KafkaSource) -> Result<(), SqlError> {
+    let desc = spec.desc();
+    for (i, name) in desc.names.iter().enumerate() {
+        if desc.names[..i].contains(name) {
+            let included = ["partition", "offset", "timestamp", "key", "headers", "sequence"].contains(&name.as_str());
+            let err = SqlError::new(codes::DUPLICATE_COLUMN, format!("column \"{}\" specified more than once", name));
+            return Err(if included { err.with_hint(format!("INCLUDE adds a column named \"{}\"; rename the declared column", name)) } else { err });
+        }
+    }
+    Ok(())
+}
+
+impl State {
+    /// The catalog's side of CREATE SOURCE, before connecting: the names
+    /// are free. Returns the ids of the source and its error relation.
+    fn check_source(&mut self, spec: &KafkaSource) -> Result<(GlobalId, GlobalId), SqlError> {
+        self.check_free(&spec.name, false)?;
+        self.check_free(&format!("{}_errors", spec.name), false)?;
+        check_columns(spec)?;
+        Ok((self.catalog.allocate_id(), self.catalog.allocate_id()))
+    }
+
+    fn register_source(&mut self, connected: ConnectedSource, id: GlobalId, errors: GlobalId, sql: &str) -> Result<QueryResult, SqlError> {
+        let ConnectedSource { spec, handle, notices } = connected;
+        let errors_name = format!("{}_errors", spec.name);
+        // Another session may have taken a name while this one connected
+        // (dropping `handle` then stops the readers).
+        self.check_free(&spec.name, false)?;
+        self.check_free(&errors_name, false)?;
         self.engine.send(Command::CreateTable { id });
         self.engine.send(Command::CreateTable { id: errors });
         self.catalog.insert(CatalogItem { id, name: spec.name.clone(), kind: ItemKind::Source { errors }, desc: spec.desc(), create_sql: sql.to_string(), plan: None, depends_on: vec![] });
         self.catalog.insert(CatalogItem { id: errors, name: errors_name, kind: ItemKind::SourceErrors { of: id }, desc: KafkaSource::error_desc(), create_sql: String::new(), plan: None, depends_on: vec![] });
+        handle.open();
         self.sources.insert(id, SourceRuntime { handle, errors, name: spec.name.clone(), topic: spec.topic.clone() });
         Ok(QueryResult::Command { tag: "CREATE SOURCE".into(), notices })
     }
 
-    fn create_sink(&mut self, spec: KafkaSink, sql: &str) -> Result<QueryResult, SqlError> {
-        if self.catalog.resolve(&spec.name).is_some() {
-            return Err(SqlError::new(codes::DUPLICATE_OBJECT, format!("sink \"{}\" already exists", spec.name)));
-        }
+    /// The catalog's side of CREATE SINK, before connecting: the name is
+    /// free, the input can be sunk, the key columns exist, and ENVELOPE
+    /// APPEND gets an input that never retracts. Returns the input and the
+    /// key's column positions.
+    fn check_sink(&self, spec: &KafkaSink) -> Result<(eddy_sql::catalog::CatalogItem, Vec<usize>), SqlError> {
+        self.check_free(&spec.name, false)?;
         let from = self.catalog.resolve_or_err(&spec.from)?.clone();
         if !from.kind.is_arranged() {
             return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("cannot sink {} \"{}\"", from.kind.name(), from.name)).with_hint("sink a table, a source or a materialized view (CREATE MATERIALIZED VIEW ... AS SELECT ...)"));
@@ -79,30 +179,18 @@ impl State {
                 .with_hint("use ENVELOPE UPSERT or DEBEZIUM, which represent deletions")
                 .with_detail("only append-only sources (ENVELOPE NONE) and views that filter, map and project them never retract"));
         }
-        let broker = spec.broker.clone().unwrap_or_else(|| self.kafka_broker.clone());
-        let mut notices = Vec::new();
-        let transactional = match spec.delivery {
-            Some(Delivery::AtLeastOnce) => false,
-            Some(Delivery::ExactlyOnce) => {
-                if !broker_supports_transactions(&broker) {
-                    return Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("DELIVERY = 'exactly_once' needs Kafka transactions, which the broker at {} does not support", broker)).with_hint("use WITH (DELIVERY = 'at_least_once'), or a broker with transactions"));
-                }
-                true
-            }
-            None => {
-                let t = broker_supports_transactions(&broker);
-                if !t {
-                    notices.push(SqlError::notice(format!("the broker at {} does not support transactions: sink \"{}\" delivers at least once (a restart may repeat changes)", broker, spec.name)));
-                }
-                t
-            }
-        };
-        eddy_connectors::kafka::admin::ensure_topic(&broker, &spec.topic, 1).map_err(|e| SqlError::new(codes::CONNECTION_FAILURE, e).with_hint(format!("is a Kafka broker running at {}?", broker)))?;
-        let config = SinkConfig { name: spec.name.clone(), topic: spec.topic.clone(), broker, desc: from.desc.clone(), key, envelope: spec.envelope, transactional };
-        let (callback, stats) = start_sink(config, self.engine.workers()).map_err(|e| SqlError::new(codes::CONNECTION_FAILURE, e))?;
+        Ok((from, key))
+    }
+
+    fn register_sink(&mut self, connected: ConnectedSink, sql: &str) -> Result<QueryResult, SqlError> {
+        let ConnectedSink { spec, from, desc, callback, stats, notices } = connected;
+        self.check_free(&spec.name, false)?;
+        if self.catalog.get(from).is_none() {
+            return Err(SqlError::new(codes::UNDEFINED_TABLE, format!("relation \"{}\" was dropped while sink \"{}\" was being created", spec.from, spec.name)));
+        }
         let id = self.catalog.allocate_id();
-        self.engine.send(Command::Subscribe { id, of: from.id, sink: callback });
-        self.catalog.insert(CatalogItem { id, name: spec.name.clone(), kind: ItemKind::Sink { from: from.id }, desc: from.desc.clone(), create_sql: sql.to_string(), plan: None, depends_on: vec![from.id] });
+        self.engine.send(Command::Subscribe { id, of: from, sink: callback });
+        self.catalog.insert(CatalogItem { id, name: spec.name.clone(), kind: ItemKind::Sink { from }, desc, create_sql: sql.to_string(), plan: None, depends_on: vec![from] });
         self.sinks.insert(id, SinkRuntime { stats, name: spec.name, topic: spec.topic });
         Ok(QueryResult::Command { tag: "CREATE SINK".into(), notices })
     }
@@ -144,10 +232,10 @@ impl State {
     }
 }
 
-/// Whether a source's envelope can retract rows (UPSERT and DEBEZIUM can).
+/// Whether a source's envelope can retract rows (UPSERT and DEBEZIUM can),
+/// from its parsed CREATE SOURCE.
 fn source_retracts(create_sql: &str) -> bool {
-    let s = create_sql.to_uppercase();
-    s.contains("ENVELOPE UPSERT") || s.contains("ENVELOPE DEBEZIUM")
+    !matches!(parse_connector(create_sql), Ok(ConnectorStatement::Source(s)) if s.envelope == Envelope::None)
 }
 
 /// Whether a plan only maps, filters, projects and unions its inputs (so

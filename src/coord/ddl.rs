@@ -13,8 +13,28 @@ fn created(tag: &str, notices: Vec<SqlError>) -> Result<QueryResult, SqlError> {
 }
 
 impl State {
+    /// `REFRESH MATERIALIZED VIEW name`: nothing to do, since every
+    /// materialized view is kept up to date; said so in a notice. None for
+    /// other statements.
+    pub(super) fn refresh(&self, sql: &str) -> Option<Result<QueryResult, SqlError>> {
+        let words: Vec<&str> = eddy_sql::connector::skip_comments(sql).trim_end().trim_end_matches(';').split_whitespace().collect();
+        if words.len() < 3 || !words[0].eq_ignore_ascii_case("REFRESH") || !words[1].eq_ignore_ascii_case("MATERIALIZED") || !words[2].eq_ignore_ascii_case("VIEW") {
+            return None;
+        }
+        let names: Vec<&str> = words[3..].iter().copied().filter(|w| !w.eq_ignore_ascii_case("CONCURRENTLY")).collect();
+        let [name] = names.as_slice() else {
+            return Some(Err(SqlError::syntax("REFRESH MATERIALIZED VIEW takes the name of one materialized view")));
+        };
+        let name = name.trim_matches('"').to_lowercase();
+        Some(match self.catalog.resolve(&name) {
+            Some(item) if matches!(item.kind, ItemKind::MaterializedView) => created("REFRESH MATERIALIZED VIEW", vec![SqlError::notice(format!("materialized view \"{}\" is always up to date: eddy maintains it as its inputs change", name))]),
+            Some(item) => Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a materialized view", name)).with_detail(format!("\"{}\" is a {}", name, item.kind.name()))),
+            None => Err(SqlError::new(codes::UNDEFINED_TABLE, format!("relation \"{}\" does not exist", name))),
+        })
+    }
+
     /// Fails with 42P07 if `name` is taken (or returns a notice to skip, with IF NOT EXISTS).
-    fn check_free(&self, name: &str, if_not_exists: bool) -> Result<Option<SqlError>, SqlError> {
+    pub(super) fn check_free(&self, name: &str, if_not_exists: bool) -> Result<Option<SqlError>, SqlError> {
         match self.catalog.resolve(name) {
             None => Ok(None),
             Some(_) if if_not_exists => Ok(Some(SqlError::notice(format!("relation \"{}\" already exists, skipping", name)))),
@@ -91,6 +111,10 @@ impl State {
 
     /// `DROP SOURCE` / `DROP SINK` (eddy's own statements).
     pub(super) fn drop_connector(&mut self, source: bool, names: Vec<String>, if_exists: bool, cascade: bool) -> Result<QueryResult, SqlError> {
+        let what = if source { "SOURCE" } else { "SINK" };
+        if names.is_empty() {
+            return Err(SqlError::syntax(format!("DROP {} needs the name of a {}", what, what.to_lowercase())).with_hint(format!("DROP {} [IF EXISTS] name [, ...] [CASCADE | RESTRICT]", what)));
+        }
         if source {
             self.drop_items("DROP SOURCE", "source", codes::UNDEFINED_OBJECT, |k| matches!(k, ItemKind::Source { .. }), names, if_exists, cascade)
         } else {
@@ -111,7 +135,11 @@ impl State {
                 return Err(SqlError::new(missing, format!("{} \"{}\" does not exist", label, name)));
             };
             if !want(&item.kind) {
-                return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a {}", name, label)).with_hint(format!("use DROP {} to remove a {}", item.kind.name().to_uppercase(), item.kind.name())));
+                let hint = match &item.kind {
+                    ItemKind::SourceErrors { of } => format!("an error relation goes with its source: DROP SOURCE {} drops both", self.catalog.get(*of).map(|s| s.name.as_str()).unwrap_or("...")),
+                    kind => format!("use DROP {} to remove a {}", kind.name().to_uppercase(), kind.name()),
+                };
+                return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a {}", name, label)).with_hint(hint));
             }
             let dependents = self.catalog.dependents(item.id);
             if !dependents.is_empty() && !cascade {

@@ -40,6 +40,12 @@ impl State {
                 }
             }
         }
+        if verb != "INSERT 0" {
+            let read_ts = self.read_ts;
+            if let Some(s) = self.sessions.get_mut(&session).filter(|s| s.txn.is_some()) {
+                s.read_at.entry(table).or_insert(read_ts);
+            }
+        }
         self.apply(session, table, updates);
         Ok(QueryResult::Command { tag: format!("{} {}", verb, count), notices: vec![] })
     }

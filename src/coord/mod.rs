@@ -31,6 +31,21 @@ use tokio::sync::Mutex;
 struct Session {
     /// Writes buffered by an open transaction, applied together at COMMIT.
     txn: Option<Vec<(GlobalId, Vec<(Row, i64)>)>>,
+    /// The open transaction had an error: everything up to its end is
+    /// refused, and COMMIT rolls it back (as in PostgreSQL).
+    failed: bool,
+    /// For each table the open transaction deleted or updated rows of, the
+    /// read timestamp it first found them at. COMMIT fails if another
+    /// session wrote the table since (first committer wins, per table).
+    read_at: HashMap<GlobalId, Timestamp>,
+}
+
+impl Session {
+    fn end_transaction(&mut self) -> Option<Vec<(GlobalId, Vec<(Row, i64)>)>> {
+        self.failed = false;
+        self.read_at.clear();
+        self.txn.take()
+    }
 }
 
 pub struct State {
@@ -49,6 +64,8 @@ pub struct State {
     sources: HashMap<GlobalId, connectors::SourceRuntime>,
     sinks: HashMap<GlobalId, connectors::SinkRuntime>,
     system: system::SystemTables,
+    /// The last timestamp each table was written at.
+    last_write: HashMap<GlobalId, Timestamp>,
 }
 
 pub struct Coordinator {
@@ -78,12 +95,20 @@ impl Coordinator {
             sources: HashMap::new(),
             sinks: HashMap::new(),
             system: Default::default(),
+            last_write: HashMap::new(),
         };
         let mut state = state;
         state.create_system_tables();
         let progress = state.engine.progress();
         (std::sync::Arc::new(Coordinator { state: Mutex::new(state), progress, next_session: AtomicU64::new(1) }), rx)
     }
+}
+
+/// Whether the statement ends a transaction block (it is still run in a
+/// failed one).
+fn ends_transaction(sql: &str) -> bool {
+    let first = eddy_sql::connector::skip_comments(sql).split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_uppercase();
+    matches!(first.as_str(), "ROLLBACK" | "COMMIT" | "END" | "ABORT")
 }
 
 /// Splits SQL text into the text of each statement, at semicolons outside
@@ -137,10 +162,25 @@ impl State {
     }
 
     /// Executes the text of one statement: eddy's own statements (SHOW,
-    /// psql's catalog queries, CREATE/DROP SOURCE and SINK) first, then SQL.
+    /// psql's catalog queries, DROP SOURCE and SINK) first, then SQL.
+    /// (CREATE SOURCE and SINK talk to a broker: see
+    /// [`Coordinator::create_connector`].)
     async fn execute_text(&mut self, session: SessionId, sql: &str, params: &[Datum]) -> Result<QueryResult, SqlError> {
-        if eddy_sql::connector::is_connector_statement(sql) {
-            return self.create_connector(sql);
+        if self.sessions.get(&session).is_some_and(|s| s.failed) && !ends_transaction(sql) {
+            return Err(SqlError::new(codes::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block").with_hint("ROLLBACK (or COMMIT, which rolls back) to end it"));
+        }
+        let result = self.execute_statement(session, sql, params).await;
+        if result.is_err() {
+            if let Some(s) = self.sessions.get_mut(&session).filter(|s| s.txn.is_some()) {
+                s.failed = true;
+            }
+        }
+        result
+    }
+
+    async fn execute_statement(&mut self, session: SessionId, sql: &str, params: &[Datum]) -> Result<QueryResult, SqlError> {
+        if let Some(refreshed) = self.refresh(sql) {
+            return refreshed;
         }
         if let Some((source, names, if_exists, cascade)) = eddy_sql::connector::parse_drop(sql) {
             return self.drop_connector(source, names, if_exists, cascade);
@@ -185,9 +225,17 @@ impl State {
                 done("BEGIN")
             }
             StatementPlan::Commit => {
-                let writes = self.sessions.entry(session).or_default().txn.take();
-                match writes {
+                let s = self.sessions.entry(session).or_default();
+                let (failed, read_at) = (s.failed, std::mem::take(&mut s.read_at));
+                match s.end_transaction() {
+                    Some(_) if failed => done("ROLLBACK"),
                     Some(w) => {
+                        if let Some((table, _)) = read_at.iter().find(|(t, ts)| self.last_write.get(t).is_some_and(|w| w > ts)) {
+                            let name = self.catalog.get(*table).map(|i| i.name.clone()).unwrap_or_default();
+                            return Err(SqlError::new(codes::SERIALIZATION_FAILURE, "could not serialize access due to concurrent update")
+                                .with_detail(format!("another session wrote \"{}\" after this transaction read the rows it deletes or updates there; the transaction was rolled back", name))
+                                .with_hint("retry the transaction"));
+                        }
                         self.write(w);
                         done("COMMIT")
                     }
@@ -195,7 +243,7 @@ impl State {
                 }
             }
             StatementPlan::Rollback => {
-                self.sessions.entry(session).or_default().txn = None;
+                self.sessions.entry(session).or_default().end_transaction();
                 done("ROLLBACK")
             }
             StatementPlan::Ignored { tag } => done(&tag),
@@ -210,6 +258,7 @@ impl State {
         }
         let ts = now_ms().max(self.read_ts + 1);
         for (id, updates) in writes {
+            self.last_write.insert(id, ts);
             self.engine.send(Command::Write { id, time: ts, updates: std::sync::Arc::new(updates) });
         }
         self.engine.send(Command::AdvanceTime { time: ts + 1 });
@@ -230,15 +279,16 @@ impl QueryHandler for Coordinator {
         }
     }
 
+    /// Runs each statement of `sql` in turn under the state lock, except
+    /// CREATE SOURCE and SINK, which take it only around their broker work.
     async fn execute(&self, session: SessionId, sql: &str, params: &[Datum]) -> Vec<Result<QueryResult, SqlError>> {
-        let mut state = self.state.lock().await;
         let texts = match split_statements(sql) {
             Ok(t) => t,
             Err(e) => return vec![Err(e)],
         };
         let mut results = Vec::new();
         for text in texts {
-            let r = state.execute_text(session, &text, params).await;
+            let r = if eddy_sql::connector::is_connector_statement(&text) { self.create_connector(&text).await } else { self.state.lock().await.execute_text(session, &text, params).await };
             let failed = r.is_err();
             results.push(r);
             if failed {

@@ -10,23 +10,31 @@ use super::Change;
 
 /// Decodes a JSON object into a row of `desc`.
 pub fn decode_json(bytes: &[u8], desc: &RelationDesc) -> Result<Row, String> {
-    decode_json_value(parse(bytes)?, desc)
+    decode_json_value(parse(bytes)?, desc, false)
+}
+
+/// Decodes a JSON record into a row of `desc`; `whole`: the record whole
+/// is the one jsonb column (a source without a column list).
+pub fn decode_json_record(bytes: &[u8], desc: &RelationDesc, whole: bool) -> Result<Row, String> {
+    decode_json_value(parse(bytes)?, desc, whole)
 }
 
 fn parse(bytes: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {}", e))
 }
 
-/// A JSON value (an object, or anything for a lone jsonb column) as a row of `desc`.
-fn decode_json_value(v: Value, desc: &RelationDesc) -> Result<Row, String> {
+/// A JSON value (an object, or anything for a lone jsonb column) as a row
+/// of `desc`. A lone jsonb column takes the value whole when `whole`, or
+/// when the value has no field of its name.
+fn decode_json_value(v: Value, desc: &RelationDesc, whole: bool) -> Result<Row, String> {
+    let lone_jsonb = desc.arity() == 1 && desc.types[0].scalar == ScalarType::Jsonb;
     let Value::Object(obj) = v else {
-        // A single jsonb column takes any JSON value whole.
-        if desc.arity() == 1 && desc.types[0].scalar == ScalarType::Jsonb {
+        if lone_jsonb {
             return Ok(vec![Datum::Jsonb(format_jsonb(&v).into())]);
         }
         return Err(format!("expected a JSON object, found {}", kind(&v)));
     };
-    if desc.arity() == 1 && desc.types[0].scalar == ScalarType::Jsonb && !obj.contains_key(&desc.names[0]) {
+    if lone_jsonb && (whole || !obj.contains_key(&desc.names[0])) {
         return Ok(vec![Datum::Jsonb(format_jsonb(&Value::Object(obj)).into())]);
     }
     desc.iter().map(|(name, ty)| field(obj.get(name).or_else(|| find_ci(&obj, name)), ty.scalar).map_err(|e| format!("field \"{}\": {}", name, e))).collect()
@@ -35,14 +43,14 @@ fn decode_json_value(v: Value, desc: &RelationDesc) -> Result<Row, String> {
 /// A Debezium change record, `{before, after}` (or the same under
 /// `payload`, as Debezium's JSON converter with schemas writes it): the
 /// rows before and after.
-pub fn decode_json_change(bytes: &[u8], desc: &RelationDesc) -> Result<Change, String> {
+pub fn decode_json_change(bytes: &[u8], desc: &RelationDesc, whole: bool) -> Result<Change, String> {
     let mut v = parse(bytes)?;
     if let Some(p) = v.get_mut("payload") {
         v = p.take();
     }
     let mut side = |field: &str| match v.get_mut(field).map(Value::take) {
         Some(Value::Null) | None => Ok(None),
-        Some(row) => decode_json_value(row, desc).map(Some).map_err(|e| format!("{}: {}", field, e)),
+        Some(row) => decode_json_value(row, desc, whole).map(Some).map_err(|e| format!("{}: {}", field, e)),
     };
     Ok((side("before")?, side("after")?))
 }

@@ -19,6 +19,44 @@ use eddy_sql::{codes, SqlError};
 /// A change record's rows (ENVELOPE DEBEZIUM): before and after.
 pub type Change = (Option<Row>, Option<Row>);
 
+/// The fields of one CSV line (RFC 4180): fields are separated by commas;
+/// a field in double quotes may hold commas and newlines, and `""` inside
+/// it is one quote. An empty unquoted field is NULL (`None`); a quoted one
+/// (`""`) is the empty string, as PostgreSQL's COPY ... CSV reads them.
+fn csv_fields(line: &str) -> Result<Vec<Option<String>>, String> {
+    let mut fields = Vec::new();
+    let (mut field, mut quoted, mut in_quotes) = (String::new(), false, false);
+    let mut finish = |field: &mut String, quoted: &mut bool| {
+        let (f, q) = (std::mem::take(field), std::mem::take(quoted));
+        fields.push(if f.is_empty() && !q { None } else { Some(f) });
+    };
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => in_quotes = false,
+                c => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            ',' => finish(&mut field, &mut quoted),
+            '"' if field.is_empty() && !quoted => (quoted, in_quotes) = (true, true),
+            c if quoted => return Err(format!("unexpected {:?} after the closing quote of a CSV field", c)),
+            c => field.push(c),
+        }
+    }
+    if in_quotes {
+        return Err("unterminated quoted CSV field".into());
+    }
+    finish(&mut field, &mut quoted);
+    Ok(fields)
+}
+
 /// Decodes the record values of one source into rows of its declared
 /// columns, keeping what a format needs from record to record (Avro's
 /// parsed writer schemas).
@@ -26,33 +64,42 @@ pub struct RecordDecoder {
     format: Format,
     desc: RelationDesc,
     avro: Option<AvroDecoder>,
+    /// JSON records go whole into the one jsonb column.
+    whole: bool,
 }
 
 impl RecordDecoder {
-    /// A decoder for `format` into `desc`; `debezium` when records are
-    /// Debezium changes.
-    pub fn new(format: &Format, desc: &RelationDesc, debezium: bool) -> Result<RecordDecoder, String> {
+    /// A decoder of the records of `spec` into its declared columns.
+    pub fn new(spec: &KafkaSource) -> Result<RecordDecoder, String> {
+        let (format, desc) = (&spec.format, &spec.columns);
         let avro = match format {
-            Format::Avro(source) => Some(AvroDecoder::new(source, desc, debezium)?),
+            Format::Avro(source) => Some(AvroDecoder::new(source, desc, spec.envelope == Envelope::Debezium)?),
             _ => None,
         };
-        Ok(RecordDecoder { format: format.clone(), desc: desc.clone(), avro })
+        Ok(RecordDecoder { format: format.clone(), desc: desc.clone(), avro, whole: spec.whole_records })
     }
 
     /// One record value as a row.
     pub fn decode(&mut self, bytes: &[u8]) -> Result<Row, String> {
         let desc = &self.desc;
         match &self.format {
-            Format::Json => decode_json(bytes, desc),
+            Format::Json => json::decode_json_record(bytes, desc, self.whole),
             Format::Text => std::str::from_utf8(bytes).map(|s| vec![Datum::Text(s.to_string().into())]).map_err(|e| format!("invalid UTF-8: {}", e)),
             Format::Bytes => Ok(vec![Datum::Text(bytes.iter().map(|b| format!("{:02x}", b)).collect::<String>().into())]),
             Format::Csv => {
                 let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {}", e))?;
-                let fields: Vec<&str> = text.trim_end_matches(['\r', '\n']).split(',').collect();
+                let fields = csv_fields(text.trim_end_matches(['\r', '\n']))?;
                 if fields.len() != desc.arity() {
                     return Err(format!("expected {} CSV fields, found {}", desc.arity(), fields.len()));
                 }
-                fields.iter().zip(&desc.types).map(|(f, t)| if f.is_empty() { Ok(Datum::Null) } else { parse_datum(f, t.scalar).map_err(|e| e.message) }).collect()
+                fields
+                    .into_iter()
+                    .zip(desc.iter())
+                    .map(|(f, (name, t))| match f {
+                        None => Ok(Datum::Null),
+                        Some(f) => parse_datum(&f, t.scalar).map_err(|e| format!("column \"{}\": {}", name, e.message)),
+                    })
+                    .collect()
             }
             Format::Avro(_) => self.avro.as_mut().ok_or("no Avro decoder")?.decode(bytes, desc),
         }
@@ -64,7 +111,7 @@ impl RecordDecoder {
     pub fn decode_change(&mut self, bytes: &[u8]) -> Result<Change, String> {
         match &mut self.avro {
             Some(avro) => avro.decode_change(bytes, &self.desc),
-            None => json::decode_json_change(bytes, &self.desc),
+            None => json::decode_json_change(bytes, &self.desc, self.whole),
         }
     }
 
@@ -126,6 +173,21 @@ pub fn prepare_source(spec: &mut KafkaSource) -> Result<Vec<SqlError>, SqlError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_follow_rfc_4180() {
+        let f = |l: &str| csv_fields(l).unwrap();
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(f("1,hello,2.5"), vec![s("1"), s("hello"), s("2.5")]);
+        assert_eq!(f(r#"2,"quoted, with comma",3"#), vec![s("2"), s("quoted, with comma"), s("3")]);
+        assert_eq!(f(r#"3,"say ""hi""",4"#), vec![s("3"), s(r#"say "hi""#), s("4")]);
+        assert_eq!(f(r#"8,"",1"#), vec![s("8"), s(""), s("1")]);
+        assert_eq!(f("a,,"), vec![s("a"), None, None]);
+        assert_eq!(f(""), vec![None]);
+        assert_eq!(f("\"multi\nline\",x"), vec![s("multi\nline"), s("x")]);
+        assert!(csv_fields(r#""open,1"#).is_err());
+        assert!(csv_fields(r#""a"b,1"#).is_err());
+    }
     use eddy_sql::connector::{parse_connector, ConnectorStatement};
     use std::io::{BufRead, BufReader, Write};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -175,7 +237,7 @@ mod tests {
         let mut s = source(&format!("CREATE SOURCE o FROM KAFKA (TOPIC 'orders') FORMAT AVRO USING SCHEMA '{}'", ORDER));
         assert!(prepare_source(&mut s).unwrap().is_empty());
         assert_eq!(s.columns.names, vec!["id", "customer"]);
-        let mut d = RecordDecoder::new(&s.format, &s.columns, false).unwrap();
+        let mut d = RecordDecoder::new(&s).unwrap();
         assert_eq!(d.decode(&[4, 2, 2, b'c']), Ok(vec![Datum::Int(2), Datum::text("c")]));
         assert_eq!(d.raw_text(&[4, 0xff]), "\\x04ff");
 
@@ -196,7 +258,7 @@ mod tests {
         let mut s = source(&format!("CREATE SOURCE o FROM KAFKA (TOPIC 'orders') FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY '{}'", url));
         prepare_source(&mut s).unwrap();
         assert_eq!(s.columns.names, vec!["id", "customer"], "columns of the latest schema of orders-value");
-        let mut d = RecordDecoder::new(&s.format, &s.columns, false).unwrap();
+        let mut d = RecordDecoder::new(&s).unwrap();
         let before = hits.load(Ordering::SeqCst);
         for _ in 0..3 {
             assert_eq!(d.decode(&[0, 0, 0, 0, 7, 4, 0]), Ok(vec![Datum::Int(2), Datum::Null]));

@@ -50,7 +50,31 @@ pub struct SourceBatch {
 
 pub struct SourceHandle {
     stop: Arc<AtomicBool>,
+    open: Arc<AtomicBool>,
     pub stats: Arc<Mutex<SourceStats>>,
+}
+
+impl SourceHandle {
+    /// Lets the readers hand over batches: until then they wait, so that
+    /// nothing is emitted before the source's relation exists.
+    pub fn open(&self) {
+        self.open.store(true, Ordering::Release);
+    }
+}
+
+/// Why a source could not start.
+#[derive(Debug)]
+pub enum SourceError {
+    /// The broker answered, and has no such topic.
+    NoTopic,
+    /// The broker could not be reached, or refused.
+    Broker(String),
+}
+
+impl From<String> for SourceError {
+    fn from(e: String) -> Self {
+        SourceError::Broker(e)
+    }
 }
 
 impl Drop for SourceHandle {
@@ -63,8 +87,9 @@ impl Drop for SourceHandle {
 /// `spec` (one with INCLUDE SEQUENCE, see below): reader `i` reads the
 /// partitions `p` with `p % readers == i` (partitions added later too), so
 /// partitions are decoded in parallel while each keeps its order. Each
-/// reader hands its batches to `emit`; a false return stops it.
-pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<SourceHandle, String> {
+/// reader hands its batches to `emit` once the handle is opened
+/// ([`SourceHandle::open`]); a false return stops it.
+pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<SourceHandle, SourceError> {
     // INCLUDE SEQUENCE promises arrival order: numbers must grow with the
     // timestamps records are written at, which only one reader guarantees
     // (two readers number records while batching them, and may hand their
@@ -83,12 +108,13 @@ pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: imp
         config.create().map_err(|e| format!("cannot create a Kafka consumer for {}: {}", broker, e))
     };
     let first = consumer(&broker)?;
-    let parts = partitions(&first, &spec.topic)?.ok_or_else(|| format!("Kafka topic \"{}\" does not exist on {}", spec.topic, broker))?;
+    let parts = partitions(&first, &spec.topic)?.ok_or(SourceError::NoTopic)?;
     if let Some(t) = &spec.dead_letter_topic {
         super::admin::ensure_topic(&broker, t, 1)?;
     }
     let stats = Arc::new(Mutex::new(SourceStats::default()));
     let stop = Arc::new(AtomicBool::new(false));
+    let open = Arc::new(AtomicBool::new(false));
     let sequence = Arc::new(AtomicI64::new(0));
     let upsert = Arc::new(Mutex::new(HashMap::new()));
     let emit = Arc::new(emit);
@@ -102,18 +128,23 @@ pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: imp
             Some(_) => Some(base_config(&broker).create().map_err(|e| format!("cannot create the dead-letter producer: {}", e))?),
             None => None,
         };
-        let format = RecordDecoder::new(&spec.format, &spec.columns, spec.envelope == Envelope::Debezium)?;
+        let format = RecordDecoder::new(&spec)?;
         let dec = Decoder { format, spec: spec.clone(), dlq, stats: stats.clone(), upsert: upsert.clone(), sequence: sequence.clone() };
         let mut reader = Reader { consumer, dec, assigned: Vec::new(), index, readers };
         let mine: Vec<i32> = parts.iter().copied().filter(|p| reader.owns(*p)).collect();
         reader.assign(&mine)?;
-        let (stop, emit) = (stop.clone(), emit.clone());
+        let (stop, open, emit) = (stop.clone(), open.clone(), emit.clone());
         std::thread::Builder::new()
             .name(format!("source-{}-{}", spec.name, index))
-            .spawn(move || reader.run(&stop, &mut |b| emit(b)))
+            .spawn(move || {
+                while !open.load(Ordering::Acquire) && !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                reader.run(&stop, &mut |b| emit(b))
+            })
             .map_err(|e| e.to_string())?;
     }
-    Ok(SourceHandle { stop, stats })
+    Ok(SourceHandle { stop, open, stats })
 }
 
 struct Reader {
@@ -131,7 +162,7 @@ struct Decoder {
     format: RecordDecoder,
     dlq: Option<BaseProducer>,
     stats: Arc<Mutex<SourceStats>>,
-    /// ENVELOPE UPSERT: the current row of each key.
+    /// ENVELOPE UPSERT and DEBEZIUM: the current row of each key.
     /// Shared by the source's readers: a producer that sends one key to
     /// several partitions still gets one row per key.
     upsert: Arc<Mutex<HashMap<Vec<u8>, Row>>>,
@@ -166,6 +197,10 @@ impl Reader {
 
     fn run(mut self, stop: &AtomicBool, emit: &mut dyn FnMut(SourceBatch) -> bool) {
         let mut last_refresh = Instant::now();
+        // The next offset of each partition: a record before it was read
+        // already (some brokers deliver the first records again after an
+        // assignment at the end of a partition).
+        let mut next: HashMap<i32, i64> = HashMap::new();
         while !stop.load(Ordering::Relaxed) {
             let mut batch = SourceBatch::default();
             let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
@@ -176,6 +211,10 @@ impl Reader {
                 let wait = if offsets.is_empty() { Duration::from_millis(5) } else { Duration::ZERO };
                 match self.consumer.poll(wait) {
                     Some(Ok(msg)) => {
+                        if next.get(&msg.partition()).is_some_and(|n| msg.offset() < *n) {
+                            continue;
+                        }
+                        next.insert(msg.partition(), msg.offset() + 1);
                         offsets.insert(msg.partition(), msg.offset() + 1);
                         self.dec.handle(&msg, &mut batch);
                     }
@@ -193,6 +232,9 @@ impl Reader {
                         s.next_offset = *o;
                         s.high_watermark = s.high_watermark.max(*o);
                     }
+                }
+                if !batch.errors.is_empty() {
+                    self.dec.flush_dead_letters();
                 }
                 if !emit(batch) {
                     return;
@@ -288,9 +330,29 @@ impl Decoder {
             Envelope::Debezium => {
                 let payload = msg.payload().ok_or("a Debezium record needs a value")?;
                 let (before, after) = self.format.decode_change(payload)?;
-                let out: Vec<(Row, Diff)> = before.map(|r| (with_meta(r), -1)).into_iter().chain(after.map(|r| (with_meta(r), 1))).collect();
-                if out.is_empty() {
+                if before.is_none() && after.is_none() {
                     return Err("a Debezium record needs \"before\" or \"after\"".into());
+                }
+                // A row is identified by the record's key (Debezium keys a
+                // table's records by its primary key), else by its columns.
+                // What is retracted is the row held for it, not the record's
+                // `before`: a change of a row never read (a topic read from
+                // 'latest', or compacted) retracts nothing, and a create
+                // delivered twice replaces the row instead of doubling it.
+                let identity = |row: &Row| msg.key().map(<[u8]>::to_vec).unwrap_or_else(|| format!("{:?}", row).into_bytes());
+                let mut out = Vec::new();
+                let mut held = self.upsert.lock().unwrap();
+                if let Some(old) = before.as_ref().and_then(|b| held.remove(&identity(b))) {
+                    out.push((old, -1));
+                }
+                if let Some(after) = after {
+                    let id = identity(&after);
+                    if let Some(old) = held.remove(&id) {
+                        out.push((old, -1));
+                    }
+                    let row = with_meta(after);
+                    held.insert(id, row.clone());
+                    out.push((row, 1));
                 }
                 Ok(out)
             }
@@ -315,11 +377,33 @@ impl Decoder {
         if let Some(p) = msg.payload() {
             record = record.payload(p);
         }
-        if let Err((e, _)) = producer.send(record) {
-            self.stats.lock().unwrap().last_error = Some(format!("dead-letter produce failed: {}", e));
+        let mut record = Some(record);
+        while let Some(r) = record.take() {
+            match producer.send(r) {
+                Ok(()) => {}
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                    producer.poll(Duration::from_millis(10));
+                    record = Some(r);
+                }
+                Err((e, _)) => self.stats.lock().unwrap().last_error = Some(format!("dead-letter produce failed: {}", e)),
+            }
         }
         producer.poll(Duration::ZERO);
-        let _ = producer.flush(Duration::from_secs(5));
+    }
+
+    /// Waits until the dead-letter records produced so far are
+    /// acknowledged (at most 5 s), before their batch is handed over.
+    /// Polls every millisecond: rdkafka's own flush polls in 100 ms steps.
+    fn flush_dead_letters(&self) {
+        let Some(producer) = &self.dlq else { return };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while producer.in_flight_count() > 0 && Instant::now() < deadline {
+            producer.poll(Duration::ZERO);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if producer.in_flight_count() > 0 {
+            self.stats.lock().unwrap().last_error = Some(format!("{} dead-letter records not acknowledged within 5 s", producer.in_flight_count()));
+        }
     }
 }
 

@@ -1,0 +1,96 @@
+//! Transaction blocks as PostgreSQL clients rely on them: an error aborts
+//! the block (COMMIT then rolls back), and a transaction that deletes or
+//! updates rows another session changed meanwhile fails at COMMIT with
+//! 40001 instead of retracting rows twice. Also the statements clients
+//! send around transactions (DEALLOCATE, DISCARD, SET TIME ZONE) and
+//! REFRESH MATERIALIZED VIEW.
+
+mod server;
+mod sql_client;
+
+use server::EddyServer;
+use sql_client::query;
+use tokio_postgres::{Client, NoTls};
+
+async fn connect(server: &EddyServer) -> Client {
+    let (client, conn) = tokio_postgres::connect(&server.conninfo(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+async fn fails(c: &Client, sql: &str) -> String {
+    let err = c.simple_query(sql).await.expect_err(sql);
+    err.code().map(|c| c.code().to_string()).unwrap_or_default()
+}
+
+async fn ok(c: &Client, sql: &str) {
+    c.simple_query(sql).await.unwrap_or_else(|e| panic!("{}: {:?}", sql, e));
+}
+
+fn one(v: &str) -> Vec<Vec<Option<String>>> {
+    vec![vec![Some(v.to_string())]]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_aborts_the_transaction_block() {
+    let server = EddyServer::start();
+    let c = connect(&server).await;
+    c.batch_execute("CREATE TABLE acct (id int, bal int); INSERT INTO acct VALUES (1, 10)").await.unwrap();
+    c.batch_execute("BEGIN; INSERT INTO acct VALUES (2, 20)").await.unwrap();
+    assert_eq!(fails(&c, "SELECT 1 / 0").await, "22012");
+    assert_eq!(fails(&c, "INSERT INTO acct VALUES (3, 30)").await, "25P02");
+    assert_eq!(fails(&c, "SELECT 1").await, "25P02");
+    c.simple_query("COMMIT").await.unwrap();
+    assert_eq!(query(&c, "SELECT count(*) FROM acct").await, one("1"));
+    // ROLLBACK ends a failed block too, and the session works again.
+    c.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(fails(&c, "SELECT * FROM nope").await, "42P01");
+    c.simple_query("ROLLBACK").await.unwrap();
+    c.batch_execute("BEGIN; INSERT INTO acct VALUES (4, 40); COMMIT").await.unwrap();
+    assert_eq!(query(&c, "SELECT sum(bal) FROM acct").await, one("50"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlapping_writes_to_the_same_rows_fail_at_commit() {
+    let server = EddyServer::start();
+    let a = connect(&server).await;
+    let b = connect(&server).await;
+    a.batch_execute("CREATE TABLE k (id int, v int); INSERT INTO k VALUES (1, 1), (2, 2); CREATE MATERIALIZED VIEW kc AS SELECT count(*) AS n, sum(v) AS s FROM k").await.unwrap();
+
+    // Both delete row 1: the second to commit fails, and nothing is
+    // retracted twice.
+    a.batch_execute("BEGIN; DELETE FROM k WHERE id = 1").await.unwrap();
+    b.batch_execute("DELETE FROM k WHERE id = 1").await.unwrap();
+    assert_eq!(fails(&a, "COMMIT").await, "40001");
+    assert_eq!(query(&a, "SELECT id, v FROM k").await, vec![vec![Some("2".into()), Some("2".into())]]);
+    assert_eq!(query(&a, "SELECT n, s FROM kc").await, vec![vec![Some("1".into()), Some("2".into())]]);
+
+    // The same for an UPDATE against a concurrent UPDATE.
+    a.batch_execute("BEGIN; UPDATE k SET v = v + 10 WHERE id = 2").await.unwrap();
+    b.batch_execute("UPDATE k SET v = v + 100 WHERE id = 2").await.unwrap();
+    assert_eq!(fails(&a, "COMMIT").await, "40001");
+    assert_eq!(query(&a, "SELECT n, s FROM kc").await, vec![vec![Some("1".into()), Some("102".into())]]);
+
+    // Without a concurrent write the transaction commits, and inserts never
+    // conflict.
+    a.batch_execute("BEGIN; UPDATE k SET v = 0 WHERE id = 2").await.unwrap();
+    b.batch_execute("CREATE TABLE other (x int); INSERT INTO other VALUES (1)").await.unwrap();
+    a.batch_execute("INSERT INTO k VALUES (3, 3)").await.unwrap();
+    ok(&a, "COMMIT").await;
+    assert_eq!(query(&a, "SELECT n, s FROM kc").await, vec![vec![Some("2".into()), Some("3".into())]]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_clients_send_around_sessions() {
+    let server = EddyServer::start();
+    let c = connect(&server).await;
+    c.batch_execute("CREATE TABLE t (x int); CREATE MATERIALIZED VIEW m AS SELECT count(*) FROM t").await.unwrap();
+    ok(&c, "DEALLOCATE ALL").await;
+    ok(&c, "DISCARD ALL").await;
+    ok(&c, "SET TIME ZONE 'UTC'").await;
+    assert_eq!(fails(&c, "SET TIME ZONE 'America/New_York'").await, "0A000");
+    assert_eq!(fails(&c, "SET timezone = 'Europe/Paris'").await, "0A000");
+    ok(&c, "REFRESH MATERIALIZED VIEW m").await;
+    assert_eq!(fails(&c, "REFRESH MATERIALIZED VIEW t").await, "42809");
+    assert_eq!(fails(&c, "REFRESH MATERIALIZED VIEW nope").await, "42P01");
+}
