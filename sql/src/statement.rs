@@ -35,7 +35,9 @@ pub struct Finishing {
 
 #[derive(Debug)]
 pub enum StatementPlan {
-    CreateTable { name: String, desc: RelationDesc, if_not_exists: bool },
+    /// `notices`: what the table accepts but does not do (constraints
+    /// other than NOT NULL are not enforced).
+    CreateTable { name: String, desc: RelationDesc, if_not_exists: bool, notices: Vec<SqlError> },
     /// `depends_on`: the relations the query names (a view over a plain
     /// view depends on that view, not on what the view reads).
     CreateView { name: String, desc: RelationDesc, plan: Plan, logical: LogicalPlan, depends_on: Vec<GlobalId>, materialized: bool, if_not_exists: bool, or_replace: bool },
@@ -98,12 +100,26 @@ impl Planner<'_> {
                 if ct.query.is_some() {
                     return Err(SqlError::unsupported("CREATE TABLE ... AS"));
                 }
-                let mut cols = Vec::new();
+                let mut cols: Vec<(String, ColumnType)> = Vec::new();
+                let ctx = self.context();
+                let planner = datafusion_sql::planner::SqlToRel::new(&ctx);
                 for c in &ct.columns {
+                    let name = c.name.value.to_lowercase();
+                    if cols.iter().any(|(n, _)| *n == name) {
+                        return Err(SqlError::new(codes::DUPLICATE_COLUMN, format!("column \"{}\" specified more than once", name)));
+                    }
                     let nullable = !c.options.iter().any(|o| matches!(o.option, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
-                    cols.push((c.name.value.to_lowercase(), ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable }));
+                    // A DEFAULT must plan now (INSERT takes it later).
+                    for o in &c.options {
+                        if let ColumnOption::Default(e) = &o.option {
+                            planner.sql_to_expr(e.clone(), &datafusion_common::DFSchema::empty(), &mut datafusion_sql::planner::PlannerContext::new()).map_err(|e| crate::plan::df::translate(e).with_detail(format!("in the DEFAULT of column \"{}\"", name)))?;
+                        }
+                    }
+                    cols.push((name, ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable }));
                 }
-                StatementPlan::CreateTable { name: object_name(&ct.name), desc: RelationDesc::new(cols), if_not_exists: ct.if_not_exists }
+                let constrained = !ct.constraints.is_empty() || ct.columns.iter().flat_map(|c| &c.options).any(|o| matches!(o.option, ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_) | ColumnOption::ForeignKey(_) | ColumnOption::Check(_)));
+                let notices = if constrained { vec![SqlError::notice("PRIMARY KEY, UNIQUE, FOREIGN KEY and CHECK constraints are not enforced: eddy accepts them and keeps only NOT NULL (a primary key's columns are NOT NULL)")] } else { vec![] };
+                StatementPlan::CreateTable { name: object_name(&ct.name), desc: RelationDesc::new(cols), if_not_exists: ct.if_not_exists, notices }
             }
             Statement::CreateView(cv) if cv.materialized && crate::setops::needs_rewrite(&cv.query) => {
                 let (plan, mut desc, _) = self.plan_all_setop(&cv.query, true)?;

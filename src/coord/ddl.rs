@@ -46,14 +46,14 @@ impl State {
     /// created item's `create_sql` (for SHOW CREATE and psql's `\d+`).
     pub(super) fn ddl(&mut self, plan: StatementPlan, sql: &str) -> Result<QueryResult, SqlError> {
         match plan {
-            StatementPlan::CreateTable { name, desc, if_not_exists } => {
+            StatementPlan::CreateTable { name, desc, if_not_exists, notices } => {
                 if let Some(n) = self.check_free(&name, if_not_exists)? {
                     return created("CREATE TABLE", vec![n]);
                 }
                 let id = self.catalog.allocate_id();
                 self.engine.send(Command::CreateTable { id });
                 self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Table, desc, create_sql: sql.to_string(), plan: None, depends_on: vec![] });
-                created("CREATE TABLE", vec![])
+                created("CREATE TABLE", notices)
             }
             StatementPlan::CreateView { name, desc, plan, logical, depends_on, materialized, if_not_exists, or_replace } => {
                 let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };

@@ -21,7 +21,8 @@ fn names(catalog: &Catalog, want: impl Fn(&ItemKind) -> bool) -> StatementPlan {
 }
 
 /// Recognizes eddy's SHOW statements (`SHOW TABLES`, `SHOW VIEWS`,
-/// `SHOW MATERIALIZED VIEWS`, `SHOW COLUMNS FROM x`, `SHOW CREATE ...`);
+/// `SHOW MATERIALIZED VIEWS`, `SHOW SOURCES`, `SHOW SINKS`, `SHOW COLUMNS
+/// FROM x`, `SHOW CREATE ...`);
 /// `None` for anything else.
 pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, SqlError>> {
     let text = sql.trim().trim_end_matches(';').trim();
@@ -35,6 +36,9 @@ pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, S
         ["show", "views"] => Ok(names(catalog, |k| *k == ItemKind::View)),
         ["show", "materialized", "views"] => Ok(names(catalog, |k| *k == ItemKind::MaterializedView)),
         ["show", "indexes"] => Ok(names(catalog, |k| matches!(k, ItemKind::Index { .. }))),
+        ["show", "sources"] => Ok(names(catalog, |k| matches!(k, ItemKind::Source { .. }))),
+        ["show", "sinks"] => Ok(names(catalog, |k| matches!(k, ItemKind::Sink { .. }))),
+        ["show", "transaction", "isolation", "level"] => Ok(StatementPlan::Show { desc: text_desc("transaction_isolation"), rows: vec![vec![Datum::Text("serializable".into())]] }),
         ["show", "columns", "from" | "in", name] => catalog.resolve_or_err(name.trim_matches('"')).map(|item| {
             let desc = RelationDesc::new(vec![
                 ("name".into(), ColumnType { scalar: ScalarType::Text, nullable: false }),
@@ -59,11 +63,15 @@ pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, S
                     "transaction_isolation" | "transaction" => "serializable",
                     "standard_conforming_strings" => "on",
                     "client_encoding" | "server_encoding" => "UTF8",
+                    "search_path" => "public",
+                    "application_name" => "",
+                    "integer_datetimes" | "is_superuser" => "on",
+                    "max_identifier_length" => "63",
                     _ => return Some(Err(SqlError::new(eddy_sql::codes::UNDEFINED_OBJECT, format!("unrecognized configuration parameter \"{}\"", var)))),
                 }
                 .to_string()).into(),
             )]],
         }),
-        _ => Err(SqlError::syntax(format!("unrecognized SHOW statement: {}", text)).with_hint("try SHOW TABLES, SHOW VIEWS, SHOW MATERIALIZED VIEWS, SHOW COLUMNS FROM name, SHOW CREATE VIEW name")),
+        _ => Err(SqlError::syntax(format!("unrecognized SHOW statement: {}", text)).with_hint("try SHOW TABLES, SHOW VIEWS, SHOW MATERIALIZED VIEWS, SHOW SOURCES, SHOW SINKS, SHOW COLUMNS FROM name, SHOW CREATE VIEW name")),
     })
 }

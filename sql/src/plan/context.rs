@@ -22,13 +22,16 @@ pub struct EddySource {
     schema: SchemaRef,
     /// Set for plain views: the plan DataFusion inlines.
     view: Option<LogicalPlan>,
+    /// A table's column DEFAULTs, which an INSERT that omits the column
+    /// takes.
+    defaults: HashMap<String, datafusion_expr::Expr>,
 }
 
 impl EddySource {
     /// A source that is only its plan, inlined where it is read (a table
     /// function's rows); it names no catalog item.
     pub fn inlined(schema: SchemaRef, plan: LogicalPlan) -> EddySource {
-        EddySource { id: 0, schema, view: Some(plan) }
+        EddySource { id: 0, schema, view: Some(plan), defaults: HashMap::new() }
     }
 }
 
@@ -38,6 +41,9 @@ impl TableSource for EddySource {
     }
     fn get_logical_plan(&self) -> Option<Cow<'_, LogicalPlan>> {
         self.view.as_ref().map(Cow::Borrowed)
+    }
+    fn get_column_default(&self, column: &str) -> Option<&datafusion_expr::Expr> {
+        self.defaults.get(column)
     }
 }
 
@@ -106,6 +112,31 @@ pub fn config_options() -> ConfigOptions {
     options
 }
 
+impl EddyContext<'_> {
+    /// The DEFAULT expressions of the columns of a CREATE TABLE, planned
+    /// (without columns to refer to, as in PostgreSQL).
+    fn column_defaults(&self, create_sql: &str) -> HashMap<String, datafusion_expr::Expr> {
+        use sqlparser::ast::{ColumnOption, Statement};
+        let mut defaults = HashMap::new();
+        if !create_sql.to_ascii_lowercase().contains("default") {
+            return defaults;
+        }
+        let Ok(mut stmts) = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, create_sql) else { return defaults };
+        let Some(Statement::CreateTable(ct)) = stmts.pop() else { return defaults };
+        let planner = datafusion_sql::planner::SqlToRel::new(self);
+        for c in ct.columns {
+            for o in c.options {
+                if let ColumnOption::Default(e) = o.option {
+                    if let Ok(expr) = planner.sql_to_expr(e, &datafusion_common::DFSchema::empty(), &mut datafusion_sql::planner::PlannerContext::new()) {
+                        defaults.insert(c.name.value.to_lowercase(), expr);
+                    }
+                }
+            }
+        }
+        defaults
+    }
+}
+
 impl ContextProvider for EddyContext<'_> {
     fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
         let full = Catalog::reference_name(name.schema(), name.table());
@@ -118,7 +149,8 @@ impl ContextProvider for EddyContext<'_> {
             ItemKind::Index { .. } => return plan_err!("\"{}\" is an index", table),
             _ => None,
         };
-        Ok(Arc::new(EddySource { id: item.id, schema: arrow_schema(&item.desc), view }))
+        let defaults = if item.kind == ItemKind::Table { self.column_defaults(&item.create_sql) } else { HashMap::new() };
+        Ok(Arc::new(EddySource { id: item.id, schema: arrow_schema(&item.desc), view, defaults }))
     }
     fn get_table_function_source(&self, name: &str, args: Vec<datafusion_expr::Expr>) -> Result<Arc<dyn TableSource>> {
         super::table_functions::table_function(name, args)

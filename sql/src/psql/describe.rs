@@ -34,6 +34,8 @@ pub(super) fn plan(catalog: &Catalog, q: &Query) -> Option<Result<StatementPlan,
         let def = item_at(catalog, q, "pg_get_viewdef(").and_then(|i| view_definition(&i.create_sql));
         let desc = eddy_engine::repr::RelationDesc::new(vec![("pg_get_viewdef".into(), ColumnType { scalar: Text, nullable: true })]);
         StatementPlan::Show { desc, rows: vec![vec![def.map_or(Datum::Null, Datum::text)]] }
+    } else if q.has("from pg_catalog.pg_foreign_table f") {
+        foreign_table(catalog, q)
     } else if q.has("from pg_catalog.pg_policy pol") {
         empty(&[("polname", Text), ("polpermissive", Bool), ("array_to_string", Text), ("pg_get_expr", Text), ("pg_get_expr", Text), ("cmd", Text)])
     } else if q.has("from pg_catalog.pg_statistic_ext") {
@@ -53,6 +55,24 @@ pub(super) fn plan(catalog: &Catalog, q: &Query) -> Option<Result<StatementPlan,
         return None;
     };
     Some(Ok(plan))
+}
+
+/// A source (or its error relation, or a sink) shows as a foreign table of
+/// server `kafka`, with its topic and format as the options:
+/// `Server: kafka`, `FDW options: (topic 'orders', format 'json')`.
+fn foreign_table(catalog: &Catalog, q: &Query) -> StatementPlan {
+    let item = item_at(catalog, q, "f.ftrelid = '");
+    let owner = match item.map(|i| &i.kind) {
+        Some(ItemKind::SourceErrors { of }) => catalog.get(*of),
+        _ => item,
+    };
+    let options = owner.and_then(|i| crate::connector::parse_connector(&i.create_sql).ok()).map(|c| match c {
+        crate::connector::ConnectorStatement::Source(s) => format!("topic '{}', format '{}', envelope '{}'", s.topic, format!("{:?}", s.format).split('(').next().unwrap_or("").to_lowercase(), format!("{:?}", s.envelope).to_lowercase()),
+        crate::connector::ConnectorStatement::Sink(s) => format!("topic '{}', envelope '{}'", s.topic, format!("{:?}", s.envelope).to_lowercase()),
+    });
+    let desc = eddy_engine::repr::RelationDesc::new(vec![("srvname".into(), ColumnType { scalar: Text, nullable: true }), ("array_to_string".into(), ColumnType { scalar: Text, nullable: true })]);
+    let rows = options.map(|o| vec![vec![Datum::text("kafka"), Datum::text(&o)]]).unwrap_or_default();
+    StatementPlan::Show { desc, rows }
 }
 
 /// An item with the catalog it is in.
