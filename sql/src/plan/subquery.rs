@@ -157,8 +157,50 @@ fn rewrite_expr(e: Expr, outer: &DFSchema) -> Result<Transformed<Expr>> {
             Ok(Transformed::yes(v))
         }
         Expr::ScalarSubquery(s) if !is_global_aggregate(&s.subquery) => Ok(Transformed::yes(Expr::ScalarSubquery(single_value(s)?))),
+        Expr::ScalarSubquery(s) if !s.outer_ref_columns.is_empty() => {
+            let subquery = Arc::new(expose_correlated_exprs(s.subquery.as_ref().clone())?);
+            Ok(Transformed::yes(Expr::ScalarSubquery(Subquery { subquery, outer_ref_columns: s.outer_ref_columns, spans: s.spans })))
+        }
         other => Ok(Transformed::no(other)),
     })
+}
+
+/// `... WHERE f(inner) = outer.x` as `... FROM (SELECT *, f(inner) AS c)
+/// WHERE c = outer.x`, in an aggregated scalar subquery: DataFusion's
+/// decorrelation groups the subquery by the inner columns of its
+/// correlated equalities, so `b.ts::date = a.d` grouped by `b.ts` (a group
+/// per timestamp instead of per date, and a row per group). With the
+/// expression a column of its own, the groups are the expression's values.
+fn expose_correlated_exprs(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let computed = |e: &Expr| !matches!(e, Expr::Column(_)) && !e.contains_outer() && !e.column_refs().is_empty();
+    plan.transform_up(|node| {
+        let LogicalPlan::Filter(f) = node else { return Ok(Transformed::yes(node.recompute_schema()?)) };
+        let (mut exposed, mut conjuncts) = (Vec::new(), Vec::new());
+        for c in split_conjunction_owned(f.predicate.clone()) {
+            match c {
+                Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) if computed(&left) && right.contains_outer() => {
+                    let name = fresh_alias("__eddy_corr");
+                    exposed.push(left.alias(&name));
+                    conjuncts.push(Expr::Column(Column::from_name(name)).eq(*right));
+                }
+                Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) if computed(&right) && left.contains_outer() => {
+                    let name = fresh_alias("__eddy_corr");
+                    exposed.push(right.alias(&name));
+                    conjuncts.push((*left).eq(Expr::Column(Column::from_name(name))));
+                }
+                other => conjuncts.push(other),
+            }
+        }
+        if exposed.is_empty() {
+            return Ok(Transformed::no(LogicalPlan::Filter(f)));
+        }
+        let input = Arc::unwrap_or_clone(f.input);
+        let mut exprs: Vec<Expr> = input.schema().columns().into_iter().map(Expr::Column).collect();
+        exprs.extend(exposed);
+        let projected = LogicalPlanBuilder::from(input).project(exprs)?.build()?;
+        Ok(Transformed::yes(LogicalPlanBuilder::from(projected).filter(conjunction(conjuncts).unwrap_or_else(|| lit(true)))?.build()?))
+    })
+    .map(|t| t.data)
 }
 
 /// The subquery under a fresh alias, and its (first) output column.
