@@ -160,11 +160,11 @@ pub(super) fn sum<'a>(vals: impl Iterator<Item = (&'a Datum, Diff)>, output: Sca
     let mut interval: Option<(i128, i128, i128)> = None;
     for (v, d) in vals {
         match v {
-            Datum::Int(i) => ints += *i as i128 * d as i128,
+            Datum::Int(i) => ints = ints.checked_add(*i as i128 * d as i128).ok_or_else(|| EvalError::out_of_range("bigint"))?,
             Datum::Numeric(n) => {
                 saw_dec = true;
                 scale = scale.max(n.scale());
-                dec = dec.checked_add(*n * Decimal::from(d)).ok_or_else(|| EvalError::new("22003", "value overflows numeric format"))?;
+                dec = n.checked_mul(Decimal::from(d)).and_then(|x| dec.checked_add(x)).ok_or_else(EvalError::numeric_overflow)?;
             }
             Datum::Float(f) => {
                 saw_float = true;
@@ -173,13 +173,18 @@ pub(super) fn sum<'a>(vals: impl Iterator<Item = (&'a Datum, Diff)>, output: Sca
             Datum::Interval(iv) => {
                 let (m, dd, us) = interval.unwrap_or_default();
                 let d = d as i128;
-                interval = Some((m + iv.months as i128 * d, dd + iv.days as i128 * d, us + iv.micros as i128 * d));
+                let overflow = || EvalError::datetime_out_of_range("interval");
+                interval = Some((
+                    m.checked_add(iv.months as i128 * d).ok_or_else(overflow)?,
+                    dd.checked_add(iv.days as i128 * d).ok_or_else(overflow)?,
+                    us.checked_add(iv.micros as i128 * d).ok_or_else(overflow)?,
+                ));
             }
             _ => {}
         }
     }
     if let Some((months, days, micros)) = interval {
-        let overflow = || EvalError::out_of_range("interval");
+        let overflow = || EvalError::datetime_out_of_range("interval");
         return Ok(Datum::Interval(crate::repr::Interval {
             months: i32::try_from(months).map_err(|_| overflow())?,
             days: i32::try_from(days).map_err(|_| overflow())?,

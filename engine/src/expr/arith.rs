@@ -51,10 +51,11 @@ pub fn arith(op: ArithOp, a: Datum, b: Datum, ty: ScalarType) -> Result<Datum, E
         (Float(_), Int(_) | Numeric(_) | Float(_)) | (Int(_) | Numeric(_), Float(_)) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
         (Int(_), Int(_)) if matches!(ty, ScalarType::Float32 | ScalarType::Float64) => float_arith(op, to_f64(&a).unwrap(), to_f64(&b).unwrap()),
         (Int(_) | Numeric(_), Int(_) | Numeric(_)) => numeric_arith(op, to_decimal(&a).unwrap(), to_decimal(&b).unwrap()),
-        _ => match (datetime_arith(op, a, b)?, ty) {
+        _ => match (datetime_arith(op, a, b), ty) {
             // date ± interval typed as date (DataFusion's `date + integer`).
-            (Timestamp(t), ScalarType::Date) => Ok(Date(t.div_euclid(crate::repr::Interval::MICROS_PER_DAY) as i32)),
-            (r, _) => Ok(r),
+            (Ok(Timestamp(t)), ScalarType::Date) => Ok(Date(t.div_euclid(crate::repr::Interval::MICROS_PER_DAY) as i32)),
+            (Err(e), ScalarType::Date) if e.code == "22008" => Err(EvalError::datetime_out_of_range("date")),
+            (r, _) => r,
         },
     }
 }
@@ -206,18 +207,29 @@ fn add_months(us: i64, months: i32) -> Option<i64> {
     Some(dt.and_utc().timestamp_micros())
 }
 
+/// `timestamp ± interval`: months first (as calendar months), then days
+/// and time; an error when the result leaves the supported range.
 fn add_interval(us: i64, iv: Interval, sign: i64) -> Result<i64, EvalError> {
-    let us = add_months(us, iv.months * sign as i32).ok_or_else(|| EvalError::out_of_range("timestamp"))?;
-    Ok(us + sign * (iv.days as i64 * Interval::MICROS_PER_DAY + iv.micros))
+    let out_of_range = || EvalError::datetime_out_of_range("timestamp");
+    let months = iv.months.checked_mul(sign as i32).ok_or_else(out_of_range)?;
+    let us = add_months(us, months).ok_or_else(out_of_range)?;
+    let delta = (iv.days as i64).checked_mul(Interval::MICROS_PER_DAY).and_then(|d| d.checked_add(iv.micros)).and_then(|d| d.checked_mul(sign)).ok_or_else(out_of_range)?;
+    us.checked_add(delta).filter(|r| crate::repr::timestamp_in_range(*r)).ok_or_else(out_of_range)
+}
+
+/// `date ± integer`: a date in the supported range, or 22008.
+fn add_days(d: i32, n: i64) -> Result<Datum, EvalError> {
+    (d as i64).checked_add(n).filter(|r| crate::repr::date_in_range(*r)).map(|r| Datum::Date(r as i32)).ok_or_else(|| EvalError::datetime_out_of_range("date"))
 }
 
 fn datetime_arith(op: ArithOp, a: Datum, b: Datum) -> Result<Datum, EvalError> {
     use Datum::*;
     const DAY: i64 = crate::repr::Interval::MICROS_PER_DAY;
+    let interval_overflow = || EvalError::datetime_out_of_range("interval");
     Ok(match (op, a, b) {
-        (ArithOp::Add, Date(d), Int(n)) | (ArithOp::Add, Int(n), Date(d)) => Date(d + n as i32),
-        (ArithOp::Sub, Date(d), Int(n)) => Date(d - n as i32),
-        (ArithOp::Sub, Date(x), Date(y)) => Int((x - y) as i64),
+        (ArithOp::Add, Date(d), Int(n)) | (ArithOp::Add, Int(n), Date(d)) => add_days(d, n)?,
+        (ArithOp::Sub, Date(d), Int(n)) => add_days(d, n.checked_neg().ok_or_else(|| EvalError::datetime_out_of_range("date"))?)?,
+        (ArithOp::Sub, Date(x), Date(y)) => Int(x as i64 - y as i64),
         (ArithOp::Add, Date(d), Interval(iv)) | (ArithOp::Add, Interval(iv), Date(d)) => Timestamp(add_interval(d as i64 * DAY, iv, 1)?),
         (ArithOp::Sub, Date(d), Interval(iv)) => Timestamp(add_interval(d as i64 * DAY, iv, -1)?),
         (ArithOp::Add, Timestamp(t), Interval(iv)) | (ArithOp::Add, Interval(iv), Timestamp(t)) => Timestamp(add_interval(t, iv, 1)?),
@@ -225,11 +237,19 @@ fn datetime_arith(op: ArithOp, a: Datum, b: Datum) -> Result<Datum, EvalError> {
         (ArithOp::Add, TimestampTz(t), Interval(iv)) | (ArithOp::Add, Interval(iv), TimestampTz(t)) => TimestampTz(add_interval(t, iv, 1)?),
         (ArithOp::Sub, TimestampTz(t), Interval(iv)) => TimestampTz(add_interval(t, iv, -1)?),
         (ArithOp::Sub, Timestamp(x), Timestamp(y)) | (ArithOp::Sub, TimestampTz(x), TimestampTz(y)) => {
-            let d = x - y;
+            let d = x.checked_sub(y).ok_or_else(interval_overflow)?;
             Interval(crate::repr::Interval { months: 0, days: (d / DAY) as i32, micros: d % DAY })
         }
-        (ArithOp::Add, Interval(x), Interval(y)) => Interval(crate::repr::Interval { months: x.months + y.months, days: x.days + y.days, micros: x.micros + y.micros }),
-        (ArithOp::Sub, Interval(x), Interval(y)) => Interval(crate::repr::Interval { months: x.months - y.months, days: x.days - y.days, micros: x.micros - y.micros }),
+        (ArithOp::Add, Interval(x), Interval(y)) => Interval(crate::repr::Interval {
+            months: x.months.checked_add(y.months).ok_or_else(interval_overflow)?,
+            days: x.days.checked_add(y.days).ok_or_else(interval_overflow)?,
+            micros: x.micros.checked_add(y.micros).ok_or_else(interval_overflow)?,
+        }),
+        (ArithOp::Sub, Interval(x), Interval(y)) => Interval(crate::repr::Interval {
+            months: x.months.checked_sub(y.months).ok_or_else(interval_overflow)?,
+            days: x.days.checked_sub(y.days).ok_or_else(interval_overflow)?,
+            micros: x.micros.checked_sub(y.micros).ok_or_else(interval_overflow)?,
+        }),
         (ArithOp::Mul, Interval(iv), n) | (ArithOp::Mul, n, Interval(iv)) => Interval(scale_interval(iv, to_f64(&n).unwrap_or(1.0), false)?),
         (ArithOp::Div, Interval(iv), n) => {
             let f = to_f64(&n).unwrap_or(1.0);
@@ -248,7 +268,7 @@ fn datetime_arith(op: ArithOp, a: Datum, b: Datum) -> Result<Datum, EvalError> {
 fn scale_interval(iv: Interval, f: f64, divide: bool) -> Result<Interval, EvalError> {
     let op = |x: f64| if divide { x / f } else { x * f };
     let tsround = |x: f64| (x * 1e6).round() / 1e6;
-    let overflow = || EvalError::out_of_range("interval");
+    let overflow = || EvalError::datetime_out_of_range("interval");
     let months = op(iv.months as f64);
     let days = op(iv.days as f64);
     if !months.is_finite() || months.abs() > i32::MAX as f64 || !days.is_finite() || days.abs() > i32::MAX as f64 {
@@ -259,10 +279,10 @@ fn scale_interval(iv: Interval, f: f64, divide: bool) -> Result<Interval, EvalEr
     let mut sec_remainder = tsround((days - rdays as f64 + month_remainder_days - month_remainder_days.trunc()) * 86_400.0);
     if sec_remainder.abs() >= 86_400.0 {
         let whole = (sec_remainder / 86_400.0).trunc();
-        rdays += whole as i32;
+        rdays = rdays.checked_add(whole as i32).ok_or_else(overflow)?;
         sec_remainder -= whole * 86_400.0;
     }
-    rdays += month_remainder_days as i32;
+    rdays = rdays.checked_add(month_remainder_days as i32).ok_or_else(overflow)?;
     let micros = (op(iv.micros as f64) + sec_remainder * 1e6).round();
     if !micros.is_finite() || micros.abs() > i64::MAX as f64 {
         return Err(overflow());
@@ -296,6 +316,48 @@ mod tests {
         let r = arith(ArithOp::Mul, iv(0, 1, 0), Datum::float(1.5), ScalarType::Interval).unwrap();
         assert_eq!(crate::repr::format_datum(&r, ScalarType::Interval).unwrap(), "1 day 12:00:00");
     }
+    #[test]
+    fn date_arithmetic_out_of_range_is_an_error() {
+        use crate::repr::{date_range, format_datum};
+        const DAY: i64 = Interval::MICROS_PER_DAY;
+        let dec31_9999 = 2_932_896;
+        let iv = |months, days, micros| Datum::Interval(Interval { months, days, micros });
+        // `'9999-12-31'::date + 100000000`, as DataFusion plans it: the
+        // result used to be stored, then panicked in formatting.
+        let secs = super::super::func::cast(Datum::Int(100_000_000 * 86_400), ScalarType::Interval).unwrap();
+        let e = arith(ArithOp::Add, Datum::Date(dec31_9999), secs, ScalarType::Date).unwrap_err();
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("22008", "date out of range"));
+        let secs = super::super::func::cast(Datum::Int(2_147_483_000 * 86_400), ScalarType::Interval).unwrap();
+        assert_eq!(arith(ArithOp::Sub, Datum::Date(dec31_9999), secs, ScalarType::Date).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Add, Datum::Date(dec31_9999), Datum::Int(100_000_000), ScalarType::Date).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Sub, Datum::Date(0), Datum::Int(i64::MIN), ScalarType::Date).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Add, Datum::Date(0), Datum::Int(4_294_967_296), ScalarType::Date).unwrap_err().code, "22008");
+        // The edges of the range are fine.
+        let (lo, hi) = date_range();
+        assert_eq!(arith(ArithOp::Add, Datum::Date(hi as i32 - 1), Datum::Int(1), ScalarType::Date).unwrap(), Datum::Date(hi as i32));
+        assert_eq!(arith(ArithOp::Add, Datum::Date(hi as i32), Datum::Int(1), ScalarType::Date).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Sub, Datum::Date(lo as i32), Datum::Int(1), ScalarType::Date).unwrap_err().code, "22008");
+        let last = arith(ArithOp::Add, Datum::Timestamp(hi * DAY), iv(0, 0, DAY - 1), ScalarType::Timestamp).unwrap();
+        assert!(format_datum(&last, ScalarType::Timestamp).unwrap().ends_with(" 23:59:59.999999"));
+        let e = arith(ArithOp::Add, last, iv(0, 0, 1), ScalarType::Timestamp).unwrap_err();
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("22008", "timestamp out of range"));
+        // Timestamps ± intervals whose parts overflow.
+        for (a, b) in [(Datum::Timestamp(0), iv(i32::MAX, 0, 0)), (Datum::Timestamp(0), iv(0, i32::MAX, 0)), (Datum::TimestampTz(0), iv(0, 0, i64::MAX)), (Datum::Date(0), iv(0, i32::MIN, i64::MIN))] {
+            assert_eq!(arith(ArithOp::Add, a.clone(), b.clone(), ScalarType::Timestamp).unwrap_err().code, "22008");
+            assert_eq!(arith(ArithOp::Sub, a, b, ScalarType::Timestamp).unwrap_err().code, "22008");
+        }
+        assert_eq!(arith(ArithOp::Sub, Datum::Timestamp(i64::MAX), Datum::Timestamp(i64::MIN), ScalarType::Interval).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Add, iv(i32::MAX, 0, 0), iv(1, 0, 0), ScalarType::Interval).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Sub, iv(0, i32::MIN, 0), iv(0, 1, 0), ScalarType::Interval).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Add, iv(0, 0, i64::MAX), iv(0, 0, 1), ScalarType::Interval).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Mul, iv(0, i32::MAX, 0), Datum::float(1.5), ScalarType::Interval).unwrap_err().code, "22008");
+        assert_eq!(arith(ArithOp::Sub, Datum::Date(i32::MAX), Datum::Date(i32::MIN), ScalarType::Int32).unwrap(), Datum::Int(u32::MAX as i64));
+        // Ordinary arithmetic is unchanged.
+        assert_eq!(arith(ArithOp::Add, Datum::Date(19_723), Datum::Int(10), ScalarType::Date).unwrap(), Datum::Date(19_733));
+        let secs = super::super::func::cast(Datum::Int(-10 * 86_400), ScalarType::Interval).unwrap();
+        assert_eq!(arith(ArithOp::Add, Datum::Date(19_723), secs, ScalarType::Date).unwrap(), Datum::Date(19_713));
+    }
+
     #[test]
     fn integer_overflow_is_an_error() {
         assert!(arith(ArithOp::Add, Datum::Int(i32::MAX as i64), Datum::Int(1), ScalarType::Int32).is_err());

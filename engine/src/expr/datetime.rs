@@ -63,7 +63,7 @@ pub fn date_part(field: &str, v: &Datum, numeric: bool) -> Result<Datum, EvalErr
         return Ok(out(r, None));
     }
     let us = micros_of(v).ok_or_else(|| unit_error(&field, "value"))?;
-    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::out_of_range("timestamp"))?.naive_utc();
+    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?.naive_utc();
     let sec_micros = (dt.second() as i64 * 1_000_000 + us.rem_euclid(1_000_000)) as i128;
     let r = match field.as_str() {
         "year" | "years" => dt.year() as f64,
@@ -99,7 +99,7 @@ fn unit_error(field: &str, ty: &str) -> EvalError {
 pub fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {
     let field = field.to_ascii_lowercase();
     let us = micros_of(&v).ok_or_else(|| unit_error(&field, "value"))?;
-    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::out_of_range("timestamp"))?.naive_utc();
+    let dt = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?.naive_utc();
     let date = dt.date();
     let t = match field.as_str() {
         "microseconds" => dt,
@@ -108,7 +108,7 @@ pub fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {
         "minute" => dt.with_nanosecond(0).unwrap().with_second(0).unwrap(),
         "hour" => date.and_hms_opt(dt.hour(), 0, 0).unwrap(),
         "day" => date.and_hms_opt(0, 0, 0).unwrap(),
-        "week" => (date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64)).and_hms_opt(0, 0, 0).unwrap(),
+        "week" => date.checked_sub_signed(chrono::Duration::days(date.weekday().num_days_from_monday() as i64)).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?.and_hms_opt(0, 0, 0).unwrap(),
         "month" => date.with_day(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
         "quarter" => date.with_day(1).unwrap().with_month((date.month() - 1) / 3 * 3 + 1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
         "year" => date.with_day(1).unwrap().with_month(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
@@ -122,11 +122,11 @@ pub fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {
 }
 
 /// `justify_hours`: whole 24-hour periods of the time part become days.
-pub fn justify_hours(iv: Interval) -> Interval {
+pub fn justify_hours(iv: Interval) -> Result<Interval, EvalError> {
     let mut r = iv;
     let whole = r.micros / DAY;
     r.micros -= whole * DAY;
-    r.days += whole as i32;
+    r.days = r.days.checked_add(whole as i32).ok_or_else(interval_overflow)?;
     if r.days > 0 && r.micros < 0 {
         r.micros += DAY;
         r.days -= 1;
@@ -134,15 +134,19 @@ pub fn justify_hours(iv: Interval) -> Interval {
         r.micros -= DAY;
         r.days += 1;
     }
-    r
+    Ok(r)
+}
+
+fn interval_overflow() -> EvalError {
+    EvalError::datetime_out_of_range("interval")
 }
 
 /// `justify_days`: whole 30-day periods become months.
-pub fn justify_days(iv: Interval) -> Interval {
+pub fn justify_days(iv: Interval) -> Result<Interval, EvalError> {
     let mut r = iv;
     let whole = r.days / 30;
     r.days -= whole * 30;
-    r.months += whole;
+    r.months = r.months.checked_add(whole).ok_or_else(interval_overflow)?;
     if r.months > 0 && r.days < 0 {
         r.days += 30;
         r.months -= 1;
@@ -150,19 +154,19 @@ pub fn justify_days(iv: Interval) -> Interval {
         r.days -= 30;
         r.months += 1;
     }
-    r
+    Ok(r)
 }
 
 /// `justify_interval`: both of the above, with the signs of all parts made
 /// to agree.
-pub fn justify_interval(iv: Interval) -> Interval {
+pub fn justify_interval(iv: Interval) -> Result<Interval, EvalError> {
     let mut r = iv;
     let whole_days = r.micros / DAY;
     r.micros -= whole_days * DAY;
-    r.days += whole_days as i32;
+    r.days = r.days.checked_add(whole_days as i32).ok_or_else(interval_overflow)?;
     let whole_months = r.days / 30;
     r.days -= whole_months * 30;
-    r.months += whole_months;
+    r.months = r.months.checked_add(whole_months).ok_or_else(interval_overflow)?;
     if r.months > 0 && (r.days < 0 || (r.days == 0 && r.micros < 0)) {
         r.days += 30;
         r.months -= 1;
@@ -177,7 +181,7 @@ pub fn justify_interval(iv: Interval) -> Interval {
         r.micros -= DAY;
         r.days += 1;
     }
-    r
+    Ok(r)
 }
 
 fn int_arg(d: &Datum) -> i64 {
@@ -221,13 +225,13 @@ pub fn make_timestamp(args: &[Datum]) -> Result<Datum, EvalError> {
     }
     let day_us = (d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros()) as i128;
     let us = day_us + (h * 3600 + mi * 60) as i128 * 1_000_000 + (s * 1e6).round() as i128;
-    i64::try_from(us).map(Datum::Timestamp).map_err(|_| EvalError::out_of_range("timestamp"))
+    i64::try_from(us).ok().filter(|us| crate::repr::timestamp_in_range(*us)).map(Datum::Timestamp).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))
 }
 
 /// `make_interval(years, months, weeks, days, hours, mins, secs)`.
 pub fn make_interval(args: &[Datum]) -> Result<Datum, EvalError> {
     let arg = |i: usize| args.get(i).map(int_arg).unwrap_or(0);
-    let overflow = || EvalError::out_of_range("interval");
+    let overflow = || EvalError::datetime_out_of_range("interval");
     let months = arg(0).checked_mul(12).and_then(|m| m.checked_add(arg(1))).and_then(|m| i32::try_from(m).ok()).ok_or_else(overflow)?;
     let days = arg(2).checked_mul(7).and_then(|d| d.checked_add(arg(3))).and_then(|d| i32::try_from(d).ok()).ok_or_else(overflow)?;
     let secs = args.get(6).map(float_arg).unwrap_or(0.0);
@@ -252,9 +256,12 @@ mod tests {
 
     #[test]
     fn justify_functions_follow_postgres() {
-        assert_eq!(show(&Datum::Interval(justify_days(iv(0, 35, 0)))), "1 mon 5 days");
-        assert_eq!(show(&Datum::Interval(justify_hours(iv(0, 0, 27 * HOUR)))), "1 day 03:00:00");
-        assert_eq!(show(&Datum::Interval(justify_interval(iv(1, 0, -HOUR)))), "29 days 23:00:00");
+        assert_eq!(show(&Datum::Interval(justify_days(iv(0, 35, 0)).unwrap())), "1 mon 5 days");
+        assert_eq!(show(&Datum::Interval(justify_hours(iv(0, 0, 27 * HOUR)).unwrap())), "1 day 03:00:00");
+        assert_eq!(show(&Datum::Interval(justify_interval(iv(1, 0, -HOUR)).unwrap())), "29 days 23:00:00");
+        assert_eq!(justify_hours(iv(0, i32::MAX, 24 * HOUR)).unwrap_err().code, "22008");
+        assert_eq!(justify_days(iv(i32::MAX, 30, 0)).unwrap_err().code, "22008");
+        assert_eq!(justify_interval(iv(0, i32::MAX, 24 * HOUR)).unwrap_err().code, "22008");
     }
 
     #[test]
@@ -280,6 +287,23 @@ mod tests {
         assert_eq!(show(&date_part("milliseconds", &ts, true).unwrap()), "10250.000");
         assert_eq!(show(&date_part("second", &ts, true).unwrap()), "10.250000");
         assert_eq!(show(&date_part("second", &ts, false).unwrap()), "10.25");
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors() {
+        let (lo, _) = crate::repr::date_range();
+        // The first week of the range starts before it: no chrono panic.
+        let first = Datum::Timestamp(lo * DAY);
+        assert!(matches!(date_trunc("week", first.clone()), Ok(_) | Err(EvalError { .. })));
+        assert_eq!(date_trunc("day", first).unwrap(), Datum::Timestamp(lo * DAY));
+        assert_eq!(date_part("year", &Datum::Timestamp(i64::MAX), false).unwrap_err().code, "22008");
+        assert_eq!(date_trunc("month", Datum::Timestamp(i64::MIN)).unwrap_err().code, "22008");
+        let last_year = make_timestamp(&[Datum::Int(200_000), Datum::Int(12), Datum::Int(31), Datum::Int(24), Datum::Int(0), Datum::float(0.0)]).unwrap();
+        assert_eq!(show(&last_year), "200001-01-01 00:00:00");
+        let max = chrono::NaiveDate::MAX;
+        let args = [Datum::Int(max.year() as i64), Datum::Int(max.month() as i64), Datum::Int(max.day() as i64), Datum::Int(24), Datum::Int(0), Datum::float(0.0)];
+        assert_eq!(make_timestamp(&args).unwrap_err().code, "22008");
+        assert_eq!(make_interval(&[Datum::Int(i64::MAX), Datum::Int(0), Datum::Int(0), Datum::Int(0), Datum::Int(0), Datum::Int(0), Datum::float(0.0)]).unwrap_err().code, "22008");
     }
 
     #[test]

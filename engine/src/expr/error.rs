@@ -19,6 +19,20 @@ impl EvalError {
     pub fn out_of_range(what: impl fmt::Display) -> Self {
         Self::new("22003", format!("{} out of range", what))
     }
+    /// 22008, PostgreSQL's code for a date, timestamp or interval that
+    /// leaves its type's range: `what` is "date", "timestamp" or "interval".
+    pub fn datetime_out_of_range(what: &str) -> Self {
+        Self::new("22008", format!("{} out of range", what))
+    }
+    /// 22003 for a numeric result beyond what numeric holds (28 digits).
+    pub fn numeric_overflow() -> Self {
+        Self::new("22003", "value overflows numeric format")
+    }
+    /// 54000: a string function asked to build a result longer than a text
+    /// value may be (PostgreSQL's limit, 1 GB).
+    pub fn length_too_large() -> Self {
+        Self::new("54000", "requested length too large")
+    }
 }
 
 impl fmt::Display for EvalError {

@@ -175,15 +175,15 @@ impl UnaryFunc {
                 true => Datum::Int(crate::expr::json::elements(text(&d))?.len() as i64),
                 false => return Err(EvalError::new("22023", "cannot get array length of a non-array")),
             },
-            (JustifyDays, Datum::Interval(iv)) => Datum::Interval(justify_days(iv)),
-            (JustifyHours, Datum::Interval(iv)) => Datum::Interval(justify_hours(iv)),
-            (JustifyInterval, Datum::Interval(iv)) => Datum::Interval(justify_interval(iv)),
+            (JustifyDays, Datum::Interval(iv)) => Datum::Interval(justify_days(iv)?),
+            (JustifyHours, Datum::Interval(iv)) => Datum::Interval(justify_hours(iv)?),
+            (JustifyInterval, Datum::Interval(iv)) => Datum::Interval(justify_interval(iv)?),
             (Sqrt, d) => {
                 let x = f64_of(&d).unwrap_or(0.0);
                 if x < 0.0 {
                     return Err(EvalError::new("2201F", "cannot take square root of a negative number"));
                 }
-                float_or_numeric(&d, x.sqrt())
+                float_or_numeric(&d, x.sqrt())?
             }
             (Ln | Log10, d) => {
                 let x = f64_of(&d).unwrap_or(0.0);
@@ -193,19 +193,32 @@ impl UnaryFunc {
                 if x < 0.0 {
                     return Err(EvalError::new("2201E", "cannot take logarithm of a negative number"));
                 }
-                float_or_numeric(&d, if *self == Ln { x.ln() } else { x.log10() })
+                float_or_numeric(&d, if *self == Ln { x.ln() } else { x.log10() })?
             }
-            (Exp, d) => float_or_numeric(&d, f64_of(&d).unwrap_or(0.0).exp()),
+            (Exp, d) => {
+                let x = f64_of(&d).unwrap_or(0.0);
+                let r = x.exp();
+                // float8's exp: a result beyond double's range either way is an error.
+                if r == 0.0 && x.is_finite() && !matches!(d, Datum::Numeric(_)) {
+                    return Err(EvalError::new("22003", "value out of range: underflow"));
+                }
+                float_or_numeric(&d, r)?
+            }
             (f, d) => return Err(EvalError::new("42883", format!("function {:?} does not accept {:?}", f, d))),
         })
     }
 }
 
-fn float_or_numeric(input: &Datum, v: f64) -> Datum {
-    match input {
-        Datum::Numeric(_) => Datum::Numeric(Decimal::from_f64(v).unwrap_or_default().round_dp(16).normalize()),
+/// A result computed in double precision, as the input's type: numeric
+/// when the input is numeric (an error when it does not fit numeric's 28
+/// digits), float otherwise (an error when a finite input overflowed).
+fn float_or_numeric(input: &Datum, v: f64) -> Result<Datum, EvalError> {
+    let finite_input = f64_of(input).is_some_and(f64::is_finite);
+    Ok(match input {
+        Datum::Numeric(_) => Datum::Numeric(Decimal::from_f64(v).ok_or_else(EvalError::numeric_overflow)?.round_dp(16).normalize()),
+        _ if v.is_infinite() && finite_input => return Err(EvalError::new("22003", "value out of range: overflow")),
         _ => Datum::float(v),
-    }
+    })
 }
 
 fn zero_like(d: &Datum) -> Datum {
@@ -250,8 +263,15 @@ pub fn cast(d: Datum, to: ScalarType) -> Result<Datum, EvalError> {
         (Datum::Int(i), T::Float32 | T::Float64) => Datum::float(i as f64),
         (Datum::Int(i), t @ T::Numeric { .. }) => Datum::Numeric(coerce_numeric(Decimal::from(i), t)?),
         (Datum::Int(i), T::Bool) => Datum::Bool(i != 0),
-        // DataFusion plans `date + n` as `date + CAST(n * 86400 AS interval)`: seconds.
-        (Datum::Int(i), T::Interval) => Datum::Interval(Interval { months: 0, days: 0, micros: i.saturating_mul(1_000_000) }),
+        // DataFusion plans `date + n` as `date + CAST(n * 86400 AS interval)`:
+        // seconds, whole days apart when the microseconds would overflow.
+        (Datum::Int(i), T::Interval) => match i.checked_mul(1_000_000) {
+            Some(micros) => Datum::Interval(Interval { months: 0, days: 0, micros }),
+            None => {
+                let days = i32::try_from(i.div_euclid(86_400)).map_err(|_| EvalError::datetime_out_of_range("interval"))?;
+                Datum::Interval(Interval { months: 0, days, micros: i.rem_euclid(86_400) * 1_000_000 })
+            }
+        },
         (Datum::Bool(b), t) if t.is_integer() => Datum::Int(b as i64),
         (Datum::Float(f), t) if t.is_integer() => {
             let r = f.0.round_ties_even();
@@ -314,21 +334,18 @@ impl BinaryFunc {
             Mul(ty) => return arith(ArithOp::Mul, a, b, *ty),
             Div(ty) => return arith(ArithOp::Div, a, b, *ty),
             Mod(ty) => return arith(ArithOp::Mod, a, b, *ty),
-            Power => match (&a, &b) {
-                (Datum::Numeric(x), _) | (_, Datum::Numeric(x)) if matches!((&a, &b), (Datum::Numeric(_) | Datum::Int(_), Datum::Numeric(_) | Datum::Int(_))) => {
-                    let _ = x;
-                    let r = f64_of(&a).unwrap().powf(f64_of(&b).unwrap());
-                    Datum::Numeric(Decimal::from_f64(r).ok_or_else(|| EvalError::new("22003", "value overflows numeric format"))?.round_dp(16).normalize())
-                }
-                _ => Datum::float(f64_of(&a).unwrap_or(0.0).powf(f64_of(&b).unwrap_or(0.0))),
-            },
+            Power => return power(&a, &b),
             Eq => Datum::Bool(compare(&a, &b).is_eq()),
             NotEq => Datum::Bool(compare(&a, &b).is_ne()),
             Lt => Datum::Bool(compare(&a, &b).is_lt()),
             Lte => Datum::Bool(compare(&a, &b).is_le()),
             Gt => Datum::Bool(compare(&a, &b).is_gt()),
             Gte => Datum::Bool(compare(&a, &b).is_ge()),
-            TextConcat => Datum::Text(format!("{}{}", display(&a), display(&b)).into()),
+            TextConcat => {
+                let (a, b) = (display(&a), display(&b));
+                check_text_len(a.len().saturating_add(b.len()))?;
+                Datum::Text(format!("{}{}", a, b).into())
+            }
             Like { negated, case_insensitive } => {
                 let m = if *case_insensitive { like(&text(&a).to_lowercase(), &text(&b).to_lowercase()) } else { like(text(&a), text(&b)) };
                 Datum::Bool(m != *negated)
@@ -344,7 +361,15 @@ impl BinaryFunc {
                 let out: String = if *self == Left { s[..k].iter().collect() } else { s[s.len() - k..].iter().collect() };
                 Datum::Text(out.into())
             }
-            Repeat => Datum::Text(text(&a).repeat(match b { Datum::Int(n) if n > 0 => n as usize, _ => 0 }).into()),
+            Repeat => {
+                let n = match b {
+                    Datum::Int(n) if n > 0 => n as u64,
+                    _ => 0,
+                };
+                let s = text(&a);
+                check_text_len((s.len() as u64).saturating_mul(n).try_into().unwrap_or(usize::MAX))?;
+                Datum::Text(s.repeat(n as usize).into())
+            }
             StrPos => Datum::Int(text(&a).find(text(&b)).map(|i| text(&a)[..i].chars().count() as i64 + 1).unwrap_or(0)),
             StartsWith => Datum::Bool(text(&a).starts_with(text(&b))),
             JsonGet { text: as_text } => return crate::expr::json::get(text(&a), &b, *as_text),
@@ -372,46 +397,170 @@ fn display(d: &Datum) -> String {
     }
 }
 
-/// SQL LIKE with `%`, `_` and backslash escapes.
-pub fn like(s: &str, p: &str) -> bool {
-    let s: Vec<char> = s.chars().collect();
-    let p: Vec<char> = p.chars().collect();
-    fn go(s: &[char], p: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('%') => (0..=s.len()).any(|i| go(&s[i..], &p[1..])),
-            Some('_') => !s.is_empty() && go(&s[1..], &p[1..]),
-            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&s[1..], &p[2..]),
-            Some(c) => s.first() == Some(c) && go(&s[1..], &p[1..]),
-        }
+/// The longest text a function builds, in bytes: PostgreSQL's limit for a
+/// value (1 GB less its 4-byte header). `repeat`, `lpad`, `rpad`, `||` and
+/// the like fail with 54000 before building anything longer.
+pub const MAX_TEXT_BYTES: usize = 0x3FFF_FFFF - 4;
+
+fn check_text_len(bytes: usize) -> Result<(), EvalError> {
+    if bytes > MAX_TEXT_BYTES {
+        return Err(EvalError::length_too_large());
     }
-    go(&s, &p)
+    Ok(())
 }
 
+/// One element of a LIKE pattern.
+#[derive(Clone, Copy, PartialEq)]
+enum LikeToken {
+    /// `%`: any run of characters.
+    Any,
+    /// `_`: exactly one character.
+    One,
+    /// A character matched as itself (`\x` is `x`; a trailing lone `\`
+    /// is a backslash).
+    Char(char),
+}
+
+/// SQL LIKE with `%`, `_` and backslash escapes, in O(len(s) * len(p))
+/// time and no extra space beyond the pattern: the classic wildcard match
+/// that, on a mismatch, backtracks only to just after the last `%` seen
+/// (earlier `%`s never need revisiting, since the last one can absorb
+/// whatever they would have).
+pub fn like(s: &str, p: &str) -> bool {
+    let mut tokens = Vec::with_capacity(p.len());
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        tokens.push(match c {
+            '%' => LikeToken::Any,
+            '_' => LikeToken::One,
+            '\\' => LikeToken::Char(chars.next().unwrap_or('\\')),
+            c => LikeToken::Char(c),
+        });
+    }
+    let s: Vec<char> = s.chars().collect();
+    let (mut si, mut pi) = (0, 0);
+    // After the last `%`: where the pattern resumes, and the next position
+    // of the string to try it at.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match tokens.get(pi) {
+            Some(LikeToken::Any) => {
+                pi += 1;
+                star = Some((pi, si));
+            }
+            Some(LikeToken::One) => {
+                si += 1;
+                pi += 1;
+            }
+            Some(LikeToken::Char(c)) if *c == s[si] => {
+                si += 1;
+                pi += 1;
+            }
+            _ => match star {
+                // Let the last `%` absorb one more character, and retry.
+                Some((resume, from)) => {
+                    pi = resume;
+                    si = from + 1;
+                    star = Some((resume, from + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    tokens[pi..].iter().all(|t| *t == LikeToken::Any)
+}
+
+/// `power(a, b)` with PostgreSQL's errors: zero to a negative power and a
+/// negative number to a fractional power are undefined (2201F); a result
+/// beyond the type's range is an overflow (22003).
+fn power(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
+    let (x, y) = (f64_of(a).unwrap_or(0.0), f64_of(b).unwrap_or(0.0));
+    if x == 0.0 && y < 0.0 {
+        return Err(EvalError::new("2201F", "zero raised to a negative power is undefined"));
+    }
+    if x < 0.0 && y.is_finite() && y.fract() != 0.0 {
+        return Err(EvalError::new("2201F", "a negative number raised to a non-integer power yields a complex result"));
+    }
+    let r = x.powf(y);
+    let numeric = matches!((a, b), (Datum::Numeric(_), Datum::Numeric(_) | Datum::Int(_)) | (Datum::Int(_), Datum::Numeric(_)));
+    if numeric {
+        return Ok(Datum::Numeric(Decimal::from_f64(r).ok_or_else(EvalError::numeric_overflow)?.round_dp(16).normalize()));
+    }
+    if x.is_finite() && y.is_finite() {
+        if r.is_infinite() {
+            return Err(EvalError::new("22003", "value out of range: overflow"));
+        }
+        if r == 0.0 && x != 0.0 {
+            return Err(EvalError::new("22003", "value out of range: underflow"));
+        }
+    }
+    Ok(Datum::float(r))
+}
+
+/// `round(x, n)` and `trunc(x, n)`: to `n` decimal places, or for a
+/// negative `n` to a multiple of 10^-n. Any `n` is accepted: numeric keeps
+/// at most 28 fraction digits, so a larger `n` leaves the value as it is
+/// (padded with zeros as far as they fit), and an `n` below -29 rounds
+/// every numeric to 0.
 fn round(a: Datum, digits: &Datum, trunc: bool) -> Result<Datum, EvalError> {
     let n = match digits {
         Datum::Int(n) => *n,
         _ => 0,
     };
     Ok(match a {
-        Datum::Numeric(x) => {
-            let strategy = if trunc { RoundingStrategy::ToZero } else { RoundingStrategy::MidpointAwayFromZero };
-            if n >= 0 {
-                let mut r = x.round_dp_with_strategy(n as u32, strategy);
-                r.rescale(n as u32);
-                Datum::Numeric(r)
-            } else {
-                let p = Decimal::from(10i64.pow((-n) as u32));
-                Datum::Numeric((x / p).round_dp_with_strategy(0, strategy) * p)
-            }
+        Datum::Numeric(x) => Datum::Numeric(round_numeric(x, n, trunc)?),
+        Datum::Int(i) if n < 0 => {
+            // As PostgreSQL, which rounds an integer as the numeric it converts to.
+            let r = round_numeric(Decimal::from(i), n, trunc)?;
+            Datum::Int(r.to_i64().ok_or_else(|| EvalError::out_of_range("bigint"))?)
         }
         Datum::Int(i) => Datum::Int(i),
         other => {
             let x = f64_of(&other).unwrap_or(0.0);
+            // 10^n is finite and non-zero for |n| <= 308; beyond, every
+            // double is already exact at that place (or rounds to 0).
+            if n > 308 {
+                return Ok(Datum::float(x));
+            }
+            if n < -308 {
+                return Ok(Datum::float(0.0));
+            }
             let p = 10f64.powi(n as i32);
-            Datum::float(if trunc { (x * p).trunc() / p } else { (x * p).round_ties_even() / p })
+            let scaled = x * p;
+            if !scaled.is_finite() {
+                return Ok(Datum::float(x));
+            }
+            Datum::float(if trunc { scaled.trunc() / p } else { scaled.round_ties_even() / p })
         }
     })
+}
+
+fn round_numeric(x: Decimal, n: i64, trunc: bool) -> Result<Decimal, EvalError> {
+    if n >= 0 {
+        let strategy = if trunc { RoundingStrategy::ToZero } else { RoundingStrategy::MidpointAwayFromZero };
+        let scale = n.min(28) as u32;
+        let mut r = x.round_dp_with_strategy(scale, strategy);
+        // Never fails: keeps the largest scale up to `scale` that fits.
+        r.rescale(scale);
+        return Ok(r);
+    }
+    // To a multiple of 10^k, exactly, on the 96-bit mantissa: x is
+    // m / 10^scale, so the digits to drop are the last scale + k of m.
+    let k = n.unsigned_abs();
+    let m = x.mantissa();
+    let drop = (x.scale() as u64).saturating_add(k);
+    // |m| < 2^96 < 10^29: dropping 30 or more digits leaves less than a
+    // tenth of the unit, which rounds (and truncates) to 0.
+    if drop >= 30 {
+        return Ok(Decimal::ZERO);
+    }
+    let unit = 10i128.pow(drop as u32);
+    let (mut q, r) = (m / unit, m % unit);
+    if !trunc && 2 * r.abs() >= unit {
+        q += m.signum();
+    }
+    // q * 10^k: k <= drop < 30 and |q| <= |m| / 10^scale / 10^k + 1.
+    Decimal::try_from_i128_with_scale(q * 10i128.pow(k as u32), 0).map_err(|_| EvalError::numeric_overflow())
 }
 
 impl VariadicFunc {
@@ -476,13 +625,19 @@ impl VariadicFunc {
                 let vals = args.into_iter().filter(|d| !d.is_null());
                 return Ok(if *self == Greatest { vals.max() } else { vals.min() }.unwrap_or(Datum::Null));
             }
-            Concat => return Ok(Datum::Text(args.iter().filter(|d| !d.is_null()).map(display).collect())),
+            Concat => {
+                let parts: Vec<String> = args.iter().filter(|d| !d.is_null()).map(display).collect();
+                check_text_len(parts.iter().fold(0usize, |n, p| n.saturating_add(p.len())))?;
+                return Ok(Datum::Text(parts.concat().into()));
+            }
             ConcatWs => {
                 if args[0].is_null() {
                     return Ok(Datum::Null);
                 }
                 let sep = text(&args[0]).to_string();
-                return Ok(Datum::Text(args[1..].iter().filter(|d| !d.is_null()).map(display).collect::<Vec<_>>().join(&sep).into()));
+                let parts: Vec<String> = args[1..].iter().filter(|d| !d.is_null()).map(display).collect();
+                check_text_len(parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()).saturating_add(sep.len())))?;
+                return Ok(Datum::Text(parts.join(&sep).into()));
             }
             _ => {}
         }
@@ -518,21 +673,30 @@ impl VariadicFunc {
                 }
             }
             Replace => {
-                let from = text(&args[1]);
+                let (from, to) = (text(&args[1]), text(&args[2]));
                 if from.is_empty() {
                     s.to_string().into()
                 } else {
-                    (s.replace(from, text(&args[2]))).into()
+                    if to.len() > from.len() {
+                        let grows = s.matches(from).count().saturating_mul(to.len() - from.len());
+                        check_text_len(s.len().saturating_add(grows))?;
+                    }
+                    (s.replace(from, to)).into()
                 }
             }
             Lpad | Rpad => {
-                let n = int(1).unwrap_or(0).max(0) as usize;
-                let fill: Vec<char> = args.get(2).map(|d| text(d).chars().collect()).unwrap_or_else(|| vec![' ']);
-                let chars: Vec<char> = s.chars().collect();
-                if chars.len() >= n || fill.is_empty() {
-                    chars[..n.min(chars.len())].iter().copied().collect()
+                let n = int(1).unwrap_or(0).max(0);
+                let fill = args.get(2).map(text).unwrap_or(" ");
+                let len = s.chars().count() as i64;
+                if len >= n || fill.is_empty() {
+                    // Truncated to n characters (no padding to add, or nothing to pad with).
+                    let end = s.char_indices().nth(n.min(len) as usize).map(|(i, _)| i).unwrap_or(s.len());
+                    s[..end].into()
                 } else {
-                    let pad: String = fill.iter().cycle().take(n - chars.len()).collect();
+                    // As PostgreSQL, refuse a length whose worst case (4 bytes
+                    // a character) is longer than a text value may be.
+                    check_text_len(usize::try_from(n).ok().and_then(|n| n.checked_mul(4)).unwrap_or(usize::MAX))?;
+                    let pad: String = fill.chars().cycle().take((n - len) as usize).collect();
                     if *self == Lpad {
                         format!("{}{}", pad, s).into()
                     } else {
@@ -607,6 +771,194 @@ mod tests {
     fn negating_a_float_flips_its_sign() {
         assert_eq!(text_of(UnaryFunc::Neg(ScalarType::Float64).eval(Datum::float(0.0)).unwrap()), "-0");
         assert_eq!(text_of(UnaryFunc::Neg(ScalarType::Int32).eval(Datum::Int(5)).unwrap()), "-5");
+    }
+
+    fn num(s: &str) -> Datum {
+        Datum::Numeric(Decimal::from_str_exact(s).unwrap())
+    }
+
+    fn lit(d: Datum) -> ScalarExpr {
+        ScalarExpr::Literal(d, ScalarType::Text)
+    }
+
+    #[test]
+    fn round_and_trunc_accept_any_scale() {
+        let r = |x: Datum, n: i64| BinaryFunc::Round.eval(x, Datum::Int(n)).map(text_of);
+        let t = |x: Datum, n: i64| BinaryFunc::Trunc.eval(x, Datum::Int(n)).map(text_of);
+        // These panicked (10^n overflowed, then a division by zero).
+        assert_eq!(r(num("1.5"), -100).unwrap(), "0");
+        assert_eq!(t(num("1.5"), -100).unwrap(), "0");
+        assert_eq!(r(num("1.5"), i32::MIN as i64).unwrap(), "0");
+        assert_eq!(r(num("-1.5"), i64::MIN).unwrap(), "0");
+        assert_eq!(r(num("1.5"), -19).unwrap(), "0");
+        // A scale beyond numeric's 28 digits keeps the value.
+        assert_eq!(r(num("1.5"), 100).unwrap(), "1.5000000000000000000000000000");
+        assert_eq!(t(num("1.5"), i64::MAX).unwrap(), "1.5000000000000000000000000000");
+        assert_eq!(r(num("12345678901234567890.5"), 28).unwrap(), "12345678901234567890.500000000");
+        assert_eq!(r(num("1.25"), 1).unwrap(), "1.3");
+        assert_eq!(t(num("1.25"), 1).unwrap(), "1.2");
+        assert_eq!(r(num("1.5"), 0).unwrap(), "2");
+        // Negative scales round to tens, hundreds, ... exactly, half away from zero.
+        assert_eq!(r(num("1234.5678"), -2).unwrap(), "1200");
+        assert_eq!(t(num("-1234.5678"), -2).unwrap(), "-1200");
+        assert_eq!(r(num("1250"), -2).unwrap(), "1300");
+        assert_eq!(r(num("-1250"), -2).unwrap(), "-1300");
+        assert_eq!(r(num("-0.4"), -1).unwrap(), "0");
+        assert_eq!(r(num("4.9999999999999999999999999999"), -1).unwrap(), "0");
+        assert_eq!(r(num("49228162514264337593543950335"), -29).unwrap(), "0");
+        assert_eq!(r(num("79228162514264337593543950335"), -27).unwrap(), "79000000000000000000000000000");
+        // Up to a value numeric cannot hold: 22003, not a panic.
+        assert_eq!(r(num("79228162514264337593543950335"), -28).unwrap_err().code, "22003");
+        assert_eq!(r(num("79228162514264337593543950335"), -29).unwrap_err().code, "22003");
+        // Integers round as the numeric they convert to.
+        assert_eq!(r(Datum::Int(15), -1).unwrap(), "20");
+        assert_eq!(t(Datum::Int(-15), -1).unwrap(), "-10");
+        assert_eq!(r(Datum::Int(15), 2).unwrap(), "15");
+        assert_eq!(r(Datum::Int(15), -100).unwrap(), "0");
+        assert_eq!(r(Datum::Int(i64::MAX), -1).unwrap_err().code, "22003");
+        // Floats: no infinities or NaN from 10^n.
+        assert_eq!(r(Datum::float(1.5), -400).unwrap(), "0");
+        assert_eq!(r(Datum::float(1.25), 400).unwrap(), "1.25");
+        assert_eq!(r(Datum::float(1e300), 10).unwrap(), "1e+300");
+        assert_eq!(r(Datum::float(1.25), 1).unwrap(), "1.2");
+    }
+
+    /// LIKE by dynamic programming over (string prefix, pattern prefix): the
+    /// reference the linear-space matcher is checked against.
+    fn like_reference(s: &str, p: &str) -> bool {
+        let s: Vec<char> = s.chars().collect();
+        let mut toks: Vec<(char, bool)> = Vec::new(); // (char, escaped)
+        let mut it = p.chars();
+        while let Some(c) = it.next() {
+            toks.push(if c == '\\' { (it.next().unwrap_or('\\'), true) } else { (c, false) });
+        }
+        // m[j]: the string prefix so far matches the first j tokens.
+        let mut m = vec![false; toks.len() + 1];
+        m[0] = true;
+        for j in 1..=toks.len() {
+            m[j] = m[j - 1] && toks[j - 1] == ('%', false);
+        }
+        for c in &s {
+            let mut next = vec![false; toks.len() + 1];
+            for j in 1..=toks.len() {
+                next[j] = match toks[j - 1] {
+                    ('%', false) => next[j - 1] || m[j],
+                    ('_', false) => m[j - 1],
+                    (t, _) => m[j - 1] && t == *c,
+                };
+            }
+            m = next;
+        }
+        m[toks.len()]
+    }
+
+    #[test]
+    fn like_matches_as_before() {
+        assert!(like("abc", "a%c"));
+        assert!(like("abc", "_b_"));
+        assert!(!like("abc", "a%d"));
+        assert!(like("", "%"));
+        assert!(like("", "%%"));
+        assert!(!like("", "_"));
+        assert!(like("", ""));
+        assert!(!like("a", ""));
+        assert!(like("mississippi", "%iss%ppi"));
+        assert!(like("mississippi", "m%s%s%i"));
+        assert!(!like("mississippi", "m%s%s%x"));
+        assert!(like("héllo wörld", "h_llo w_rld"));
+        // Escapes: `\%`, `\_` and `\\` are themselves; a trailing lone
+        // backslash is a backslash (as before; PostgreSQL rejects it).
+        assert!(like("100%", "100\\%"));
+        assert!(!like("1000", "100\\%"));
+        assert!(like("a_b", "a\\_b"));
+        assert!(!like("axb", "a\\_b"));
+        assert!(like("a\\b", "a\\\\b"));
+        assert!(like("a\\", "a\\"));
+        assert!(like("ab", "\\a\\b"));
+        // ILIKE folds both sides to lower case.
+        let ilike = |s: &str, p: &str| BinaryFunc::Like { negated: false, case_insensitive: true }.eval(Datum::text(s), Datum::text(p)).unwrap();
+        assert_eq!(ilike("Hello World", "hello%WORLD"), Datum::Bool(true));
+        assert_eq!(ilike("ÀB", "àb"), Datum::Bool(true));
+        assert_eq!(BinaryFunc::Like { negated: true, case_insensitive: false }.eval(Datum::text("abc"), Datum::text("a%")).unwrap(), Datum::Bool(false));
+        // Every string and pattern over a small alphabet agrees with the reference.
+        let alphabet = ['a', 'b', '%', '_', '\\'];
+        let mut patterns = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = patterns.iter().filter(|p| p.chars().count() == patterns.last().unwrap().chars().count()).flat_map(|p| alphabet.iter().map(move |c| format!("{}{}", p, c))).collect();
+            patterns.extend(longer);
+        }
+        let strings: Vec<String> = patterns.iter().filter(|p| p.chars().count() <= 3).cloned().collect();
+        for p in &patterns {
+            for s in &strings {
+                assert_eq!(like(s, p), like_reference(s, p), "{:?} LIKE {:?}", s, p);
+            }
+        }
+    }
+
+    #[test]
+    fn like_takes_linear_space_and_polynomial_time() {
+        // Exponential for the old backtracking matcher: minutes for 100
+        // characters and 10 `%a` (every session waited behind it).
+        let s = "a".repeat(20_000);
+        let start = std::time::Instant::now();
+        assert!(!like(&s, &format!("{}b", "%a".repeat(50))));
+        assert!(like(&s, &"%a".repeat(50)));
+        assert!(!like(&s, &format!("{}b%", "%a_".repeat(50))));
+        let ilike = BinaryFunc::Like { negated: false, case_insensitive: true };
+        assert_eq!(ilike.eval(Datum::text(&s), Datum::text(format!("{}B", "%A".repeat(50)))).unwrap(), Datum::Bool(false));
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn power_and_exp_errors_follow_postgres() {
+        let pow = |a: Datum, b: Datum| BinaryFunc::Power.eval(a, b);
+        assert_eq!(pow(Datum::float(0.0), Datum::float(-1.0)).unwrap_err().code, "2201F");
+        assert_eq!(pow(num("0"), num("-1")).unwrap_err().code, "2201F");
+        assert_eq!(pow(Datum::float(-8.0), Datum::float(0.5)).unwrap_err().code, "2201F");
+        assert_eq!(pow(num("-8"), num("0.5")).unwrap_err().code, "2201F");
+        assert_eq!(pow(Datum::float(10.0), Datum::float(400.0)).unwrap_err().code, "22003");
+        assert_eq!(pow(Datum::float(10.0), Datum::float(-400.0)).unwrap_err().code, "22003");
+        assert_eq!(pow(num("10"), num("40")).unwrap_err().code, "22003");
+        assert_eq!(text_of(pow(Datum::float(-8.0), Datum::float(3.0)).unwrap()), "-512");
+        assert_eq!(text_of(pow(Datum::Int(2), Datum::Int(10)).unwrap()), "1024");
+        assert_eq!(pow(Datum::Int(2), Datum::Int(10)).unwrap(), Datum::float(1024.0));
+        assert_eq!(text_of(pow(num("2"), Datum::Int(3)).unwrap()), "8");
+        assert_eq!(UnaryFunc::Exp.eval(Datum::float(1000.0)).unwrap_err().code, "22003");
+        assert_eq!(UnaryFunc::Exp.eval(Datum::float(-1000.0)).unwrap_err().code, "22003");
+        assert_eq!(text_of(UnaryFunc::Exp.eval(Datum::float(f64::NEG_INFINITY)).unwrap()), "0");
+        // numeric exp beyond 28 digits was silently 0.
+        assert_eq!(UnaryFunc::Exp.eval(num("70")).unwrap_err().code, "22003");
+        assert_eq!(UnaryFunc::Exp.eval(num("1000")).unwrap_err().code, "22003");
+        assert_eq!(text_of(UnaryFunc::Exp.eval(num("0")).unwrap()), "1");
+    }
+
+    #[test]
+    fn string_builders_refuse_results_over_a_gigabyte() {
+        let repeat = |s: &str, n: i64| BinaryFunc::Repeat.eval(Datum::text(s), Datum::Int(n));
+        // These built multi-gigabyte strings.
+        assert_eq!(repeat("x", 2_000_000_000).unwrap_err().code, "54000");
+        assert_eq!(repeat("ab", (MAX_TEXT_BYTES / 2 + 1) as i64).unwrap_err().code, "54000");
+        assert_eq!(repeat("abc", i64::MAX).unwrap_err().code, "54000");
+        assert_eq!(text_of(repeat("", i64::MAX).unwrap()), "");
+        assert_eq!(text_of(repeat("ab", 3).unwrap()), "ababab");
+        assert_eq!(text_of(repeat("ab", -3).unwrap()), "");
+        let pad = |f: VariadicFunc, args: Vec<Datum>| f.eval(&args.into_iter().map(lit).collect::<Vec<_>>(), &[]);
+        for f in [VariadicFunc::Lpad, VariadicFunc::Rpad] {
+            assert_eq!(pad(f, vec![Datum::text("x"), Datum::Int(2_000_000_000)]).unwrap_err().code, "54000");
+            assert_eq!(pad(f, vec![Datum::text("x"), Datum::Int(300_000_000), Datum::text("y")]).unwrap_err().code, "54000");
+            assert_eq!(pad(f, vec![Datum::text("x"), Datum::Int(i64::MAX)]).unwrap_err().code, "54000");
+            // Nothing to pad with: the string as it is, whatever the length.
+            assert_eq!(text_of(pad(f, vec![Datum::text("x"), Datum::Int(2_000_000_000), Datum::text("")]).unwrap()), "x");
+            assert_eq!(text_of(pad(f, vec![Datum::text("héllo"), Datum::Int(3)]).unwrap()), "hél");
+            assert_eq!(text_of(pad(f, vec![Datum::text("hi"), Datum::Int(-1)]).unwrap()), "");
+        }
+        assert_eq!(text_of(pad(VariadicFunc::Lpad, vec![Datum::text("hi"), Datum::Int(5), Datum::text("xy")]).unwrap()), "xyxhi");
+        assert_eq!(text_of(pad(VariadicFunc::Rpad, vec![Datum::text("hi"), Datum::Int(5), Datum::text("xy")]).unwrap()), "hixyx");
+        assert_eq!(text_of(pad(VariadicFunc::Lpad, vec![Datum::text("hi"), Datum::Int(4)]).unwrap()), "  hi");
+        let big = "b".repeat(2_000_000);
+        let replace = pad(VariadicFunc::Replace, vec![Datum::text("a".repeat(1000)), Datum::text("a"), Datum::text(&big)]);
+        assert_eq!(replace.unwrap_err().code, "54000");
+        assert_eq!(text_of(pad(VariadicFunc::Replace, vec![Datum::text("abca"), Datum::text("a"), Datum::text("xy")]).unwrap()), "xybcxy");
     }
 
     #[test]

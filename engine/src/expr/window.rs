@@ -107,8 +107,8 @@ impl WindowExpr {
                         }
                         _ => 1,
                     };
-                    let j = if matches!(self.func, WindowFunc::Lag) { i as i64 - offset } else { i as i64 + offset };
-                    if j >= 0 && (j as usize) < n {
+                    let j = if matches!(self.func, WindowFunc::Lag) { (i as i64).checked_sub(offset) } else { (i as i64).checked_add(offset) };
+                    if let Some(j) = j.filter(|j| *j >= 0 && (*j as usize) < n) {
                         self.args[0].eval(&rows[j as usize])?
                     } else {
                         self.args.get(2).map(|e| e.eval(&rows[i])).transpose()?.unwrap_or(Datum::Null)
@@ -171,8 +171,8 @@ impl WindowExpr {
             WindowFrame::Partition => (0, n),
             WindowFrame::RangeToCurrent => (0, last_peer + 1),
             WindowFrame::Rows { start, end } => {
-                let lo = start.map(|s| (i as i64 + s).clamp(0, n as i64) as usize).unwrap_or(0);
-                let hi = end.map(|e| (i as i64 + e + 1).clamp(0, n as i64) as usize).unwrap_or(n);
+                let lo = start.map(|s| (i as i64).saturating_add(s).clamp(0, n as i64) as usize).unwrap_or(0);
+                let hi = end.map(|e| (i as i64).saturating_add(e).saturating_add(1).clamp(0, n as i64) as usize).unwrap_or(n);
                 (lo, hi)
             }
         }

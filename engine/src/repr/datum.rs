@@ -106,6 +106,30 @@ pub struct Interval {
     pub micros: i64,
 }
 
+/// The days (from 1970-01-01) of the dates eddy computes with: chrono's
+/// range, about 262,000 years either side of 1 AD. PostgreSQL's dates go
+/// further (to 5874897 AD, its timestamps to 294276 AD); arithmetic that
+/// leaves this range is an error (22008), as leaving PostgreSQL's is there.
+pub fn date_range() -> (i64, i64) {
+    static RANGE: std::sync::OnceLock<(i64, i64)> = std::sync::OnceLock::new();
+    *RANGE.get_or_init(|| {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+        (chrono::NaiveDate::MIN.signed_duration_since(epoch).num_days(), chrono::NaiveDate::MAX.signed_duration_since(epoch).num_days())
+    })
+}
+
+/// Whether a date (days from 1970-01-01) is in [`date_range`].
+pub fn date_in_range(days: i64) -> bool {
+    let (lo, hi) = date_range();
+    (lo..=hi).contains(&days)
+}
+
+/// Whether a timestamp (microseconds from 1970-01-01) falls on a day of
+/// [`date_range`].
+pub fn timestamp_in_range(us: i64) -> bool {
+    date_in_range(us.div_euclid(Interval::MICROS_PER_DAY))
+}
+
 impl Interval {
     pub const MICROS_PER_DAY: i64 = 86_400_000_000;
     fn total(&self) -> i128 {

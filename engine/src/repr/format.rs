@@ -2,7 +2,6 @@
 //! it would show for PostgreSQL (the oracle tests compare these strings).
 
 use super::{Datum, Interval, ScalarType};
-use chrono::{DateTime, NaiveDate};
 
 /// Formats a non-null datum of type `ty` as PostgreSQL's text output does
 /// (session time zone UTC, DateStyle ISO).
@@ -16,7 +15,7 @@ pub fn format_datum(d: &Datum, ty: ScalarType) -> Option<String> {
         Datum::Text(s) | Datum::Jsonb(s) => s.to_string(),
         Datum::Date(d) => format_date(*d),
         Datum::Timestamp(us) => format_timestamp(*us),
-        Datum::TimestampTz(us) => format!("{}+00", format_timestamp(*us)),
+        Datum::TimestampTz(us) => format_timestamp_zone(*us, "+00"),
         Datum::Interval(iv) => format_interval(iv),
     })
 }
@@ -73,27 +72,46 @@ pub fn format_float(f: f64, real: bool) -> String {
 }
 
 pub fn format_date(days: i32) -> String {
-    let d = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days as i64);
-    format_ymd(d)
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{}{}", format_ymd(y, m, d), if y <= 0 { " BC" } else { "" })
 }
 
-fn format_ymd(d: NaiveDate) -> String {
-    use chrono::Datelike;
-    if d.year() <= 0 {
-        format!("{:04}-{:02}-{:02} BC", 1 - d.year(), d.month(), d.day())
-    } else {
-        format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
-    }
+/// The proleptic Gregorian year, month and day of a day count from
+/// 1970-01-01 (year 0 is 1 BC). Total, unlike chrono's arithmetic, which
+/// panics beyond its range: formatting a value never fails.
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's days_from_civil inverse, over 400-year eras.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
 }
 
+/// `YYYY-MM-DD` without the era: a year before 1 AD prints as its BC year.
+fn format_ymd(y: i64, m: u32, d: u32) -> String {
+    format!("{:04}-{:02}-{:02}", if y <= 0 { 1 - y } else { y }, m, d)
+}
+
+/// A timestamp as PostgreSQL prints it; `zone` (`+00`) goes after the time
+/// and before the era, as in `0044-03-15 12:00:00+00 BC`.
 pub fn format_timestamp(us: i64) -> String {
-    use chrono::Timelike;
-    let Some(dt) = DateTime::from_timestamp_micros(us) else { return "infinity".into() };
-    let dt = dt.naive_utc();
-    let mut s = format!("{} {:02}:{:02}:{:02}", format_ymd(dt.date()), dt.hour(), dt.minute(), dt.second());
+    format_timestamp_zone(us, "")
+}
+
+fn format_timestamp_zone(us: i64, zone: &str) -> String {
+    let (y, m, d) = civil_from_days(us.div_euclid(Interval::MICROS_PER_DAY));
+    let secs = us.rem_euclid(Interval::MICROS_PER_DAY) / 1_000_000;
+    let mut s = format!("{} {:02}:{:02}:{:02}", format_ymd(y, m, d), secs / 3600, (secs / 60) % 60, secs % 60);
     push_fraction(&mut s, (us.rem_euclid(1_000_000)) as u32);
-    if s.contains(" BC ") {
-        // PostgreSQL puts the era after the time.
+    s.push_str(zone);
+    if y <= 0 {
+        s.push_str(" BC");
     }
     s
 }
@@ -185,6 +203,38 @@ mod tests {
         assert_eq!(format_timestamp(0), "1970-01-01 00:00:00");
         assert_eq!(format_timestamp(1_500_000), "1970-01-01 00:00:01.5");
         assert_eq!(format_date(19723), "2024-01-01");
+    }
+    #[test]
+    fn dates_print_as_chrono_reads_them() {
+        use chrono::{Datelike, NaiveDate};
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let (lo, hi) = crate::repr::date_range();
+        let days = (-800_000..800_000).step_by(997).chain([lo, lo + 1, -719_528, -719_162, -1, 0, 59, 60, 11_016, hi - 1, hi]);
+        for d in days {
+            let c = epoch + chrono::Duration::days(d);
+            assert_eq!(civil_from_days(d), (c.year() as i64, c.month(), c.day()), "day {}", d);
+        }
+    }
+    #[test]
+    fn values_beyond_the_supported_range_still_print() {
+        // Formatting is total: it used to panic in chrono ("NaiveDate +
+        // TimeDelta overflowed") for a date a few hundred thousand years out.
+        assert_eq!(format_date(i32::MAX), "5881580-07-11");
+        assert_eq!(format_date(i32::MIN), "5877642-06-23 BC");
+        assert_eq!(format_timestamp(i64::MAX), "294247-01-10 04:00:54.775807");
+        assert_eq!(format_timestamp(i64::MIN), "290309-12-21 19:59:05.224192 BC");
+        assert_eq!(format_datum(&Datum::Date(100_000_000), ScalarType::Date).unwrap(), "275760-09-13");
+    }
+    #[test]
+    fn bc_goes_after_the_time_and_zone() {
+        let us = -(2_000i64 * 365 + 42 * 30) * Interval::MICROS_PER_DAY + 1_500_000;
+        let ts = format_timestamp(us);
+        assert!(ts.ends_with(":01.5 BC"), "{}", ts);
+        let tz = format_datum(&Datum::TimestampTz(us), ScalarType::TimestampTz).unwrap();
+        assert!(tz.ends_with(":01.5+00 BC"), "{}", tz);
+        assert_eq!(format_date(-719_163), "0001-12-31 BC");
+        assert_eq!(format_date(-719_528), "0001-01-01 BC");
+        assert_eq!(format_date(-719_162), "0001-01-01");
     }
 }
 

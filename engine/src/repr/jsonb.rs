@@ -6,14 +6,50 @@
 //! serde_json would lose the number's written scale, so the text is parsed
 //! here with numbers kept as their digits.
 
+/// The deepest nesting of arrays and objects a jsonb value may have.
+///
+/// Parsing, printing and dropping a value recurse once per level, so the
+/// bound keeps them well inside any thread's stack (a level costs well
+/// under a kilobyte even in a debug build; 1000 levels fit a default 2 MiB
+/// thread). Deeper input is refused with 54001, PostgreSQL's code when its
+/// own (stack-size dependent, around 10,000 levels) limit is hit. Every
+/// other jsonb operation is flat: values are stored, compared and hashed
+/// as their canonical text, and `->`, `->>` and `jsonb_array_length` scan
+/// it with serde_json, which skips nested values without recursing.
+pub const MAX_JSONB_DEPTH: usize = 1000;
+
+/// Why text is not a jsonb value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonbError {
+    /// Not JSON (the message says where).
+    Invalid(String),
+    /// Nested more than [`MAX_JSONB_DEPTH`] levels.
+    TooDeep,
+}
+
+impl std::fmt::Display for JsonbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JsonbError::Invalid(m) => f.write_str(m),
+            JsonbError::TooDeep => write!(f, "stack depth limit exceeded: jsonb nested more than {} levels deep", MAX_JSONB_DEPTH),
+        }
+    }
+}
+
+impl From<String> for JsonbError {
+    fn from(m: String) -> Self {
+        JsonbError::Invalid(m)
+    }
+}
+
 /// Parses JSON text and prints it in jsonb's canonical form.
-pub fn normalize_jsonb(text: &str) -> Result<String, String> {
+pub fn normalize_jsonb(text: &str) -> Result<String, JsonbError> {
     let mut p = Parser { s: text.as_bytes(), i: 0 };
     p.ws();
-    let v = p.value(0)?;
+    let v = p.value(1)?;
     p.ws();
     if p.i != p.s.len() {
-        return Err(p.err());
+        return Err(p.err().into());
     }
     let mut out = String::with_capacity(text.len());
     write_value(&v, &mut out);
@@ -34,8 +70,6 @@ struct Parser<'a> {
     s: &'a [u8],
     i: usize,
 }
-
-const MAX_DEPTH: usize = 6400;
 
 impl Parser<'_> {
     fn err(&self) -> String {
@@ -65,70 +99,90 @@ impl Parser<'_> {
             Err(self.err())
         }
     }
-    fn value(&mut self, depth: usize) -> Result<Value, String> {
-        if depth > MAX_DEPTH {
-            return Err("JSON nested too deeply".into());
+    /// The value at the cursor, which is `depth` levels deep (the document
+    /// is level 1); an array or object here makes level `depth`. Arrays and
+    /// objects are parsed by their own functions, so that the frames of
+    /// this recursion stay small.
+    fn value(&mut self, depth: usize) -> Result<Value, JsonbError> {
+        match self.peek() {
+            Some(b'[' | b'{') if depth > MAX_JSONB_DEPTH => Err(JsonbError::TooDeep),
+            Some(b'[') => self.array(depth).map(Value::Array),
+            Some(b'{') => self.object(depth).map(Value::Object),
+            _ => self.scalar().map_err(JsonbError::Invalid),
         }
+    }
+
+    fn scalar(&mut self) -> Result<Value, String> {
         match self.peek().ok_or_else(|| self.err())? {
             b'n' => self.keyword("null", Value::Null),
             b't' => self.keyword("true", Value::Bool(true)),
             b'f' => self.keyword("false", Value::Bool(false)),
             b'"' => self.string().map(Value::String),
-            b'[' => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if !self.eat(b']') {
-                    loop {
-                        self.ws();
-                        items.push(self.value(depth + 1)?);
-                        self.ws();
-                        if self.eat(b']') {
-                            break;
-                        }
-                        if !self.eat(b',') {
-                            return Err(self.err());
-                        }
-                    }
-                }
-                Ok(Value::Array(items))
-            }
-            b'{' => {
-                self.i += 1;
-                let mut fields: Vec<(String, Value)> = Vec::new();
-                self.ws();
-                if !self.eat(b'}') {
-                    loop {
-                        self.ws();
-                        if self.peek() != Some(b'"') {
-                            return Err(self.err());
-                        }
-                        let k = self.string()?;
-                        self.ws();
-                        if !self.eat(b':') {
-                            return Err(self.err());
-                        }
-                        self.ws();
-                        let v = self.value(depth + 1)?;
-                        match fields.iter_mut().find(|(key, _)| *key == k) {
-                            Some(slot) => slot.1 = v,
-                            None => fields.push((k, v)),
-                        }
-                        self.ws();
-                        if self.eat(b'}') {
-                            break;
-                        }
-                        if !self.eat(b',') {
-                            return Err(self.err());
-                        }
-                    }
-                }
-                fields.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.as_bytes().cmp(b.0.as_bytes())));
-                Ok(Value::Object(fields))
-            }
             b'-' | b'0'..=b'9' => self.number(),
             _ => Err(self.err()),
         }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Vec<Value>, JsonbError> {
+        self.i += 1;
+        let mut items = Vec::new();
+        self.ws();
+        if self.eat(b']') {
+            return Ok(items);
+        }
+        loop {
+            self.ws();
+            items.push(self.value(depth + 1)?);
+            self.ws();
+            if self.eat(b']') {
+                return Ok(items);
+            }
+            if !self.eat(b',') {
+                return Err(self.err().into());
+            }
+        }
+    }
+
+    /// An object's fields, ordered by key length then bytes; of a key given
+    /// more than once, the last value.
+    fn object(&mut self, depth: usize) -> Result<Vec<(String, Value)>, JsonbError> {
+        self.i += 1;
+        let mut fields: Vec<(String, Value)> = Vec::new();
+        self.ws();
+        if !self.eat(b'}') {
+            loop {
+                self.ws();
+                if self.peek() != Some(b'"') {
+                    return Err(self.err().into());
+                }
+                let k = self.string()?;
+                self.ws();
+                if !self.eat(b':') {
+                    return Err(self.err().into());
+                }
+                self.ws();
+                let v = self.value(depth + 1)?;
+                fields.push((k, v));
+                self.ws();
+                if self.eat(b'}') {
+                    break;
+                }
+                if !self.eat(b',') {
+                    return Err(self.err().into());
+                }
+            }
+        }
+        // A stable sort keeps duplicates in input order: keep the last of
+        // each run (O(n log n), where a lookup per field was quadratic).
+        fields.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.as_bytes().cmp(b.0.as_bytes())));
+        let mut out: Vec<(String, Value)> = Vec::with_capacity(fields.len());
+        for f in fields {
+            match out.last_mut() {
+                Some(last) if last.0 == f.0 => *last = f,
+                _ => out.push(f),
+            }
+        }
+        Ok(out)
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
@@ -351,5 +405,33 @@ mod tests {
         assert!(n("\"a").is_err());
         assert!(n("[1,]").is_err());
         assert!(n("{\"a\" 1}").is_err());
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        use super::{JsonbError, MAX_JSONB_DEPTH};
+        assert_eq!(n(&nested(MAX_JSONB_DEPTH)).unwrap(), nested(MAX_JSONB_DEPTH));
+        let objects = format!("{}1{}", "{\"a\": ".repeat(MAX_JSONB_DEPTH), "}".repeat(MAX_JSONB_DEPTH));
+        assert_eq!(n(&objects).unwrap(), objects);
+        assert_eq!(n(&nested(MAX_JSONB_DEPTH + 1)), Err(JsonbError::TooDeep));
+        assert_eq!(n(&format!("[1, {{\"a\": {}}}]", nested(MAX_JSONB_DEPTH - 1))), Err(JsonbError::TooDeep));
+        // Far deeper input fails at the bound, without recursing further
+        // (this used to overflow the stack).
+        assert_eq!(n(&nested(1_000_000)), Err(JsonbError::TooDeep));
+        assert_eq!(n(&"[".repeat(1_000_000)), Err(JsonbError::TooDeep));
+        assert!(matches!(n(&"[".repeat(10)), Err(JsonbError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_deepest_value_fits_a_small_stack() {
+        // Parse, print and drop at the bound on a 1 MiB thread: half the
+        // default for spawned threads, so there is room to spare anywhere.
+        let text = nested(super::MAX_JSONB_DEPTH);
+        let t = std::thread::Builder::new().stack_size(1 << 20).spawn(move || n(&text).map(|s| s.len())).unwrap();
+        assert_eq!(t.join().unwrap(), Ok(2 * super::MAX_JSONB_DEPTH));
     }
 }

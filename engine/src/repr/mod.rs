@@ -6,9 +6,9 @@ mod jsonb;
 mod parse;
 mod types;
 
-pub use datum::{Datum, Interval, Str, F64};
+pub use datum::{date_in_range, date_range, timestamp_in_range, Datum, Interval, Str, F64};
 pub use format::{format_datum, format_float, format_interval, format_jsonb, format_numeric};
-pub use jsonb::normalize_jsonb;
+pub use jsonb::{normalize_jsonb, JsonbError, MAX_JSONB_DEPTH};
 pub use parse::{check_int, coerce_numeric, out_of_range, parse_datum, parse_date, parse_interval, parse_timestamp, ParseError};
 pub use types::{ColumnType, RelationDesc, ScalarType};
 

@@ -65,12 +65,16 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
         ScalarType::Numeric { .. } => {
             let d = Decimal::from_str_exact(t)
                 .or_else(|_| Decimal::from_scientific(t))
-                .map_err(|_| if t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') { out_of_range(ty) } else { invalid(ty, s) })?;
+                // A well-formed number numeric cannot hold (more than 28 digits) is out of range.
+                .map_err(|_| if t.chars().any(|c| c.is_ascii_digit()) && t.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')) && t.parse::<f64>().is_ok() { out_of_range(ty) } else { invalid(ty, s) })?;
             coerce_numeric(d, ty).map(Datum::Numeric)
         }
         ScalarType::Text => Ok(Datum::Text(s.into())),
         ScalarType::Jsonb => {
-            let v = crate::repr::normalize_jsonb(t).map_err(|_| ParseError { code: "22P02", message: format!("invalid input syntax for type json: \"{}\"", s) })?;
+            let v = crate::repr::normalize_jsonb(t).map_err(|e| match e {
+                crate::repr::JsonbError::TooDeep => ParseError { code: "54001", message: e.to_string() },
+                crate::repr::JsonbError::Invalid(_) => ParseError { code: "22P02", message: format!("invalid input syntax for type json: \"{}\"", s) },
+            })?;
             Ok(Datum::Jsonb(v.into()))
         }
         ScalarType::Date => parse_date(t).map(Datum::Date).ok_or_else(|| datetime_invalid(ty, s)),
@@ -146,9 +150,9 @@ pub fn parse_timestamp(t: &str, with_zone: bool) -> Option<i64> {
     };
     let mut us = ndt.and_utc().timestamp_micros();
     if with_zone {
-        us -= offset_secs.unwrap_or(0) * 1_000_000;
+        us = us.checked_sub(offset_secs.unwrap_or(0).checked_mul(1_000_000)?)?;
     }
-    Some(us)
+    Some(us).filter(|us| super::timestamp_in_range(*us))
 }
 
 fn split_zone(t: &str) -> (&str, Option<i64>) {
@@ -164,7 +168,8 @@ fn split_zone(t: &str) -> (&str, Option<i64>) {
             None if zone.len() == 4 => (zone[..2].parse().ok(), zone[2..].parse().ok()),
             None => (zone.parse().ok(), Some(0)),
         };
-        if let (Some(h), Some(m)) = (h, m) {
+        // PostgreSQL's displacements stop at 15:59; larger ones are not zones.
+        if let (Some(h @ 0..=15), Some(m @ 0..=59)) = (h, m) {
             return (&t[..pos], Some(sign * (h * 3600 + m * 60)));
         }
     }
@@ -351,7 +356,7 @@ fn parse_clock(tok: &str) -> Option<i64> {
         [h, m, s] => (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?, s.parse::<f64>().ok()?),
         _ => return None,
     };
-    let us = (h * 3600 + m * 60) * 1_000_000 + (s * 1_000_000.0).round() as i64;
+    let us = h.checked_mul(3600)?.checked_add(m.checked_mul(60)?)?.checked_mul(1_000_000)?.checked_add((s * 1_000_000.0).round() as i64)?;
     Some(if neg { -us } else { us })
 }
 
@@ -394,5 +399,20 @@ mod tests {
         assert_eq!(parse_datum("40000", ScalarType::Int16).unwrap_err().code, "22003");
         assert_eq!(parse_datum("abc", ScalarType::Int32).unwrap_err().code, "22P02");
         assert_eq!(parse_datum("1234.5", ScalarType::Numeric { precision: Some(4), scale: Some(1) }).unwrap_err().code, "22003");
+    }
+
+    #[test]
+    fn extreme_input_is_an_error_not_a_panic() {
+        let num = ScalarType::Numeric { precision: None, scale: None };
+        assert_eq!(parse_datum("1e100", num).unwrap_err().code, "22003");
+        assert_eq!(parse_datum("1e99999999999999999999", num).unwrap_err().code, "22003");
+        assert_eq!(parse_datum("123456789012345678901234567890", num).unwrap_err().code, "22003");
+        assert!(parse_datum("1e-100", num).is_ok() || parse_datum("1e-100", num).unwrap_err().code == "22003");
+        assert_eq!(parse_datum("1e5e5", num).unwrap_err().code, "22P02");
+        assert_eq!(parse_datum("99999999999999999:00", ScalarType::Interval).unwrap_err().code, "22007");
+        assert_eq!(parse_datum("9223372036854775807:00:00", ScalarType::Interval).unwrap_err().code, "22007");
+        assert!(parse_datum("2024-01-01 10:00+99999999999999999", ScalarType::TimestampTz).is_err());
+        assert!(parse_datum("2024-01-01 10:00+9999999999", ScalarType::TimestampTz).is_err());
+        assert_eq!(roundtrip("2024-01-01 10:00-15:59", ScalarType::TimestampTz), "2024-01-02 01:59:00+00");
     }
 }
