@@ -175,7 +175,7 @@ pub fn parse_drop(sql: &str) -> Option<(bool, Vec<String>, bool, bool)> {
     let cascade = upper.ends_with(" CASCADE");
     let rest = rest.trim_end_matches(|_| false);
     let body = if cascade { &rest[..rest.len() - 8] } else if upper.ends_with(" RESTRICT") { &rest[..rest.len() - 9] } else { rest };
-    let names = body.split(',').map(|n| n.trim().trim_matches('"').to_lowercase()).filter(|n| !n.is_empty()).collect();
+    let names = body.split(',').map(|n| crate::names::text_name(n.trim())).filter(|n| !n.is_empty()).collect();
     Some((source, names, if_exists, cascade))
 }
 
@@ -228,7 +228,7 @@ impl P<'_> {
         self.p.parse_literal_string().map_err(err)
     }
     fn ident(&mut self) -> Result<String, SqlError> {
-        Ok(self.p.parse_identifier().map_err(err)?.value.to_lowercase())
+        Ok(crate::names::ident_name(&self.p.parse_identifier().map_err(err)?))
     }
     fn words_until(&mut self, stops: &[&str]) -> Vec<String> {
         let mut out = Vec::new();
@@ -338,7 +338,7 @@ fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
     if p.p.peek_token().token == Token::LParen {
         let (defs, _) = p.p.parse_columns().map_err(err)?;
         for c in defs {
-            cols.push((c.name.value.to_lowercase(), ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable: true }));
+            cols.push((crate::names::ident_name(&c.name), ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable: true }));
         }
     }
     p.expect_word("FROM")?;

@@ -5,13 +5,32 @@
 //! `sum`), or `?column?`. psql users and client code read these names, so
 //! the top-level SELECT list is renamed from the SQL text.
 
-use sqlparser::ast::{Expr, Query, SelectItem, SetExpr};
+use sqlparser::ast::{Expr, Ident, Query, SelectItem, SetExpr};
+
+/// An identifier as PostgreSQL folds it: unquoted to lower case, quoted
+/// kept as written (`"Mixed"` stays `Mixed`).
+pub fn ident_name(i: &Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+/// A name written in SQL text (`orders`, `"Orders"`), folded as
+/// [`ident_name`] does.
+pub fn text_name(name: &str) -> String {
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => name.to_lowercase(),
+    }
+}
 
 /// PostgreSQL's name for an unaliased select-list expression.
 fn expr_name(e: &Expr) -> String {
     match e {
-        Expr::Identifier(i) => i.value.to_lowercase(),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.to_lowercase()).unwrap_or_default(),
+        Expr::Identifier(i) => ident_name(i),
+        Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
         Expr::Function(f) => f.name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default(),
         Expr::Cast { expr, .. } => match expr.as_ref() {
             Expr::Value(_) => "?column?".into(),
@@ -23,7 +42,7 @@ fn expr_name(e: &Expr) -> String {
         Expr::Subquery(q) => match q.body.as_ref() {
             SetExpr::Select(s) if s.projection.len() == 1 => match &s.projection[0] {
                 SelectItem::UnnamedExpr(e) => expr_name(e),
-                SelectItem::ExprWithAlias { alias, .. } => alias.value.to_lowercase(),
+                SelectItem::ExprWithAlias { alias, .. } => ident_name(alias),
                 _ => "?column?".into(),
             },
             _ => "?column?".into(),

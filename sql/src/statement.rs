@@ -104,7 +104,7 @@ impl Planner<'_> {
                 let ctx = self.context();
                 let planner = datafusion_sql::planner::SqlToRel::new(&ctx);
                 for c in &ct.columns {
-                    let name = c.name.value.to_lowercase();
+                    let name = crate::names::ident_name(&c.name);
                     if cols.iter().any(|(n, _)| *n == name) {
                         return Err(SqlError::new(codes::DUPLICATE_COLUMN, format!("column \"{}\" specified more than once", name)));
                     }
@@ -124,7 +124,7 @@ impl Planner<'_> {
             Statement::CreateView(cv) if cv.materialized && crate::setops::needs_rewrite(&cv.query) => {
                 let (plan, mut desc, _) = self.plan_all_setop(&cv.query, true)?;
                 if !cv.columns.is_empty() && cv.columns.len() == desc.arity() {
-                    desc.names = cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect();
+                    desc.names = cv.columns.iter().map(|c| crate::names::ident_name(&c.name)).collect();
                 }
                 let logical = LogicalPlan::EmptyRelation(datafusion_expr::logical_plan::EmptyRelation { produce_one_row: false, schema: std::sync::Arc::new(datafusion_common::DFSchema::try_from(crate::types::arrow_schema(&desc).as_ref().clone()).map_err(crate::plan::df::translate)?) });
                 let depends_on = plan.depends_on();
@@ -141,7 +141,7 @@ impl Planner<'_> {
                     if cv.columns.len() != desc.arity() {
                         return Err(SqlError::new(codes::SYNTAX_ERROR, "CREATE VIEW specifies a different number of columns than the query returns"));
                     }
-                    desc.names = cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect();
+                    desc.names = cv.columns.iter().map(|c| crate::names::ident_name(&c.name)).collect();
                 }
                 let plan = Lowerer { catalog: self.catalog, maintained: cv.materialized }.lower(&logical)?;
                 // Readers of a plain view resolve columns by the view's names.
@@ -339,7 +339,11 @@ impl Planner<'_> {
 }
 
 fn object_name(n: &sqlparser::ast::ObjectName) -> String {
-    n.0.last().map(|p| p.to_string()).unwrap_or_default().trim_matches('"').to_lowercase()
+    match n.0.last() {
+        Some(sqlparser::ast::ObjectNamePart::Identifier(i)) => crate::names::ident_name(i),
+        Some(other) => other.to_string().to_lowercase(),
+        None => String::new(),
+    }
 }
 
 /// A bound parameter as a DataFusion literal of the type it was inferred as.

@@ -25,7 +25,7 @@ impl State {
         let [name] = names.as_slice() else {
             return Some(Err(SqlError::syntax("REFRESH MATERIALIZED VIEW takes the name of one materialized view")));
         };
-        let name = name.trim_matches('"').to_lowercase();
+        let name = eddy_sql::names::text_name(name);
         Some(match self.catalog.resolve(&name) {
             Some(item) if matches!(item.kind, ItemKind::MaterializedView) => created("REFRESH MATERIALIZED VIEW", vec![SqlError::notice(format!("materialized view \"{}\" is always up to date: eddy maintains it as its inputs change", name))]),
             Some(item) => Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a materialized view", name)).with_detail(format!("\"{}\" is a {}", name, item.kind.name()))),

@@ -31,6 +31,8 @@ pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, S
         return None;
     }
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    // The last word as written: a quoted name keeps its case.
+    let last = eddy_sql::names::text_name(text.split_whitespace().last().unwrap_or(""));
     Some(match w.as_slice() {
         ["show", "tables"] => Ok(names(catalog, |k| *k == ItemKind::Table)),
         ["show", "views"] => Ok(names(catalog, |k| *k == ItemKind::View)),
@@ -39,7 +41,7 @@ pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, S
         ["show", "sources"] => Ok(names(catalog, |k| matches!(k, ItemKind::Source { .. }))),
         ["show", "sinks"] => Ok(names(catalog, |k| matches!(k, ItemKind::Sink { .. }))),
         ["show", "transaction", "isolation", "level"] => Ok(StatementPlan::Show { desc: text_desc("transaction_isolation"), rows: vec![vec![Datum::Text("serializable".into())]] }),
-        ["show", "columns", "from" | "in", name] => catalog.resolve_or_err(name.trim_matches('"')).map(|item| {
+        ["show", "columns", "from" | "in", _] => catalog.resolve_or_err(&last).map(|item| {
             let desc = RelationDesc::new(vec![
                 ("name".into(), ColumnType { scalar: ScalarType::Text, nullable: false }),
                 ("nullable".into(), ColumnType { scalar: ScalarType::Bool, nullable: false }),
@@ -48,7 +50,7 @@ pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, S
             let rows = item.desc.iter().map(|(n, t)| vec![Datum::Text(n.clone().into()), Datum::Bool(t.nullable), Datum::Text(t.scalar.to_string().into())]).collect();
             StatementPlan::Show { desc, rows }
         }),
-        ["show", "create", .., name] => catalog.resolve_or_err(name.trim_matches('"')).map(|item| {
+        ["show", "create", .., _] => catalog.resolve_or_err(&last).map(|item| {
             let desc = RelationDesc::new(vec![("name".into(), ColumnType { scalar: ScalarType::Text, nullable: false }), ("create_sql".into(), ColumnType { scalar: ScalarType::Text, nullable: false })]);
             StatementPlan::Show { desc, rows: vec![vec![Datum::Text(item.name.clone().into()), Datum::Text(item.create_sql.clone().into())]] }
         }),

@@ -83,6 +83,18 @@ pub fn translate(e: DataFusionError) -> SqlError {
         .trim_start_matches("SQL error: ")
         .to_string();
     let mut err = SqlError::new(code, message);
+    if let DataFusionError::SchemaError(s, _) = &e {
+        if let datafusion_common::SchemaError::FieldNotFound { field, valid_fields } = s.as_ref() {
+            // PostgreSQL's words, not DataFusion's (which suggest a setting
+            // of its own for case-sensitive names).
+            err.message = format!("column \"{}\" does not exist", field.name);
+            let similar = valid_fields.iter().find(|c| c.name.eq_ignore_ascii_case(&field.name));
+            return err.with_hint(match similar {
+                Some(c) => format!("Perhaps you meant to reference the column \"{}\" (quoted names keep their case).", c.flat_name()),
+                None => "check the column name, or qualify it with its table".to_string(),
+            });
+        }
+    }
     if code == codes::UNDEFINED_COLUMN {
         err = err.with_hint("check the column name, or qualify it with its table");
     }
