@@ -63,6 +63,11 @@ pub enum SubscribeEvent {
     /// This worker will send no more changes at times before this one;
     /// `Timestamp::MAX` when the collection is gone.
     Progress(Timestamp),
+    /// Evaluation errors of the collection's rows (rows missing from
+    /// `Updates`), added or retracted, each at its timestamp, from one
+    /// worker; no progress of their own (they may arrive after the rows'
+    /// progress passed their timestamp).
+    Errors(Vec<(crate::expr::EvalError, Timestamp, Diff)>),
 }
 
 #[derive(Clone)]

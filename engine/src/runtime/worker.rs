@@ -190,15 +190,22 @@ impl<'w> Worker<'w> {
     }
 
     /// A dataflow that streams every change of `of` (first its contents as
-    /// of now, then each later change) to `sink`, with progress.
+    /// of now, then each later change) to `sink`, with progress, and its
+    /// evaluation errors as they come and go.
     fn subscribe(&mut self, id: GlobalId, of: GlobalId, sink: SubscribeSink) {
         let Some(bundle) = self.traces.get_mut(&of) else {
             sink(SubscribeEvent::Progress(Timestamp::MAX));
             return;
         };
-        let mut trace = bundle.oks.clone();
+        let (mut trace, mut errs) = (bundle.oks.clone(), bundle.errs.clone());
         let index = self.timely.next_dataflow_index();
         self.timely.dataflow_named::<Timestamp, _, _>(&format!("subscribe u{}", id), |scope| {
+            let (mut errs_open, errs_sink) = (true, sink.clone());
+            errs.import(scope).as_collection(|e, _| e.clone()).inspect_batch(move |_, errors| {
+                if errs_open && !errors.is_empty() {
+                    errs_open = errs_sink(SubscribeEvent::Errors(errors.to_vec()));
+                }
+            });
             let mut open = true;
             trace.import(scope).as_collection(|r, _| r.clone()).inspect_core(move |event| {
                 if !open {
