@@ -67,7 +67,7 @@ pub fn translate(e: DataFusionError) -> SqlError {
         _ if lower.contains("table") && lower.contains("not found") => codes::UNDEFINED_TABLE,
         _ if lower.contains("invalid function") || lower.contains("no function matches") => codes::UNDEFINED_FUNCTION,
         _ if lower.contains("cannot create filter with non-boolean predicate") => codes::DATATYPE_MISMATCH,
-        _ if lower.contains("cannot coerce arithmetic expression") || lower.contains("no operator matches") => codes::UNDEFINED_FUNCTION,
+        _ if lower.contains("cannot coerce arithmetic expression") || lower.contains("no operator matches") || lower.contains("operator does not exist") => codes::UNDEFINED_FUNCTION,
         _ if lower.contains("aggregate functions are not allowed") => codes::GROUPING_ERROR,
         _ if lower.contains("cannot infer common") || lower.contains("type") && (lower.contains("coerc") || lower.contains("mismatch") || lower.contains("cannot be cast") || lower.contains("unsupported cast")) => codes::DATATYPE_MISMATCH,
         _ if lower.contains("must appear in the group by") || lower.contains("projection references non-aggregate") => codes::GROUPING_ERROR,
@@ -97,6 +97,9 @@ pub fn translate(e: DataFusionError) -> SqlError {
     }
     if code == codes::UNDEFINED_COLUMN {
         err = err.with_hint("check the column name, or qualify it with its table");
+    }
+    if lower.contains("operator does not exist") {
+        err = err.with_hint("No operator matches the given name and argument types. You might need to add an explicit type cast.");
     }
     if lower.contains("invalid function 'generate_series'") && !lower.contains("arguments") {
         // Not DataFusion's guess at a similar scalar function.

@@ -155,6 +155,14 @@ impl ScalarUDFImpl for PgFunction {
         })
     }
 
+    /// `->` gives jsonb, which travels as Utf8 marked with the jsonb
+    /// metadata (so that clients see a jsonb column, not text).
+    fn return_field_from_args(&self, args: datafusion_expr::ReturnFieldArgs) -> Result<FieldRef> {
+        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
+        let field = Field::new(self.name, self.return_type(&types)?, true);
+        Ok(Arc::new(if self.name == JSON_GET { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
+    }
+
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         internal_err!("{}() is evaluated by eddy's engine, not DataFusion", self.name)
     }
@@ -199,6 +207,10 @@ fn cast(e: Expr, to: DataType) -> Expr {
     Expr::Cast(Cast::new(Box::new(e), to))
 }
 
+fn is_literal(e: &Expr) -> bool {
+    matches!(e, Expr::Literal(..))
+}
+
 fn is_number(t: &DataType) -> bool {
     t.is_numeric() || matches!(t, DataType::Null)
 }
@@ -233,6 +245,16 @@ impl ExprPlanner for PgExprPlanner {
             }
             BinaryOperator::Plus if interval(&lt) && rt == DataType::Date32 => {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, DataType::Timestamp(TimeUnit::Microsecond, None)) }));
+            }
+            // PostgreSQL has no comparison of text with a number: DataFusion
+            // would cast the text (per row, failing at run time or, worse,
+            // finding '01' = 1). A quoted literal is of unknown type in
+            // PostgreSQL and takes the other side's, as DataFusion does.
+            BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq
+                if (lt == DataType::Utf8 && !is_literal(&left) && rt.is_numeric()) || (rt == DataType::Utf8 && !is_literal(&right) && lt.is_numeric()) =>
+            {
+                let name = |t: &DataType| if t == &DataType::Utf8 { "text".to_string() } else { crate::types::scalar_type_of_arrow(t).map(|s| s.to_string()).unwrap_or_else(|_| t.to_string()) };
+                return plan_err!("operator does not exist: {} {} {}", name(&lt), op, name(&rt));
             }
             op => return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right })),
         };
