@@ -106,13 +106,47 @@ pub fn datum_to_json(d: &Datum, ty: ScalarType) -> Value {
     }
 }
 
-/// The columns `cols` of a row as a JSON object.
-pub fn encode_json_row(row: &Row, desc: &RelationDesc, cols: impl Iterator<Item = usize>) -> Value {
-    let mut m = Map::new();
-    for c in cols {
-        m.insert(desc.names[c].clone(), datum_to_json(&row[c], desc.types[c].scalar));
+/// The columns `cols` of a row as the text of a JSON object, fields in
+/// column order. Written directly rather than through `serde_json::Value`,
+/// whose numbers are f64: numeric values keep every digit and their scale
+/// (`12.50`), and `real` prints its own shortest digits (`0.1`, not
+/// `0.10000000149011612`). Non-finite floats are the strings `"NaN"`,
+/// `"Infinity"` and `"-Infinity"`; jsonb is embedded as the JSON it is;
+/// other types are strings of their PostgreSQL text form.
+pub fn encode_json_row(row: &Row, desc: &RelationDesc, cols: impl Iterator<Item = usize>) -> String {
+    let mut out = String::from("{");
+    for (i, c) in cols.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(desc.names[c].clone()).to_string());
+        out.push(':');
+        write_json_datum(&mut out, &row[c], desc.types[c].scalar);
     }
-    Value::Object(m)
+    out.push('}');
+    out
+}
+
+fn write_json_datum(out: &mut String, d: &Datum, ty: ScalarType) {
+    use std::fmt::Write;
+    let _ = match d {
+        Datum::Null => write!(out, "null"),
+        Datum::Bool(b) => write!(out, "{}", b),
+        Datum::Int(i) => write!(out, "{}", i),
+        Datum::Float(f) if f.0.is_nan() => write!(out, "\"NaN\""),
+        Datum::Float(f) if f.0.is_infinite() => write!(out, "{}", if f.0 > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }),
+        Datum::Float(f) if ty == ScalarType::Float32 => write!(out, "{}", f.0 as f32),
+        Datum::Float(f) => write!(out, "{}", f.0),
+        Datum::Numeric(n) => write!(out, "{}", n),
+        Datum::Jsonb(s) => write!(out, "{}", s),
+        other => write!(out, "{}", Value::String(format_datum(other, ty).unwrap_or_default())),
+    };
+}
+
+/// A Debezium change record `{"before": ..., "after": ...}` of two rows'
+/// JSON texts (None: `null`).
+pub fn encode_json_change(before: Option<String>, after: Option<String>) -> String {
+    format!("{{\"before\":{},\"after\":{}}}", before.as_deref().unwrap_or("null"), after.as_deref().unwrap_or("null"))
 }
 
 #[cfg(test)]
@@ -123,6 +157,21 @@ mod tests {
     fn desc() -> RelationDesc {
         let c = |n: &str, t| (n.to_string(), ColumnType { scalar: t, nullable: true });
         RelationDesc::new(vec![c("orderid", ScalarType::Text), c("total", ScalarType::Numeric { precision: None, scale: None }), c("items", ScalarType::Jsonb), c("n", ScalarType::Int32)])
+    }
+
+    #[test]
+    fn rows_encode_exactly() {
+        let c = |n: &str, t| (n.to_string(), ColumnType { scalar: t, nullable: true });
+        let desc = RelationDesc::new(vec![c("n", ScalarType::Numeric { precision: Some(30), scale: Some(9) }), c("r", ScalarType::Float32), c("d", ScalarType::Float64), c("j", ScalarType::Jsonb), c("t", ScalarType::Text), c("b", ScalarType::Bool)]);
+        let n = parse_datum("12345678901234567890.123456789", desc.types[0].scalar).unwrap();
+        let row = vec![n, Datum::Float(eddy_engine::repr::F64(0.1f32 as f64)), Datum::Float(eddy_engine::repr::F64(f64::NAN)), Datum::Jsonb(r#"{"a": [1, 2.50]}"#.into()), Datum::Text("say \"hi\"".into()), Datum::Null];
+        let text = encode_json_row(&row, &desc, 0..6);
+        assert_eq!(text, r#"{"n":12345678901234567890.123456789,"r":0.1,"d":"NaN","j":{"a": [1, 2.50]},"t":"say \"hi\"","b":null}"#);
+        let parsed: Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(parsed["t"], "say \"hi\"");
+        assert_eq!(encode_json_change(None, Some("{}".into())), r#"{"before":null,"after":{}}"#);
+        let scaled = parse_datum("12.50", ScalarType::Numeric { precision: Some(10), scale: Some(2) }).unwrap();
+        assert_eq!(encode_json_row(&vec![scaled], &RelationDesc::new(vec![c("x", ScalarType::Numeric { precision: Some(10), scale: Some(2) })]), 0..1), r#"{"x":12.50}"#);
     }
 
     #[test]

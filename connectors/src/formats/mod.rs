@@ -8,7 +8,7 @@ mod json;
 mod registry;
 
 pub use avro::{AvroDecoder, AvroRows, Schema as AvroSchema};
-pub use json::{datum_to_json, decode_json, encode_json_row};
+pub use json::{datum_to_json, decode_json, encode_json_change, encode_json_row};
 pub use registry::{Registry, RegistryError};
 
 use eddy_engine::repr::{parse_datum, RelationDesc};

@@ -56,7 +56,7 @@
 //! sees them in the order written only on a topic of one partition.)
 
 use super::base_config;
-use crate::formats::encode_json_row;
+use crate::formats::{encode_json_change, encode_json_row};
 use eddy_engine::expr::EvalError;
 use eddy_engine::repr::RelationDesc;
 use eddy_engine::runtime::{SubscribeEvent, SubscribeSink};
@@ -480,18 +480,15 @@ impl Writer {
             if self.config.key.is_empty() {
                 None
             } else {
-                Some(encode_json_row(row, desc, self.config.key.iter().copied()).to_string())
+                Some(encode_json_row(row, desc, self.config.key.iter().copied()))
             }
         };
         let repeat = |d: Diff| d.unsigned_abs() as usize;
         match self.config.envelope {
-            Envelope::Append | Envelope::None => changes.into_iter().filter(|(_, d)| *d > 0).flat_map(|(row, d)| std::iter::repeat_n((key_of(&row), Some(json(&row).to_string())), repeat(d))).collect(),
+            Envelope::Append | Envelope::None => changes.into_iter().filter(|(_, d)| *d > 0).flat_map(|(row, d)| std::iter::repeat_n((key_of(&row), Some(json(&row))), repeat(d))).collect(),
             Envelope::Debezium if self.config.key.is_empty() => {
                 // No key to group by: one message per changed row, removals first.
-                let message = |before: Option<&Row>, after: Option<&Row>| {
-                    let j = |r: Option<&Row>| r.map(json).unwrap_or(serde_json::Value::Null);
-                    (None, Some(serde_json::json!({ "before": j(before), "after": j(after) }).to_string()))
-                };
+                let message = |before: Option<&Row>, after: Option<&Row>| (None, Some(encode_json_change(before.map(json), after.map(json))));
                 let removed = changes.iter().filter(|(_, d)| *d < 0).flat_map(|(r, d)| std::iter::repeat_n(message(Some(r), None), repeat(*d)));
                 let added = changes.iter().filter(|(_, d)| *d > 0).flat_map(|(r, d)| std::iter::repeat_n(message(None, Some(r)), repeat(*d)));
                 removed.chain(added).collect()
@@ -530,16 +527,16 @@ impl Writer {
                         }
                         match self.config.envelope {
                             Envelope::Upsert => None,
-                            _ => Some(serde_json::json!({ "before": removed.last().map(json), "after": null })),
+                            _ => Some(encode_json_change(removed.last().map(json), None)),
                         }
                     } else {
                         let Some(row) = added.last() else { continue };
                         match self.config.envelope {
                             Envelope::Upsert => Some(json(row)),
-                            _ => Some(serde_json::json!({ "before": removed.last().map(json), "after": json(row) })),
+                            _ => Some(encode_json_change(removed.last().map(json), Some(json(row)))),
                         }
                     };
-                    messages.push((Some(key), value.map(|v| v.to_string())));
+                    messages.push((Some(key), value));
                 }
                 if let Some(first) = problems.first() {
                     let more = if problems.len() > 1 { format!(" (and {} more keys)", problems.len() - 1) } else { String::new() };
