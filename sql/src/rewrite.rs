@@ -15,6 +15,10 @@
 //!   [`crate::names`] turns back into PostgreSQL's names.
 //! * `FROM generate_series(1, 3) AS g`: a function returning one column
 //!   names that column by its alias too, as in PostgreSQL (`SELECT g`).
+//! * The session functions tools call when they connect (`version()`,
+//!   `current_database()`, `current_schema()`, `current_user`,
+//!   `session_user`, `pg_backend_pid()`, `current_setting('name')`) become
+//!   the constants they are in eddy.
 
 use rust_decimal::Decimal;
 use sqlparser::ast::{
@@ -46,6 +50,7 @@ impl VisitorMut for Rewriter {
         float_literal(e);
         interval_literal(e);
         make_interval_args(e);
+        session_function(e);
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -234,4 +239,48 @@ mod tests {
         assert_eq!(rewritten("SELECT *, a::text FROM t"), "SELECT *, a::TEXT AS \"__eddy_col_1\" FROM t");
         assert_eq!(rewritten("SELECT a, b FROM t"), "SELECT a, b FROM t");
     }
+}
+
+/// The value of a session setting as `SHOW` and `current_setting` give it.
+pub fn setting(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "timezone" => "UTC",
+        "datestyle" => "ISO, MDY",
+        "server_version" => "15.0 (eddy)",
+        "server_version_num" => "150000",
+        "transaction_isolation" | "transaction" => "serializable",
+        "standard_conforming_strings" => "on",
+        "client_encoding" | "server_encoding" => "UTF8",
+        "search_path" => "public",
+        "application_name" => "",
+        "integer_datetimes" | "is_superuser" => "on",
+        "max_identifier_length" => "63",
+        _ => return None,
+    })
+}
+
+fn session_function(e: &mut Expr) {
+    let Expr::Function(f) = e else { return };
+    let name = f.name.to_string().to_ascii_lowercase();
+    let name = name.trim_start_matches("pg_catalog.");
+    let args: Vec<&Expr> = match &f.args {
+        FunctionArguments::List(l) => l.args.iter().filter_map(|a| if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a { Some(e) } else { None }).collect(),
+        _ => vec![],
+    };
+    let text = |s: &str| Expr::value(Value::SingleQuotedString(s.to_string()));
+    *e = match (name, args.as_slice()) {
+        ("version", []) => text("PostgreSQL 15.0 (eddy, a streaming SQL database)"),
+        ("current_database" | "current_catalog", []) => text("eddy"),
+        ("current_schema", []) => text("public"),
+        ("current_user" | "session_user" | "user" | "current_role", []) => text("eddy"),
+        ("pg_backend_pid", []) => Expr::value(Value::Number("1".into(), false)),
+        ("current_setting", [Expr::Value(v)]) => match &v.value {
+            Value::SingleQuotedString(s) => match setting(s) {
+                Some(value) => text(value),
+                None => return,
+            },
+            _ => return,
+        },
+        _ => return,
+    };
 }

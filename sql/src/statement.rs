@@ -216,6 +216,12 @@ impl Planner<'_> {
             // Prepared statements live in the wire protocol's session, which
             // forgets them with the connection; clients (psycopg) send these
             // on rollback and poolers on release.
+            // TRUNCATE is a DELETE of every row (there is no storage to release).
+            Statement::Truncate(t) if t.table_names.len() == 1 => {
+                let delete = parse(&format!("DELETE FROM {}", t.table_names[0].name))?.remove(0);
+                self.plan(delete, params)?
+            }
+            Statement::Truncate(_) => return Err(SqlError::unsupported("TRUNCATE of several tables at once").with_hint("TRUNCATE one table per statement")),
             Statement::Deallocate { .. } => StatementPlan::Ignored { tag: "DEALLOCATE".into() },
             Statement::Discard { .. } => StatementPlan::Ignored { tag: "DISCARD ALL".into() },
             other => return Err(SqlError::unsupported(format!("statement {}", other.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")))),

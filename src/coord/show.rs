@@ -58,18 +58,9 @@ pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, S
         ["show", var] => Ok(StatementPlan::Show {
             desc: text_desc(var),
             rows: vec![vec![Datum::Text(
-                (match *var {
-                    "timezone" => "UTC",
-                    "datestyle" => "ISO, MDY",
-                    "server_version" => "15.0 (eddy)",
-                    "transaction_isolation" | "transaction" => "serializable",
-                    "standard_conforming_strings" => "on",
-                    "client_encoding" | "server_encoding" => "UTF8",
-                    "search_path" => "public",
-                    "application_name" => "",
-                    "integer_datetimes" | "is_superuser" => "on",
-                    "max_identifier_length" => "63",
-                    _ => return Some(Err(SqlError::new(eddy_sql::codes::UNDEFINED_OBJECT, format!("unrecognized configuration parameter \"{}\"", var)))),
+                (match eddy_sql::rewrite::setting(var) {
+                    Some(v) => v,
+                    None => return Some(Err(SqlError::new(eddy_sql::codes::UNDEFINED_OBJECT, format!("unrecognized configuration parameter \"{}\"", var)))),
                 }
                 .to_string()).into(),
             )]],

@@ -76,7 +76,22 @@ pub fn translate(e: DataFusionError) -> SqlError {
         _ if lower.contains("not supported") || lower.contains("unsupported") => codes::FEATURE_NOT_SUPPORTED,
         _ => codes::SYNTAX_ERROR,
     };
+    // DataFusion's own words to its developers are not for our users.
+    let msg = match msg.find("This issue was likely caused by a bug in DataFusion") {
+        Some(i) => msg[..i].trim_end().to_string(),
+        None => msg,
+    };
+    if msg.contains("ValueWithSpan") || msg.contains("span: Span(") {
+        // A syntax tree printed for debugging: say what is meant instead.
+        return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "this form of the expression is not supported").with_hint("write it in another way, e.g. with the function's plain call syntax");
+    }
+    for window in ["rank", "dense_rank", "row_number", "percent_rank", "cume_dist", "ntile", "lag", "lead", "first_value", "last_value", "nth_value"] {
+        if lower.starts_with(&format!("error during planning: invalid function '{}'", window)) {
+            return SqlError::new(codes::WRONG_OBJECT_TYPE, format!("window function {} requires an OVER clause", window));
+        }
+    }
     let message = msg
+        .trim_start_matches("Internal error: ")
         .trim_start_matches("Error during planning: ")
         .trim_start_matches("Schema error: ")
         .trim_start_matches("This feature is not implemented: ")
