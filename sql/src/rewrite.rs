@@ -15,6 +15,9 @@
 //!   [`crate::names`] turns back into PostgreSQL's names.
 //! * `FROM generate_series(1, 3) AS g`: a function returning one column
 //!   names that column by its alias too, as in PostgreSQL (`SELECT g`).
+//! * `x AT TIME ZONE z` becomes the call `__eddy_at_time_zone(x, z)`, which
+//!   the planner types by `x` (DataFusion's own reading is a cast to
+//!   timestamptz, which left a timestamptz unchanged).
 //! * The session functions tools call when they connect (`version()`,
 //!   `current_database()`, `current_schema()`, `current_user`,
 //!   `session_user`, `pg_backend_pid()`, `current_setting('name')`) become
@@ -51,6 +54,7 @@ impl VisitorMut for Rewriter {
         interval_literal(e);
         make_interval_args(e);
         session_function(e);
+        at_time_zone(e);
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -283,4 +287,22 @@ fn session_function(e: &mut Expr) {
         },
         _ => return,
     };
+}
+
+/// The function `x AT TIME ZONE z` is planned as.
+pub const AT_TIME_ZONE: &str = "__eddy_at_time_zone";
+
+fn at_time_zone(e: &mut Expr) {
+    let Expr::AtTimeZone { timestamp, time_zone } = e else { return };
+    let arg = |x: &Expr| sqlparser::ast::FunctionArg::Unnamed(FunctionArgExpr::Expr(x.clone()));
+    *e = Expr::Function(sqlparser::ast::Function {
+        name: sqlparser::ast::ObjectName::from(vec![Ident::new(AT_TIME_ZONE)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList { duplicate_treatment: None, args: vec![arg(timestamp), arg(time_zone)], clauses: vec![] }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    });
 }

@@ -364,6 +364,13 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "date_part" | "datepart" => binary(BinaryFunc::DatePart { numeric: false }, args),
         super::pg_functions::EXTRACT => binary(BinaryFunc::DatePart { numeric: true }, args),
         "date_trunc" => binary(BinaryFunc::DateTrunc, args),
+        // The session time zone is UTC: only UTC shifts nothing, so the
+        // conversion is the cast between the two timestamp types.
+        crate::rewrite::AT_TIME_ZONE => match &args[1] {
+            E::Literal(Datum::Text(z), _) if ["utc", "gmt", "etc/utc", "z", "zulu", "+00", "+00:00", "00:00"].contains(&z.to_lowercase().as_str()) => unary(UnaryFunc::Cast(out), args),
+            E::Literal(Datum::Text(z), _) => Err(unsupported(format!("time zone \"{}\"", z)).with_hint("eddy knows only UTC: convert in the client, or use AT TIME ZONE 'UTC'")),
+            _ => Err(unsupported("AT TIME ZONE with a zone that is not a constant")),
+        },
         super::pg_functions::JSON_GET => binary(BinaryFunc::JsonGet { text: false }, args),
         super::pg_functions::JSON_GET_TEXT => binary(BinaryFunc::JsonGet { text: true }, args),
         "jsonb_array_length" | "json_array_length" => unary(UnaryFunc::JsonbArrayLength, args),

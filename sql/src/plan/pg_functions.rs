@@ -50,6 +50,9 @@ enum Kind {
     /// `->` and `->>`: a field by name or an element by index.
     JsonGet,
     JsonbArrayLength,
+    /// `x AT TIME ZONE z`: a timestamptz's wall-clock time, or a
+    /// timestamp's instant.
+    AtTimeZone,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -86,7 +89,7 @@ impl PgFunction {
 
     fn arity(&self) -> usize {
         match self.kind {
-            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet => 2,
+            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone => 2,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
@@ -125,6 +128,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
             Kind::JsonGet => vec![DataType::Utf8, if int_rank(&args[1]).is_some() { DataType::Int64 } else { DataType::Utf8 }],
             Kind::JsonbArrayLength => vec![DataType::Utf8],
+            Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None) | DataType::Date32) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
                     // timestamp - timestamp is a Duration to DataFusion; the engine holds an interval.
@@ -145,6 +149,10 @@ impl ScalarUDFImpl for PgFunction {
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::JsonGet => DataType::Utf8,
             Kind::JsonbArrayLength => DataType::Int32,
+            Kind::AtTimeZone => match &args[0] {
+                DataType::Timestamp(_, None) => timestamptz(),
+                _ => DataType::Timestamp(TimeUnit::Microsecond, None),
+            },
             Kind::MakeInterval | Kind::Justify | Kind::IntervalScale => INTERVAL,
             Kind::DatePart { numeric: false } => DataType::Float64,
             Kind::DatePart { numeric: true } => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
@@ -187,6 +195,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         (JSON_GET, Kind::JsonGet),
         (JSON_GET_TEXT, Kind::JsonGet),
         ("jsonb_array_length", Kind::JsonbArrayLength),
+        (crate::rewrite::AT_TIME_ZONE, Kind::AtTimeZone),
         ("json_array_length", Kind::JsonbArrayLength),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
