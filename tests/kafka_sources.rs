@@ -70,7 +70,7 @@ async fn missing_topics_and_brokers_get_clear_errors_without_blocking_others() {
 async fn records_are_decoded_as_declared() {
     let cluster = MockCluster::new(1).expect("mock cluster");
     let broker = cluster.bootstrap_servers();
-    for t in ["docs", "csv", "cdc", "cdc2"] {
+    for t in ["docs", "csv", "cdc", "cdc2", "up"] {
         cluster.create_topic(t, 1, 1).unwrap();
     }
     let server = EddyServer::start_with(&["--kafka", &broker]);
@@ -98,17 +98,25 @@ async fn records_are_decoded_as_declared() {
     produce(&producer, "cdc2", None, r#"{"before": {"id": 7, "v": "gone"}, "after": null}"#);
     produce(&producer, "cdc2", None, r#"{"before": null, "after": {"id": 3, "v": "c"}}"#);
     produce(&producer, "cdc2", None, r#"{"before": {"id": 3, "v": "c"}, "after": {"id": 3, "v": "c2"}}"#);
+    // Upsert: a key whose latest value does not decode has no row (its
+    // earlier value is not its value any more); the record is an error.
+    produce(&producer, "up", Some("a"), r#"{"v": 1}"#);
+    produce(&producer, "up", Some("c"), r#"{"v": 5}"#);
+    produce(&producer, "up", Some("c"), r#"{"v": "bad"}"#);
     producer.flush(Duration::from_secs(10)).unwrap();
 
     c.batch_execute(
-        "CREATE SOURCE docs FROM KAFKA (TOPIC 'docs') FORMAT JSON;
+        "CREATE SOURCE up (v int) FROM KAFKA (TOPIC 'up') FORMAT JSON ENVELOPE UPSERT INCLUDE KEY;
+         CREATE SOURCE docs FROM KAFKA (TOPIC 'docs') FORMAT JSON;
          CREATE SOURCE lines (id int, name text, x numeric) FROM KAFKA (TOPIC 'csv') FORMAT CSV;
          CREATE SOURCE cdc (id int, v text) FROM KAFKA (TOPIC 'cdc') FORMAT JSON ENVELOPE DEBEZIUM INCLUDE OFFSET;
          CREATE SOURCE cdc2 (id int, v text) FROM KAFKA (TOPIC 'cdc2') FORMAT JSON ENVELOPE DEBEZIUM;",
     )
     .await
     .unwrap();
-    wait_for(&c, "SELECT sum(records) FROM eddy_catalog.source_partitions", "16", 60).await;
+    wait_for(&c, "SELECT sum(records) FROM eddy_catalog.source_partitions", "19", 60).await;
+    assert_eq!(query(&c, "SELECT key, v FROM up").await, rows(&[&["a", "1"]]));
+    assert_eq!(query(&c, "SELECT key FROM up_errors").await, rows(&[&["c"]]));
 
     assert_eq!(query(&c, "SELECT data::text FROM docs ORDER BY 1").await, rows(&[&[r#"{"data": {"x": 1}, "other": 2}"#], &[r#"{"z": 1}"#]]));
     assert_eq!(query(&c, "SELECT id, name, x FROM lines ORDER BY id").await, rows(&[&["1", "plain", "2.5"], &["2", "with, comma", "3"], &["3", r#"say "hi""#, "4"], &["4", "", "5"], &["5", "NULL", "6"]]));

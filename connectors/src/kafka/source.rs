@@ -281,6 +281,13 @@ impl Decoder {
             Err(error) => {
                 ps.errors += 1;
                 drop(st);
+                // ENVELOPE UPSERT: the key's latest value is the one that
+                // failed, so its earlier row is no longer its value.
+                if self.spec.envelope == Envelope::Upsert {
+                    if let Some(old) = msg.key().and_then(|k| self.upsert.lock().unwrap().remove(k)) {
+                        batch.updates.push((old, -1));
+                    }
+                }
                 self.dead_letter(msg, &error);
                 let key = msg.key().map(|b| Datum::Text(String::from_utf8_lossy(b).into_owned().into())).unwrap_or(Datum::Null);
                 let raw = msg.payload().map(|b| Datum::Text(self.format.raw_text(b).into())).unwrap_or(Datum::Null);
