@@ -285,18 +285,19 @@ fn avro_schema(p: &mut P) -> Result<AvroSchema, SqlError> {
     Ok(AvroSchema::ConfluentRegistry(url.trim_end_matches('/').to_string()))
 }
 
-fn envelope(p: &mut P) -> Result<Envelope, SqlError> {
+/// `ENVELOPE x`, or None when the clause is absent.
+fn envelope(p: &mut P) -> Result<Option<Envelope>, SqlError> {
     if !p.word("ENVELOPE") {
-        return Ok(Envelope::None);
+        return Ok(None);
     }
     let e = p.ident()?;
-    Ok(match e.as_str() {
+    Ok(Some(match e.as_str() {
         "none" => Envelope::None,
         "upsert" => Envelope::Upsert,
         "debezium" => Envelope::Debezium,
         "append" => Envelope::Append,
         other => return Err(SqlError::syntax(format!("unknown envelope {}", other)).with_hint("ENVELOPE NONE | UPSERT | DEBEZIUM (sources), UPSERT | DEBEZIUM | APPEND (sinks)")),
-    })
+    }))
 }
 
 /// Parses `(TOPIC 't', BROKER 'b', ...)` options into (name, value) pairs.
@@ -364,9 +365,12 @@ fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
     }
     let topic = check_topic(topic.ok_or_else(|| SqlError::syntax("a Kafka source needs a TOPIC").with_hint(HINT))?)?;
     let format = format(p)?;
-    let envelope = envelope(p)?;
+    let envelope = envelope(p)?.unwrap_or(Envelope::None);
     if envelope == Envelope::Append {
         return Err(SqlError::syntax("ENVELOPE APPEND is for sinks").with_hint("sources take ENVELOPE NONE, UPSERT or DEBEZIUM"));
+    }
+    if envelope == Envelope::Debezium && matches!(format, Format::Text | Format::Bytes | Format::Csv) {
+        return Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, "ENVELOPE DEBEZIUM reads JSON or Avro change records").with_hint("FORMAT JSON ENVELOPE DEBEZIUM, or FORMAT AVRO ... ENVELOPE DEBEZIUM"));
     }
     let mut include = Vec::new();
     if p.word("INCLUDE") {
@@ -445,13 +449,14 @@ fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
         }
         p.p.expect_token(&Token::RParen).map_err(err)?;
     }
-    let format = format(p)?;
-    if format != Format::Json {
-        return Err(SqlError::unsupported("sink formats other than JSON"));
+    if !p.word("FORMAT") || !p.word("JSON") {
+        return Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, "a sink writes FORMAT JSON only").with_hint("CREATE SINK s FROM v INTO KAFKA (TOPIC 't') KEY (id) FORMAT JSON"));
     }
+    // Without an ENVELOPE clause a sink upserts by its key.
     let envelope = match envelope(p)? {
-        Envelope::None => Envelope::Upsert,
-        e => e,
+        None => Envelope::Upsert,
+        Some(Envelope::None) => return Err(SqlError::syntax("ENVELOPE NONE is for sources").with_hint("a sink's envelope is UPSERT (the default), DEBEZIUM or APPEND")),
+        Some(e) => e,
     };
     let mut delivery = None;
     if p.p.parse_keyword(Keyword::WITH) {
@@ -473,7 +478,7 @@ fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
     if envelope == Envelope::Upsert && key.is_empty() {
         return Err(SqlError::syntax("ENVELOPE UPSERT needs KEY (columns)").with_hint("CREATE SINK s FROM v INTO KAFKA (TOPIC 't') KEY (id) FORMAT JSON ENVELOPE UPSERT"));
     }
-    Ok(KafkaSink { name, from, topic, broker, key, format, envelope, delivery })
+    Ok(KafkaSink { name, from, topic, broker, key, format: Format::Json, envelope, delivery })
 }
 
 #[cfg(test)]
