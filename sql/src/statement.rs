@@ -178,7 +178,13 @@ impl Planner<'_> {
                 }
                 plan
             }
-            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            Statement::Insert(mut insert) => {
+                self.fill_defaults(&mut insert);
+                let logical = self.bind_params(to_logical(&self.context(), Statement::Insert(insert))?, params)?;
+                let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
+                self.dml(dml)?
+            }
+            Statement::Update(_) | Statement::Delete(_) => {
                 let logical = self.bind_params(to_logical(&self.context(), stmt)?, params)?;
                 let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
                 self.dml(dml)?
@@ -226,6 +232,31 @@ impl Planner<'_> {
             Statement::Discard { .. } => StatementPlan::Ignored { tag: "DISCARD ALL".into() },
             other => return Err(SqlError::unsupported(format!("statement {}", other.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")))),
         })
+    }
+
+    /// `INSERT ... VALUES (..., DEFAULT, ...)`: each DEFAULT becomes its
+    /// column's default expression, or NULL (as in PostgreSQL).
+    fn fill_defaults(&self, insert: &mut sqlparser::ast::Insert) {
+        use sqlparser::ast::{ColumnOption, Expr, SetExpr, TableObject, Value};
+        let Some(SetExpr::Values(values)) = insert.source.as_mut().map(|q| q.body.as_mut()) else { return };
+        let is_default = |e: &Expr| matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
+        if !values.rows.iter().flat_map(|r| &r.content).any(is_default) {
+            return;
+        }
+        let TableObject::TableName(name) = &insert.table else { return };
+        let Some(item) = self.catalog.resolve(&object_name(name)) else { return };
+        let defaults: std::collections::HashMap<String, Expr> = match parse(&item.create_sql).ok().and_then(|mut s| s.pop()) {
+            Some(Statement::CreateTable(ct)) => ct.columns.into_iter().filter_map(|c| c.options.into_iter().find_map(|o| if let ColumnOption::Default(e) = o.option { Some(e) } else { None }).map(|e| (crate::names::ident_name(&c.name), e))).collect(),
+            _ => Default::default(),
+        };
+        let columns: Vec<String> = if insert.columns.is_empty() { item.desc.names.clone() } else { insert.columns.iter().map(object_name).collect() };
+        for row in values.rows.iter_mut() {
+            for (i, e) in row.content.iter_mut().enumerate() {
+                if is_default(e) {
+                    *e = columns.get(i).and_then(|c| defaults.get(c)).cloned().unwrap_or(Expr::value(Value::Null));
+                }
+            }
+        }
     }
 
     /// Plans and optimizes a query, binding parameters.
