@@ -75,6 +75,14 @@ pub fn default_workers() -> usize {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Every thread gets a stack sized for the deepest statement eddy
+    // accepts (see eddy_sql::limits): timely spawns its worker threads
+    // itself, with Rust's default size, which std reads from RUST_MIN_STACK
+    // at the first spawn, so it is set before any thread starts. A value
+    // the user set is kept.
+    if std::env::var_os("RUST_MIN_STACK").is_none() {
+        std::env::set_var("RUST_MIN_STACK", eddy_sql::limits::THREAD_STACK_BYTES.to_string());
+    }
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| "info".into())).with_writer(std::io::stderr).init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
@@ -83,7 +91,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_stack_size(eddy_sql::limits::THREAD_STACK_BYTES).enable_all().build()?;
     runtime.block_on(async move {
         let running = server::start(&args).await?;
         eprintln!("eddy is ready: {} worker threads, data in {}", args.workers, args.data_dir.display());

@@ -4,21 +4,36 @@
 //! * `x [NOT] BETWEEN SYMMETRIC a AND b` (sqlparser 0.62 does not know
 //!   SYMMETRIC) is parsed into `(x BETWEEN a AND b OR x BETWEEN b AND a)`,
 //!   PostgreSQL's definition; `BETWEEN ASYMMETRIC` is plain BETWEEN.
+//! * A statement stops parsing at its `limits::MAX_OPERATORS`th infix
+//!   operator (see [`crate::limits`]).
 //!
 //! Every other behaviour is PostgreSqlDialect's: the wrapper forwards the
 //! methods that dialect overrides and reports its type id, so the parser's
 //! "is this PostgreSQL" checks still hold.
 
-use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator};
+use sqlparser::ast::{BinaryOperator, Expr, Statement, UnaryOperator};
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 use std::any::TypeId;
+use std::cell::Cell;
 
 #[derive(Debug, Default)]
 pub struct EddyDialect {
     pg: PostgreSqlDialect,
+    /// Infix operators parsed so far in the current statement.
+    operators: Cell<usize>,
+    /// Whether parsing stopped at `limits::MAX_OPERATORS`.
+    too_many_operators: Cell<bool>,
+}
+
+impl EddyDialect {
+    /// Whether the last parse stopped because a statement had more than
+    /// `limits::MAX_OPERATORS` infix operators.
+    pub fn too_many_operators(&self) -> bool {
+        self.too_many_operators.get()
+    }
 }
 
 fn is_keyword(t: &Token, k: Keyword) -> bool {
@@ -65,7 +80,19 @@ impl Dialect for EddyDialect {
         TypeId::of::<PostgreSqlDialect>()
     }
     fn parse_infix(&self, parser: &mut Parser, expr: &Expr, precedence: u8) -> Option<Result<Expr, ParserError>> {
+        // Every infix operator comes through here: a left-deep chain grows
+        // a level each, in a loop no recursion limit bounds.
+        self.operators.set(self.operators.get() + 1);
+        if self.operators.get() > crate::limits::MAX_OPERATORS {
+            self.too_many_operators.set(true);
+            return Some(Err(ParserError::ParserError(format!("more than {} operators in one statement", crate::limits::MAX_OPERATORS))));
+        }
         parse_between_symmetric(parser, expr).or_else(|| self.pg.parse_infix(parser, expr, precedence))
+    }
+    fn parse_statement(&self, _parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        // A new statement: its operators are counted afresh.
+        self.operators.set(0);
+        None
     }
     fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
         self.pg.identifier_quote_style(identifier)

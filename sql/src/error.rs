@@ -122,6 +122,8 @@ pub mod codes {
             SUCCESSFUL_COMPLETION, FEATURE_NOT_SUPPORTED, CARDINALITY_VIOLATION, NUMERIC_VALUE_OUT_OF_RANGE, DIVISION_BY_ZERO, INVALID_TEXT_REPRESENTATION,
             NOT_NULL_VIOLATION, UNIQUE_VIOLATION, DEPENDENT_OBJECTS_STILL_EXIST, SYNTAX_ERROR, UNDEFINED_COLUMN, UNDEFINED_FUNCTION, UNDEFINED_TABLE,
             DATATYPE_MISMATCH, INVALID_PARAMETER_VALUE, "22007", "22008", "22011", "2201E", "2201F", "42846", "22P02",
+            // Program limits: "requested length too large", "stack depth limit exceeded".
+            "54000", "54001",
         ];
         ALL.iter().find(|c| **c == code).copied().unwrap_or(INTERNAL_ERROR)
     }

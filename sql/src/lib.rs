@@ -10,6 +10,7 @@ pub mod error;
 pub use error::{codes, Severity, SqlError};
 pub mod catalog;
 pub mod dialect;
+pub mod limits;
 pub mod plan;
 pub mod names;
 pub mod psql;

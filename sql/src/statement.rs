@@ -19,7 +19,6 @@ use eddy_engine::plan::Plan;
 use eddy_engine::repr::{ColumnType, RelationDesc};
 use eddy_engine::{Datum, GlobalId};
 use sqlparser::ast::{ColumnOption, ObjectType, Statement};
-use sqlparser::parser::Parser;
 use std::collections::HashMap;
 
 /// Sorting, paging and final projection of a SELECT's result, applied to
@@ -62,7 +61,7 @@ pub enum StatementPlan {
 
 /// Splits SQL text into statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
-    let mut stmts = Parser::parse_sql(&crate::dialect::EddyDialect::default(), sql).map_err(|e| syntax_error(sql, &e.to_string()))?;
+    let mut stmts = crate::limits::parse_sql(sql, |msg| syntax_error(sql, msg))?;
     stmts.iter_mut().for_each(crate::rewrite::rewrite);
     Ok(stmts)
 }
