@@ -137,6 +137,10 @@ impl AggregateExpr {
                         if let Datum::Text(s) = &a[0] {
                             out.push_str(s);
                         }
+                        // No text value may be longer (the group's strings are kept anyway).
+                        if out.len() > super::func::MAX_TEXT_BYTES {
+                            return Err(EvalError::length_too_large());
+                        }
                     }
                 }
                 Datum::Text(out.into())
