@@ -87,14 +87,14 @@ async fn records_are_decoded_as_declared() {
     produce(&producer, "csv", None, r#"4,"",5"#);
     produce(&producer, "csv", None, "5,,6");
     produce(&producer, "csv", None, r#"6,"open,7"#);
-    // Debezium, keyed by primary key: the delete of a row never read, a
-    // create delivered twice, then an update.
+    // Debezium: the delete of a row never read, a create delivered twice,
+    // then an update.
     produce(&producer, "cdc", Some("99"), r#"{"before": {"id": 99, "v": "never"}, "after": null}"#);
     produce(&producer, "cdc", Some("1"), r#"{"before": null, "after": {"id": 1, "v": "a"}}"#);
     produce(&producer, "cdc", Some("1"), r#"{"before": null, "after": {"id": 1, "v": "a"}}"#);
     produce(&producer, "cdc", Some("2"), r#"{"before": null, "after": {"id": 2, "v": "b"}}"#);
     produce(&producer, "cdc", Some("1"), r#"{"before": {"id": 1, "v": "a"}, "after": {"id": 1, "v": "a2"}}"#);
-    // Without keys, rows are told apart by their columns.
+    // The same without record keys.
     produce(&producer, "cdc2", None, r#"{"before": {"id": 7, "v": "gone"}, "after": null}"#);
     produce(&producer, "cdc2", None, r#"{"before": null, "after": {"id": 3, "v": "c"}}"#);
     produce(&producer, "cdc2", None, r#"{"before": {"id": 3, "v": "c"}, "after": {"id": 3, "v": "c2"}}"#);

@@ -340,13 +340,13 @@ impl Decoder {
                 if before.is_none() && after.is_none() {
                     return Err("a Debezium record needs \"before\" or \"after\"".into());
                 }
-                // A row is identified by the record's key (Debezium keys a
-                // table's records by its primary key), else by its columns.
-                // What is retracted is the row held for it, not the record's
-                // `before`: a change of a row never read (a topic read from
-                // 'latest', or compacted) retracts nothing, and a create
-                // delivered twice replaces the row instead of doubling it.
-                let identity = |row: &Row| msg.key().map(<[u8]>::to_vec).unwrap_or_else(|| format!("{:?}", row).into_bytes());
+                // A row is identified by its columns (not the record key:
+                // producers do not all key by primary key). What is
+                // retracted is the row held for the `before`, with the
+                // INCLUDE columns it was read with: a change of a row never
+                // read (a topic read from 'latest', or compacted) retracts
+                // nothing, and a create delivered twice leaves one row.
+                let identity = |row: &Row| format!("{:?}", row).into_bytes();
                 let mut out = Vec::new();
                 let mut held = self.upsert.lock().unwrap();
                 if let Some(old) = before.as_ref().and_then(|b| held.remove(&identity(b))) {
