@@ -15,6 +15,9 @@
 //!   [`crate::names`] turns back into PostgreSQL's names.
 //! * `FROM generate_series(1, 3) AS g`: a function returning one column
 //!   names that column by its alias too, as in PostgreSQL (`SELECT g`).
+//! * An explicit cast to `varchar(n)` cuts the text to n characters, as in
+//!   PostgreSQL: `CAST(x AS varchar(n))` becomes `left(CAST(x AS text), n)`
+//!   (the engine has one text type).
 //! * `x AT TIME ZONE z` becomes the call `__eddy_at_time_zone(x, z)`, which
 //!   the planner types by `x` (DataFusion's own reading is a cast to
 //!   timestamptz, which left a timestamptz unchanged).
@@ -55,6 +58,7 @@ impl VisitorMut for Rewriter {
         make_interval_args(e);
         session_function(e);
         at_time_zone(e);
+        varchar_cast(e);
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -300,6 +304,25 @@ fn at_time_zone(e: &mut Expr) {
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList { duplicate_treatment: None, args: vec![arg(timestamp), arg(time_zone)], clauses: vec![] }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    });
+}
+
+fn varchar_cast(e: &mut Expr) {
+    use sqlparser::ast::CharacterLength;
+    let Expr::Cast { data_type: DataType::Varchar(Some(CharacterLength::IntegerLength { length, .. })) | DataType::CharacterVarying(Some(CharacterLength::IntegerLength { length, .. })), .. } = e else { return };
+    let n = *length;
+    let Expr::Cast { kind, expr, format, array, .. } = std::mem::replace(e, Expr::value(Value::Null)) else { unreachable!() };
+    let text = Expr::Cast { kind, expr, data_type: DataType::Text, format, array };
+    let arg = |x: Expr| sqlparser::ast::FunctionArg::Unnamed(FunctionArgExpr::Expr(x));
+    *e = Expr::Function(sqlparser::ast::Function {
+        name: sqlparser::ast::ObjectName::from(vec![Ident::new("left")]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList { duplicate_treatment: None, args: vec![arg(text), arg(Expr::value(Value::Number(n.to_string(), false)))], clauses: vec![] }),
         filter: None,
         null_treatment: None,
         over: None,

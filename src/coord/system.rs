@@ -61,7 +61,7 @@ impl State {
     /// Creates the system relations (once, at startup).
     pub(super) fn create_system_tables(&mut self) {
         let defs = [
-            (SOURCE_PARTITIONS, vec![col("source", ScalarType::Text), col("topic", ScalarType::Text), col("partition", ScalarType::Int32), col("offset", ScalarType::Int64), col("high_watermark", ScalarType::Int64), col("lag", ScalarType::Int64), col("records", ScalarType::Int64), col("errors", ScalarType::Int64)]),
+            (SOURCE_PARTITIONS, vec![col("source", ScalarType::Text), col("topic", ScalarType::Text), col("partition", ScalarType::Int32), col("offset", ScalarType::Int64), col("high_watermark", ScalarType::Int64), col("lag", ScalarType::Int64), col("records", ScalarType::Int64), col("errors", ScalarType::Int64), col("last_error", ScalarType::Text)]),
             (SINKS, vec![col("sink", ScalarType::Text), col("topic", ScalarType::Text), col("written_through", ScalarType::Int64), col("messages", ScalarType::Int64), col("errors", ScalarType::Int64), col("last_error", ScalarType::Text)]),
             (
                 OBJECT_STATS,
@@ -79,8 +79,10 @@ impl State {
         let mut rows = Vec::new();
         for rt in self.sources.values() {
             let stats = rt.handle.stats.lock().unwrap();
+            // The source's last error talking to the broker, on each of its rows.
+            let err = stats.last_error.clone().map(Datum::text).unwrap_or(Datum::Null);
             for (p, s) in &stats.partitions {
-                rows.push(vec![Datum::Text(rt.name.clone().into()), Datum::Text(rt.topic.clone().into()), Datum::Int(*p as i64), Datum::Int(s.next_offset), Datum::Int(s.high_watermark), Datum::Int(s.lag()), Datum::Int(s.records as i64), Datum::Int(s.errors as i64)]);
+                rows.push(vec![Datum::Text(rt.name.clone().into()), Datum::Text(rt.topic.clone().into()), Datum::Int(*p as i64), Datum::Int(s.next_offset), Datum::Int(s.high_watermark), Datum::Int(s.lag()), Datum::Int(s.records as i64), Datum::Int(s.errors as i64), err.clone()]);
             }
         }
         rows
