@@ -12,6 +12,7 @@ mod datetime;
 mod error;
 pub(crate) mod json;
 mod func;
+mod like;
 mod running;
 mod scalar;
 mod window;
