@@ -121,7 +121,7 @@ impl EddyContext<'_> {
         if !create_sql.to_ascii_lowercase().contains("default") {
             return defaults;
         }
-        let Ok(mut stmts) = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, create_sql) else { return defaults };
+        let Ok(mut stmts) = crate::statement::parse(create_sql) else { return defaults };
         let Some(Statement::CreateTable(ct)) = stmts.pop() else { return defaults };
         let planner = datafusion_sql::planner::SqlToRel::new(self);
         for c in ct.columns {

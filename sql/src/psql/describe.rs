@@ -119,18 +119,37 @@ fn access_method(kind: &ItemKind) -> Datum {
 struct Attr {
     name: String,
     ty: ColumnType,
+    /// A table column's DEFAULT, as written.
+    default: Option<String>,
 }
 
 /// The columns of the relation (or of the index) the query names.
 fn columns(catalog: &Catalog, item: &CatalogItem) -> Vec<Attr> {
-    let attr = |(n, t): (&String, &ColumnType)| Attr { name: n.clone(), ty: t.clone() };
+    let attr = |(n, t): (&String, &ColumnType)| Attr { name: n.clone(), ty: t.clone(), default: None };
     match &item.kind {
         ItemKind::Index { on, columns } => {
             let Some(table) = catalog.get(*on) else { return vec![] };
             let all: Vec<_> = table.desc.iter().collect();
             columns.iter().filter_map(|&c| all.get(c).map(|&col| attr(col))).collect()
         }
+        ItemKind::Table => {
+            let defaults = column_defaults(&item.create_sql);
+            item.desc.iter().map(|c| Attr { default: defaults.get(c.0).cloned(), ..attr(c) }).collect()
+        }
         _ => item.desc.iter().map(attr).collect(),
+    }
+}
+
+/// The DEFAULT of each column of a CREATE TABLE, as SQL text.
+fn column_defaults(create_sql: &str) -> std::collections::HashMap<String, String> {
+    use sqlparser::ast::{ColumnOption, Statement};
+    match crate::statement::parse(create_sql).ok().and_then(|mut s| s.pop()) {
+        Some(Statement::CreateTable(ct)) => ct
+            .columns
+            .into_iter()
+            .filter_map(|c| c.options.into_iter().find_map(|o| if let ColumnOption::Default(e) = o.option { Some(e.to_string()) } else { None }).map(|d| (crate::names::ident_name(&c.name), d)))
+            .collect(),
+        _ => Default::default(),
     }
 }
 
@@ -143,7 +162,7 @@ fn attributes(catalog: &Catalog, q: &Query) -> StatementPlan {
     let fields: Vec<Field<Attr>> = vec![
         field("a.attname,", "attname", Text, |a| text(&a.name)),
         field("format_type(a.atttypid, a.atttypmod)", "format_type", Text, |a| Datum::Text(format_type(a.ty.scalar).into())),
-        field("pg_get_expr(d.adbin", "pg_get_expr", Text, |_| Datum::Null),
+        field("pg_get_expr(d.adbin", "pg_get_expr", Text, |a| a.default.as_deref().map(text).unwrap_or(Datum::Null)),
         field("a.attnotnull", "attnotnull", Bool, |a| Datum::Bool(!a.ty.nullable)),
         field("as attcollation", "attcollation", Text, |_| Datum::Null),
         field("a.attidentity", "attidentity", Text, |_| text("")),
