@@ -17,7 +17,7 @@ use datafusion_expr::LogicalPlan;
 use eddy_engine::expr::{ScalarExpr, SortKey};
 use eddy_engine::plan::Plan;
 use eddy_engine::repr::{ColumnType, RelationDesc};
-use eddy_engine::{Datum, GlobalId};
+use eddy_engine::{Datum, GlobalId, ScalarType};
 use sqlparser::ast::{ColumnOption, ObjectType, Statement};
 use std::collections::HashMap;
 
@@ -93,7 +93,19 @@ impl Planner<'_> {
     }
 
     /// Plans one statement; `params` bind `$1`, `$2`, ...
-    pub fn plan(&self, stmt: Statement, params: &[Datum]) -> Result<StatementPlan, SqlError> {
+    pub fn plan(&self, mut stmt: Statement, params: &[Datum]) -> Result<StatementPlan, SqlError> {
+        if !params.is_empty() {
+            let types: Vec<Option<ScalarType>> = params
+                .iter()
+                .map(|d| match d {
+                    Datum::Numeric(_) => Some(ScalarType::Numeric { precision: None, scale: None }),
+                    Datum::Float(_) => Some(ScalarType::Float64),
+                    Datum::Bool(_) => Some(ScalarType::Bool),
+                    _ => None,
+                })
+                .collect();
+            typed_placeholders(&mut stmt, &types);
+        }
         Ok(match stmt {
             Statement::CreateTable(ct) => {
                 if ct.query.is_some() {
@@ -278,7 +290,8 @@ impl Planner<'_> {
     }
 
     /// The parameter types and result columns of a statement.
-    pub fn describe(&self, stmt: Statement) -> Result<(Vec<eddy_engine::ScalarType>, Option<RelationDesc>), SqlError> {
+    pub fn describe(&self, mut stmt: Statement, declared: &[Option<ScalarType>]) -> Result<(Vec<eddy_engine::ScalarType>, Option<RelationDesc>), SqlError> {
+        typed_placeholders(&mut stmt, declared);
         let query = match &stmt {
             Statement::Query(q) => Some(q.clone()),
             _ => None,
@@ -288,7 +301,11 @@ impl Planner<'_> {
         let mut params = Vec::new();
         for i in 1..=types.len() {
             let t = types.get(&format!("${}", i)).cloned().flatten();
-            params.push(t.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()?.unwrap_or(eddy_engine::ScalarType::Text));
+            let declared = declared.get(i - 1).copied().flatten().filter(|t| exact_type(*t));
+            params.push(match declared {
+                Some(t) => t,
+                None => t.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()?.unwrap_or(eddy_engine::ScalarType::Text),
+            });
         }
         let desc = match query {
             Some(q) => {
@@ -426,4 +443,37 @@ fn check_time_zone(set: &sqlparser::ast::Set) -> Result<(), SqlError> {
         return Ok(());
     }
     Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("time zone \"{}\" is not supported", zone)).with_hint("eddy reads and shows timestamptz values in UTC; convert in the client, or SET TIME ZONE 'UTC'"))
+}
+
+/// The parameter types eddy takes from the client instead of inferring
+/// them from the context: a numeric, double or boolean parameter inferred
+/// as an integer would be cut (`id = 2.7` matched 2, `1.5 + 1` was 2).
+fn exact_type(t: ScalarType) -> bool {
+    matches!(t, ScalarType::Numeric { .. } | ScalarType::Float64 | ScalarType::Float32 | ScalarType::Bool)
+}
+
+/// `$n` as `CAST($n AS type)` where the client said the parameter is of
+/// one of the [`exact_type`]s, as PostgreSQL types a parameter by what the
+/// client declared. Other parameters keep the type their context gives.
+fn typed_placeholders(stmt: &mut Statement, types: &[Option<ScalarType>]) {
+    use sqlparser::ast::{CastKind, DataType, ExactNumberInfo, Expr, Value, VisitMut, VisitorMut};
+    use std::ops::ControlFlow;
+    struct Typer<'a>(&'a [Option<ScalarType>]);
+    impl VisitorMut for Typer<'_> {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            let Expr::Value(v) = e else { return ControlFlow::Continue(()) };
+            let Value::Placeholder(p) = &v.value else { return ControlFlow::Continue(()) };
+            let Some(ty) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()).and_then(|n| self.0.get(n.wrapping_sub(1)).copied().flatten()).filter(|t| exact_type(*t)) else { return ControlFlow::Continue(()) };
+            let data_type = match ty {
+                ScalarType::Numeric { .. } => DataType::Numeric(ExactNumberInfo::None),
+                ScalarType::Float32 => DataType::Real,
+                ScalarType::Float64 => DataType::DoublePrecision,
+                _ => DataType::Boolean,
+            };
+            *e = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(e.clone()), data_type, format: None, array: false };
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Typer(types));
 }

@@ -298,7 +298,7 @@ impl QueryHandler for Coordinator {
         results
     }
 
-    async fn describe(&self, _session: SessionId, sql: &str, _param_types: &[Option<ScalarType>]) -> Result<Description, SqlError> {
+    async fn describe(&self, _session: SessionId, sql: &str, param_types: &[Option<ScalarType>]) -> Result<Description, SqlError> {
         let state = self.state.lock().await;
         if let Some(show) = show::plan_show(&state.catalog, sql).or_else(|| plan_psql_query(&state.catalog, sql)) {
             return match show? {
@@ -313,7 +313,7 @@ impl QueryHandler for Coordinator {
         let stmt = stmts.remove(0);
         match stmt {
             sqlparser::ast::Statement::Query(_) | sqlparser::ast::Statement::Insert(_) | sqlparser::ast::Statement::Update(_) | sqlparser::ast::Statement::Delete(_) => {
-                let (params, result) = state.planner().describe(stmt)?;
+                let (params, result) = state.planner().describe(stmt, param_types)?;
                 Ok(Description { params, result })
             }
             sqlparser::ast::Statement::Explain { .. } => Ok(Description { params: vec![], result: Some(show::text_desc("QUERY PLAN")) }),

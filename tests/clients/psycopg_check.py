@@ -6,6 +6,7 @@ import decimal
 import sys
 
 import psycopg
+import uuid
 
 port = int(sys.argv[1])
 with psycopg.connect(f"host=127.0.0.1 port={port} user=eddy dbname=eddy", autocommit=True) as conn:
@@ -34,4 +35,45 @@ with psycopg.connect(f"host=127.0.0.1 port={port} user=eddy dbname=eddy", autoco
         raise SystemExit("expected an error")
     except psycopg.errors.UndefinedTable as e:
         assert e.sqlstate == "42P01"
+    # Parameter types the client declares are kept: a Decimal or a float is
+    # not cut to the integer its context suggests.
+    cur.execute("SELECT id FROM py_items WHERE id = %s", (decimal.Decimal("2.7"),))
+    assert cur.fetchall() == []
+    cur.execute("SELECT count(*) FROM py_items WHERE id < %s", (decimal.Decimal("2.5"),))
+    assert cur.fetchone() == (2,)
+    cur.execute("SELECT %s + 1", (decimal.Decimal("1.5"),))
+    assert cur.fetchone() == (decimal.Decimal("2.5"),)
+    cur.execute("SELECT %s + 1", (1.5,))
+    assert cur.fetchone() == (2.5,)
+    # A uuid parameter (sent in binary) is stored as its text.
+    u = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    cur.execute("CREATE TABLE py_u (u text)")
+    bcur.execute("INSERT INTO py_u VALUES (%s)", (u,))
+    cur.execute("SELECT u, length(u) FROM py_u")
+    assert cur.fetchall() == [(str(u), 36)]
+
+# A COMMIT that fails with 40001 ends the transaction: the driver starts
+# the next one with BEGIN, so its work is not committed statement by
+# statement, and its ROLLBACK undoes it.
+dsn = f"host=127.0.0.1 port={port} user=eddy dbname=eddy"
+with psycopg.connect(dsn) as a, psycopg.connect(dsn, autocommit=True) as b:
+    b.execute("CREATE TABLE py_tx (id int, v int)")
+    b.execute("INSERT INTO py_tx VALUES (1, 0)")
+    a.execute("UPDATE py_tx SET v = v + 1 WHERE id = 1")
+    b.execute("UPDATE py_tx SET v = v + 100 WHERE id = 1")
+    try:
+        a.commit()
+        raise SystemExit("expected a serialization failure")
+    except psycopg.errors.SerializationFailure:
+        pass
+    assert a.info.transaction_status == psycopg.pq.TransactionStatus.IDLE, a.info.transaction_status
+    a.execute("INSERT INTO py_tx VALUES (2, 2)")
+    assert b.execute("SELECT count(*) FROM py_tx WHERE id = 2").fetchone() == (0,)
+    a.rollback()
+    assert b.execute("SELECT id, v FROM py_tx").fetchall() == [(1, 100)]
+    # Statements psycopg prepared on its own are released on rollback
+    # (DEALLOCATE ALL).
+    for _ in range(7):
+        a.execute("SELECT v FROM py_tx WHERE id = %s", (1,))
+    a.rollback()
 print("psycopg ok")

@@ -45,6 +45,9 @@ pub struct Prepared {
     /// gave one (it encodes binary values by that type), else the
     /// described one.
     params: Vec<ScalarType>,
+    /// The parameters the client declared as uuid: read as text, their
+    /// binary form (16 bytes) in uuid's text form.
+    uuids: Vec<usize>,
     result: Option<RelationDesc>,
 }
 
@@ -56,14 +59,31 @@ impl QueryParser for Session {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let declared: Vec<Option<ScalarType>> = types.iter().map(|t| t.as_ref().and_then(scalar_type)).collect();
+        // A declared type eddy has no column type for is refused, rather
+        // than its binary form read as text; uuid is read as its text.
+        let mut uuids = Vec::new();
+        let mut declared: Vec<Option<ScalarType>> = Vec::with_capacity(types.len());
+        for (i, t) in types.iter().enumerate() {
+            declared.push(match t {
+                Some(t) if *t == Type::UUID => {
+                    uuids.push(i);
+                    Some(ScalarType::Text)
+                }
+                Some(t) if t.oid() != 0 && *t != Type::UNKNOWN && scalar_type(t).is_none() => {
+                    let msg = format!("parameter ${} is of type {}, which eddy does not support", i + 1, t.name());
+                    return Err(pgwire_error(SqlError::new("0A000", msg).with_hint("send it as text, or cast it in the statement")));
+                }
+                Some(t) => scalar_type(t),
+                None => None,
+            });
+        }
         let desc = self.handler.describe(self.id()?, sql, &declared).await.map_err(pgwire_error)?;
         let n = declared.len().max(desc.params.len());
         // An unknown type with no inference left reads as text, like PostgreSQL's `unknown`.
         let params = (0..n)
             .map(|i| declared.get(i).copied().flatten().or(desc.params.get(i).copied()).unwrap_or(ScalarType::Text))
             .collect();
-        Ok(Some(Prepared { sql: sql.to_owned(), params, result: desc.result }))
+        Ok(Some(Prepared { sql: sql.to_owned(), params, uuids, result: desc.result }))
     }
 
     fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
@@ -73,6 +93,15 @@ impl QueryParser for Session {
     fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
         Ok(stmt.result.as_ref().map(|d| fields(d, format.unwrap_or(&Format::UnifiedText))).unwrap_or_default())
     }
+}
+
+/// A binary uuid (16 bytes) as text: `12345678-1234-5678-1234-567812345678`.
+fn decode_uuid(b: &[u8]) -> Result<Datum, SqlError> {
+    if b.len() != 16 {
+        return Err(SqlError::new("22P03", "incorrect binary data format for type uuid"));
+    }
+    let hex: String = b.iter().map(|x| format!("{:02x}", x)).collect();
+    Ok(Datum::Text(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]).into()))
 }
 
 /// Decodes a portal's parameters by the statement's parameter types.
@@ -91,6 +120,7 @@ pub fn bind_params(stmt: &Prepared, format: &Format, values: &[Option<Bytes>]) -
             let Some(bytes) = value else { return Ok(Datum::Null) };
             let decoded = match column_format(format, i) {
                 FieldFormat::Text => decode_text(bytes, *ty),
+                FieldFormat::Binary if stmt.uuids.contains(&i) => decode_uuid(bytes),
                 FieldFormat::Binary => decode_binary(bytes, *ty),
             };
             decoded.map_err(|mut e| {
@@ -166,7 +196,10 @@ impl Conn {
             };
             if let Some(e) = failed {
                 client.feed(PgWireBackendMessage::ErrorResponse(error_response(&e))).await?;
-                *status = status.to_error_state();
+                // A COMMIT that fails (40001, a serialization failure) has
+                // ended the transaction, as in PostgreSQL; any other error
+                // inside one leaves it failed until ROLLBACK.
+                *status = if e.code == eddy_sql::codes::SERIALIZATION_FAILURE { status.to_idle_state() } else { status.to_error_state() };
                 break;
             }
         }
@@ -337,7 +370,7 @@ mod tests {
 
     #[test]
     fn bind_decodes_text_and_binary_per_parameter() {
-        let stmt = Prepared { sql: String::new(), params: vec![ScalarType::Int32, ScalarType::Date, ScalarType::Text], result: None };
+        let stmt = Prepared { sql: String::new(), params: vec![ScalarType::Int32, ScalarType::Date, ScalarType::Text], uuids: vec![], result: None };
         let values = [Some(Bytes::from_static(b"42")), Some(Bytes::from_static(&[0, 0, 0, 1])), None];
         let got = bind_params(&stmt, &Format::Individual(vec![0, 1, 0]), &values).unwrap();
         assert_eq!(got, [Datum::Int(42), Datum::Date(10_958), Datum::Null]);
