@@ -82,6 +82,9 @@ pub enum BinaryFunc {
     /// `json -> key` (jsonb) and `json ->> key` (text): an object field by
     /// name or an array element by index (negative counts from the end).
     JsonGet { text: bool },
+    /// `jsonb || jsonb`: objects merge (the right's keys win), arrays
+    /// concatenate, and anything else is an element of an array.
+    JsonbConcat,
 }
 
 /// Functions of any number of arguments.
@@ -374,6 +377,7 @@ impl BinaryFunc {
             StrPos => Datum::Int(text(&a).find(text(&b)).map(|i| text(&a)[..i].chars().count() as i64 + 1).unwrap_or(0)),
             StartsWith => Datum::Bool(text(&a).starts_with(text(&b))),
             JsonGet { text: as_text } => return crate::expr::json::get(text(&a), &b, *as_text),
+            JsonbConcat => return crate::expr::json::concat(text(&a), text(&b)),
             BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight => match (a, b) {
                 (Datum::Int(x), Datum::Int(y)) => Datum::Int(match self {
                     BitAnd => x & y,

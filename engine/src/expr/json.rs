@@ -1,5 +1,5 @@
-//! jsonb access: `->`, `->>` and `jsonb_array_length`, over values stored
-//! as canonical JSON text.
+//! jsonb access: `->`, `->>`, `jsonb_array_length` and `||`, over values
+//! stored as canonical JSON text.
 
 use super::EvalError;
 use crate::repr::Datum;
@@ -82,4 +82,34 @@ mod tests {
         assert_eq!(get(&items, &Datum::Int(-1), false).unwrap(), Datum::Jsonb(first.clone()));
         assert_eq!(get(&items, &Datum::Int(5), true).unwrap(), Datum::Null);
     }
+}
+
+/// `a || b` of two jsonb values, as PostgreSQL: two objects merge (a key
+/// of both takes `b`'s value), two arrays concatenate, an array and a
+/// non-array make the array with the other added at that end, and two
+/// non-arrays make a two-element array.
+pub fn concat(a: &str, b: &str) -> Result<Datum, EvalError> {
+    use serde_json::Value;
+    let parse = |s: &str| serde_json::from_str::<Value>(s).map_err(invalid);
+    let (a, b) = (parse(a)?, parse(b)?);
+    let joined = match (a, b) {
+        (Value::Object(mut x), Value::Object(y)) => {
+            x.extend(y);
+            Value::Object(x)
+        }
+        (Value::Array(mut x), Value::Array(y)) => {
+            x.extend(y);
+            Value::Array(x)
+        }
+        (Value::Array(mut x), y) => {
+            x.push(y);
+            Value::Array(x)
+        }
+        (x, Value::Array(mut y)) => {
+            y.insert(0, x);
+            Value::Array(y)
+        }
+        (x, y) => Value::Array(vec![x, y]),
+    };
+    Ok(Datum::Jsonb(crate::repr::format_jsonb(&joined).into()))
 }

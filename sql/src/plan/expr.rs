@@ -372,6 +372,7 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
             _ => Err(unsupported("AT TIME ZONE with a zone that is not a constant")),
         },
         super::pg_functions::JSON_GET => binary(BinaryFunc::JsonGet { text: false }, args),
+        super::pg_functions::JSONB_CONCAT => binary(BinaryFunc::JsonbConcat, args),
         super::pg_functions::JSON_GET_TEXT => binary(BinaryFunc::JsonGet { text: true }, args),
         "jsonb_array_length" | "json_array_length" => unary(UnaryFunc::JsonbArrayLength, args),
         "left" => binary(BinaryFunc::Left, args),

@@ -36,6 +36,8 @@ pub const EXTRACT: &str = "__eddy_extract";
 /// Names of the functions `json -> key` and `json ->> key` are planned as.
 pub const JSON_GET: &str = "__eddy_json_get";
 pub const JSON_GET_TEXT: &str = "__eddy_json_get_text";
+/// Name of the function `jsonb || jsonb` is planned as.
+pub const JSONB_CONCAT: &str = "__eddy_jsonb_concat";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -50,6 +52,8 @@ enum Kind {
     /// `->` and `->>`: a field by name or an element by index.
     JsonGet,
     JsonbArrayLength,
+    /// `jsonb || jsonb`.
+    JsonbConcat,
     /// `x AT TIME ZONE z`: a timestamptz's wall-clock time, or a
     /// timestamp's instant.
     AtTimeZone,
@@ -89,7 +93,7 @@ impl PgFunction {
 
     fn arity(&self) -> usize {
         match self.kind {
-            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone => 2,
+            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat => 2,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
@@ -128,6 +132,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
             Kind::JsonGet => vec![DataType::Utf8, if int_rank(&args[1]).is_some() { DataType::Int64 } else { DataType::Utf8 }],
             Kind::JsonbArrayLength => vec![DataType::Utf8],
+            Kind::JsonbConcat => vec![DataType::Utf8, DataType::Utf8],
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None) | DataType::Date32) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
@@ -147,7 +152,7 @@ impl ScalarUDFImpl for PgFunction {
                 _ => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             },
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Kind::JsonGet => DataType::Utf8,
+            Kind::JsonGet | Kind::JsonbConcat => DataType::Utf8,
             Kind::JsonbArrayLength => DataType::Int32,
             Kind::AtTimeZone => match &args[0] {
                 DataType::Timestamp(_, None) => timestamptz(),
@@ -168,7 +173,7 @@ impl ScalarUDFImpl for PgFunction {
     fn return_field_from_args(&self, args: datafusion_expr::ReturnFieldArgs) -> Result<FieldRef> {
         let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
         let field = Field::new(self.name, self.return_type(&types)?, true);
-        Ok(Arc::new(if self.name == JSON_GET { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
+        Ok(Arc::new(if self.name == JSON_GET || self.name == JSONB_CONCAT { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -196,6 +201,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         (JSON_GET_TEXT, Kind::JsonGet),
         ("jsonb_array_length", Kind::JsonbArrayLength),
         (crate::rewrite::AT_TIME_ZONE, Kind::AtTimeZone),
+        (JSONB_CONCAT, Kind::JsonbConcat),
         ("json_array_length", Kind::JsonbArrayLength),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
@@ -214,6 +220,10 @@ fn call(name: &str, args: Vec<Expr>) -> Expr {
 
 fn cast(e: Expr, to: DataType) -> Expr {
     Expr::Cast(Cast::new(Box::new(e), to))
+}
+
+fn is_jsonb(e: &Expr, schema: &DFSchema) -> bool {
+    e.to_field(schema).is_ok_and(|(_, f)| f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("jsonb"))
 }
 
 fn is_literal(e: &Expr) -> bool {
@@ -239,6 +249,8 @@ impl ExprPlanner for PgExprPlanner {
         let planned = match op {
             BinaryOperator::Arrow => call(JSON_GET, vec![left, right]),
             BinaryOperator::LongArrow => call(JSON_GET_TEXT, vec![left, right]),
+            // jsonb is text underneath: `||` of a jsonb would join the texts.
+            BinaryOperator::StringConcat if is_jsonb(&left, schema) || is_jsonb(&right, schema) => call(JSONB_CONCAT, vec![left, right]),
             BinaryOperator::Multiply if interval(&lt) && is_number(&rt) => call(INTERVAL_MUL, vec![left, right]),
             BinaryOperator::Multiply if is_number(&lt) && interval(&rt) => call(INTERVAL_MUL, vec![right, left]),
             BinaryOperator::Divide if interval(&lt) && is_number(&rt) => call(INTERVAL_DIV, vec![left, right]),
