@@ -94,3 +94,21 @@ async fn statements_clients_send_around_sessions() {
     assert_eq!(fails(&c, "REFRESH MATERIALIZED VIEW t").await, "42809");
     assert_eq!(fails(&c, "REFRESH MATERIALIZED VIEW nope").await, "42P01");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_sent_together_commit_together() {
+    let server = EddyServer::start();
+    let c = connect(&server).await;
+    c.batch_execute("CREATE TABLE ms (a int); CREATE MATERIALIZED VIEW ms_n AS SELECT count(*) AS n, sum(a) AS s FROM ms").await.unwrap();
+    // One message, one implicit transaction: an error undoes the statements before it.
+    assert_eq!(fails(&c, "INSERT INTO ms VALUES (1); INSERT INTO ms VALUES (1 / 0); INSERT INTO ms VALUES (3)").await, "22012");
+    assert_eq!(query(&c, "SELECT count(*) FROM ms").await, one("0"));
+    c.batch_execute("INSERT INTO ms VALUES (1); INSERT INTO ms VALUES (2)").await.unwrap();
+    assert_eq!(fails(&c, "UPDATE ms SET a = 10; SELECT 1 / 0").await, "22012");
+    assert_eq!(query(&c, "SELECT n, s FROM ms_n").await, vec![vec![Some("2".into()), Some("3".into())]]);
+    // The statements read what the ones before them wrote.
+    assert_eq!(query(&c, "INSERT INTO ms VALUES (5); SELECT count(*) FROM ms").await, one("3"));
+    // With BEGIN among them, each runs as written.
+    c.batch_execute("BEGIN; INSERT INTO ms VALUES (7); COMMIT").await.unwrap();
+    assert_eq!(query(&c, "SELECT n, s FROM ms_n").await, vec![vec![Some("4".into()), Some("15".into())]]);
+}

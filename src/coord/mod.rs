@@ -104,6 +104,12 @@ impl Coordinator {
     }
 }
 
+/// Whether the statement begins or ends a transaction block.
+fn controls_transaction(sql: &str) -> bool {
+    let first = eddy_sql::connector::skip_comments(sql).split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_uppercase();
+    matches!(first.as_str(), "BEGIN" | "START") || ends_transaction(sql)
+}
+
 /// Whether the statement ends a transaction block (it is still run in a
 /// failed one).
 fn ends_transaction(sql: &str) -> bool {
@@ -286,6 +292,36 @@ impl QueryHandler for Coordinator {
             Ok(t) => t,
             Err(e) => return vec![Err(e)],
         };
+        // Several statements in one message form one implicit transaction,
+        // as in PostgreSQL: an error rolls back the ones before it. (Not
+        // with BEGIN/COMMIT among them, nor CREATE SOURCE/SINK, which talk
+        // to a broker outside the lock.)
+        let implicit = texts.len() > 1 && !texts.iter().any(|t| eddy_sql::connector::is_connector_statement(t) || controls_transaction(t));
+        if implicit {
+            let mut state = self.state.lock().await;
+            let opened = state.sessions.entry(session).or_default().txn.is_none();
+            if opened {
+                state.sessions.entry(session).or_default().txn = Some(Vec::new());
+            }
+            let mut results = Vec::new();
+            for text in texts {
+                let r = state.execute_text(session, &text, params).await;
+                let failed = r.is_err();
+                results.push(r);
+                if failed {
+                    break;
+                }
+            }
+            if opened {
+                let failed = results.last().is_some_and(|r| r.is_err());
+                if failed {
+                    state.sessions.entry(session).or_default().end_transaction();
+                } else if let Err(e) = state.execute_plan(session, StatementPlan::Commit, "COMMIT").await {
+                    results.push(Err(e));
+                }
+            }
+            return results;
+        }
         let mut results = Vec::new();
         for text in texts {
             let r = if eddy_sql::connector::is_connector_statement(&text) { self.create_connector(&text).await } else { self.state.lock().await.execute_text(session, &text, params).await };
