@@ -93,6 +93,13 @@ async fn statements_clients_send_around_sessions() {
     ok(&c, "REFRESH MATERIALIZED VIEW m").await;
     assert_eq!(fails(&c, "REFRESH MATERIALIZED VIEW t").await, "42809");
     assert_eq!(fails(&c, "REFRESH MATERIALIZED VIEW nope").await, "42P01");
+    // statement_timeout cancels a statement that waits too long (57014).
+    c.batch_execute("INSERT INTO t SELECT i FROM generate_series(1, 1000) AS s(i)").await.unwrap();
+    ok(&c, "SET statement_timeout = '10ms'").await;
+    assert_eq!(fails(&c, "SELECT count(*) FROM t a, t b WHERE (a.x * b.x) % 7 = 3").await, "57014");
+    ok(&c, "SET statement_timeout = 0").await;
+    assert_eq!(query(&c, "SELECT count(*) FROM t").await, one("1000"));
+    assert_eq!(fails(&c, "SET statement_timeout = '5 parsecs'").await, "22023");
 }
 
 #[tokio::test(flavor = "multi_thread")]

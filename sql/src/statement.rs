@@ -57,6 +57,9 @@ pub enum StatementPlan {
     Rollback,
     /// SET and other session statements accepted without effect.
     Ignored { tag: String },
+    /// `SET statement_timeout`: the longest a statement of the session may
+    /// wait for the engine (0: no limit).
+    SetStatementTimeout { millis: u64 },
 }
 
 /// Splits SQL text into statements.
@@ -228,7 +231,10 @@ impl Planner<'_> {
             Statement::Rollback { .. } => StatementPlan::Rollback,
             Statement::Set(set) => {
                 check_time_zone(&set)?;
-                StatementPlan::Ignored { tag: "SET".into() }
+                match statement_timeout(&set)? {
+                    Some(millis) => StatementPlan::SetStatementTimeout { millis },
+                    None => StatementPlan::Ignored { tag: "SET".into() },
+                }
             }
             // Prepared statements live in the wire protocol's session, which
             // forgets them with the connection; clients (psycopg) send these
@@ -476,4 +482,36 @@ fn typed_placeholders(stmt: &mut Statement, types: &[Option<ScalarType>]) {
         }
     }
     let _ = stmt.visit(&mut Typer(types));
+}
+
+/// `SET statement_timeout = 5000 | '5s' | '500ms' | '1min' | DEFAULT`, in
+/// milliseconds (PostgreSQL's units); None for other settings.
+fn statement_timeout(set: &sqlparser::ast::Set) -> Result<Option<u64>, SqlError> {
+    use sqlparser::ast::{Expr, Set, Value};
+    let Set::SingleAssignment { variable, values, .. } = set else { return Ok(None) };
+    if !variable.to_string().eq_ignore_ascii_case("statement_timeout") || values.len() != 1 {
+        return Ok(None);
+    }
+    let text = match &values[0] {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.clone(),
+            Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default") => "0".into(),
+        other => other.to_string(),
+    };
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = (t[..split].trim(), t[split..].trim());
+    let scale = match unit {
+        "" | "ms" => 1.0,
+        "s" => 1e3,
+        "min" => 60e3,
+        "h" => 3600e3,
+        "d" => 86400e3,
+        _ => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid value for parameter \"statement_timeout\": \"{}\"", text)).with_hint("Valid units for this parameter are \"ms\", \"s\", \"min\", \"h\", and \"d\".")),
+    };
+    let n: f64 = number.parse().map_err(|_| SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid value for parameter \"statement_timeout\": \"{}\"", text)))?;
+    Ok(Some((n * scale) as u64))
 }

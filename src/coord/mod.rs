@@ -38,6 +38,8 @@ struct Session {
     /// read timestamp it first found them at. COMMIT fails if another
     /// session wrote the table since (first committer wins, per table).
     read_at: HashMap<GlobalId, Timestamp>,
+    /// `SET statement_timeout`: how long a statement may wait for the engine.
+    statement_timeout: Option<std::time::Duration>,
 }
 
 impl Session {
@@ -66,6 +68,9 @@ pub struct State {
     system: system::SystemTables,
     /// The last timestamp each table was written at.
     last_write: HashMap<GlobalId, Timestamp>,
+    /// When the statement running now must give up waiting for the engine
+    /// (its session's statement_timeout).
+    deadline: Option<std::time::Instant>,
 }
 
 pub struct Coordinator {
@@ -96,6 +101,7 @@ impl Coordinator {
             sinks: HashMap::new(),
             system: Default::default(),
             last_write: HashMap::new(),
+            deadline: None,
         };
         let mut state = state;
         state.create_system_tables();
@@ -175,7 +181,9 @@ impl State {
         if self.sessions.get(&session).is_some_and(|s| s.failed) && !ends_transaction(sql) {
             return Err(SqlError::new(codes::IN_FAILED_SQL_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block").with_hint("ROLLBACK (or COMMIT, which rolls back) to end it"));
         }
+        self.deadline = self.sessions.get(&session).and_then(|s| s.statement_timeout).map(|t| std::time::Instant::now() + t);
         let result = self.execute_statement(session, sql, params).await;
+        self.deadline = None;
         if result.is_err() {
             if let Some(s) = self.sessions.get_mut(&session).filter(|s| s.txn.is_some()) {
                 s.failed = true;
@@ -253,6 +261,10 @@ impl State {
                 done("ROLLBACK")
             }
             StatementPlan::Ignored { tag } => done(&tag),
+            StatementPlan::SetStatementTimeout { millis } => {
+                self.sessions.entry(session).or_default().statement_timeout = (millis > 0).then(|| std::time::Duration::from_millis(millis));
+                done("SET")
+            }
         }
     }
 

@@ -38,7 +38,14 @@ impl State {
             }
         });
         self.engine.send(Command::Peek { id, time: self.read_ts, respond });
-        let response = rx.await.map_err(|_| SqlError::internal("the engine stopped before answering"));
+        let response = match self.deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), rx).await {
+                Ok(r) => r.map_err(|_| SqlError::internal("the engine stopped before answering")),
+                // The transient dataflow is dropped below, which stops its work.
+                Err(_) => Err(SqlError::new(codes::QUERY_CANCELED, "canceling statement due to statement timeout")),
+            },
+            None => rx.await.map_err(|_| SqlError::internal("the engine stopped before answering")),
+        };
         if transient {
             self.engine.send(Command::Drop { id });
         }
