@@ -90,6 +90,13 @@ pub fn translate(e: DataFusionError) -> SqlError {
             return SqlError::new(codes::WRONG_OBJECT_TYPE, format!("window function {} requires an OVER clause", window));
         }
     }
+    // DataFusion suggests a function of its own ('Did you mean arrow_typeof?').
+    if let Some(rest) = msg.strip_prefix("Error during planning: Invalid function '") {
+        let name = rest.split('\'').next().unwrap_or("");
+        if name != "generate_series" {
+            return SqlError::new(codes::UNDEFINED_FUNCTION, format!("function {}() does not exist", name)).with_hint("eddy does not have this function; docs/semantics.md lists what eddy supports");
+        }
+    }
     let message = msg
         .trim_start_matches("Internal error: ")
         .trim_start_matches("Error during planning: ")
