@@ -36,6 +36,8 @@ pub enum UnaryFunc {
     Sign,
     /// The number of elements of a JSON array.
     JsonbArrayLength,
+    /// `jsonb_typeof`: object, array, string, number, boolean or null.
+    JsonbTypeof,
     JustifyDays,
     JustifyHours,
     JustifyInterval,
@@ -85,6 +87,13 @@ pub enum BinaryFunc {
     /// `jsonb || jsonb`: objects merge (the right's keys win), arrays
     /// concatenate, and anything else is an element of an array.
     JsonbConcat,
+    /// `jsonb ? text`: the text is a top-level key, or a string element.
+    JsonbExists,
+    /// `jsonb @> jsonb`: the left contains the right.
+    JsonbContains,
+    /// `jsonb #> path` (jsonb) and `jsonb #>> path` (text): the value at a
+    /// path of keys and array indexes, written `{a,0,b}`.
+    JsonPath { text: bool },
 }
 
 /// Functions of any number of arguments.
@@ -175,6 +184,7 @@ impl UnaryFunc {
             (Floor, d) => Datum::float(f64_of(&d).unwrap_or(0.0).floor()),
             (Sign, Datum::Numeric(n)) => Datum::Numeric(if n.is_zero() { Decimal::ZERO } else { n.signum() }),
             (Sign, d) => Datum::float(f64_of(&d).unwrap_or(0.0).signum() * if f64_of(&d) == Some(0.0) { 0.0 } else { 1.0 }),
+            (JsonbTypeof, d) => return crate::expr::json::type_of(text(&d)),
             (JsonbArrayLength, d) => match text(&d).trim_start().starts_with('[') {
                 true => Datum::Int(crate::expr::json::elements(text(&d))?.len() as i64),
                 false => return Err(EvalError::new("22023", "cannot get array length of a non-array")),
@@ -378,6 +388,9 @@ impl BinaryFunc {
             StartsWith => Datum::Bool(text(&a).starts_with(text(&b))),
             JsonGet { text: as_text } => return crate::expr::json::get(text(&a), &b, *as_text),
             JsonbConcat => return crate::expr::json::concat(text(&a), text(&b)),
+            JsonbExists => return crate::expr::json::exists(text(&a), text(&b)),
+            JsonbContains => return crate::expr::json::contains(text(&a), text(&b)),
+            JsonPath { text: as_text } => return crate::expr::json::path(text(&a), text(&b), *as_text),
             BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight => match (a, b) {
                 (Datum::Int(x), Datum::Int(y)) => Datum::Int(match self {
                     BitAnd => x & y,

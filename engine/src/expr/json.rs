@@ -113,3 +113,93 @@ pub fn concat(a: &str, b: &str) -> Result<Datum, EvalError> {
     };
     Ok(Datum::Jsonb(crate::repr::format_jsonb(&joined).into()))
 }
+
+fn parse_value(s: &str) -> Result<serde_json::Value, EvalError> {
+    serde_json::from_str(s).map_err(invalid)
+}
+
+/// `jsonb_typeof`.
+pub fn type_of(json: &str) -> Result<Datum, EvalError> {
+    use serde_json::Value;
+    Ok(Datum::text(match parse_value(json)? {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "boolean",
+        Value::Null => "null",
+    }))
+}
+
+/// `json ? key`: `key` is a key of the top-level object, a string element
+/// of the top-level array, or the top-level string itself.
+pub fn exists(json: &str, key: &str) -> Result<Datum, EvalError> {
+    use serde_json::Value;
+    Ok(Datum::Bool(match parse_value(json)? {
+        Value::Object(m) => m.contains_key(key),
+        Value::Array(a) => a.iter().any(|v| v.as_str() == Some(key)),
+        Value::String(s) => s == key,
+        _ => false,
+    }))
+}
+
+/// `a @> b`, PostgreSQL's containment: an object contains an object whose
+/// every key it has with a containing value; an array contains an array
+/// whose every element some element of it contains (and, at the top, a
+/// scalar it has as an element); scalars contain equal scalars.
+pub fn contains(a: &str, b: &str) -> Result<Datum, EvalError> {
+    use serde_json::Value;
+    fn within(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => y.iter().all(|(k, v)| x.get(k).is_some_and(|w| within(w, v))),
+            (Value::Array(x), Value::Array(y)) => y.iter().all(|v| x.iter().any(|w| within(w, v))),
+            (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+            (x, y) => x == y,
+        }
+    }
+    let (a, b) = (parse_value(a)?, parse_value(b)?);
+    Ok(Datum::Bool(match (&a, &b) {
+        (Value::Array(x), y) if !y.is_array() && !y.is_object() => x.iter().any(|w| within(w, y)),
+        _ => within(&a, &b),
+    }))
+}
+
+/// The elements of a text array literal, `{a,0,"b c"}`.
+fn path_elements(path: &str) -> Result<Vec<String>, EvalError> {
+    let inner = path.trim().strip_prefix('{').and_then(|p| p.strip_suffix('}')).ok_or_else(|| EvalError::new("22P02", format!("malformed array literal: \"{}\"", path)))?;
+    if inner.trim().is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(inner.split(',').map(|e| e.trim().trim_matches('"').to_string()).collect())
+}
+
+/// `json #> path` and `json #>> path`: NULL where the path leads nowhere.
+pub fn path(json: &str, path: &str, as_text: bool) -> Result<Datum, EvalError> {
+    use serde_json::Value;
+    let mut v = parse_value(json)?;
+    for step in path_elements(path)? {
+        v = match v {
+            Value::Object(mut m) => match m.remove(&step) {
+                Some(x) => x,
+                None => return Ok(Datum::Null),
+            },
+            Value::Array(mut a) => match step.parse::<i64>() {
+                Ok(i) => {
+                    let i = if i < 0 { a.len() as i64 + i } else { i };
+                    match usize::try_from(i).ok().filter(|i| *i < a.len()) {
+                        Some(i) => a.swap_remove(i),
+                        None => return Ok(Datum::Null),
+                    }
+                }
+                Err(_) => return Ok(Datum::Null),
+            },
+            _ => return Ok(Datum::Null),
+        };
+    }
+    Ok(match (v, as_text) {
+        (Value::Null, true) => Datum::Null,
+        (Value::String(s), true) => Datum::Text(s.into()),
+        (v, true) => Datum::Text(crate::repr::format_jsonb(&v).into()),
+        (v, false) => Datum::Jsonb(crate::repr::format_jsonb(&v).into()),
+    })
+}

@@ -38,6 +38,12 @@ pub const JSON_GET: &str = "__eddy_json_get";
 pub const JSON_GET_TEXT: &str = "__eddy_json_get_text";
 /// Name of the function `jsonb || jsonb` is planned as.
 pub const JSONB_CONCAT: &str = "__eddy_jsonb_concat";
+/// Names of the functions `jsonb ? key`, `jsonb @> jsonb`, `jsonb #> path`
+/// and `jsonb #>> path` are planned as.
+pub const JSONB_EXISTS: &str = "__eddy_jsonb_exists";
+pub const JSONB_CONTAINS: &str = "__eddy_jsonb_contains";
+pub const JSON_PATH: &str = "__eddy_json_path";
+pub const JSON_PATH_TEXT: &str = "__eddy_json_path_text";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -54,6 +60,11 @@ enum Kind {
     JsonbArrayLength,
     /// `jsonb || jsonb`.
     JsonbConcat,
+    /// `?` and `@>`: a boolean of two jsonb (or key) operands.
+    JsonbTest,
+    /// `#>` and `#>>`: a value at a path.
+    JsonPath,
+    JsonbTypeof,
     /// `x AT TIME ZONE z`: a timestamptz's wall-clock time, or a
     /// timestamp's instant.
     AtTimeZone,
@@ -93,7 +104,8 @@ impl PgFunction {
 
     fn arity(&self) -> usize {
         match self.kind {
-            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat => 2,
+            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => 2,
+            Kind::JsonbTypeof => 1,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
@@ -132,7 +144,8 @@ impl ScalarUDFImpl for PgFunction {
             Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
             Kind::JsonGet => vec![DataType::Utf8, if int_rank(&args[1]).is_some() { DataType::Int64 } else { DataType::Utf8 }],
             Kind::JsonbArrayLength => vec![DataType::Utf8],
-            Kind::JsonbConcat => vec![DataType::Utf8, DataType::Utf8],
+            Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => vec![DataType::Utf8, DataType::Utf8],
+            Kind::JsonbTypeof => vec![DataType::Utf8],
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None) | DataType::Date32) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
@@ -152,7 +165,8 @@ impl ScalarUDFImpl for PgFunction {
                 _ => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             },
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Kind::JsonGet | Kind::JsonbConcat => DataType::Utf8,
+            Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof => DataType::Utf8,
+            Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
             Kind::AtTimeZone => match &args[0] {
                 DataType::Timestamp(_, None) => timestamptz(),
@@ -173,7 +187,7 @@ impl ScalarUDFImpl for PgFunction {
     fn return_field_from_args(&self, args: datafusion_expr::ReturnFieldArgs) -> Result<FieldRef> {
         let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
         let field = Field::new(self.name, self.return_type(&types)?, true);
-        Ok(Arc::new(if self.name == JSON_GET || self.name == JSONB_CONCAT { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
+        Ok(Arc::new(if [JSON_GET, JSONB_CONCAT, JSON_PATH].contains(&self.name) { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -202,6 +216,12 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("jsonb_array_length", Kind::JsonbArrayLength),
         (crate::rewrite::AT_TIME_ZONE, Kind::AtTimeZone),
         (JSONB_CONCAT, Kind::JsonbConcat),
+        (JSONB_EXISTS, Kind::JsonbTest),
+        (JSONB_CONTAINS, Kind::JsonbTest),
+        (JSON_PATH, Kind::JsonPath),
+        (JSON_PATH_TEXT, Kind::JsonPath),
+        ("jsonb_typeof", Kind::JsonbTypeof),
+        ("json_typeof", Kind::JsonbTypeof),
         ("json_array_length", Kind::JsonbArrayLength),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
@@ -251,6 +271,10 @@ impl ExprPlanner for PgExprPlanner {
             BinaryOperator::LongArrow => call(JSON_GET_TEXT, vec![left, right]),
             // jsonb is text underneath: `||` of a jsonb would join the texts.
             BinaryOperator::StringConcat if is_jsonb(&left, schema) || is_jsonb(&right, schema) => call(JSONB_CONCAT, vec![left, right]),
+            BinaryOperator::Question => call(JSONB_EXISTS, vec![left, right]),
+            BinaryOperator::AtArrow => call(JSONB_CONTAINS, vec![left, right]),
+            BinaryOperator::HashArrow => call(JSON_PATH, vec![left, right]),
+            BinaryOperator::HashLongArrow => call(JSON_PATH_TEXT, vec![left, right]),
             BinaryOperator::Multiply if interval(&lt) && is_number(&rt) => call(INTERVAL_MUL, vec![left, right]),
             BinaryOperator::Multiply if is_number(&lt) && interval(&rt) => call(INTERVAL_MUL, vec![right, left]),
             BinaryOperator::Divide if interval(&lt) && is_number(&rt) => call(INTERVAL_DIV, vec![left, right]),
