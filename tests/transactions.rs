@@ -48,6 +48,13 @@ async fn an_error_aborts_the_transaction_block() {
     c.simple_query("ROLLBACK").await.unwrap();
     c.batch_execute("BEGIN; INSERT INTO acct VALUES (4, 40); COMMIT").await.unwrap();
     assert_eq!(query(&c, "SELECT sum(bal) FROM acct").await, one("50"));
+    // Savepoints: ROLLBACK TO undoes the writes after it and mends a failed block.
+    assert_eq!(fails(&c, "SAVEPOINT outside").await, "25P01");
+    c.batch_execute("BEGIN; INSERT INTO acct VALUES (5, 1); SAVEPOINT s; INSERT INTO acct VALUES (6, 1000)").await.unwrap();
+    assert_eq!(fails(&c, "SELECT 1 / 0").await, "22012");
+    assert_eq!(fails(&c, "ROLLBACK TO SAVEPOINT nope").await, "3B001");
+    c.batch_execute("ROLLBACK TO SAVEPOINT s; INSERT INTO acct VALUES (7, 2); RELEASE SAVEPOINT s; COMMIT").await.unwrap();
+    assert_eq!(query(&c, "SELECT sum(bal) FROM acct").await, one("53"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -55,6 +55,10 @@ pub enum StatementPlan {
     Begin,
     Commit,
     Rollback,
+    /// `SAVEPOINT name`, `RELEASE [SAVEPOINT] name`, `ROLLBACK TO [SAVEPOINT] name`.
+    Savepoint { name: String },
+    ReleaseSavepoint { name: String },
+    RollbackTo { name: String },
     /// SET and other session statements accepted without effect.
     Ignored { tag: String },
     /// `SET statement_timeout`: the longest a statement of the session may
@@ -228,7 +232,10 @@ impl Planner<'_> {
             }
             Statement::StartTransaction { .. } => StatementPlan::Begin,
             Statement::Commit { .. } => StatementPlan::Commit,
+            Statement::Rollback { savepoint: Some(name), .. } => StatementPlan::RollbackTo { name: crate::names::ident_name(&name) },
             Statement::Rollback { .. } => StatementPlan::Rollback,
+            Statement::Savepoint { name } => StatementPlan::Savepoint { name: crate::names::ident_name(&name) },
+            Statement::ReleaseSavepoint { name } => StatementPlan::ReleaseSavepoint { name: crate::names::ident_name(&name) },
             Statement::Set(set) => {
                 check_time_zone(&set)?;
                 match statement_timeout(&set)? {

@@ -40,12 +40,36 @@ struct Session {
     read_at: HashMap<GlobalId, Timestamp>,
     /// `SET statement_timeout`: how long a statement may wait for the engine.
     statement_timeout: Option<std::time::Duration>,
+    /// The open transaction's savepoints, oldest first: each name with how
+    /// many of the transaction's writes came before it.
+    savepoints: Vec<(String, usize)>,
 }
 
 impl Session {
+    /// `ROLLBACK TO name` (`undo`: the writes since the savepoint go, the
+    /// savepoint stays and the block works again) or `RELEASE name` (the
+    /// savepoint and those after it go, the writes stay).
+    fn back_to_savepoint(&mut self, name: &str, undo: bool) -> Result<(), SqlError> {
+        let Some(at) = self.savepoints.iter().rposition(|(n, _)| n == name) else {
+            return Err(SqlError::new("3B001", format!("savepoint \"{}\" does not exist", name)));
+        };
+        if undo {
+            let writes = self.savepoints[at].1;
+            self.savepoints.truncate(at + 1);
+            if let Some(txn) = self.txn.as_mut() {
+                txn.truncate(writes);
+            }
+            self.failed = false;
+        } else {
+            self.savepoints.truncate(at);
+        }
+        Ok(())
+    }
+
     fn end_transaction(&mut self) -> Option<Vec<(GlobalId, Vec<(Row, i64)>)>> {
         self.failed = false;
         self.read_at.clear();
+        self.savepoints.clear();
         self.txn.take()
     }
 }
@@ -259,6 +283,23 @@ impl State {
             StatementPlan::Rollback => {
                 self.sessions.entry(session).or_default().end_transaction();
                 done("ROLLBACK")
+            }
+            StatementPlan::Savepoint { name } => {
+                let s = self.sessions.entry(session).or_default();
+                let Some(writes) = s.txn.as_ref().map(Vec::len) else {
+                    return Err(SqlError::new(codes::NO_ACTIVE_SQL_TRANSACTION, "SAVEPOINT can only be used in transaction blocks"));
+                };
+                s.savepoints.push((name, writes));
+                done("SAVEPOINT")
+            }
+            StatementPlan::RollbackTo { name } => {
+                self.sessions.entry(session).or_default().back_to_savepoint(&name, true)?;
+                // The wire layer sends "ROLLBACK" and keeps the block open.
+                done("ROLLBACK TO SAVEPOINT")
+            }
+            StatementPlan::ReleaseSavepoint { name } => {
+                self.sessions.entry(session).or_default().back_to_savepoint(&name, false)?;
+                done("RELEASE")
             }
             StatementPlan::Ignored { tag } => done(&tag),
             StatementPlan::SetStatementTimeout { millis } => {

@@ -76,4 +76,19 @@ with psycopg.connect(dsn) as a, psycopg.connect(dsn, autocommit=True) as b:
     for _ in range(7):
         a.execute("SELECT v FROM py_tx WHERE id = %s", (1,))
     a.rollback()
+
+# Nested transaction blocks are savepoints: an error inside the inner one
+# undoes only its own writes.
+with psycopg.connect(dsn, autocommit=True) as c:
+    c.execute("CREATE TABLE py_sp (x int)")
+    with c.transaction():
+        c.execute("INSERT INTO py_sp VALUES (1)")
+        try:
+            with c.transaction():
+                c.execute("INSERT INTO py_sp VALUES (2)")
+                c.execute("SELECT 1 / 0")
+        except psycopg.errors.DivisionByZero:
+            pass
+        c.execute("INSERT INTO py_sp VALUES (3)")
+    assert c.execute("SELECT x FROM py_sp ORDER BY x").fetchall() == [(1,), (3,)]
 print("psycopg ok")

@@ -184,11 +184,19 @@ impl Conn {
                     for n in &notices {
                         client.feed(PgWireBackendMessage::NoticeResponse(notice_response(n))).await?;
                     }
-                    match command_response(&tag) {
-                        Response::TransactionStart(_) => *status = status.to_in_transaction_state(),
-                        Response::TransactionEnd(_) => *status = status.to_idle_state(),
-                        _ => {}
-                    }
+                    // ROLLBACK TO a savepoint: the block works again (a
+                    // failed one too); PostgreSQL's tag is plain ROLLBACK.
+                    let tag = if tag == "ROLLBACK TO SAVEPOINT" {
+                        *status = TransactionStatus::Transaction;
+                        "ROLLBACK".to_string()
+                    } else {
+                        match command_response(&tag) {
+                            Response::TransactionStart(_) => *status = status.to_in_transaction_state(),
+                            Response::TransactionEnd(_) => *status = status.to_idle_state(),
+                            _ => {}
+                        }
+                        tag
+                    };
                     client.feed(PgWireBackendMessage::CommandComplete(Tag::new(&tag).into())).await?;
                     None
                 }
