@@ -149,6 +149,11 @@ pub fn parse_timestamp(t: &str, with_zone: bool) -> Option<i64> {
             .find_map(|f| NaiveDateTime::parse_from_str(&normalized, f).ok())?
     };
     let mut us = ndt.and_utc().timestamp_micros();
+    // Digits past microseconds round, as in PostgreSQL (23:59:59.9999995 is
+    // the next day), rather than being cut off.
+    if ndt.and_utc().timestamp_subsec_nanos() % 1000 >= 500 {
+        us = us.checked_add(1)?;
+    }
     if with_zone {
         us = us.checked_sub(offset_secs.unwrap_or(0).checked_mul(1_000_000)?)?;
     }
