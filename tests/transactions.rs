@@ -126,3 +126,19 @@ async fn statements_sent_together_commit_together() {
     c.batch_execute("BEGIN; INSERT INTO ms VALUES (7); COMMIT").await.unwrap();
     assert_eq!(query(&c, "SELECT n, s FROM ms_n").await, vec![vec![Some("4".into()), Some("15".into())]]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_request_ends_the_running_statement() {
+    let server = EddyServer::start();
+    let c = connect(&server).await;
+    let other = connect(&server).await;
+    c.batch_execute("CREATE TABLE big (x int); INSERT INTO big SELECT i FROM generate_series(1, 3000) AS s(i)").await.unwrap();
+    let token = c.cancel_token();
+    let long = tokio::spawn(async move { c.simple_query("SELECT count(*) FROM big a, big b WHERE (a.x * b.x) % 7 = 3").await.map(|_| ()) });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    token.cancel_query(NoTls).await.unwrap();
+    let err = long.await.unwrap().expect_err("the cancelled query");
+    assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{:?}", err);
+    // The server goes on (once the engine has dropped the query's work).
+    assert_eq!(query(&other, "SELECT count(*) FROM big").await, one("3000"));
+}

@@ -41,4 +41,7 @@ pub trait QueryHandler: Send + Sync + 'static {
     /// Describes one statement without running it. `param_types` are the
     /// types the client declared (None where it left them open).
     async fn describe(&self, session: SessionId, sql: &str, param_types: &[Option<ScalarType>]) -> Result<Description, SqlError>;
+    /// A client's cancel request for the statement `session` is running
+    /// (nothing when it runs none).
+    fn cancel(&self, session: SessionId);
 }

@@ -95,16 +95,26 @@ pub struct State {
     /// When the statement running now must give up waiting for the engine
     /// (its session's statement_timeout).
     deadline: Option<std::time::Instant>,
+    /// What a cancel request for the statement running now wakes.
+    cancel: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 pub struct Coordinator {
     state: Mutex<State>,
+    /// Per session, what a cancel request wakes (held outside the state
+    /// lock, which the statement to cancel holds).
+    cancels: std::sync::Mutex<HashMap<SessionId, std::sync::Arc<tokio::sync::Notify>>>,
     /// How far the engine has got, read without the state lock.
     progress: eddy_engine::runtime::Progress,
     next_session: AtomicU64,
 }
 
 impl Coordinator {
+    /// What a cancel request for `session` wakes.
+    fn cancel_for(&self, session: SessionId) -> std::sync::Arc<tokio::sync::Notify> {
+        self.cancels.lock().unwrap().entry(session).or_default().clone()
+    }
+
     /// A coordinator over `engine`; `kafka_broker` is the default broker.
     /// Call [`Coordinator::run_ingest`] with the receiver to write what
     /// sources read.
@@ -126,11 +136,12 @@ impl Coordinator {
             system: Default::default(),
             last_write: HashMap::new(),
             deadline: None,
+            cancel: None,
         };
         let mut state = state;
         state.create_system_tables();
         let progress = state.engine.progress();
-        (std::sync::Arc::new(Coordinator { state: Mutex::new(state), progress, next_session: AtomicU64::new(1) }), rx)
+        (std::sync::Arc::new(Coordinator { state: Mutex::new(state), cancels: Default::default(), progress, next_session: AtomicU64::new(1) }), rx)
     }
 }
 
@@ -328,11 +339,18 @@ impl State {
 
 #[async_trait]
 impl QueryHandler for Coordinator {
+    fn cancel(&self, session: SessionId) {
+        if let Some(n) = self.cancels.lock().unwrap().get(&session) {
+            n.notify_waiters();
+        }
+    }
+
     fn connect(&self, _user: &str, _database: &str) -> Result<SessionId, SqlError> {
         Ok(self.next_session.fetch_add(1, Ordering::Relaxed))
     }
 
     fn disconnect(&self, session: SessionId) {
+        self.cancels.lock().unwrap().remove(&session);
         if let Ok(mut s) = self.state.try_lock() {
             s.sessions.remove(&session);
         }
@@ -358,7 +376,9 @@ impl QueryHandler for Coordinator {
             }
             let mut results = Vec::new();
             for text in texts {
+                state.cancel = Some(self.cancel_for(session));
                 let r = state.execute_text(session, &text, params).await;
+                state.cancel = None;
                 let failed = r.is_err();
                 results.push(r);
                 if failed {
@@ -377,7 +397,15 @@ impl QueryHandler for Coordinator {
         }
         let mut results = Vec::new();
         for text in texts {
-            let r = if eddy_sql::connector::is_connector_statement(&text) { self.create_connector(&text).await } else { self.state.lock().await.execute_text(session, &text, params).await };
+            let r = if eddy_sql::connector::is_connector_statement(&text) {
+                self.create_connector(&text).await
+            } else {
+                let mut state = self.state.lock().await;
+                state.cancel = Some(self.cancel_for(session));
+                let r = state.execute_text(session, &text, params).await;
+                state.cancel = None;
+                r
+            };
             let failed = r.is_err();
             results.push(r);
             if failed {

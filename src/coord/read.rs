@@ -38,13 +38,21 @@ impl State {
             }
         });
         self.engine.send(Command::Peek { id, time: self.read_ts, respond });
-        let response = match self.deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline.into(), rx).await {
-                Ok(r) => r.map_err(|_| SqlError::internal("the engine stopped before answering")),
-                // The transient dataflow is dropped below, which stops its work.
-                Err(_) => Err(SqlError::new(codes::QUERY_CANCELED, "canceling statement due to statement timeout")),
-            },
-            None => rx.await.map_err(|_| SqlError::internal("the engine stopped before answering")),
+        // The answer, unless the statement times out or the client cancels
+        // it first (the transient dataflow is dropped below, which stops
+        // its work).
+        let cancel = self.cancel.clone().unwrap_or_default();
+        let cancelled = cancel.notified();
+        let deadline = async {
+            match self.deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let response = tokio::select! {
+            r = rx => r.map_err(|_| SqlError::internal("the engine stopped before answering")),
+            _ = cancelled => Err(SqlError::new(codes::QUERY_CANCELED, "canceling statement due to user request")),
+            _ = deadline => Err(SqlError::new(codes::QUERY_CANCELED, "canceling statement due to statement timeout")),
         };
         if transient {
             self.engine.send(Command::Drop { id });

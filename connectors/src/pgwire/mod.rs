@@ -6,7 +6,10 @@
 //! and the extended query protocol with text and binary formats for every
 //! eddy type, and send errors and notices with their SQLSTATE fields.
 //!
-//! Does not (yet): TLS, passwords, COPY, cancel requests, streaming
+//! A cancel request (a new connection with a connection's process id and
+//! secret key) is passed to the handler for that connection's session.
+//!
+//! Does not (yet): TLS, passwords, COPY, streaming
 //! results (SUBSCRIBE needs a streaming handler API; today each statement's
 //! rows arrive whole). There are no transactions here: the
 //! ReadyForQuery status only follows BEGIN / COMMIT / ROLLBACK command tags
@@ -27,6 +30,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::Sink;
+use pgwire::api::cancel::CancelHandler;
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::startup::SecretKey;
 use pgwire::api::auth::{finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata, ServerParameterProvider, StartupHandler};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{ClientInfo, PgWireServerHandlers, PidSecretKeyGenerator, RandomPidSecretKeyGenerator, METADATA_APPLICATION_NAME, METADATA_DATABASE, METADATA_USER};
@@ -86,10 +92,15 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         if let Some(id) = self.id.get() {
+            CANCEL_KEYS.lock().unwrap().retain(|_, (_, s)| s != id);
             self.handler.disconnect(*id);
         }
     }
 }
+
+/// The process id and secret key each open connection was given, and its
+/// session: what a cancel request names.
+static CANCEL_KEYS: LazyLock<std::sync::Mutex<HashMap<i32, (SecretKey, SessionId)>>> = LazyLock::new(Default::default);
 
 /// The per-connection handler pgwire calls for every protocol step.
 #[derive(Clone)]
@@ -106,6 +117,19 @@ impl PgWireServerHandlers for Conn {
     }
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         Arc::new(self.clone())
+    }
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::new(self.clone())
+    }
+}
+
+#[async_trait]
+impl CancelHandler for Conn {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        let session = CANCEL_KEYS.lock().unwrap().get(&request.pid).filter(|(key, _)| key.eq_value(&request.secret_key)).map(|(_, s)| *s);
+        if let Some(session) = session {
+            self.session.handler.cancel(session);
+        }
     }
 }
 
@@ -129,6 +153,7 @@ impl StartupHandler for Conn {
         let id = self.session.handler.connect(&user, &database).map_err(fatal_error)?;
         let _ = self.session.id.set(id);
         let (pid, key) = PID_GENERATOR.generate(client);
+        CANCEL_KEYS.lock().unwrap().insert(pid, (key.clone(), id));
         client.set_pid_and_secret_key(pid, key);
         finish_authentication(client, &ServerParams).await
     }

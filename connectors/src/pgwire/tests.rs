@@ -117,6 +117,7 @@ impl QueryHandler for Script {
     fn disconnect(&self, _session: SessionId) {
         self.disconnects.fetch_add(1, Ordering::SeqCst);
     }
+    fn cancel(&self, _session: SessionId) {}
     async fn execute(&self, _session: SessionId, sql: &str, params: &[Datum]) -> Vec<Result<QueryResult, SqlError>> {
         let mut out = Vec::new();
         for stmt in sql.split(';').filter(|s| !s.trim().is_empty() && !s.trim().starts_with("--")) {
