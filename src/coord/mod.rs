@@ -12,6 +12,7 @@ mod dml;
 mod read;
 mod show;
 mod system;
+mod txn;
 
 use async_trait::async_trait;
 use eddy_connectors::{Description, QueryHandler, QueryResult, SessionId};
@@ -25,54 +26,7 @@ use datafusion_expr::LogicalPlan;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Mutex;
-
-/// Per-connection state.
-#[derive(Default)]
-struct Session {
-    /// Writes buffered by an open transaction, applied together at COMMIT.
-    txn: Option<Vec<(GlobalId, Vec<(Row, i64)>)>>,
-    /// The open transaction had an error: everything up to its end is
-    /// refused, and COMMIT rolls it back (as in PostgreSQL).
-    failed: bool,
-    /// For each table the open transaction deleted or updated rows of, the
-    /// read timestamp it first found them at. COMMIT fails if another
-    /// session wrote the table since (first committer wins, per table).
-    read_at: HashMap<GlobalId, Timestamp>,
-    /// `SET statement_timeout`: how long a statement may wait for the engine.
-    statement_timeout: Option<std::time::Duration>,
-    /// The open transaction's savepoints, oldest first: each name with how
-    /// many of the transaction's writes came before it.
-    savepoints: Vec<(String, usize)>,
-}
-
-impl Session {
-    /// `ROLLBACK TO name` (`undo`: the writes since the savepoint go, the
-    /// savepoint stays and the block works again) or `RELEASE name` (the
-    /// savepoint and those after it go, the writes stay).
-    fn back_to_savepoint(&mut self, name: &str, undo: bool) -> Result<(), SqlError> {
-        let Some(at) = self.savepoints.iter().rposition(|(n, _)| n == name) else {
-            return Err(SqlError::new("3B001", format!("savepoint \"{}\" does not exist", name)));
-        };
-        if undo {
-            let writes = self.savepoints[at].1;
-            self.savepoints.truncate(at + 1);
-            if let Some(txn) = self.txn.as_mut() {
-                txn.truncate(writes);
-            }
-            self.failed = false;
-        } else {
-            self.savepoints.truncate(at);
-        }
-        Ok(())
-    }
-
-    fn end_transaction(&mut self) -> Option<Vec<(GlobalId, Vec<(Row, i64)>)>> {
-        self.failed = false;
-        self.read_at.clear();
-        self.savepoints.clear();
-        self.txn.take()
-    }
-}
+use txn::{controls_transaction, ends_transaction, Session};
 
 pub struct State {
     engine: Engine,
@@ -143,19 +97,6 @@ impl Coordinator {
         let progress = state.engine.progress();
         (std::sync::Arc::new(Coordinator { state: Mutex::new(state), cancels: Default::default(), progress, next_session: AtomicU64::new(1) }), rx)
     }
-}
-
-/// Whether the statement begins or ends a transaction block.
-fn controls_transaction(sql: &str) -> bool {
-    let first = eddy_sql::connector::skip_comments(sql).split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_uppercase();
-    matches!(first.as_str(), "BEGIN" | "START") || ends_transaction(sql)
-}
-
-/// Whether the statement ends a transaction block (it is still run in a
-/// failed one).
-fn ends_transaction(sql: &str) -> bool {
-    let first = eddy_sql::connector::skip_comments(sql).split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_uppercase();
-    matches!(first.as_str(), "ROLLBACK" | "COMMIT" | "END" | "ABORT")
 }
 
 /// Splits SQL text into the text of each statement, at semicolons outside
@@ -265,53 +206,7 @@ impl State {
             }
             StatementPlan::Explain { text } => Ok(show::text_rows("QUERY PLAN", text.lines().map(str::to_string).collect())),
             StatementPlan::Show { desc, rows } => Ok(QueryResult::Rows { desc, rows }),
-            StatementPlan::Begin => {
-                let s = self.sessions.entry(session).or_default();
-                if s.txn.is_some() {
-                    return Ok(QueryResult::Command { tag: "BEGIN".into(), notices: vec![SqlError::notice("there is already a transaction in progress")] });
-                }
-                s.txn = Some(Vec::new());
-                done("BEGIN")
-            }
-            StatementPlan::Commit => {
-                let s = self.sessions.entry(session).or_default();
-                let (failed, read_at) = (s.failed, std::mem::take(&mut s.read_at));
-                match s.end_transaction() {
-                    Some(_) if failed => done("ROLLBACK"),
-                    Some(w) => {
-                        if let Some((table, _)) = read_at.iter().find(|(t, ts)| self.last_write.get(t).is_some_and(|w| w > ts)) {
-                            let name = self.catalog.get(*table).map(|i| i.name.clone()).unwrap_or_default();
-                            return Err(SqlError::new(codes::SERIALIZATION_FAILURE, "could not serialize access due to concurrent update")
-                                .with_detail(format!("another session wrote \"{}\" after this transaction read the rows it deletes or updates there; the transaction was rolled back", name))
-                                .with_hint("retry the transaction"));
-                        }
-                        self.write(w);
-                        done("COMMIT")
-                    }
-                    None => Ok(QueryResult::Command { tag: "COMMIT".into(), notices: vec![SqlError::notice("there is no transaction in progress")] }),
-                }
-            }
-            StatementPlan::Rollback => {
-                self.sessions.entry(session).or_default().end_transaction();
-                done("ROLLBACK")
-            }
-            StatementPlan::Savepoint { name } => {
-                let s = self.sessions.entry(session).or_default();
-                let Some(writes) = s.txn.as_ref().map(Vec::len) else {
-                    return Err(SqlError::new(codes::NO_ACTIVE_SQL_TRANSACTION, "SAVEPOINT can only be used in transaction blocks"));
-                };
-                s.savepoints.push((name, writes));
-                done("SAVEPOINT")
-            }
-            StatementPlan::RollbackTo { name } => {
-                self.sessions.entry(session).or_default().back_to_savepoint(&name, true)?;
-                // The wire layer sends "ROLLBACK" and keeps the block open.
-                done("ROLLBACK TO SAVEPOINT")
-            }
-            StatementPlan::ReleaseSavepoint { name } => {
-                self.sessions.entry(session).or_default().back_to_savepoint(&name, false)?;
-                done("RELEASE")
-            }
+            StatementPlan::Begin | StatementPlan::Commit | StatementPlan::Rollback | StatementPlan::Savepoint { .. } | StatementPlan::RollbackTo { .. } | StatementPlan::ReleaseSavepoint { .. } => self.transaction_control(session, plan),
             StatementPlan::Ignored { tag } => done(&tag),
             StatementPlan::SetStatementTimeout { millis } => {
                 self.sessions.entry(session).or_default().statement_timeout = (millis > 0).then(|| std::time::Duration::from_millis(millis));
@@ -370,29 +265,9 @@ impl QueryHandler for Coordinator {
         let implicit = texts.len() > 1 && !texts.iter().any(|t| eddy_sql::connector::is_connector_statement(t) || controls_transaction(t));
         if implicit {
             let mut state = self.state.lock().await;
-            let opened = state.sessions.entry(session).or_default().txn.is_none();
-            if opened {
-                state.sessions.entry(session).or_default().txn = Some(Vec::new());
-            }
-            let mut results = Vec::new();
-            for text in texts {
-                state.cancel = Some(self.cancel_for(session));
-                let r = state.execute_text(session, &text, params).await;
-                state.cancel = None;
-                let failed = r.is_err();
-                results.push(r);
-                if failed {
-                    break;
-                }
-            }
-            if opened {
-                let failed = results.last().is_some_and(|r| r.is_err());
-                if failed {
-                    state.sessions.entry(session).or_default().end_transaction();
-                } else if let Err(e) = state.execute_plan(session, StatementPlan::Commit, "COMMIT").await {
-                    results.push(Err(e));
-                }
-            }
+            state.cancel = Some(self.cancel_for(session));
+            let results = state.execute_implicit(session, &texts, params).await;
+            state.cancel = None;
             return results;
         }
         let mut results = Vec::new();
