@@ -13,6 +13,8 @@ pub mod dialect;
 pub mod limits;
 pub mod plan;
 pub mod names;
+pub mod params;
+pub mod settings;
 pub mod psql;
 pub mod rewrite;
 pub mod setops;

@@ -111,7 +111,7 @@ impl Planner<'_> {
                     _ => None,
                 })
                 .collect();
-            typed_placeholders(&mut stmt, &types);
+            crate::params::typed_placeholders(&mut stmt, &types);
         }
         Ok(match stmt {
             Statement::CreateTable(ct) => {
@@ -237,8 +237,8 @@ impl Planner<'_> {
             Statement::Savepoint { name } => StatementPlan::Savepoint { name: crate::names::ident_name(&name) },
             Statement::ReleaseSavepoint { name } => StatementPlan::ReleaseSavepoint { name: crate::names::ident_name(&name) },
             Statement::Set(set) => {
-                check_time_zone(&set)?;
-                match statement_timeout(&set)? {
+                crate::settings::check_time_zone(&set)?;
+                match crate::settings::statement_timeout(&set)? {
                     Some(millis) => StatementPlan::SetStatementTimeout { millis },
                     None => StatementPlan::Ignored { tag: "SET".into() },
                 }
@@ -304,7 +304,7 @@ impl Planner<'_> {
 
     /// The parameter types and result columns of a statement.
     pub fn describe(&self, mut stmt: Statement, declared: &[Option<ScalarType>]) -> Result<(Vec<eddy_engine::ScalarType>, Option<RelationDesc>), SqlError> {
-        typed_placeholders(&mut stmt, declared);
+        crate::params::typed_placeholders(&mut stmt, declared);
         let query = match &stmt {
             Statement::Query(q) => Some(q.clone()),
             _ => None,
@@ -314,7 +314,7 @@ impl Planner<'_> {
         let mut params = Vec::new();
         for i in 1..=types.len() {
             let t = types.get(&format!("${}", i)).cloned().flatten();
-            let declared = declared.get(i - 1).copied().flatten().filter(|t| exact_type(*t));
+            let declared = declared.get(i - 1).copied().flatten().filter(|t| crate::params::exact_type(*t));
             params.push(match declared {
                 Some(t) => t,
                 None => t.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()?.unwrap_or(eddy_engine::ScalarType::Text),
@@ -432,93 +432,4 @@ fn datum_to_scalar(d: &Datum, want: Option<&arrow_schema::DataType>) -> Result<S
         Some(dt) if *dt != v.data_type() && !matches!(dt, DataType::Null) => v.cast_to(dt).map_err(|e| SqlError::new(codes::DATATYPE_MISMATCH, format!("parameter does not fit type {}: {}", dt, e))),
         _ => Ok(v),
     }
-}
-
-/// eddy evaluates time zones as UTC: a session time zone other than UTC
-/// would be silently ignored, so it is refused.
-fn check_time_zone(set: &sqlparser::ast::Set) -> Result<(), SqlError> {
-    use sqlparser::ast::{Expr, Set, Value};
-    let value = match set {
-        Set::SetTimeZone { value, .. } => value,
-        Set::SingleAssignment { variable, values, .. } if values.len() == 1 && ["timezone", "time zone"].contains(&variable.to_string().to_lowercase().as_str()) => &values[0],
-        _ => return Ok(()),
-    };
-    let zone = match value {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
-            Value::Number(n, _) => n.to_string(),
-            other => other.to_string(),
-        },
-        Expr::Identifier(i) => i.value.clone(),
-        other => other.to_string(),
-    };
-    if ["utc", "gmt", "etc/utc", "etc/gmt", "z", "zulu", "universal", "+00", "+00:00", "0", "default", "local"].contains(&zone.to_lowercase().as_str()) {
-        return Ok(());
-    }
-    Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("time zone \"{}\" is not supported", zone)).with_hint("eddy reads and shows timestamptz values in UTC; convert in the client, or SET TIME ZONE 'UTC'"))
-}
-
-/// The parameter types eddy takes from the client instead of inferring
-/// them from the context: a numeric, double or boolean parameter inferred
-/// as an integer would be cut (`id = 2.7` matched 2, `1.5 + 1` was 2).
-fn exact_type(t: ScalarType) -> bool {
-    matches!(t, ScalarType::Numeric { .. } | ScalarType::Float64 | ScalarType::Float32 | ScalarType::Bool)
-}
-
-/// `$n` as `CAST($n AS type)` where the client said the parameter is of
-/// one of the [`exact_type`]s, as PostgreSQL types a parameter by what the
-/// client declared. Other parameters keep the type their context gives.
-fn typed_placeholders(stmt: &mut Statement, types: &[Option<ScalarType>]) {
-    use sqlparser::ast::{CastKind, DataType, ExactNumberInfo, Expr, Value, VisitMut, VisitorMut};
-    use std::ops::ControlFlow;
-    struct Typer<'a>(&'a [Option<ScalarType>]);
-    impl VisitorMut for Typer<'_> {
-        type Break = ();
-        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-            let Expr::Value(v) = e else { return ControlFlow::Continue(()) };
-            let Value::Placeholder(p) = &v.value else { return ControlFlow::Continue(()) };
-            let Some(ty) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()).and_then(|n| self.0.get(n.wrapping_sub(1)).copied().flatten()).filter(|t| exact_type(*t)) else { return ControlFlow::Continue(()) };
-            let data_type = match ty {
-                ScalarType::Numeric { .. } => DataType::Numeric(ExactNumberInfo::None),
-                ScalarType::Float32 => DataType::Real,
-                ScalarType::Float64 => DataType::DoublePrecision,
-                _ => DataType::Boolean,
-            };
-            *e = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(e.clone()), data_type, format: None, array: false };
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = stmt.visit(&mut Typer(types));
-}
-
-/// `SET statement_timeout = 5000 | '5s' | '500ms' | '1min' | DEFAULT`, in
-/// milliseconds (PostgreSQL's units); None for other settings.
-fn statement_timeout(set: &sqlparser::ast::Set) -> Result<Option<u64>, SqlError> {
-    use sqlparser::ast::{Expr, Set, Value};
-    let Set::SingleAssignment { variable, values, .. } = set else { return Ok(None) };
-    if !variable.to_string().eq_ignore_ascii_case("statement_timeout") || values.len() != 1 {
-        return Ok(None);
-    }
-    let text = match &values[0] {
-        Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n.clone(),
-            Value::SingleQuotedString(s) => s.clone(),
-            other => other.to_string(),
-        },
-        Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default") => "0".into(),
-        other => other.to_string(),
-    };
-    let t = text.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = (t[..split].trim(), t[split..].trim());
-    let scale = match unit {
-        "" | "ms" => 1.0,
-        "s" => 1e3,
-        "min" => 60e3,
-        "h" => 3600e3,
-        "d" => 86400e3,
-        _ => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid value for parameter \"statement_timeout\": \"{}\"", text)).with_hint("Valid units for this parameter are \"ms\", \"s\", \"min\", \"h\", and \"d\".")),
-    };
-    let n: f64 = number.parse().map_err(|_| SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid value for parameter \"statement_timeout\": \"{}\"", text)))?;
-    Ok(Some((n * scale) as u64))
 }
