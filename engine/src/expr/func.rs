@@ -124,6 +124,8 @@ pub enum VariadicFunc {
     /// `make_interval(years, months, weeks, days, hours, mins, secs)`, all
     /// seven arguments present (the planner fills in zeros).
     MakeInterval,
+    /// `jsonb_build_object(key, value, ...)`.
+    JsonbBuildObject,
 }
 
 fn text(d: &Datum) -> &str {
@@ -587,6 +589,7 @@ impl VariadicFunc {
                 check_text_len(parts.iter().fold(0usize, |n, p| n.saturating_add(p.len())))?;
                 return Ok(Datum::Text(parts.concat().into()));
             }
+            JsonbBuildObject => return crate::expr::json::build_object(&args),
             ConcatWs => {
                 if args[0].is_null() {
                     return Ok(Datum::Null);

@@ -203,3 +203,46 @@ pub fn path(json: &str, path: &str, as_text: bool) -> Result<Datum, EvalError> {
         (v, false) => Datum::Jsonb(crate::repr::format_jsonb(&v).into()),
     })
 }
+
+/// A datum as a JSON value: numbers and booleans as themselves, jsonb as
+/// the JSON it holds, NULL as null, anything else as the string of its
+/// PostgreSQL text form.
+fn to_json(d: &Datum) -> Result<serde_json::Value, EvalError> {
+    use crate::repr::{format_datum, ScalarType};
+    use serde_json::Value;
+    Ok(match d {
+        Datum::Null => Value::Null,
+        Datum::Bool(b) => Value::Bool(*b),
+        Datum::Int(i) => Value::from(*i),
+        Datum::Float(f) => serde_json::Number::from_f64(f.0).map(Value::Number).unwrap_or_else(|| Value::String(format_datum(d, ScalarType::Float64).unwrap_or_default())),
+        Datum::Numeric(n) => serde_json::from_str(&n.to_string()).map_err(invalid)?,
+        Datum::Jsonb(s) => parse_value(s)?,
+        Datum::Text(s) => Value::String(s.to_string()),
+        Datum::Date(_) => Value::String(format_datum(d, ScalarType::Date).unwrap_or_default()),
+        Datum::Timestamp(_) => Value::String(format_datum(d, ScalarType::Timestamp).unwrap_or_default().replacen(' ', "T", 1)),
+        // ISO 8601 as PostgreSQL's to_json writes it: 2024-01-02T03:04:05+00:00.
+        Datum::TimestampTz(_) => Value::String(format_datum(d, ScalarType::TimestampTz).unwrap_or_default().replacen(' ', "T", 1) + ":00"),
+        Datum::Interval(_) => Value::String(format_datum(d, ScalarType::Interval).unwrap_or_default()),
+    })
+}
+
+/// `jsonb_build_object(k1, v1, k2, v2, ...)`: keys are text (a NULL key
+/// is an error), a later value of a key replaces an earlier one.
+pub fn build_object(args: &[Datum]) -> Result<Datum, EvalError> {
+    if args.len() % 2 != 0 {
+        return Err(EvalError::new("22023", "argument list must have even number of elements"));
+    }
+    let mut m = serde_json::Map::new();
+    for pair in args.chunks(2) {
+        let key = match &pair[0] {
+            Datum::Null => return Err(EvalError::new("22004", "argument 1: key must not be null")),
+            Datum::Text(s) => s.to_string(),
+            other => match to_json(other)? {
+                serde_json::Value::String(s) => s,
+                v => v.to_string(),
+            },
+        };
+        m.insert(key, to_json(&pair[1])?);
+    }
+    Ok(Datum::Jsonb(crate::repr::format_jsonb(&serde_json::Value::Object(m)).into()))
+}

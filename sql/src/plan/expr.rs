@@ -378,6 +378,7 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         super::pg_functions::JSON_PATH => binary(BinaryFunc::JsonPath { text: false }, args),
         super::pg_functions::JSON_PATH_TEXT => binary(BinaryFunc::JsonPath { text: true }, args),
         "jsonb_typeof" | "json_typeof" => unary(UnaryFunc::JsonbTypeof, args),
+        "jsonb_build_object" | "json_build_object" => variadic(VariadicFunc::JsonbBuildObject, args),
         super::pg_functions::JSON_GET_TEXT => binary(BinaryFunc::JsonGet { text: true }, args),
         "jsonb_array_length" | "json_array_length" => unary(UnaryFunc::JsonbArrayLength, args),
         "left" => binary(BinaryFunc::Left, args),

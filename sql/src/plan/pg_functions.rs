@@ -65,6 +65,8 @@ enum Kind {
     /// `#>` and `#>>`: a value at a path.
     JsonPath,
     JsonbTypeof,
+    /// `jsonb_build_object(k, v, ...)`: any number of arguments.
+    JsonbBuildObject,
     /// `x AT TIME ZONE z`: a timestamptz's wall-clock time, or a
     /// timestamp's instant.
     AtTimeZone,
@@ -106,6 +108,7 @@ impl PgFunction {
         match self.kind {
             Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => 2,
             Kind::JsonbTypeof => 1,
+            Kind::JsonbBuildObject => usize::MAX,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
@@ -123,6 +126,9 @@ impl ScalarUDFImpl for PgFunction {
     }
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        if self.kind == Kind::JsonbBuildObject {
+            return Ok(args.iter().map(|t| if matches!(t, DataType::Null) { DataType::Utf8 } else { t.clone() }).collect());
+        }
         if args.len() != self.arity() {
             return plan_err!("function {}() takes {} arguments, {} given", self.name, self.arity(), args.len());
         }
@@ -146,6 +152,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::JsonbArrayLength => vec![DataType::Utf8],
             Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => vec![DataType::Utf8, DataType::Utf8],
             Kind::JsonbTypeof => vec![DataType::Utf8],
+            Kind::JsonbBuildObject => args.to_vec(),
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None) | DataType::Date32) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
@@ -165,7 +172,7 @@ impl ScalarUDFImpl for PgFunction {
                 _ => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             },
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof => DataType::Utf8,
+            Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject => DataType::Utf8,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
             Kind::AtTimeZone => match &args[0] {
@@ -187,7 +194,7 @@ impl ScalarUDFImpl for PgFunction {
     fn return_field_from_args(&self, args: datafusion_expr::ReturnFieldArgs) -> Result<FieldRef> {
         let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
         let field = Field::new(self.name, self.return_type(&types)?, true);
-        Ok(Arc::new(if [JSON_GET, JSONB_CONCAT, JSON_PATH].contains(&self.name) { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
+        Ok(Arc::new(if [JSON_GET, JSONB_CONCAT, JSON_PATH, "jsonb_build_object", "json_build_object"].contains(&self.name) { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -221,6 +228,8 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         (JSON_PATH, Kind::JsonPath),
         (JSON_PATH_TEXT, Kind::JsonPath),
         ("jsonb_typeof", Kind::JsonbTypeof),
+        ("jsonb_build_object", Kind::JsonbBuildObject),
+        ("json_build_object", Kind::JsonbBuildObject),
         ("json_typeof", Kind::JsonbTypeof),
         ("json_array_length", Kind::JsonbArrayLength),
     ];
