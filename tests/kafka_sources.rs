@@ -53,6 +53,13 @@ async fn missing_topics_and_brokers_get_clear_errors_without_blocking_others() {
     assert_eq!(code(&err), Some("42701"), "{:?}", err);
     let err = a.simple_query("DROP SOURCE").await.unwrap_err();
     assert_eq!(code(&err), Some("42601"), "{:?}", err);
+    // IF NOT EXISTS: a second run of a deploy script leaves the source be.
+    cluster.create_topic("present", 1, 1).unwrap();
+    for _ in 0..2 {
+        a.batch_execute("CREATE SOURCE IF NOT EXISTS present FROM KAFKA (TOPIC 'present') FORMAT JSON").await.unwrap();
+    }
+    let err = a.simple_query("CREATE SOURCE present FROM KAFKA (TOPIC 'present') FORMAT JSON").await.unwrap_err();
+    assert_eq!(code(&err), Some("42P07"), "{:?}", err);
 
     // A broker nobody answers at (a non-routable address): the CREATE waits
     // for its metadata timeout, while another session goes on.

@@ -3,7 +3,7 @@
 //! no grammar for them.
 //!
 //! ```sql
-//! CREATE SOURCE name [(col type, ...)]
+//! CREATE SOURCE [IF NOT EXISTS] name [(col type, ...)]
 //!   FROM KAFKA (TOPIC 't' [, BROKER 'host:port'] [, START OFFSET 'earliest'|'latest']
 //!               [, GROUP ID PREFIX 'p'])
 //!   FORMAT JSON | TEXT | BYTES | CSV
@@ -12,7 +12,7 @@
 //!   [ENVELOPE NONE | UPSERT | DEBEZIUM]
 //!   [INCLUDE PARTITION, OFFSET, TIMESTAMP, KEY, HEADERS, SEQUENCE]
 //!   [DEAD LETTER TOPIC 'dlq'];
-//! CREATE SINK name FROM view INTO KAFKA (TOPIC 't' [, BROKER 'host:port'])
+//! CREATE SINK [IF NOT EXISTS] name FROM view INTO KAFKA (TOPIC 't' [, BROKER 'host:port'])
 //!   [KEY (col, ...)] FORMAT JSON [ENVELOPE UPSERT | DEBEZIUM | APPEND]
 //!   [WITH (DELIVERY = 'exactly_once' | 'at_least_once')];
 //! ```
@@ -98,6 +98,8 @@ pub struct KafkaSource {
     /// No column list with FORMAT JSON: each record whole is the one jsonb
     /// column `data` (even a record with a field named `data`).
     pub whole_records: bool,
+    /// `CREATE SOURCE IF NOT EXISTS`: an existing name is a notice.
+    pub if_not_exists: bool,
 }
 
 impl KafkaSource {
@@ -144,6 +146,8 @@ pub struct KafkaSink {
     pub envelope: Envelope,
     /// None: exactly once where the broker has transactions, else at least once.
     pub delivery: Option<Delivery>,
+    /// `CREATE SINK IF NOT EXISTS`: an existing name is a notice.
+    pub if_not_exists: bool,
 }
 
 #[derive(Debug)]
@@ -334,6 +338,7 @@ pub fn parse_connector(sql: &str) -> Result<ConnectorStatement, SqlError> {
 }
 
 fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
+    let if_not_exists = p.p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = p.ident()?;
     let mut cols = Vec::new();
     if p.p.peek_token().token == Token::LParen {
@@ -411,7 +416,7 @@ fn parse_source(p: &mut P) -> Result<KafkaSource, SqlError> {
             Format::Avro(_) => vec![],
         };
     }
-    Ok(KafkaSource { name, topic, broker, start, group_id_prefix, format, envelope, include, dead_letter_topic, columns: RelationDesc::new(cols), whole_records })
+    Ok(KafkaSource { name, topic, broker, start, group_id_prefix, format, envelope, include, dead_letter_topic, columns: RelationDesc::new(cols), whole_records, if_not_exists })
 }
 
 /// A Kafka topic name is 1 to 249 ASCII letters, digits, '.', '_' and '-'.
@@ -423,6 +428,7 @@ fn check_topic(topic: String) -> Result<String, SqlError> {
 }
 
 fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
+    let if_not_exists = p.p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = p.ident()?;
     p.expect_word("FROM")?;
     let from = p.ident()?;
@@ -478,7 +484,7 @@ fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
     if envelope == Envelope::Upsert && key.is_empty() {
         return Err(SqlError::syntax("ENVELOPE UPSERT needs KEY (columns)").with_hint("CREATE SINK s FROM v INTO KAFKA (TOPIC 't') KEY (id) FORMAT JSON ENVELOPE UPSERT"));
     }
-    Ok(KafkaSink { name, from, topic, broker, key, format: Format::Json, envelope, delivery })
+    Ok(KafkaSink { name, from, topic, broker, key, format: Format::Json, envelope, delivery, if_not_exists })
 }
 
 #[cfg(test)]

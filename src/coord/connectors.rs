@@ -39,7 +39,18 @@ impl Coordinator {
     /// meanwhile. A source's readers emit nothing until it is registered.
     pub(super) async fn create_connector(&self, sql: &str) -> Result<QueryResult, SqlError> {
         let blocking = |e: tokio::task::JoinError| SqlError::internal(format!("connecting to Kafka failed: {}", e));
-        match parse_connector(sql)? {
+        let statement = parse_connector(sql)?;
+        // IF NOT EXISTS with the name taken: nothing to connect to.
+        let (name, if_not_exists, tag) = match &statement {
+            ConnectorStatement::Source(s) => (s.name.clone(), s.if_not_exists, "CREATE SOURCE"),
+            ConnectorStatement::Sink(s) => (s.name.clone(), s.if_not_exists, "CREATE SINK"),
+        };
+        if if_not_exists {
+            if let Some(notice) = self.state.lock().await.check_free(&name, true)? {
+                return Ok(QueryResult::Command { tag: tag.into(), notices: vec![notice] });
+            }
+        }
+        match statement {
             ConnectorStatement::Source(spec) => {
                 let (broker, id, errors, workers, tx) = {
                     let mut state = self.state.lock().await;
