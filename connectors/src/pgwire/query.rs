@@ -70,8 +70,11 @@ impl QueryParser for Session {
                     Some(ScalarType::Text)
                 }
                 Some(t) if t.oid() != 0 && *t != Type::UNKNOWN && scalar_type(t).is_none() => {
-                    let msg = format!("parameter ${} is of type {}, which eddy does not support", i + 1, t.name());
-                    return Err(pgwire_error(SqlError::new("0A000", msg).with_hint("send it as text, or cast it in the statement")));
+                    let err = match t.name().strip_prefix('_') {
+                        Some(element) => SqlError::new("0A000", format!("parameter ${} is an array ({}[]), and eddy has no arrays", i + 1, element)).with_hint("pass the values one by one: x IN (%s, %s, ...)"),
+                        None => SqlError::new("0A000", format!("parameter ${} is of type {}, which eddy does not support", i + 1, t.name())).with_hint("send it as text, or cast it in the statement"),
+                    };
+                    return Err(pgwire_error(err));
                 }
                 Some(t) => scalar_type(t),
                 None => None,

@@ -85,6 +85,12 @@ pub fn translate(e: DataFusionError) -> SqlError {
         // A syntax tree printed for debugging: say what is meant instead.
         return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "this form of the expression is not supported").with_hint("write it in another way, e.g. with the function's plain call syntax");
     }
+    if msg.contains("Could not plan array literal") || msg.contains("values of type List(") {
+        return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "arrays are not supported").with_hint("write the values out, e.g. x IN (1, 2, 3), or aggregate them with string_agg");
+    }
+    if msg.contains("values of type Struct(") {
+        return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "row values are not supported").with_hint("compare or count the columns one by one, e.g. count(DISTINCT a || '/' || b)");
+    }
     for window in ["rank", "dense_rank", "row_number", "percent_rank", "cume_dist", "ntile", "lag", "lead", "first_value", "last_value", "nth_value"] {
         if lower.starts_with(&format!("error during planning: invalid function '{}'", window)) {
             return SqlError::new(codes::WRONG_OBJECT_TYPE, format!("window function {} requires an OVER clause", window));
