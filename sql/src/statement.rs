@@ -73,6 +73,19 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
     Ok(stmts)
 }
 
+/// The DEFAULT expression of each column of a table, from its CREATE TABLE
+/// (by column name as the catalog holds it).
+pub fn column_defaults(create_sql: &str) -> std::collections::HashMap<String, sqlparser::ast::Expr> {
+    use sqlparser::ast::ColumnOption;
+    if !create_sql.to_ascii_lowercase().contains("default") {
+        return Default::default();
+    }
+    match parse(create_sql).ok().and_then(|mut s| s.pop()) {
+        Some(Statement::CreateTable(ct)) => ct.columns.into_iter().filter_map(|c| c.options.into_iter().find_map(|o| if let ColumnOption::Default(e) = o.option { Some(e) } else { None }).map(|e| (crate::names::ident_name(&c.name), e))).collect(),
+        _ => Default::default(),
+    }
+}
+
 /// A syntax error with the cursor position sqlparser reports.
 fn syntax_error(sql: &str, msg: &str) -> SqlError {
     let msg = msg.trim_start_matches("sql parser error: ");
@@ -261,7 +274,7 @@ impl Planner<'_> {
     /// `INSERT ... VALUES (..., DEFAULT, ...)`: each DEFAULT becomes its
     /// column's default expression, or NULL (as in PostgreSQL).
     fn fill_defaults(&self, insert: &mut sqlparser::ast::Insert) {
-        use sqlparser::ast::{ColumnOption, Expr, SetExpr, TableObject, Value};
+        use sqlparser::ast::{Expr, SetExpr, TableObject, Value};
         let Some(SetExpr::Values(values)) = insert.source.as_mut().map(|q| q.body.as_mut()) else { return };
         let is_default = |e: &Expr| matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
         if !values.rows.iter().flat_map(|r| &r.content).any(is_default) {
@@ -269,10 +282,7 @@ impl Planner<'_> {
         }
         let TableObject::TableName(name) = &insert.table else { return };
         let Some(item) = self.catalog.resolve(&object_name(name)) else { return };
-        let defaults: std::collections::HashMap<String, Expr> = match parse(&item.create_sql).ok().and_then(|mut s| s.pop()) {
-            Some(Statement::CreateTable(ct)) => ct.columns.into_iter().filter_map(|c| c.options.into_iter().find_map(|o| if let ColumnOption::Default(e) = o.option { Some(e) } else { None }).map(|e| (crate::names::ident_name(&c.name), e))).collect(),
-            _ => Default::default(),
-        };
+        let defaults = column_defaults(&item.create_sql);
         let columns: Vec<String> = if insert.columns.is_empty() { item.desc.names.clone() } else { insert.columns.iter().map(object_name).collect() };
         for row in values.rows.iter_mut() {
             for (i, e) in row.content.iter_mut().enumerate() {

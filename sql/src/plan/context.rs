@@ -116,24 +116,11 @@ impl EddyContext<'_> {
     /// The DEFAULT expressions of the columns of a CREATE TABLE, planned
     /// (without columns to refer to, as in PostgreSQL).
     fn column_defaults(&self, create_sql: &str) -> HashMap<String, datafusion_expr::Expr> {
-        use sqlparser::ast::{ColumnOption, Statement};
-        let mut defaults = HashMap::new();
-        if !create_sql.to_ascii_lowercase().contains("default") {
-            return defaults;
-        }
-        let Ok(mut stmts) = crate::statement::parse(create_sql) else { return defaults };
-        let Some(Statement::CreateTable(ct)) = stmts.pop() else { return defaults };
         let planner = datafusion_sql::planner::SqlToRel::new(self);
-        for c in ct.columns {
-            for o in c.options {
-                if let ColumnOption::Default(e) = o.option {
-                    if let Ok(expr) = planner.sql_to_expr(e, &datafusion_common::DFSchema::empty(), &mut datafusion_sql::planner::PlannerContext::new()) {
-                        defaults.insert(c.name.value.to_lowercase(), expr);
-                    }
-                }
-            }
-        }
-        defaults
+        crate::statement::column_defaults(create_sql)
+            .into_iter()
+            .filter_map(|(name, e)| planner.sql_to_expr(e, &datafusion_common::DFSchema::empty(), &mut datafusion_sql::planner::PlannerContext::new()).ok().map(|expr| (name, expr)))
+            .collect()
     }
 }
 

@@ -133,23 +133,10 @@ fn columns(catalog: &Catalog, item: &CatalogItem) -> Vec<Attr> {
             columns.iter().filter_map(|&c| all.get(c).map(|&col| attr(col))).collect()
         }
         ItemKind::Table => {
-            let defaults = column_defaults(&item.create_sql);
-            item.desc.iter().map(|c| Attr { default: defaults.get(c.0).cloned(), ..attr(c) }).collect()
+            let defaults = crate::statement::column_defaults(&item.create_sql);
+            item.desc.iter().map(|c| Attr { default: defaults.get(c.0).map(ToString::to_string), ..attr(c) }).collect()
         }
         _ => item.desc.iter().map(attr).collect(),
-    }
-}
-
-/// The DEFAULT of each column of a CREATE TABLE, as SQL text.
-fn column_defaults(create_sql: &str) -> std::collections::HashMap<String, String> {
-    use sqlparser::ast::{ColumnOption, Statement};
-    match crate::statement::parse(create_sql).ok().and_then(|mut s| s.pop()) {
-        Some(Statement::CreateTable(ct)) => ct
-            .columns
-            .into_iter()
-            .filter_map(|c| c.options.into_iter().find_map(|o| if let ColumnOption::Default(e) = o.option { Some(e.to_string()) } else { None }).map(|d| (crate::names::ident_name(&c.name), d)))
-            .collect(),
-        _ => Default::default(),
     }
 }
 
