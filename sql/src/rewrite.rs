@@ -298,17 +298,7 @@ pub const AT_TIME_ZONE: &str = "__eddy_at_time_zone";
 
 fn at_time_zone(e: &mut Expr) {
     let Expr::AtTimeZone { timestamp, time_zone } = e else { return };
-    let arg = |x: &Expr| sqlparser::ast::FunctionArg::Unnamed(FunctionArgExpr::Expr(x.clone()));
-    *e = Expr::Function(sqlparser::ast::Function {
-        name: sqlparser::ast::ObjectName::from(vec![Ident::new(AT_TIME_ZONE)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList { duplicate_treatment: None, args: vec![arg(timestamp), arg(time_zone)], clauses: vec![] }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    });
+    *e = function_call(AT_TIME_ZONE, vec![(**timestamp).clone(), (**time_zone).clone()]);
 }
 
 fn varchar_cast(e: &mut Expr) {
@@ -317,15 +307,19 @@ fn varchar_cast(e: &mut Expr) {
     let n = *length;
     let Expr::Cast { kind, expr, format, array, .. } = std::mem::replace(e, Expr::value(Value::Null)) else { unreachable!() };
     let text = Expr::Cast { kind, expr, data_type: DataType::Text, format, array };
-    let arg = |x: Expr| sqlparser::ast::FunctionArg::Unnamed(FunctionArgExpr::Expr(x));
-    *e = Expr::Function(sqlparser::ast::Function {
-        name: sqlparser::ast::ObjectName::from(vec![Ident::new("left")]),
+    *e = function_call("left", vec![text, Expr::value(Value::Number(n.to_string(), false))]);
+}
+
+/// `name(args...)` as a plain function call.
+fn function_call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(sqlparser::ast::Function {
+        name: sqlparser::ast::ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
-        args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList { duplicate_treatment: None, args: vec![arg(text), arg(Expr::value(Value::Number(n.to_string(), false)))], clauses: vec![] }),
+        args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList { duplicate_treatment: None, args: args.into_iter().map(|x| FunctionArg::Unnamed(FunctionArgExpr::Expr(x))).collect(), clauses: vec![] }),
         filter: None,
         null_treatment: None,
         over: None,
         within_group: vec![],
-    });
+    })
 }

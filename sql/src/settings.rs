@@ -22,7 +22,8 @@ pub fn check_time_zone(set: &sqlparser::ast::Set) -> Result<(), SqlError> {
         Expr::Identifier(i) => i.value.clone(),
         other => other.to_string(),
     };
-    if ["utc", "gmt", "etc/utc", "etc/gmt", "z", "zulu", "universal", "+00", "+00:00", "0", "default", "local"].contains(&zone.to_lowercase().as_str()) {
+    // DEFAULT and LOCAL are the server's zone, UTC.
+    if is_utc(&zone) || ["default", "local"].contains(&zone.to_lowercase().as_str()) {
         return Ok(());
     }
     Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("time zone \"{}\" is not supported", zone)).with_hint("eddy reads and shows timestamptz values in UTC; convert in the client, or SET TIME ZONE 'UTC'"))
@@ -58,4 +59,10 @@ pub fn statement_timeout(set: &sqlparser::ast::Set) -> Result<Option<u64>, SqlEr
     };
     let n: f64 = number.parse().map_err(|_| SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("invalid value for parameter \"statement_timeout\": \"{}\"", text)))?;
     Ok(Some((n * scale) as u64))
+}
+
+/// Whether a time zone name is UTC, the one zone eddy knows (for SET TIME
+/// ZONE and AT TIME ZONE alike).
+pub fn is_utc(zone: &str) -> bool {
+    ["utc", "gmt", "etc/utc", "etc/gmt", "z", "zulu", "universal", "0", "+00", "+00:00", "00:00"].contains(&zone.to_lowercase().as_str())
 }

@@ -65,15 +65,18 @@ impl Session {
 
 /// Whether the statement begins or ends a transaction block.
 pub(super) fn controls_transaction(sql: &str) -> bool {
-    let first = eddy_sql::connector::skip_comments(sql).split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_uppercase();
-    matches!(first.as_str(), "BEGIN" | "START") || ends_transaction(sql)
+    matches!(first_word(sql).as_str(), "BEGIN" | "START") || ends_transaction(sql)
 }
 
 /// Whether the statement ends a transaction block (it is still run in a
 /// failed one).
 pub(super) fn ends_transaction(sql: &str) -> bool {
-    let first = eddy_sql::connector::skip_comments(sql).split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_uppercase();
-    matches!(first.as_str(), "ROLLBACK" | "COMMIT" | "END" | "ABORT")
+    matches!(first_word(sql).as_str(), "ROLLBACK" | "COMMIT" | "END" | "ABORT")
+}
+
+/// The statement's first keyword, upper-cased.
+fn first_word(sql: &str) -> String {
+    eddy_sql::connector::skip_comments(sql).split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("").to_ascii_uppercase()
 }
 
 impl State {

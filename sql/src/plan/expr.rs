@@ -367,7 +367,7 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         // The session time zone is UTC: only UTC shifts nothing, so the
         // conversion is the cast between the two timestamp types.
         crate::rewrite::AT_TIME_ZONE => match &args[1] {
-            E::Literal(Datum::Text(z), _) if ["utc", "gmt", "etc/utc", "z", "zulu", "+00", "+00:00", "00:00"].contains(&z.to_lowercase().as_str()) => unary(UnaryFunc::Cast(out), args),
+            E::Literal(Datum::Text(z), _) if crate::settings::is_utc(z) => unary(UnaryFunc::Cast(out), args),
             E::Literal(Datum::Text(z), _) => Err(unsupported(format!("time zone \"{}\"", z)).with_hint("eddy knows only UTC: convert in the client, or use AT TIME ZONE 'UTC'")),
             _ => Err(unsupported("AT TIME ZONE with a zone that is not a constant")),
         },
