@@ -25,3 +25,26 @@ pub fn base_config(broker: &str) -> rdkafka::ClientConfig {
     c.set("log_level", "3");
     c
 }
+
+/// Sends `record`, waiting while the producer's queue is full (serving
+/// delivery reports meanwhile); any other error is returned.
+pub fn send_queued<'a, K, P, C>(producer: &rdkafka::producer::BaseProducer<C>, record: rdkafka::producer::BaseRecord<'a, K, P, C::DeliveryOpaque>) -> Result<(), rdkafka::error::KafkaError>
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+    C: rdkafka::producer::ProducerContext,
+{
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode;
+    let mut record = record;
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                producer.poll(std::time::Duration::from_millis(10));
+                record = r;
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}

@@ -382,17 +382,7 @@ impl Writer {
                 if let Some(v) = value {
                     record = record.payload(v);
                 }
-                let mut record = Some(record);
-                while let Some(r) = record.take() {
-                    match producer.send(r) {
-                        Ok(()) => {}
-                        Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
-                            producer.poll(Duration::from_millis(10));
-                            record = Some(r);
-                        }
-                        Err((e, _)) => return Err(Failure::Write(format!("produce to \"{}\" failed: {}", self.config.topic, e))),
-                    }
-                }
+                super::send_queued(producer, record).map_err(|e| Failure::Write(format!("produce to \"{}\" failed: {}", self.config.topic, e)))?;
                 producer.poll(Duration::ZERO);
                 sent += 1;
             }

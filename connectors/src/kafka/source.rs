@@ -384,16 +384,8 @@ impl Decoder {
         if let Some(p) = msg.payload() {
             record = record.payload(p);
         }
-        let mut record = Some(record);
-        while let Some(r) = record.take() {
-            match producer.send(r) {
-                Ok(()) => {}
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
-                    producer.poll(Duration::from_millis(10));
-                    record = Some(r);
-                }
-                Err((e, _)) => self.stats.lock().unwrap().last_error = Some(format!("dead-letter produce failed: {}", e)),
-            }
+        if let Err(e) = super::send_queued(producer, record) {
+            self.stats.lock().unwrap().last_error = Some(format!("dead-letter produce failed: {}", e));
         }
         producer.poll(Duration::ZERO);
     }
