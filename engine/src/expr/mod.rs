@@ -13,6 +13,7 @@ mod error;
 pub(crate) mod json;
 mod func;
 mod like;
+mod math;
 mod running;
 mod scalar;
 mod window;
