@@ -332,7 +332,11 @@ impl Planner<'_> {
         }
         let desc = match query {
             Some(q) => {
-                let mut desc = desc_of_schema(logical.schema())?;
+                // The types once unified (the plan as parsed types a CASE
+                // by its first branch); a plan whose parameters are not yet
+                // typed may not analyze.
+                let analyzed = crate::plan::df::analyze(logical.clone()).unwrap_or(logical);
+                let mut desc = desc_of_schema(analyzed.schema())?;
                 crate::names::postgres_names(&q, &mut desc.names);
                 Some(desc)
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use crate::client::{connect, exec, ExecError, Output, Row};
+use crate::client::{column_types, connect, exec, ExecError, Output, Row};
 use crate::common::Settings;
 use crate::compare::{compare, render_row};
 use crate::eddy::Eddy;
@@ -229,6 +229,8 @@ impl FileRun<'_> {
                                 "query result differs"
                             };
                             self.stats.fail(&loc, what, &r.comment, &r.sql, &diff);
+                        } else {
+                            self.compare_types(&loc, &r.comment, &r.sql).await;
                         }
                     }
                     Err(e) => {
@@ -236,6 +238,25 @@ impl FileRun<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Compares the result column types both servers describe for a query
+    /// whose rows matched: a driver decodes values by them (an `avg` of
+    /// integers is a Decimal, not a float).
+    async fn compare_types(&mut self, loc: &str, comment: &str, sql: &str) {
+        let Some(eddy) = self.eddy.as_ref() else { return };
+        let timeout = self.settings.timeout;
+        let pg = column_types(&self.pg, sql, timeout).await;
+        let ours = column_types(eddy, sql, timeout).await;
+        // eddy has one text type: a varchar column is text (documented in
+        // docs/semantics.md); drivers decode both as strings.
+        let pg = pg.map(|ts| ts.into_iter().map(|t| if t == "varchar" { "text".to_string() } else { t }).collect::<Vec<_>>());
+        match (pg, ours) {
+            (Ok(pg), Ok(ours)) if pg == ours => {}
+            (Ok(pg), Ok(ours)) => self.stats.fail(loc, "result column types differ", comment, sql, &format!("PostgreSQL: {}\neddy:       {}", pg.join(", "), ours.join(", "))),
+            (Ok(_), Err(e)) => self.stats.fail(loc, "describing the query failed on eddy", comment, sql, &e),
+            (Err(_), _) => {} // PostgreSQL cannot describe it alone (e.g. it needs an earlier statement of the same message)
         }
     }
 
@@ -320,6 +341,9 @@ impl FileRun<'_> {
                 Ok(out) => {
                     if let Some(diff) = compare(&pg, &out, false) {
                         self.stats.fail(&loc, &what, "", &sql, &diff);
+                    } else if created == after.line {
+                        // A view's column types are fixed when it is created.
+                        self.compare_types(&loc, &format!("the column types of view {name}"), &sql).await;
                     }
                 }
                 Err(e) => {

@@ -219,6 +219,7 @@ pub(super) fn avg(total: Datum, count: i64) -> Result<Datum, EvalError> {
     Ok(match total {
         Datum::Float(f) => Datum::float(f.0 / count as f64),
         Datum::Numeric(n) => numeric_avg(n, count)?,
+        Datum::Interval(iv) => Datum::Interval(super::arith::scale_interval(iv, count as f64, true)?),
         other => other,
     })
 }

@@ -265,7 +265,7 @@ fn datetime_arith(op: ArithOp, a: Datum, b: Datum) -> Result<Datum, EvalError> {
 /// Multiplies (or divides) an interval as PostgreSQL's `interval_mul` and
 /// `interval_div` do: fractional months spill into days, fractional days
 /// into time, each remainder rounded to microseconds.
-fn scale_interval(iv: Interval, f: f64, divide: bool) -> Result<Interval, EvalError> {
+pub(super) fn scale_interval(iv: Interval, f: f64, divide: bool) -> Result<Interval, EvalError> {
     let op = |x: f64| if divide { x / f } else { x * f };
     let tsround = |x: f64| (x * 1e6).round() / 1e6;
     let overflow = || EvalError::datetime_out_of_range("interval");

@@ -66,6 +66,15 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
         scalars.insert("sign".to_string(), f);
     }
     let mut aggregates = by_name(datafusion_functions_aggregate::all_default_aggregate_functions(), |f| f.name(), |f| f.aliases());
+    // PostgreSQL's result types of sum and avg.
+    if let (Some(sum), Some(avg)) = (aggregates.get("sum").cloned(), aggregates.get("avg").cloned()) {
+        for f in super::pg_aggregates::pg_aggregates(sum, avg) {
+            for alias in f.aliases() {
+                aggregates.insert(alias.clone(), f.clone());
+            }
+            aggregates.insert(f.name().to_string(), f);
+        }
+    }
     // PostgreSQL's `every` is bool_and.
     if let Some(f) = aggregates.get("bool_and").cloned() {
         aggregates.insert("every".to_string(), f);

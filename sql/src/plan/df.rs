@@ -35,14 +35,19 @@ pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, Sql
     let plan = planner.sql_statement_to_plan(stmt).map_err(translate)?;
     super::prepare::check_types(&plan)?;
     let plan = super::prepare::mark_explicit_casts(plan)?;
-    let plan = super::prepare::type_int_literals(plan)?;
+    let plan = super::pg_types::postgres_types(plan)?;
     super::subquery::rewrite_subqueries(plan).map_err(translate)
+}
+
+/// Type-checks a plan: DataFusion's analyzer adds the casts that unify
+/// types (a CASE of integer and numeric branches is numeric).
+pub fn analyze(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
+    Analyzer::new().execute_and_check(plan, &config_options(), |_, _| {}).map_err(translate)
 }
 
 /// Type-checks and optimizes a plan for incremental maintenance.
 pub fn optimize(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
-    let options = config_options();
-    let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {}).map_err(translate)?;
+    let analyzed = analyze(plan)?;
     let mut optimizer = Optimizer::new();
     optimizer.rules.retain(|r| !SKIPPED_RULES.contains(&r.name()));
     optimizer.rules.insert(0, std::sync::Arc::new(super::subquery::ProjectionExists));
@@ -95,6 +100,12 @@ pub fn translate(e: DataFusionError) -> SqlError {
         if lower.starts_with(&format!("error during planning: invalid function '{}'", window)) {
             return SqlError::new(codes::WRONG_OBJECT_TYPE, format!("window function {} requires an OVER clause", window));
         }
+    }
+    // A function of ours that refused its argument types says so in words
+    // of its own, wrapped in DataFusion's.
+    if let Some((_, rest)) = msg.split_once("user-defined coercion failed with: Error during planning: ") {
+        let words = rest.split(". No function matches").next().unwrap_or(rest);
+        return SqlError::new(codes::UNDEFINED_FUNCTION, words).with_hint("No function matches the given name and argument types. You might need to add explicit type casts.");
     }
     // DataFusion suggests a function of its own ('Did you mean arrow_typeof?').
     if let Some(rest) = msg.strip_prefix("Error during planning: Invalid function '") {

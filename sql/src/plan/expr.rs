@@ -186,12 +186,11 @@ impl ExprLowerer<'_> {
     /// aggregate of a group or of a window frame.
     fn aggregate_call(&self, name: &str, args: &[Expr], distinct: bool, filter: Option<&Expr>, order_by: &[Sort], out: ScalarType) -> Result<AggregateExpr, SqlError> {
         let f = aggregate_func(name)?;
-        let out = self.sum_output(f, args.first(), out)?;
         let exact_input = match args.first() {
             None => true,
-            Some(a) => f == AggregateFunc::Count || self.type_of(self.uncast_integer_arg(f, a)).is_ok_and(|t| t.is_integer() || matches!(t, ScalarType::Numeric { .. })),
+            Some(a) => f == AggregateFunc::Count || self.type_of(a).is_ok_and(|t| t.is_integer() || matches!(t, ScalarType::Numeric { .. })),
         };
-        let mut lowered = args.iter().map(|a| self.lower(self.uncast_integer_arg(f, a))).collect::<Result<Vec<_>, _>>()?;
+        let mut lowered = args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
         if f == AggregateFunc::Count && lowered.iter().all(|a| matches!(a, ScalarExpr::Literal(d, _) if !d.is_null())) {
             lowered.clear(); // count(*), count(1)
         }
@@ -204,29 +203,6 @@ impl ExprLowerer<'_> {
             output: out,
             exact_input,
         })
-    }
-
-    /// PostgreSQL's sum of bigint is numeric (it cannot overflow); DataFusion
-    /// types it bigint. Sums of smallint and integer (which DataFusion casts
-    /// to bigint first) stay bigint.
-    fn sum_output(&self, f: AggregateFunc, arg: Option<&Expr>, out: ScalarType) -> Result<ScalarType, SqlError> {
-        let (AggregateFunc::Sum, Some(arg)) = (f, arg) else { return Ok(out) };
-        let inner = match arg {
-            Expr::Cast(c) => &c.expr,
-            other => other,
-        };
-        Ok(if self.type_of(inner)? == ScalarType::Int64 { ScalarType::Numeric { precision: None, scale: None } } else { out })
-    }
-
-    /// DataFusion casts an integer argument of avg (and of variance
-    /// functions) to float; PostgreSQL averages integers exactly, as numeric.
-    fn uncast_integer_arg<'e>(&self, f: AggregateFunc, a: &'e Expr) -> &'e Expr {
-        if let (AggregateFunc::Avg, Expr::Cast(c)) = (f, a) {
-            if self.type_of(&c.expr).is_ok_and(|t| t.is_integer() || matches!(t, ScalarType::Numeric { .. })) {
-                return &c.expr;
-            }
-        }
-        a
     }
 
     /// A window function call: its partitioning, ordering and expression.

@@ -8,3 +8,5 @@ pub mod prepare;
 pub mod subquery;
 pub mod table_functions;
 pub mod pg_functions;
+pub mod pg_aggregates;
+pub mod pg_types;

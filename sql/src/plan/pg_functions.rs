@@ -297,6 +297,8 @@ impl ExprPlanner for PgExprPlanner {
             BinaryOperator::Plus | BinaryOperator::Minus if lt == DataType::Date32 && interval(&rt) => {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left: cast(left, DataType::Timestamp(TimeUnit::Microsecond, None)), right }));
             }
+            // date - date is a number of days, an integer in PostgreSQL.
+            BinaryOperator::Minus if lt == DataType::Date32 && rt == DataType::Date32 => cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), DataType::Int32),
             BinaryOperator::Plus if interval(&lt) && rt == DataType::Date32 => {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, DataType::Timestamp(TimeUnit::Microsecond, None)) }));
             }
@@ -325,11 +327,18 @@ pub fn jsonb_field() -> FieldRef {
     Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])))
 }
 
+/// The field of a cast to text: marked as text, so that the cast does not
+/// keep its operand's jsonb mark (`j::text` is text, not jsonb).
+fn text_field() -> FieldRef {
+    Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "text".to_string())])))
+}
+
 impl TypePlanner for PgTypePlanner {
     fn plan_type_field(&self, sql_type: &sqlparser::ast::DataType) -> Result<Option<FieldRef>> {
         use sqlparser::ast::DataType as T;
         Ok(match sql_type {
             T::JSONB | T::JSON => Some(jsonb_field()),
+            T::Text => Some(text_field()),
             T::Custom(name, _) if matches!(name.to_string().to_lowercase().as_str(), "jsonb" | "json") => Some(jsonb_field()),
             _ => None,
         })

@@ -230,52 +230,6 @@ pub fn mark_explicit_casts(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
     .map_err(crate::plan::df::translate)
 }
 
-/// Types integer literals in arithmetic as PostgreSQL does: a literal that
-/// fits `integer` is an `integer` (DataFusion makes every one a `bigint`),
-/// so `int_col + 1` and `2147483647 + 1` are `integer` arithmetic and
-/// overflow with 22003 where PostgreSQL's do. Only operands of `+ - * / %`
-/// whose other side is an integer of at most 32 bits are retyped.
-pub fn type_int_literals(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
-    use datafusion_expr::{BinaryExpr, Operator};
-    fn small_literal(e: &Expr) -> bool {
-        matches!(e, Expr::Literal(ScalarValue::Int64(Some(v)), _) if i32::try_from(*v).is_ok())
-    }
-    fn narrow(e: &Expr, schema: &DFSchema) -> bool {
-        small_literal(e) || e.get_type(schema).is_ok_and(|t| matches!(t, DataType::Int32 | DataType::Int16 | DataType::Int8))
-    }
-    plan.transform_up_with_subqueries(|node| {
-        if matches!(node, LogicalPlan::Limit(_)) {
-            return Ok(Transformed::no(node));
-        }
-        let mut schema = DFSchema::empty();
-        for i in node.inputs() {
-            schema.merge(i.schema());
-        }
-        node.map_expressions(|e| {
-            e.transform_up(|x| match x {
-                Expr::BinaryExpr(BinaryExpr { left, op: op @ (Operator::Plus | Operator::Minus | Operator::Multiply | Operator::Divide | Operator::Modulo), right }) => {
-                    // A cast keeps the literal's column name (`Int64(2)`),
-                    // which parent nodes may refer to.
-                    let retype = |side: Box<Expr>, other: &Expr| {
-                        if small_literal(&side) && narrow(other, &schema) {
-                            (Box::new(Expr::Cast(datafusion_expr::expr::Cast::new(side, DataType::Int32))), true)
-                        } else {
-                            (side, false)
-                        }
-                    };
-                    let (l, lt) = retype(left, &right);
-                    let (r, rt) = retype(right, &l);
-                    Ok(Transformed::new_transformed(Expr::BinaryExpr(BinaryExpr { left: l, op, right: r }), lt || rt))
-                }
-                other => Ok(Transformed::no(other)),
-            })
-        })?
-        // Types below may have changed: recompute every node's schema.
-        .map_data(|n| n.recompute_schema())
-    })
-    .map(|t| t.data)
-    .map_err(crate::plan::df::translate)
-}
 
 /// The catalog relations a statement names, with those inside subqueries:
 /// the tables and materialized views it scans, and the plain views it
