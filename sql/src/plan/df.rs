@@ -5,7 +5,11 @@ use super::context::{config_options, EddyContext};
 use crate::{codes, SqlError};
 use datafusion_common::DataFusionError;
 use datafusion_expr::LogicalPlan;
-use datafusion_optimizer::{Analyzer, Optimizer, OptimizerContext};
+use datafusion_common::tree_node::Transformed;
+use datafusion_expr::logical_plan::Distinct;
+use datafusion_optimizer::optimizer::ApplyOrder;
+use datafusion_optimizer::push_down_filter::PushDownFilter;
+use datafusion_optimizer::{Analyzer, Optimizer, OptimizerConfig, OptimizerContext, OptimizerRule};
 use datafusion_sql::planner::{NullOrdering, ParserOptions, SqlToRel};
 use sqlparser::ast::Statement;
 
@@ -51,8 +55,43 @@ pub fn optimize(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
     let mut optimizer = Optimizer::new();
     optimizer.rules.retain(|r| !SKIPPED_RULES.contains(&r.name()));
     optimizer.rules.insert(0, std::sync::Arc::new(super::subquery::ProjectionExists));
+    for rule in optimizer.rules.iter_mut() {
+        if rule.name() == "push_down_filter" {
+            *rule = std::sync::Arc::new(PushDownFilterKeepingDistinctOn(PushDownFilter::new()));
+        }
+    }
     let ctx = OptimizerContext::new().with_max_passes(3);
     optimizer.optimize(analyzed, &ctx, |_, _| {}).map_err(translate)
+}
+
+/// DataFusion's filter push-down, except through DISTINCT ON.
+///
+/// DataFusion pushes any filter below a DISTINCT ON (it expects DISTINCT ON
+/// to have become an aggregate first, a rule we leave out). That changes
+/// the answer: `(SELECT DISTINCT ON (id) * .. ORDER BY id, ts) WHERE k = 20`
+/// must drop an id whose first row has another k, not pick the first row
+/// with k = 20. A filter right above a DISTINCT ON stays there.
+#[derive(Debug)]
+struct PushDownFilterKeepingDistinctOn(PushDownFilter);
+
+impl OptimizerRule for PushDownFilterKeepingDistinctOn {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        self.0.apply_order()
+    }
+    fn rewrite(&self, plan: LogicalPlan, config: &dyn OptimizerConfig) -> datafusion_common::Result<Transformed<LogicalPlan>> {
+        // Below a chain of filters (which the rule merges first).
+        let mut below = &plan;
+        while let LogicalPlan::Filter(f) = below {
+            below = f.input.as_ref();
+        }
+        if matches!(plan, LogicalPlan::Filter(_)) && matches!(below, LogicalPlan::Distinct(Distinct::On(_))) {
+            return Ok(Transformed::no(plan));
+        }
+        self.0.rewrite(plan, config)
+    }
 }
 
 /// DataFusion's error as a client error with the right SQLSTATE.
