@@ -85,6 +85,14 @@ async fn overlapping_writes_to_the_same_rows_fail_at_commit() {
     a.batch_execute("INSERT INTO k VALUES (3, 3)").await.unwrap();
     ok(&a, "COMMIT").await;
     assert_eq!(query(&a, "SELECT n, s FROM kc").await, vec![vec![Some("2".into()), Some("3".into())]]);
+
+    // A table the block wrote to is dropped and created again by another
+    // session: COMMIT fails rather than report success for rows that went
+    // nowhere, and the new table is untouched.
+    a.batch_execute("BEGIN; INSERT INTO k VALUES (4, 4)").await.unwrap();
+    b.batch_execute("DROP TABLE k CASCADE; CREATE TABLE k (id int, v int)").await.unwrap();
+    assert_eq!(fails(&a, "COMMIT").await, "40001");
+    assert_eq!(query(&a, "SELECT count(*) FROM k").await, one("0"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,8 +5,9 @@
 //! A transaction buffers its writes and applies them at COMMIT at one
 //! timestamp. Its UPDATEs and DELETEs find their rows when they run, so
 //! COMMIT fails with 40001 if another session wrote one of those tables
-//! since (first committer wins, per table); an error inside the block
-//! aborts it (25P02 until it ends; COMMIT then rolls back).
+//! since (first committer wins, per table), or dropped a table it wrote
+//! to; an error inside the block aborts it (25P02 until it ends; COMMIT
+//! then rolls back).
 
 use super::State;
 use eddy_connectors::{QueryResult, SessionId};
@@ -102,6 +103,14 @@ impl State {
                             let name = self.catalog.get(*table).map(|i| i.name.clone()).unwrap_or_default();
                             return Err(SqlError::new(codes::SERIALIZATION_FAILURE, "could not serialize access due to concurrent update")
                                 .with_detail(format!("another session wrote \"{}\" after this transaction read the rows it deletes or updates there; the transaction was rolled back", name))
+                                .with_hint("retry the transaction"));
+                        }
+                        // A table written in the block and dropped (or
+                        // replaced by one of the same name) meanwhile: the
+                        // rows have nowhere to go.
+                        if w.iter().any(|(t, _)| self.catalog.get(*t).is_none()) {
+                            return Err(SqlError::new(codes::SERIALIZATION_FAILURE, "could not serialize access due to concurrent DROP")
+                                .with_detail("another session dropped a table this transaction wrote to; the transaction was rolled back")
                                 .with_hint("retry the transaction"));
                         }
                         self.write(w);
