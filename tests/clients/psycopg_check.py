@@ -97,4 +97,37 @@ with psycopg.connect(dsn, autocommit=True) as c:
             pass
         c.execute("INSERT INTO py_sp VALUES (3)")
     assert c.execute("SELECT x FROM py_sp ORDER BY x").fetchall() == [(1,), (3,)]
+
+# Result types decode as PostgreSQL's would: avg of integers is a Decimal,
+# a sum of bigint too, an integer literal an int; a CASE or UNION of an
+# integer and a numeric is numeric, in text and in binary.
+with psycopg.connect(dsn, autocommit=True) as c:
+    c.execute("CREATE TABLE py_types (i int, b bigint, n numeric)")
+    c.execute("INSERT INTO py_types VALUES (1, 9223372036854775807, 2.75), (2, 1, -1)")
+    for binary in (False, True):
+        cur = c.cursor(binary=binary)
+        cur.execute("SELECT avg(i), sum(b), sum(i), 1 FROM py_types")
+        assert cur.fetchone() == (decimal.Decimal("1.5000000000000000"), 9223372036854775808, 3, 1)
+        assert [d.type_code for d in cur.description] == [1700, 1700, 20, 23], cur.description
+        cur.execute("SELECT CASE WHEN i > 1 THEN i ELSE n END FROM py_types ORDER BY i")
+        assert cur.fetchall() == [(decimal.Decimal("2.75"),), (decimal.Decimal("2"),)]
+        cur.execute("SELECT i FROM py_types UNION ALL SELECT n FROM py_types ORDER BY 1")
+        assert cur.fetchall() == [(decimal.Decimal("-1"),), (1,), (2,), (decimal.Decimal("2.75"),)]
+
+# A prepared statement whose view was replaced by one with other columns
+# fails as in PostgreSQL, rather than send rows the client decodes by the
+# old types.
+with psycopg.connect(dsn, autocommit=True) as c, psycopg.connect(dsn, autocommit=True) as d:
+    c.execute("CREATE TABLE py_st (a int, b text)")
+    c.execute("INSERT INTO py_st VALUES (1, 'x')")
+    c.execute("CREATE MATERIALIZED VIEW py_st_v AS SELECT a, b FROM py_st")
+    for _ in range(2):
+        assert c.execute("SELECT * FROM py_st_v WHERE a = %s", (1,), prepare=True).fetchall() == [(1, "x")]
+    d.execute("DROP MATERIALIZED VIEW py_st_v")
+    d.execute("CREATE MATERIALIZED VIEW py_st_v AS SELECT b AS a, a AS b FROM py_st")
+    try:
+        c.execute("SELECT * FROM py_st_v WHERE a = %s", (1,), prepare=True)
+        raise SystemExit("expected cached plan must not change result type")
+    except psycopg.errors.FeatureNotSupported as e:
+        assert "cached plan must not change result type" in str(e), e
 print("psycopg ok")

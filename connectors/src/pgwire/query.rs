@@ -360,11 +360,14 @@ impl ExtendedQueryHandler for Conn {
             Some(Err(e)) => Err(pgwire_error(e)),
             Some(Ok(QueryResult::Command { tag, .. })) => Ok(command_response(&tag)),
             Some(Ok(QueryResult::Rows { desc, rows })) => {
-                // Encode by the types Describe promised the client, should
-                // execution report others (e.g. int8 where int4 was said).
+                // Encode by the types Describe promised the client. A table
+                // or view dropped and created again since may give other
+                // columns: the client would decode them by the old types
+                // (as PostgreSQL does, refuse).
                 let desc = match &stmt.result {
-                    Some(promised) if promised.arity() == desc.arity() => promised.clone(),
-                    _ => desc,
+                    Some(promised) if same_shape(promised, &desc) => promised.clone(),
+                    Some(_) => return Err(pgwire_error(SqlError::new("0A000", "cached plan must not change result type").with_hint("prepare the statement again (its tables or views were replaced since it was prepared)"))),
+                    None => desc,
                 };
                 let format = &portal.result_column_format;
                 let encoded = data_rows(&desc, &rows, format).map_err(pgwire_error)?;
@@ -373,6 +376,18 @@ impl ExtendedQueryHandler for Conn {
             }
         }
     }
+}
+
+/// Whether rows described by `actual` can be sent as `promised` says:
+/// the same number of columns, each of the same type (integers of any
+/// width, and numerics of any precision, count as one).
+fn same_shape(promised: &RelationDesc, actual: &RelationDesc) -> bool {
+    let kind = |t: ScalarType| match t {
+        t if t.is_integer() => ScalarType::Int64,
+        ScalarType::Numeric { .. } => ScalarType::Numeric { precision: None, scale: None },
+        t => t,
+    };
+    promised.arity() == actual.arity() && promised.types.iter().zip(&actual.types).all(|(p, a)| kind(p.scalar) == kind(a.scalar))
 }
 
 #[cfg(test)]
