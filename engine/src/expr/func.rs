@@ -64,6 +64,8 @@ pub enum BinaryFunc {
     /// `||` on text: NULL if either side is NULL.
     TextConcat,
     Like { negated: bool, case_insensitive: bool },
+    /// `~`, `~*`, `!~`, `!~*`: a POSIX regular expression matches somewhere.
+    RegexMatch { negated: bool, case_insensitive: bool },
     NullIf,
     /// `date_part('field', value)`; result float8 (PostgreSQL 14+ returns
     /// numeric for `extract`, float8 for `date_part`).
@@ -127,6 +129,8 @@ pub enum VariadicFunc {
     MakeInterval,
     /// `jsonb_build_object(key, value, ...)`.
     JsonbBuildObject,
+    /// `regexp_replace(text, pattern, replacement [, flags])`.
+    RegexpReplace,
 }
 
 fn text(d: &Datum) -> &str {
@@ -367,6 +371,7 @@ impl BinaryFunc {
                 let m = if *case_insensitive { like(&text(&a).to_lowercase(), &text(&b).to_lowercase()) } else { like(text(&a), text(&b)) };
                 Datum::Bool(m != *negated)
             }
+            RegexMatch { negated, case_insensitive } => Datum::Bool(super::regex::is_match(text(&a), text(&b), *case_insensitive)? != *negated),
             DatePart { numeric } => return date_part(text(&a), &b, *numeric),
             DateTrunc => return date_trunc(text(&a), b),
             Round | Trunc => return round(a, &b, *self == Trunc),
@@ -539,6 +544,11 @@ impl VariadicFunc {
                 } else {
                     chars[lo..hi].iter().copied().collect()
                 }
+            }
+            RegexpReplace => {
+                let out = super::regex::replace(s, text(&args[1]), text(&args[2]), args.get(3).map(text).unwrap_or(""))?;
+                check_text_len(out.len())?;
+                out.into()
             }
             Replace => {
                 let (from, to) = (text(&args[1]), text(&args[2]));

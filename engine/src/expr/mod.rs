@@ -14,6 +14,7 @@ pub(crate) mod json;
 mod func;
 mod like;
 mod math;
+mod regex;
 mod running;
 mod scalar;
 mod window;

@@ -70,6 +70,8 @@ enum Kind {
     /// `x AT TIME ZONE z`: a timestamptz's wall-clock time, or a
     /// timestamp's instant.
     AtTimeZone,
+    /// `regexp_replace(text, pattern, replacement [, flags])`.
+    RegexpReplace,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -108,7 +110,7 @@ impl PgFunction {
         match self.kind {
             Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => 2,
             Kind::JsonbTypeof => 1,
-            Kind::JsonbBuildObject => usize::MAX,
+            Kind::JsonbBuildObject | Kind::RegexpReplace => usize::MAX,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
@@ -128,6 +130,12 @@ impl ScalarUDFImpl for PgFunction {
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
         if self.kind == Kind::JsonbBuildObject {
             return Ok(args.iter().map(|t| if matches!(t, DataType::Null) { DataType::Utf8 } else { t.clone() }).collect());
+        }
+        if self.kind == Kind::RegexpReplace {
+            if !(3..=4).contains(&args.len()) {
+                return plan_err!("function {}() takes 3 or 4 arguments, {} given", self.name, args.len());
+            }
+            return Ok(vec![DataType::Utf8; args.len()]);
         }
         if args.len() != self.arity() {
             return plan_err!("function {}() takes {} arguments, {} given", self.name, self.arity(), args.len());
@@ -152,7 +160,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::JsonbArrayLength => vec![DataType::Utf8],
             Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => vec![DataType::Utf8, DataType::Utf8],
             Kind::JsonbTypeof => vec![DataType::Utf8],
-            Kind::JsonbBuildObject => args.to_vec(),
+            Kind::JsonbBuildObject | Kind::RegexpReplace => args.to_vec(),
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None) | DataType::Date32) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
@@ -172,7 +180,7 @@ impl ScalarUDFImpl for PgFunction {
                 _ => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             },
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject => DataType::Utf8,
+            Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace => DataType::Utf8,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
             Kind::AtTimeZone => match &args[0] {
@@ -232,6 +240,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("json_build_object", Kind::JsonbBuildObject),
         ("json_typeof", Kind::JsonbTypeof),
         ("json_array_length", Kind::JsonbArrayLength),
+        ("regexp_replace", Kind::RegexpReplace),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }

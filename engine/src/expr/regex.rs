@@ -1,0 +1,133 @@
+//! POSIX regular expressions as PostgreSQL's `~`, `~*`, `!~`, `!~*` and
+//! `regexp_replace` use them, evaluated with the `regex` crate.
+//!
+//! The crate's syntax covers what PostgreSQL's advanced regular expressions
+//! are mostly written with (classes, `[[:alpha:]]`, `\d \w \s`, anchors,
+//! groups, alternation, bounded repetition); a pattern it cannot compile
+//! (back references, lookaround, PostgreSQL's `\m \M \y` word anchors) is
+//! an error with SQLSTATE 2201B, as an invalid pattern is in PostgreSQL.
+//! Matching takes time linear in the text, whatever the pattern.
+//!
+//! Compiled patterns are cached per thread: a view filters every row with
+//! the same pattern.
+
+use super::error::EvalError;
+use regex::{Regex, RegexBuilder};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Patterns kept compiled per thread; past this the cache starts over.
+const CACHED: usize = 256;
+
+/// PostgreSQL's limit on a compiled pattern is its memory; ours is the
+/// crate's size limit, set so a pattern cannot take much of the worker.
+const SIZE_LIMIT: usize = 10 << 20;
+
+thread_local! {
+    static COMPILED: RefCell<HashMap<(String, bool), Regex>> = RefCell::new(HashMap::new());
+}
+
+fn with_regex<T>(pattern: &str, case_insensitive: bool, f: impl FnOnce(&Regex) -> T) -> Result<T, EvalError> {
+    COMPILED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let key = (pattern.to_string(), case_insensitive);
+        if !cache.contains_key(&key) {
+            let re = RegexBuilder::new(pattern)
+                .case_insensitive(case_insensitive)
+                .size_limit(SIZE_LIMIT)
+                .build()
+                .map_err(|e| EvalError::new("2201B", format!("invalid regular expression: {}", first_line(&e.to_string()))))?;
+            if cache.len() >= CACHED {
+                cache.clear();
+            }
+            cache.insert(key.clone(), re);
+        }
+        Ok(f(&cache[&key]))
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().rev().find(|l| l.starts_with("error:")).map(|l| l.trim_start_matches("error:").trim()).unwrap_or_else(|| s.lines().next().unwrap_or(s))
+}
+
+/// `text ~ pattern` (`~*` when case-insensitive): whether the pattern
+/// matches anywhere in the text.
+pub fn is_match(text: &str, pattern: &str, case_insensitive: bool) -> Result<bool, EvalError> {
+    with_regex(pattern, case_insensitive, |re| re.is_match(text))
+}
+
+/// `regexp_replace(text, pattern, replacement [, flags])`: the first match
+/// replaced, or every match with flag `g`; flag `i` ignores case. In the
+/// replacement `\1`..`\9` stand for the groups and `\&` for the match.
+pub fn replace(text: &str, pattern: &str, replacement: &str, flags: &str) -> Result<String, EvalError> {
+    let mut global = false;
+    let mut case_insensitive = false;
+    for f in flags.chars() {
+        match f {
+            'g' => global = true,
+            'i' => case_insensitive = true,
+            'c' => case_insensitive = false,
+            other => return Err(EvalError::new("22023", format!("invalid regular expression option: \"{}\"", other))),
+        }
+    }
+    let replacement = crate_replacement(replacement);
+    with_regex(pattern, case_insensitive, |re| {
+        let limit = if global { 0 } else { 1 };
+        re.replacen(text, limit, replacement.as_str()).into_owned()
+    })
+}
+
+/// PostgreSQL's replacement syntax in the crate's: `\N` is `${N}`, `\&` is
+/// `${0}`, `\\` a backslash, and `$` is literal.
+fn crate_replacement(r: &str) -> String {
+    let mut out = String::with_capacity(r.len());
+    let mut chars = r.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match chars.peek().copied() {
+                Some(d @ '1'..='9') => {
+                    chars.next();
+                    out.push_str(&format!("${{{}}}", d));
+                }
+                Some('&') => {
+                    chars.next();
+                    out.push_str("${0}");
+                }
+                Some('\\') => {
+                    chars.next();
+                    out.push('\\');
+                }
+                _ => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_like_postgres() {
+        assert!(is_match("order-42", r"^order-\d+$", false).unwrap());
+        assert!(!is_match("Order-42", "^order", false).unwrap());
+        assert!(is_match("Order-42", "^order", true).unwrap());
+        assert!(is_match("abc", "[[:alpha:]]+", false).unwrap());
+        assert_eq!(is_match("a", "(a", false).unwrap_err().code, "2201B");
+        // Linear time: no catastrophic backtracking.
+        assert!(!is_match(&"a".repeat(10_000), "(a*)*b", false).unwrap());
+    }
+
+    #[test]
+    fn replaces_first_or_all_with_groups() {
+        assert_eq!(replace("foobarbaz", "b..", "X", "").unwrap(), "fooXbaz");
+        assert_eq!(replace("foobarbaz", "b..", "X", "g").unwrap(), "fooXX");
+        assert_eq!(replace("foobarbaz", "b(..)", r"X\1Y", "g").unwrap(), "fooXarYXazY");
+        assert_eq!(replace("abc", "B", r"[\&]", "i").unwrap(), "a[b]c");
+        assert_eq!(replace("a.b", r"\.", "$1", "").unwrap(), "a$1b");
+        assert_eq!(replace("x", "x", "y", "q").unwrap_err().code, "22023");
+    }
+}
