@@ -5,7 +5,7 @@
 //! `sum`), or `?column?`. psql users and client code read these names, so
 //! the top-level SELECT list is renamed from the SQL text.
 
-use sqlparser::ast::{Expr, Ident, Query, SelectItem, SetExpr};
+use sqlparser::ast::{DataType, Expr, Ident, Query, SelectItem, SetExpr};
 
 /// An identifier as PostgreSQL folds it: unquoted to lower case, quoted
 /// kept as written (`"Mixed"` stays `Mixed`).
@@ -32,10 +32,14 @@ fn expr_name(e: &Expr) -> String {
         Expr::Identifier(i) => ident_name(i),
         Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
         Expr::Function(f) => f.name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default(),
-        Expr::Cast { expr, .. } => match expr.as_ref() {
-            Expr::Value(_) => "?column?".into(),
-            inner => expr_name(inner),
+        // A cast is named after what it casts when that has a name of its
+        // own (`a::text` is `a`), else after the type (`(j->'n')::numeric`
+        // is `numeric`, `'5'::int` is `int4`).
+        Expr::Cast { expr, data_type, .. } => match expr_name(expr) {
+            name if name == "?column?" => type_column_name(data_type),
+            name => name,
         },
+        Expr::TypedString(t) => type_column_name(&t.data_type),
         Expr::Nested(inner) => expr_name(inner),
         Expr::Case { .. } => "case".into(),
         Expr::Exists { .. } => "exists".into(),
@@ -53,8 +57,28 @@ fn expr_name(e: &Expr) -> String {
         Expr::Position { .. } => "position".into(),
         Expr::Ceil { .. } => "ceil".into(),
         Expr::Floor { .. } => "floor".into(),
-        Expr::TypedString(_) => "?column?".into(),
         _ => "?column?".into(),
+    }
+}
+
+/// PostgreSQL's internal name of a type, which names a column that is a
+/// cast of an unnamed expression.
+fn type_column_name(t: &DataType) -> String {
+    use DataType as T;
+    match t {
+        T::Int(_) | T::Integer(_) | T::Int4(_) => "int4".into(),
+        T::BigInt(_) | T::Int8(_) => "int8".into(),
+        T::SmallInt(_) | T::Int2(_) => "int2".into(),
+        T::Real | T::Float4 => "float4".into(),
+        T::Double(_) | T::DoublePrecision | T::Float8 | T::Float(_) => "float8".into(),
+        T::Numeric(_) | T::Decimal(_) | T::Dec(_) => "numeric".into(),
+        T::Boolean | T::Bool => "bool".into(),
+        T::Varchar(_) | T::CharacterVarying(_) => "varchar".into(),
+        T::Char(_) | T::Character(_) => "bpchar".into(),
+        T::Timestamp(_, sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz) => "timestamptz".into(),
+        T::Timestamp(..) => "timestamp".into(),
+        T::Interval { .. } => "interval".into(),
+        other => other.to_string().to_lowercase(),
     }
 }
 

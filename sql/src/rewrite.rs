@@ -28,7 +28,7 @@
 
 use rust_decimal::Decimal;
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
+    BinaryOperator, CastKind, DataType, Expr, FunctionArg, LimitClause, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
 };
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -63,12 +63,30 @@ impl VisitorMut for Rewriter {
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
         alias_colliding_items(&mut q.body);
+        fetch_as_limit(q);
         ControlFlow::Continue(())
     }
     fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
         name_function_column(t);
         ControlFlow::Continue(())
     }
+}
+
+/// `FETCH FIRST n ROWS ONLY` (the standard's LIMIT, which PostgreSQL
+/// takes) is `LIMIT n`; `OFFSET .. FETCH ..` keeps its offset. WITH TIES and
+/// PERCENT stay, for DataFusion to refuse.
+fn fetch_as_limit(q: &mut Query) {
+    let Some(fetch) = &q.fetch else { return };
+    if fetch.with_ties || fetch.percent {
+        return;
+    }
+    let n = fetch.quantity.clone().unwrap_or_else(|| Expr::value(Value::Number("1".into(), false)));
+    match &mut q.limit_clause {
+        None => q.limit_clause = Some(LimitClause::LimitOffset { limit: Some(n), offset: None, limit_by: vec![] }),
+        Some(LimitClause::LimitOffset { limit: limit @ None, .. }) => *limit = Some(n),
+        Some(_) => return, // LIMIT and FETCH both: left for DataFusion to refuse
+    }
+    q.fetch = None;
 }
 
 /// The table functions that return one column (see

@@ -113,7 +113,10 @@ pub fn scalar_type_of_arrow(dt: &DataType) -> Result<ScalarType, SqlError> {
 
 /// The engine column type of a DataFusion field (honouring jsonb metadata).
 pub fn column_type_of_field(f: &Field) -> Result<ColumnType, SqlError> {
-    let scalar = if f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("jsonb") { ScalarType::Jsonb } else { scalar_type_of_arrow(f.data_type())? };
+    // A cast of jsonb to another type keeps the mark (DataFusion carries a
+    // field's metadata through casts): only text can be jsonb.
+    let jsonb = f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("jsonb") && f.data_type() == &DataType::Utf8;
+    let scalar = if jsonb { ScalarType::Jsonb } else { scalar_type_of_arrow(f.data_type())? };
     Ok(ColumnType { scalar, nullable: f.is_nullable() })
 }
 

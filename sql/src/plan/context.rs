@@ -61,6 +61,12 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
     for (name, f) in super::pg_functions::pg_functions() {
         scalars.insert(name.to_string(), f);
     }
+    // now() and current_timestamp are timestamptz (DataFusion's default
+    // now() has no zone: clients would read a timestamp without one).
+    let now = Arc::new(ScalarUDF::new_from_impl(datafusion_functions::datetime::now::NowFunc::new_with_config(&config_options())));
+    for name in ["now", "current_timestamp"] {
+        scalars.insert(name.to_string(), now.clone());
+    }
     // PostgreSQL's `sign` is DataFusion's `signum`.
     if let Some(f) = scalars.get("signum").cloned() {
         scalars.insert("sign".to_string(), f);

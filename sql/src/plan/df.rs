@@ -142,8 +142,12 @@ pub fn translate(e: DataFusionError) -> SqlError {
     }
     // A function of ours that refused its argument types says so in words
     // of its own, wrapped in DataFusion's.
-    if let Some((_, rest)) = msg.split_once("user-defined coercion failed with: Error during planning: ") {
+    if let Some((_, rest)) = msg.split_once("user-defined coercion failed with: ") {
         let words = rest.split(". No function matches").next().unwrap_or(rest);
+        if let Some(words) = words.strip_prefix("This feature is not implemented: ") {
+            return SqlError::new(codes::FEATURE_NOT_SUPPORTED, words);
+        }
+        let words = words.trim_start_matches("Error during planning: ");
         return SqlError::new(codes::UNDEFINED_FUNCTION, words).with_hint("No function matches the given name and argument types. You might need to add explicit type casts.");
     }
     // DataFusion suggests a function of its own ('Did you mean arrow_typeof?').

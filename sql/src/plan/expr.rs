@@ -374,6 +374,7 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "substr" | "substring" => variadic(VariadicFunc::Substr, args),
         "replace" => variadic(VariadicFunc::Replace, args),
         "regexp_replace" => variadic(VariadicFunc::RegexpReplace, args),
+        "to_timestamp" => unary(UnaryFunc::ToTimestamp, args),
         "lpad" => variadic(VariadicFunc::Lpad, args),
         "rpad" => variadic(VariadicFunc::Rpad, args),
         "btrim" | "trim" => variadic(VariadicFunc::Btrim, args),

@@ -18,7 +18,7 @@
 
 use crate::types::{TYPE_METADATA_KEY, UNCONSTRAINED_NUMERIC};
 use arrow_schema::{DataType, Field, FieldRef, IntervalUnit, TimeUnit};
-use datafusion_common::{internal_err, plan_err, DFSchema, Result};
+use datafusion_common::{internal_err, not_impl_err, plan_err, DFSchema, Result};
 use datafusion_expr::expr::ScalarFunction;
 use datafusion_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, TypePlanner};
 use datafusion_expr::{Cast, ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
@@ -72,6 +72,8 @@ enum Kind {
     AtTimeZone,
     /// `regexp_replace(text, pattern, replacement [, flags])`.
     RegexpReplace,
+    /// `to_timestamp(seconds since 1970)`.
+    ToTimestamp,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -109,7 +111,7 @@ impl PgFunction {
     fn arity(&self) -> usize {
         match self.kind {
             Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => 2,
-            Kind::JsonbTypeof => 1,
+            Kind::JsonbTypeof | Kind::ToTimestamp => 1,
             Kind::JsonbBuildObject | Kind::RegexpReplace => usize::MAX,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
@@ -137,6 +139,9 @@ impl ScalarUDFImpl for PgFunction {
             }
             return Ok(vec![DataType::Utf8; args.len()]);
         }
+        if self.kind == Kind::ToTimestamp && args.len() == 2 {
+            return not_impl_err!("to_timestamp(text, format): cast the text instead, e.g. '2024-05-01 10:00'::timestamptz");
+        }
         if args.len() != self.arity() {
             return plan_err!("function {}() takes {} arguments, {} given", self.name, self.arity(), args.len());
         }
@@ -160,6 +165,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::JsonbArrayLength => vec![DataType::Utf8],
             Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => vec![DataType::Utf8, DataType::Utf8],
             Kind::JsonbTypeof => vec![DataType::Utf8],
+            Kind::ToTimestamp => vec![DataType::Float64],
             Kind::JsonbBuildObject | Kind::RegexpReplace => args.to_vec(),
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None) | DataType::Date32) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
@@ -180,6 +186,7 @@ impl ScalarUDFImpl for PgFunction {
                 _ => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             },
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Kind::ToTimestamp => timestamptz(),
             Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace => DataType::Utf8,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
@@ -241,6 +248,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("json_typeof", Kind::JsonbTypeof),
         ("json_array_length", Kind::JsonbArrayLength),
         ("regexp_replace", Kind::RegexpReplace),
+        ("to_timestamp", Kind::ToTimestamp),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
