@@ -40,7 +40,8 @@ pub enum StatementPlan {
     /// `depends_on`: the relations the query names (a view over a plain
     /// view depends on that view, not on what the view reads).
     CreateView { name: String, desc: RelationDesc, plan: Plan, logical: LogicalPlan, depends_on: Vec<GlobalId>, materialized: bool, if_not_exists: bool, or_replace: bool },
-    CreateIndex { name: String, on: GlobalId, columns: Vec<usize>, if_not_exists: bool },
+    /// `notices`: what the index accepts but does not do (UNIQUE).
+    CreateIndex { name: String, on: GlobalId, columns: Vec<usize>, if_not_exists: bool, notices: Vec<SqlError> },
     Drop { kind: ObjectType, names: Vec<String>, if_exists: bool, cascade: bool },
     /// Rows to insert into a table (in its column order).
     Insert { table: GlobalId, rows: Plan },
@@ -139,6 +140,9 @@ impl Planner<'_> {
                     if cols.iter().any(|(n, _)| *n == name) {
                         return Err(SqlError::new(codes::DUPLICATE_COLUMN, format!("column \"{}\" specified more than once", name)));
                     }
+                    if c.options.iter().any(|o| matches!(o.option, ColumnOption::Generated { .. } | ColumnOption::Identity(_))) {
+                        return Err(SqlError::unsupported(format!("an identity or generated column (\"{}\")", name)).with_hint("eddy has no sequences or generated columns: give the column's values in each INSERT (an event's own id, say), or compute it in a view"));
+                    }
                     let nullable = !c.options.iter().any(|o| matches!(o.option, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
                     // A DEFAULT must plan now (INSERT takes it later).
                     for o in &c.options {
@@ -149,7 +153,10 @@ impl Planner<'_> {
                     cols.push((name, ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable }));
                 }
                 let constrained = !ct.constraints.is_empty() || ct.columns.iter().flat_map(|c| &c.options).any(|o| matches!(o.option, ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_) | ColumnOption::ForeignKey(_) | ColumnOption::Check(_)));
-                let notices = if constrained { vec![SqlError::notice("PRIMARY KEY, UNIQUE, FOREIGN KEY and CHECK constraints are not enforced: eddy accepts them and keeps only NOT NULL (a primary key's columns are NOT NULL)")] } else { vec![] };
+                let mut notices = if constrained { vec![SqlError::notice("PRIMARY KEY, UNIQUE, FOREIGN KEY and CHECK constraints are not enforced: eddy accepts them and keeps only NOT NULL (a primary key's columns are NOT NULL)")] } else { vec![] };
+                if ct.temporary {
+                    notices.push(SqlError::notice("eddy has no temporary tables: this is a regular table, visible to every session until dropped"));
+                }
                 StatementPlan::CreateTable { name: object_name(&ct.name), desc: RelationDesc::new(cols), if_not_exists: ct.if_not_exists, notices }
             }
             Statement::CreateView(cv) if cv.materialized && crate::setops::needs_rewrite(&cv.query) => {
@@ -193,7 +200,8 @@ impl Planner<'_> {
                     columns.push(pos);
                 }
                 let name = ci.name.as_ref().map(object_name).unwrap_or_else(|| format!("{}_{}_idx", table, columns.iter().map(|c| on.desc.names[*c].clone()).collect::<Vec<_>>().join("_")));
-                StatementPlan::CreateIndex { name, on: on.id, columns, if_not_exists: ci.if_not_exists }
+                let notices = if ci.unique { vec![SqlError::notice("UNIQUE is not enforced: eddy records the index's key and accepts duplicate rows")] } else { vec![] };
+                StatementPlan::CreateIndex { name, on: on.id, columns, if_not_exists: ci.if_not_exists, notices }
             }
             Statement::Drop { object_type, if_exists, names, cascade, .. } => StatementPlan::Drop { kind: object_type, names: names.iter().map(object_name).collect(), if_exists, cascade },
             Statement::Query(ref q) if crate::setops::needs_rewrite(q) => {

@@ -49,6 +49,9 @@ pub fn scalar_type_of_sql(ty: &SqlType) -> Result<ScalarType, SqlError> {
             "int8" => ScalarType::Int64,
             "float8" => ScalarType::Float64,
             "float4" => ScalarType::Float32,
+            serial @ ("serial" | "bigserial" | "smallserial" | "serial4" | "serial8" | "serial2") => {
+                return Err(SqlError::new(crate::codes::UNDEFINED_OBJECT, format!("type \"{}\" does not exist", serial)).with_hint("eddy has no sequences: declare the column integer (or bigint) and give its values in each INSERT"))
+            }
             other => return Err(SqlError::new(crate::codes::UNDEFINED_OBJECT, format!("type \"{}\" does not exist", other))),
         },
         other => return Err(SqlError::unsupported(format!("type {}", other))),

@@ -80,7 +80,7 @@ impl State {
                 self.catalog.insert(CatalogItem { id, name, kind, desc, create_sql: sql.to_string(), plan: Some(plan), depends_on });
                 created(tag, vec![])
             }
-            StatementPlan::CreateIndex { name, on, columns, if_not_exists } => {
+            StatementPlan::CreateIndex { name, on, columns, if_not_exists, notices } => {
                 if let Some(n) = self.check_free(&name, if_not_exists)? {
                     return created("CREATE INDEX", vec![n]);
                 }
@@ -89,7 +89,7 @@ impl State {
                 // Every collection is already arranged by its whole row; an
                 // index records the user's key for lookups and \d.
                 self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Index { on, columns }, desc, create_sql: sql.to_string(), plan: None, depends_on: vec![on] });
-                created("CREATE INDEX", vec![])
+                created("CREATE INDEX", notices)
             }
             StatementPlan::Drop { kind, names, if_exists, cascade } => self.drop(kind, names, if_exists, cascade),
             _ => unreachable!("not DDL"),

@@ -94,7 +94,8 @@ impl ExprLowerer<'_> {
             Expr::Placeholder(p) => return Err(SqlError::new(crate::codes::SYNTAX_ERROR, format!("no value was bound for parameter {}", p.id))),
             Expr::ScalarSubquery(_) => return Err(unsupported("a scalar subquery in this position")),
             Expr::Exists(_) | Expr::InSubquery(_) | Expr::SetComparison(_) => return Err(unsupported("this subquery form (it could not be decorrelated)")),
-            Expr::AggregateFunction(_) | Expr::WindowFunction(_) => return Err(SqlError::internal("aggregate in scalar position")),
+            Expr::WindowFunction(_) => return Err(SqlError::new("42P20", "window functions are not allowed here").with_hint("window functions belong in the select list or ORDER BY: compute it in a subquery and filter on its result outside")),
+            Expr::AggregateFunction(_) => return Err(SqlError::new(crate::codes::GROUPING_ERROR, "aggregate functions are not allowed here").with_hint("aggregates belong in the select list, HAVING or ORDER BY")),
             other => return Err(unsupported(format!("expression {}", other))),
         })
     }

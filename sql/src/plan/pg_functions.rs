@@ -314,6 +314,21 @@ impl ExprPlanner for PgExprPlanner {
             BinaryOperator::Plus | BinaryOperator::Minus if lt == DataType::Date32 && interval(&rt) => {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left: cast(left, DataType::Timestamp(TimeUnit::Microsecond, None)), right }));
             }
+            // timestamptz and timestamp meet as timestamptz (the session is
+            // UTC), as PostgreSQL converts timestamp implicitly.
+            BinaryOperator::Minus | BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq
+                if matches!((&lt, &rt), (DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, None)) | (DataType::Timestamp(_, None), DataType::Timestamp(_, Some(_)))) =>
+            {
+                let (left, right) = if matches!(lt, DataType::Timestamp(_, None)) { (cast(left, timestamptz()), right) } else { (left, cast(right, timestamptz())) };
+                return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }));
+            }
+            // A quoted literal beside a timestamp takes PostgreSQL's reading:
+            // `ts - '...'` is a timestamp (of the same type), `ts + '...'` an
+            // interval.
+            BinaryOperator::Minus | BinaryOperator::Plus if matches!(lt, DataType::Timestamp(..)) && rt == DataType::Utf8 && is_literal(&right) => {
+                let to = if op == BinaryOperator::Minus { lt.clone() } else { INTERVAL };
+                return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, to) }));
+            }
             // date - date is a number of days, an integer in PostgreSQL.
             BinaryOperator::Minus if lt == DataType::Date32 && rt == DataType::Date32 => cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), DataType::Int32),
             BinaryOperator::Plus if interval(&lt) && rt == DataType::Date32 => {
