@@ -40,6 +40,7 @@ pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, Sql
     super::prepare::check_types(&plan)?;
     let plan = super::prepare::mark_explicit_casts(plan)?;
     let plan = super::pg_types::postgres_types(plan)?;
+    let plan = super::using_join::merge_using_keys(plan)?;
     super::subquery::rewrite_subqueries(plan).map_err(translate)
 }
 

@@ -10,3 +10,4 @@ pub mod table_functions;
 pub mod pg_functions;
 pub mod pg_aggregates;
 pub mod pg_types;
+pub mod using_join;
