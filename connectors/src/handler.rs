@@ -17,6 +17,9 @@ pub enum QueryResult {
     /// Any other statement: the command tag, e.g. `INSERT 0 3`,
     /// `CREATE TABLE`; `notices` are sent before the completion.
     Command { tag: String, notices: Vec<SqlError> },
+    /// `COPY ... TO STDOUT`: the rows as COPY lines, sent as CopyData.
+    /// `rows`: how many rows the lines hold (a header line is not one).
+    CopyOut { columns: usize, rows: usize, lines: Vec<String> },
 }
 
 /// What a statement takes and returns, for the extended protocol's

@@ -5,6 +5,7 @@
 //! produces a plan; it never touches the engine or the network.
 
 pub mod connector;
+pub mod copy;
 pub mod error;
 
 pub use error::{codes, Severity, SqlError};

@@ -50,6 +50,8 @@ pub enum StatementPlan {
     /// Rows whose first half is the old row and second half the new one.
     Update { table: GlobalId, rows: Plan },
     Select { plan: Plan, desc: RelationDesc, finishing: Finishing },
+    /// `COPY ... TO STDOUT`: a query's rows in COPY's text or CSV format.
+    CopyTo { plan: Plan, desc: RelationDesc, finishing: Finishing, format: crate::copy::CopyFormat },
     Explain { text: String },
     /// A statement answered from the catalog alone (SHOW ...).
     Show { desc: RelationDesc, rows: Vec<Vec<Datum>> },
@@ -202,6 +204,13 @@ impl Planner<'_> {
                 let name = ci.name.as_ref().map(object_name).unwrap_or_else(|| format!("{}_{}_idx", table, columns.iter().map(|c| on.desc.names[*c].clone()).collect::<Vec<_>>().join("_")));
                 let notices = if ci.unique { vec![SqlError::notice("UNIQUE is not enforced: eddy records the index's key and accepts duplicate rows")] } else { vec![] };
                 StatementPlan::CreateIndex { name, on: on.id, columns, if_not_exists: ci.if_not_exists, notices }
+            }
+            Statement::Copy { .. } => {
+                let (query, format) = crate::copy::plan_copy(stmt)?;
+                match self.plan(query, params)? {
+                    StatementPlan::Select { plan, desc, finishing } => StatementPlan::CopyTo { plan, desc, finishing, format },
+                    _ => return Err(SqlError::internal("COPY's query did not plan as a query")),
+                }
             }
             Statement::Drop { object_type, if_exists, names, cascade, .. } => StatementPlan::Drop { kind: object_type, names: names.iter().map(object_name).collect(), if_exists, cascade },
             Statement::Query(ref q) if crate::setops::needs_rewrite(q) => {

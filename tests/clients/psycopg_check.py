@@ -130,4 +130,24 @@ with psycopg.connect(dsn, autocommit=True) as c, psycopg.connect(dsn, autocommit
         raise SystemExit("expected cached plan must not change result type")
     except psycopg.errors.FeatureNotSupported as e:
         assert "cached plan must not change result type" in str(e), e
+
+# COPY ... TO STDOUT exports a view or a query (psql's \copy runs the same),
+# in text and CSV; COPY FROM is refused with a hint.
+with psycopg.connect(dsn, autocommit=True) as c:
+    c.execute("CREATE TABLE py_copy (id int, note text, amt numeric)")
+    c.execute("INSERT INTO py_copy VALUES (1, 'a,b \"q\"', 1.50), (2, E'tab\\there', NULL), (3, '', 3)")
+    c.execute("CREATE MATERIALIZED VIEW py_copy_v AS SELECT count(*) AS n, sum(amt) AS s FROM py_copy")
+    with c.cursor().copy("COPY (SELECT id, note, amt FROM py_copy ORDER BY id) TO STDOUT") as cp:
+        assert list(cp.rows()) == [("1", 'a,b "q"', "1.50"), ("2", "tab\there", None), ("3", "", "3")]
+    out = bytearray()
+    with c.cursor().copy("COPY py_copy_v TO STDOUT WITH (FORMAT csv, HEADER)") as cp:
+        for block in cp:
+            out += block
+    assert out.decode() == "n,s\n3,4.50\n", out
+    try:
+        with c.cursor().copy("COPY py_copy FROM STDIN") as cp:
+            cp.write_row((4, "x", 1))
+        raise SystemExit("expected COPY FROM to be refused")
+    except psycopg.errors.FeatureNotSupported:
+        pass
 print("psycopg ok")

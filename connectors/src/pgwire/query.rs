@@ -26,6 +26,7 @@ use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type, DEFAULT_NAME};
 use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
@@ -182,6 +183,16 @@ impl Conn {
                         }
                         Err(e) => Some(e),
                     }
+                }
+                Ok(QueryResult::CopyOut { columns, rows, lines }) => {
+                    let formats = vec![0; columns];
+                    client.feed(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(0, columns as i16, formats))).await?;
+                    for line in &lines {
+                        client.feed(PgWireBackendMessage::CopyData(CopyData::new(Bytes::copy_from_slice(line.as_bytes())))).await?;
+                    }
+                    client.feed(PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
+                    client.feed(PgWireBackendMessage::CommandComplete(Tag::new("COPY").with_rows(rows).into())).await?;
+                    None
                 }
                 Ok(QueryResult::Command { tag, notices }) => {
                     for n in &notices {
@@ -359,6 +370,7 @@ impl ExtendedQueryHandler for Conn {
             // An Err (not Response::Error) makes pgwire skip to Sync.
             Some(Err(e)) => Err(pgwire_error(e)),
             Some(Ok(QueryResult::Command { tag, .. })) => Ok(command_response(&tag)),
+            Some(Ok(QueryResult::CopyOut { .. })) => Err(pgwire_error(SqlError::new("0A000", "COPY over the extended query protocol is not supported").with_hint("send COPY as a simple query (psql's \\copy and drivers' copy functions do)"))),
             Some(Ok(QueryResult::Rows { desc, rows })) => {
                 // Encode by the types Describe promised the client. A table
                 // or view dropped and created again since may give other
