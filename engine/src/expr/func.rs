@@ -66,6 +66,8 @@ pub enum BinaryFunc {
     /// `||` on text: NULL if either side is NULL.
     TextConcat,
     Like { negated: bool, case_insensitive: bool },
+    /// `to_char(timestamp, template)`.
+    ToChar,
     /// `~`, `~*`, `!~`, `!~*`: a POSIX regular expression matches somewhere.
     RegexMatch { negated: bool, case_insensitive: bool },
     NullIf,
@@ -403,6 +405,14 @@ impl BinaryFunc {
             Like { negated, case_insensitive } => {
                 let m = if *case_insensitive { like(&text(&a).to_lowercase(), &text(&b).to_lowercase()) } else { like(text(&a), text(&b)) };
                 Datum::Bool(m != *negated)
+            }
+            ToChar => {
+                let micros = match a {
+                    Datum::Timestamp(t) | Datum::TimestampTz(t) => t,
+                    Datum::Date(d) => d as i64 * Interval::MICROS_PER_DAY,
+                    other => return Err(EvalError::new("42883", format!("function to_char({:?}, text) does not exist", other))),
+                };
+                Datum::Text(super::to_char::to_char(micros, text(&b)).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?.into())
             }
             RegexMatch { negated, case_insensitive } => Datum::Bool(super::regex::is_match(text(&a), text(&b), *case_insensitive)? != *negated),
             DatePart { numeric } => return date_part(text(&a), &b, *numeric),

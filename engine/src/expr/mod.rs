@@ -15,6 +15,7 @@ mod func;
 mod like;
 mod math;
 mod regex;
+mod to_char;
 mod running;
 mod scalar;
 mod window;

@@ -376,6 +376,7 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "replace" => variadic(VariadicFunc::Replace, args),
         "regexp_replace" => variadic(VariadicFunc::RegexpReplace, args),
         "to_timestamp" => unary(UnaryFunc::ToTimestamp, args),
+        "to_char" => binary(BinaryFunc::ToChar, args),
         "lpad" => variadic(VariadicFunc::Lpad, args),
         "rpad" => variadic(VariadicFunc::Rpad, args),
         "btrim" | "trim" => variadic(VariadicFunc::Btrim, args),

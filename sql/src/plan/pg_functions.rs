@@ -74,6 +74,8 @@ enum Kind {
     RegexpReplace,
     /// `to_timestamp(seconds since 1970)`.
     ToTimestamp,
+    /// `to_char(timestamp, template)`.
+    ToChar,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -110,7 +112,7 @@ impl PgFunction {
 
     fn arity(&self) -> usize {
         match self.kind {
-            Kind::Mod | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => 2,
+            Kind::Mod | Kind::ToChar | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => 2,
             Kind::JsonbTypeof | Kind::ToTimestamp => 1,
             Kind::JsonbBuildObject | Kind::RegexpReplace => usize::MAX,
             Kind::JsonbArrayLength => 1,
@@ -166,6 +168,11 @@ impl ScalarUDFImpl for PgFunction {
             Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => vec![DataType::Utf8, DataType::Utf8],
             Kind::JsonbTypeof => vec![DataType::Utf8],
             Kind::ToTimestamp => vec![DataType::Float64],
+            Kind::ToChar => match &args[0] {
+                t @ DataType::Timestamp(..) => vec![t.clone(), DataType::Utf8],
+                DataType::Date32 | DataType::Utf8 | DataType::Null => vec![DataType::Timestamp(TimeUnit::Microsecond, None), DataType::Utf8],
+                _ => return not_impl_err!("to_char of numbers and intervals: format them with round(), casts and ||"),
+            },
             Kind::JsonbBuildObject | Kind::RegexpReplace => args.to_vec(),
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None) | DataType::Date32) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
@@ -187,7 +194,7 @@ impl ScalarUDFImpl for PgFunction {
             },
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::ToTimestamp => timestamptz(),
-            Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace => DataType::Utf8,
+            Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::ToChar => DataType::Utf8,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
             Kind::AtTimeZone => match &args[0] {
@@ -249,6 +256,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("json_array_length", Kind::JsonbArrayLength),
         ("regexp_replace", Kind::RegexpReplace),
         ("to_timestamp", Kind::ToTimestamp),
+        ("to_char", Kind::ToChar),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
