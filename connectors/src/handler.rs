@@ -20,6 +20,9 @@ pub enum QueryResult {
     /// `COPY ... TO STDOUT`: the rows as COPY lines, sent as CopyData.
     /// `rows`: how many rows the lines hold (a header line is not one).
     CopyOut { columns: usize, rows: usize, lines: Vec<String> },
+    /// `COPY ... FROM STDIN`: the client sends rows of `columns` fields
+    /// next; the wire layer inserts them (see `eddy_sql::copy`).
+    CopyIn { columns: usize, copy: eddy_sql::copy::CopyIn },
 }
 
 /// What a statement takes and returns, for the extended protocol's

@@ -1,10 +1,14 @@
-//! `COPY { table [(columns)] | (query) } TO STDOUT [WITH (options)]`: the
-//! rows of a query, sent in PostgreSQL's COPY text or CSV format. This is
-//! what psql's `\copy ... to 'file'` and drivers' copy-out run, to export a
-//! view or a table.
+//! COPY in PostgreSQL's text and CSV formats:
+//! - `COPY { table [(columns)] | (query) } TO STDOUT [WITH (options)]`: the
+//!   rows of a query, as psql's `\copy ... to 'file'` and drivers'
+//!   copy-out run it to export a view or a table;
+//! - `COPY table [(columns)] FROM STDIN [WITH (options)]`: rows for a table,
+//!   as psql's `\copy t from 'file'` sends them. The lines are decoded
+//!   here and inserted by INSERT statements (one implicit transaction), so
+//!   they get an INSERT's conversions and checks.
 //!
-//! What it does not do: COPY FROM (load rows with INSERT instead), COPY to
-//! or from a file on the server, and the binary format.
+//! What it does not do: COPY to or from a file on the server, and the
+//! binary format.
 
 use crate::{codes, SqlError};
 use eddy_engine::repr::{format_datum, RelationDesc};
@@ -37,16 +41,33 @@ fn unsupported(what: &str) -> SqlError {
     SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("{} is not supported", what))
 }
 
-/// The query a COPY TO STDOUT reads, and its format.
-pub fn plan_copy(stmt: Statement) -> Result<(Statement, CopyFormat), SqlError> {
+/// A COPY FROM STDIN: where the rows go and how they are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyIn {
+    /// The table, as written in the statement.
+    pub table: String,
+    /// The columns named, as written (none: every column in order).
+    pub columns: Vec<String>,
+    pub format: CopyFormat,
+}
+
+/// What a COPY statement does.
+pub enum CopyPlan {
+    /// Send the rows of this query.
+    To(Statement, CopyFormat),
+    /// Receive rows for a table.
+    From(CopyIn),
+}
+
+/// The plan of a COPY statement.
+pub fn plan_copy(stmt: Statement) -> Result<CopyPlan, SqlError> {
     let Statement::Copy { source, to, target, options, legacy_options, .. } = stmt else {
         return Err(SqlError::internal("not a COPY statement"));
     };
-    if !to {
-        return Err(unsupported("COPY FROM").with_hint("load rows with INSERT (several rows per statement: INSERT INTO t VALUES (...), (...)), or through a Kafka source"));
-    }
-    if !matches!(target, CopyTarget::Stdout) {
-        return Err(unsupported("COPY to a file on the server").with_hint("COPY ... TO STDOUT, or psql's \\copy ... to 'file', writes on the client"));
+    match (&target, to) {
+        (CopyTarget::Stdout, true) | (CopyTarget::Stdin, false) => {}
+        (_, true) => return Err(unsupported("COPY to a file on the server").with_hint("COPY ... TO STDOUT, or psql's \\copy ... to 'file', writes on the client")),
+        (_, false) => return Err(unsupported("COPY from a file on the server").with_hint("COPY ... FROM STDIN, or psql's \\copy ... from 'file', reads on the client")),
     }
     if !legacy_options.is_empty() {
         return Err(unsupported("this COPY option syntax").with_hint("write the options as WITH (FORMAT csv, HEADER)"));
@@ -74,11 +95,169 @@ pub fn plan_copy(stmt: Statement) -> Result<(Statement, CopyFormat), SqlError> {
             other => return Err(unsupported(&format!("COPY option {}", other))),
         }
     }
+    if !to {
+        return match source {
+            CopySource::Table { table_name, columns } => Ok(CopyPlan::From(CopyIn { table: table_name.to_string(), columns: columns.iter().map(|c| c.to_string()).collect(), format })),
+            CopySource::Query(_) => Err(SqlError::new(codes::SYNTAX_ERROR, "COPY FROM takes a table, not a query")),
+        };
+    }
     let query: Box<Query> = match source {
         CopySource::Query(q) => q,
         CopySource::Table { table_name, columns } => Box::new(select_from(table_name, columns)),
     };
-    Ok((Statement::Query(query), format))
+    Ok(CopyPlan::To(Statement::Query(query), format))
+}
+
+/// The rows COPY FROM received (`columns` fields each), as INSERT
+/// statements of at most `chunk` rows each (all of them run as one implicit transaction); the second
+/// value is the number of rows. A field is a quoted literal or NULL.
+pub fn insert_statements(copy: &CopyIn, data: &str, columns: usize, chunk: usize) -> Result<(Vec<String>, usize), SqlError> {
+    let mut rows = if copy.format.csv { decode_csv(data, &copy.format)? } else { decode_text(data, &copy.format)? };
+    if copy.format.header && !rows.is_empty() {
+        rows.remove(0);
+    }
+    let first_line = if copy.format.header { 2 } else { 1 };
+    for (i, row) in rows.iter().enumerate() {
+        if row.len() > columns {
+            return Err(bad_copy(i + first_line, "extra data after last expected column"));
+        }
+        if row.len() < columns {
+            return Err(bad_copy(i + first_line, format!("missing data for column {}", row.len() + 1)));
+        }
+    }
+    let columns = if copy.columns.is_empty() { String::new() } else { format!(" ({})", copy.columns.join(", ")) };
+    let literal = |f: &Option<String>| match f {
+        None => "NULL".to_string(),
+        Some(s) => format!("'{}'", s.replace('\'', "''")),
+    };
+    let statements = rows
+        .chunks(chunk.max(1))
+        .map(|part| {
+            let values: Vec<String> = part.iter().map(|row| format!("({})", row.iter().map(literal).collect::<Vec<_>>().join(", "))).collect();
+            format!("INSERT INTO {}{} VALUES {}", copy.table, columns, values.join(", "))
+        })
+        .collect();
+    Ok((statements, rows.len()))
+}
+
+fn bad_copy(line: usize, message: impl Into<String>) -> SqlError {
+    SqlError::new("22P04", message).with_detail(format!("COPY data, line {}", line))
+}
+
+/// Text format: one row per line, fields split at the delimiter, backslash
+/// escapes, `\N` (or the NULL string) for NULL; a line `\.` ends the data.
+fn decode_text(data: &str, format: &CopyFormat) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+    let mut rows = Vec::new();
+    for (n, line) in data.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line == "\\." {
+            break;
+        }
+        if line.is_empty() && n + 1 == data.split('\n').count() {
+            continue; // after the last line break
+        }
+        let mut fields = Vec::new();
+        let mut raw = String::new();
+        let mut field = String::new();
+        let mut chars = line.chars();
+        loop {
+            let c = chars.next();
+            match c {
+                None => {
+                    fields.push(if raw == format.null { None } else { Some(std::mem::take(&mut field)) });
+                    break;
+                }
+                Some(c) if c == format.delimiter => {
+                    fields.push(if raw == format.null { None } else { Some(std::mem::take(&mut field)) });
+                    raw.clear();
+                    field.clear();
+                }
+                Some('\\') => {
+                    let e = chars.next().ok_or_else(|| bad_copy(n + 1, "end-of-copy marker corrupt"))?;
+                    raw.push('\\');
+                    raw.push(e);
+                    field.push(match e {
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        'b' => '\u{8}',
+                        'f' => '\u{c}',
+                        'v' => '\u{b}',
+                        other => other,
+                    });
+                }
+                Some(c) => {
+                    raw.push(c);
+                    field.push(c);
+                }
+            }
+        }
+        rows.push(fields);
+    }
+    Ok(rows)
+}
+
+/// CSV (RFC 4180 with PostgreSQL's rules): quoted fields may hold the
+/// delimiter, quotes (doubled) and line breaks; an unquoted field equal to
+/// the NULL string (empty by default) is NULL, a quoted one never is.
+fn decode_csv(data: &str, format: &CopyFormat) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+    let q = format.quote;
+    let mut rows = Vec::new();
+    let mut row: Vec<Option<String>> = Vec::new();
+    let mut field = String::new();
+    let (mut quoted, mut in_quotes, mut line) = (false, false, 1);
+    let mut chars = data.chars().peekable();
+    let finish = |field: &mut String, quoted: &mut bool, row: &mut Vec<Option<String>>| {
+        let value = std::mem::take(field);
+        row.push(if !*quoted && value == format.null { None } else { Some(value) });
+        *quoted = false;
+    };
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == q && chars.peek() == Some(&q) {
+                chars.next();
+                field.push(q);
+            } else if c == q {
+                in_quotes = false;
+            } else {
+                if c == '\n' {
+                    line += 1;
+                }
+                field.push(c);
+            }
+        } else if c == q {
+            in_quotes = true;
+            quoted = true;
+        } else if c == format.delimiter {
+            finish(&mut field, &mut quoted, &mut row);
+        } else if c == '\n' || c == '\r' {
+            if c == '\r' && chars.peek() == Some(&'\n') {
+                chars.next();
+            }
+            if row.is_empty() && field.is_empty() && !quoted {
+                line += 1;
+                continue; // an empty line
+            }
+            if !quoted && row.is_empty() && field == "\\." {
+                break;
+            }
+            finish(&mut field, &mut quoted, &mut row);
+            rows.push(std::mem::take(&mut row));
+            line += 1;
+        } else {
+            field.push(c);
+        }
+    }
+    if in_quotes {
+        return Err(bad_copy(line, "unterminated CSV quoted field"));
+    }
+    if !row.is_empty() || !field.is_empty() || quoted {
+        if !(row.is_empty() && !quoted && field == "\\.") {
+            finish(&mut field, &mut quoted, &mut row);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// `SELECT columns FROM table` (every column when none are named).
@@ -161,7 +340,32 @@ mod tests {
     }
 
     fn copy(sql: &str) -> Result<(Statement, CopyFormat), SqlError> {
-        plan_copy(crate::statement::parse(sql).unwrap().remove(0))
+        match plan_copy(crate::statement::parse(sql).unwrap().remove(0))? {
+            CopyPlan::To(q, f) => Ok((q, f)),
+            CopyPlan::From(_) => panic!("COPY FROM"),
+        }
+    }
+
+    fn copy_in(sql: &str, data: &str) -> Result<(Vec<String>, usize), SqlError> {
+        match plan_copy(crate::statement::parse(sql).unwrap().remove(0))? {
+            CopyPlan::From(c) => insert_statements(&c, data, 2, 2),
+            CopyPlan::To(..) => panic!("COPY TO"),
+        }
+    }
+
+    #[test]
+    fn copy_from_decodes_text_and_csv_into_inserts() {
+        let (stmts, n) = copy_in("COPY t (id, note) FROM STDIN", "1\ta\\tb\n2\t\\N\n3\tit's\n\\.\n").unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(stmts, vec!["INSERT INTO t (id, note) VALUES ('1', 'a\tb'), ('2', NULL)", "INSERT INTO t (id, note) VALUES ('3', 'it''s')"]);
+        let (stmts, n) = copy_in("COPY t FROM STDIN WITH (FORMAT csv, HEADER)", "id,note\r\n1,\"x, \"\"y\"\"\"\r\n2,\n3,\"\"\n").unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(stmts, vec!["INSERT INTO t VALUES ('1', 'x, \"y\"'), ('2', NULL)", "INSERT INTO t VALUES ('3', '')"]);
+        assert_eq!(copy_in("COPY t FROM STDIN WITH (FORMAT csv)", "1,\"open\n").unwrap_err().code, "22P04");
+        assert_eq!(copy_in("COPY t FROM STDIN", "1\t2\t3\n").unwrap_err().message, "extra data after last expected column");
+        assert_eq!(copy_in("COPY t FROM STDIN", "1\n").unwrap_err().message, "missing data for column 2");
+        let (_, n) = copy_in("COPY t FROM STDIN WITH (FORMAT csv)", "1,\"two\nlines\"\n").unwrap();
+        assert_eq!(n, 1);
     }
 
     #[test]
@@ -186,7 +390,7 @@ mod tests {
         assert_eq!(q.to_string(), "SELECT id FROM t");
         let (q, _) = copy("COPY (SELECT 1) TO STDOUT").unwrap();
         assert_eq!(q.to_string(), "SELECT 1");
-        assert_eq!(copy("COPY t FROM STDIN").unwrap_err().code, "0A000");
+        assert_eq!(plan_copy(crate::statement::parse("COPY t FROM '/tmp/x'").unwrap().remove(0)).err().unwrap().code, "0A000");
         assert_eq!(copy("COPY t TO '/tmp/x'").unwrap_err().code, "0A000");
         assert_eq!(copy("COPY t TO STDOUT WITH (FORMAT binary)").unwrap_err().code, "0A000");
         assert!(copy("COPY t TO STDOUT WITH (HEADER)").unwrap().1.header);

@@ -52,6 +52,8 @@ pub enum StatementPlan {
     Select { plan: Plan, desc: RelationDesc, finishing: Finishing },
     /// `COPY ... TO STDOUT`: a query's rows in COPY's text or CSV format.
     CopyTo { plan: Plan, desc: RelationDesc, finishing: Finishing, format: crate::copy::CopyFormat },
+    /// `COPY table FROM STDIN`: the client sends `columns` fields a row.
+    CopyFrom { copy: crate::copy::CopyIn, columns: usize },
     Explain { text: String },
     /// A statement answered from the catalog alone (SHOW ...).
     Show { desc: RelationDesc, rows: Vec<Vec<Datum>> },
@@ -205,13 +207,21 @@ impl Planner<'_> {
                 let notices = if ci.unique { vec![SqlError::notice("UNIQUE is not enforced: eddy records the index's key and accepts duplicate rows")] } else { vec![] };
                 StatementPlan::CreateIndex { name, on: on.id, columns, if_not_exists: ci.if_not_exists, notices }
             }
-            Statement::Copy { .. } => {
-                let (query, format) = crate::copy::plan_copy(stmt)?;
-                match self.plan(query, params)? {
+            Statement::Copy { .. } => match crate::copy::plan_copy(stmt)? {
+                crate::copy::CopyPlan::To(query, format) => match self.plan(query, params)? {
                     StatementPlan::Select { plan, desc, finishing } => StatementPlan::CopyTo { plan, desc, finishing, format },
                     _ => return Err(SqlError::internal("COPY's query did not plan as a query")),
+                },
+                crate::copy::CopyPlan::From(copy) => {
+                    // The table must exist now: the client sends its rows next.
+                    let item = self.catalog.resolve_or_err(&crate::names::text_name(&copy.table))?;
+                    if !matches!(item.kind, crate::catalog::ItemKind::Table) {
+                        return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("cannot copy to \"{}\": it is not a table", item.name)));
+                    }
+                    let columns = if copy.columns.is_empty() { item.desc.arity() } else { copy.columns.len() };
+                    StatementPlan::CopyFrom { copy, columns }
                 }
-            }
+            },
             Statement::Drop { object_type, if_exists, names, cascade, .. } => StatementPlan::Drop { kind: object_type, names: names.iter().map(object_name).collect(), if_exists, cascade },
             Statement::Query(ref q) if crate::setops::needs_rewrite(q) => {
                 let (plan, desc, finishing) = self.plan_all_setop(q, false)?;

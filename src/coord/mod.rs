@@ -209,6 +209,7 @@ impl State {
                 let rows = self.select(plan, &finishing).await?;
                 Ok(QueryResult::CopyOut { columns: desc.arity(), rows: rows.len(), lines: eddy_sql::copy::encode(&desc, &rows, &format) })
             }
+            StatementPlan::CopyFrom { copy, columns } => Ok(QueryResult::CopyIn { columns, copy }),
             StatementPlan::Explain { text } => Ok(show::text_rows("QUERY PLAN", text.lines().map(str::to_string).collect())),
             StatementPlan::Show { desc, rows } => Ok(QueryResult::Rows { desc, rows }),
             StatementPlan::Begin | StatementPlan::Commit | StatementPlan::Rollback | StatementPlan::Savepoint { .. } | StatementPlan::RollbackTo { .. } | StatementPlan::ReleaseSavepoint { .. } => self.transaction_control(session, plan),

@@ -19,6 +19,7 @@
 //! protocols; `results.rs` the messages; `codec.rs` single values.
 
 pub mod codec;
+mod copy;
 mod query;
 mod results;
 
@@ -71,7 +72,7 @@ pub async fn serve(listener: TcpListener, handler: Arc<dyn QueryHandler>) -> io:
 
 /// Serves one accepted connection until the client leaves.
 pub async fn serve_connection(socket: TcpStream, handler: Arc<dyn QueryHandler>) -> io::Result<()> {
-    let conn = Conn { session: Arc::new(Session { handler, id: OnceLock::new() }) };
+    let conn = Conn { session: Arc::new(Session { handler, id: OnceLock::new(), copy_in: Default::default() }) };
     pgwire::tokio::process_socket(socket, None, conn).await
 }
 
@@ -80,6 +81,9 @@ pub async fn serve_connection(socket: TcpStream, handler: Arc<dyn QueryHandler>)
 struct Session {
     handler: Arc<dyn QueryHandler>,
     id: OnceLock<SessionId>,
+    /// A COPY FROM STDIN under way: what it loads and the data so far.
+    /// (What it loads, the fields a row has, the data so far.)
+    copy_in: std::sync::Mutex<Option<(eddy_sql::copy::CopyIn, usize, Vec<u8>)>>,
 }
 
 impl Session {
@@ -119,6 +123,9 @@ impl PgWireServerHandlers for Conn {
         Arc::new(self.clone())
     }
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::new(self.clone())
+    }
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
         Arc::new(self.clone())
     }
 }

@@ -26,7 +26,7 @@ use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type, DEFAULT_NAME};
 use pgwire::error::{PgWireError, PgWireResult};
-use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyInResponse, CopyOutResponse};
 use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
@@ -194,6 +194,14 @@ impl Conn {
                     client.feed(PgWireBackendMessage::CommandComplete(Tag::new("COPY").with_rows(rows).into())).await?;
                     None
                 }
+                Ok(QueryResult::CopyIn { columns, copy }) => {
+                    client.send(PgWireBackendMessage::CopyInResponse(CopyInResponse::new(0, columns as i16, vec![0; columns]))).await?;
+                    *self.session.copy_in.lock().unwrap() = Some((copy, columns, Vec::new()));
+                    // The client sends the rows now; statements after the
+                    // COPY in the same message are not run (PostgreSQL
+                    // would run them after the copy).
+                    return Ok(());
+                }
                 Ok(QueryResult::Command { tag, notices }) => {
                     for n in &notices {
                         client.feed(PgWireBackendMessage::NoticeResponse(notice_response(n))).await?;
@@ -246,8 +254,13 @@ impl SimpleQueryHandler for Conn {
         client.set_state(PgWireConnectionState::QueryInProgress);
         let mut status = client.transaction_status();
         let outcome = self.run_simple(client, &query.query, &mut status).await;
-        client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(status);
+        if self.session.copy_in.lock().unwrap().is_some() {
+            // ReadyForQuery follows the copy's end (see `copy.rs`).
+            client.set_state(PgWireConnectionState::CopyInProgress(false));
+            return outcome;
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
         outcome?;
         send_ready_for_query(client, status).await
     }
@@ -370,6 +383,7 @@ impl ExtendedQueryHandler for Conn {
             // An Err (not Response::Error) makes pgwire skip to Sync.
             Some(Err(e)) => Err(pgwire_error(e)),
             Some(Ok(QueryResult::Command { tag, .. })) => Ok(command_response(&tag)),
+            Some(Ok(QueryResult::CopyIn { .. })) => Err(pgwire_error(SqlError::new("0A000", "COPY over the extended query protocol is not supported").with_hint("send COPY as a simple query (psql's \\copy and drivers' copy functions do)"))),
             Some(Ok(QueryResult::CopyOut { .. })) => Err(pgwire_error(SqlError::new("0A000", "COPY over the extended query protocol is not supported").with_hint("send COPY as a simple query (psql's \\copy and drivers' copy functions do)"))),
             Some(Ok(QueryResult::Rows { desc, rows })) => {
                 // Encode by the types Describe promised the client. A table
