@@ -83,7 +83,9 @@ impl Script {
                 Ok(QueryResult::Rows { desc: desc(&types), rows: vec![row, nulls] })
             }
             Some("ECHO") => {
-                let types: Vec<ScalarType> = words[1..].iter().map(|w| ty(w)).collect();
+                // Typed as the statement says, unless the client bound
+                // an integer for it (as a declared int8 makes the planner do).
+                let types: Vec<ScalarType> = words[1..].iter().enumerate().map(|(i, w)| if matches!(params.get(i), Some(Datum::Int(_))) && !ty(w).is_integer() { ScalarType::Int64 } else { ty(w) }).collect();
                 Ok(QueryResult::Rows { desc: desc(&types), rows: vec![params.to_vec()] })
             }
             Some("COUNT") => {
