@@ -119,6 +119,11 @@ impl Planner<'_> {
 
     /// Plans one statement; `params` bind `$1`, `$2`, ...
     pub fn plan(&self, mut stmt: Statement, params: &[Datum]) -> Result<StatementPlan, SqlError> {
+        match &stmt {
+            Statement::CreateTable(ct) => check_schema(&ct.name)?,
+            Statement::CreateView(cv) => check_schema(&cv.name)?,
+            _ => {}
+        }
         if !params.is_empty() {
             let types: Vec<Option<ScalarType>> = params
                 .iter()
@@ -443,6 +448,22 @@ impl Planner<'_> {
             _ => return Err(SqlError::unsupported("this DML statement")),
         })
     }
+}
+
+/// Refuses a name created in a schema other than `public` (eddy has one
+/// schema for what users create), rather than create it in `public`.
+fn check_schema(n: &sqlparser::ast::ObjectName) -> Result<(), SqlError> {
+    if n.0.len() < 2 {
+        return Ok(());
+    }
+    let schema = match &n.0[n.0.len() - 2] {
+        sqlparser::ast::ObjectNamePart::Identifier(i) => crate::names::ident_name(i),
+        other => other.to_string(),
+    };
+    if schema == "public" && n.0.len() == 2 {
+        return Ok(());
+    }
+    Err(SqlError::new("3F000", format!("schema \"{}\" does not exist", schema)).with_hint("eddy has one schema, public: create the object without a schema name"))
 }
 
 fn object_name(n: &sqlparser::ast::ObjectName) -> String {

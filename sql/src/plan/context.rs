@@ -9,7 +9,7 @@ use crate::catalog::{Catalog, ItemKind};
 use crate::types::arrow_schema;
 use arrow_schema::{DataType, SchemaRef};
 use datafusion_common::config::ConfigOptions;
-use datafusion_common::{plan_err, Result, TableReference};
+use datafusion_common::{not_impl_err, plan_err, Result, TableReference};
 use datafusion_expr::planner::{ContextProvider, ExprPlanner};
 use datafusion_expr::{AggregateUDF, HigherOrderUDF, LogicalPlan, ScalarUDF, TableSource, WindowUDF};
 use std::borrow::Cow;
@@ -46,6 +46,10 @@ impl TableSource for EddySource {
         self.defaults.get(column)
     }
 }
+
+/// The schemas a qualified name may use: `public` holds everything a user
+/// creates, `eddy_catalog` the system relations.
+pub const KNOWN_SCHEMAS: &[&str] = &["public", "eddy_catalog", "pg_catalog"];
 
 /// The registry of functions, built once.
 pub struct Functions {
@@ -141,6 +145,14 @@ impl EddyContext<'_> {
 
 impl ContextProvider for EddyContext<'_> {
     fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
+        // One database and the schemas eddy has: anything else names a
+        // relation that does not exist, as in PostgreSQL.
+        if name.catalog().is_some_and(|c| c != "eddy") {
+            return not_impl_err!("cross-database references are not implemented: \"{}\"", name);
+        }
+        if name.schema().is_some_and(|s| !KNOWN_SCHEMAS.contains(&s)) {
+            return plan_err!("relation \"{}\" does not exist", name);
+        }
         let full = Catalog::reference_name(name.schema(), name.table());
         let table = full.as_str();
         let Some(item) = self.catalog.resolve(table) else {
