@@ -93,6 +93,12 @@ pub fn column_defaults(create_sql: &str) -> std::collections::HashMap<String, sq
 
 /// A syntax error with the cursor position sqlparser reports.
 fn syntax_error(sql: &str, msg: &str) -> SqlError {
+    // ALTER of a view or materialized view does not parse at all here:
+    // say what is missing rather than what the parser expected.
+    let words: Vec<String> = sql.split_whitespace().take(3).map(str::to_lowercase).collect();
+    if words.first().is_some_and(|w| w == "alter") && words.iter().skip(1).any(|w| w == "view" || w == "materialized") {
+        return SqlError::unsupported("ALTER of a view").with_hint("drop the view and create it again (DROP ... CASCADE drops the views over it too)");
+    }
     let msg = msg.trim_start_matches("sql parser error: ");
     let mut err = SqlError::syntax(msg.split(" at Line:").next().unwrap_or(msg).to_string());
     if let Some(pos) = msg.find("Line: ") {
@@ -493,5 +499,18 @@ fn datum_to_scalar(d: &Datum, want: Option<&arrow_schema::DataType>) -> Result<S
     match want {
         Some(dt) if *dt != v.data_type() && !matches!(dt, DataType::Null) => v.cast_to(dt).map_err(|e| SqlError::new(codes::DATATYPE_MISMATCH, format!("parameter does not fit type {}: {}", dt, e))),
         _ => Ok(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alter_of_a_view_says_it_is_not_supported() {
+        for sql in ["ALTER MATERIALIZED VIEW v RENAME TO w", "alter view v rename to w"] {
+            let e = super::parse(sql).unwrap_err();
+            assert_eq!((e.code, e.hint.is_some()), ("0A000", true), "{}", sql);
+        }
+        // Other syntax errors keep the parser's words and position.
+        assert_eq!(super::parse("SELEC 1").unwrap_err().code, "42601");
     }
 }

@@ -141,6 +141,9 @@ pub fn translate(e: DataFusionError) -> SqlError {
             return SqlError::new(codes::WRONG_OBJECT_TYPE, format!("window function {} requires an OVER clause", window));
         }
     }
+    if msg.contains("Projections require unique expression names") {
+        return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "two result columns with the same name, or the same expression twice, are not supported").with_hint("give each column its own alias: SELECT a AS a1, a AS a2");
+    }
     // A function of ours that refused its argument types says so in words
     // of its own, wrapped in DataFusion's.
     if let Some((_, rest)) = msg.split_once("user-defined coercion failed with: ") {
