@@ -383,8 +383,7 @@ impl ExtendedQueryHandler for Conn {
             // An Err (not Response::Error) makes pgwire skip to Sync.
             Some(Err(e)) => Err(pgwire_error(e)),
             Some(Ok(QueryResult::Command { tag, .. })) => Ok(command_response(&tag)),
-            Some(Ok(QueryResult::CopyIn { .. })) => Err(pgwire_error(SqlError::new("0A000", "COPY over the extended query protocol is not supported").with_hint("send COPY as a simple query (psql's \\copy and drivers' copy functions do)"))),
-            Some(Ok(QueryResult::CopyOut { .. })) => Err(pgwire_error(SqlError::new("0A000", "COPY over the extended query protocol is not supported").with_hint("send COPY as a simple query (psql's \\copy and drivers' copy functions do)"))),
+            Some(Ok(QueryResult::CopyIn { .. } | QueryResult::CopyOut { .. })) => Err(pgwire_error(SqlError::new("0A000", "COPY over the extended query protocol is not supported").with_hint("send COPY as a simple query (psql's \\copy and drivers' copy functions do)"))),
             Some(Ok(QueryResult::Rows { desc, rows })) => {
                 // Encode by the types Describe promised the client. A table
                 // or view dropped and created again since may give other

@@ -280,28 +280,6 @@ fn initcap(s: &str) -> String {
     out
 }
 
-/// A jsonb scalar as a number or boolean: `(j -> 'n')::numeric`. A number
-/// converts as a numeric would (to an integer by rounding), `true` and
-/// `false` to boolean; any other JSON value is 22023, as in PostgreSQL.
-fn cast_jsonb(json: &str, to: ScalarType) -> Result<Datum, EvalError> {
-    let kind = match json.as_bytes().first() {
-        Some(b'"') => "string",
-        Some(b'{') => "object",
-        Some(b'[') => "array",
-        Some(b't' | b'f') => "boolean",
-        Some(b'n') => "null",
-        _ => "number",
-    };
-    match (kind, to) {
-        ("number", t) if t.is_integer() || matches!(t, ScalarType::Numeric { .. } | ScalarType::Float32 | ScalarType::Float64) => {
-            let n = Decimal::from_str_exact(json).or_else(|_| Decimal::from_scientific(json)).map_err(|_| EvalError::new("22003", "value overflows numeric format"))?;
-            cast(Datum::Numeric(n), t)
-        }
-        ("boolean", ScalarType::Bool) => Ok(Datum::Bool(json == "true")),
-        (kind, to) => Err(EvalError::new("22023", format!("cannot cast jsonb {} to type {}", kind, to))),
-    }
-}
-
 /// Converts a value to type `to`, as PostgreSQL's cast does.
 pub fn cast(d: Datum, to: ScalarType) -> Result<Datum, EvalError> {
     use ScalarType as T;
@@ -361,7 +339,7 @@ pub fn cast(d: Datum, to: ScalarType) -> Result<Datum, EvalError> {
         (d @ Datum::TimestampTz(_), T::TimestampTz) => d,
         (d @ Datum::Interval(_), T::Interval) => d,
         (d @ Datum::Jsonb(_), T::Jsonb) => d,
-        (Datum::Jsonb(s), to) => return cast_jsonb(&s, to),
+        (Datum::Jsonb(s), to) => return super::json::cast(&s, to),
         (d, to) => return Err(EvalError::new("42846", format!("cannot cast {:?} to {}", d, to))),
     })
 }

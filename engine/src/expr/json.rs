@@ -2,7 +2,8 @@
 //! stored as canonical JSON text.
 
 use super::EvalError;
-use crate::repr::Datum;
+use crate::repr::{Datum, ScalarType};
+use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
 /// The field `key` (text) or element `key` (integer) of a JSON value;
@@ -116,6 +117,28 @@ pub fn concat(a: &str, b: &str) -> Result<Datum, EvalError> {
 
 fn parse_value(s: &str) -> Result<serde_json::Value, EvalError> {
     serde_json::from_str(s).map_err(invalid)
+}
+
+/// A jsonb scalar as a number or boolean: `(j -> 'n')::numeric`. A number
+/// converts as a numeric would (to an integer by rounding), `true` and
+/// `false` to boolean; any other JSON value is 22023, as in PostgreSQL.
+pub fn cast(json: &str, to: ScalarType) -> Result<Datum, EvalError> {
+    let kind = match json.as_bytes().first() {
+        Some(b'"') => "string",
+        Some(b'{') => "object",
+        Some(b'[') => "array",
+        Some(b't' | b'f') => "boolean",
+        Some(b'n') => "null",
+        _ => "number",
+    };
+    match (kind, to) {
+        ("number", t) if t.is_integer() || matches!(t, ScalarType::Numeric { .. } | ScalarType::Float32 | ScalarType::Float64) => {
+            let n = Decimal::from_str_exact(json).or_else(|_| Decimal::from_scientific(json)).map_err(|_| EvalError::new("22003", "value overflows numeric format"))?;
+            super::func::cast(Datum::Numeric(n), t)
+        }
+        ("boolean", ScalarType::Bool) => Ok(Datum::Bool(json == "true")),
+        (kind, to) => Err(EvalError::new("22023", format!("cannot cast jsonb {} to type {}", kind, to))),
+    }
 }
 
 /// `jsonb_typeof`.
