@@ -37,10 +37,6 @@ impl CopyFormat {
     }
 }
 
-fn unsupported(what: &str) -> SqlError {
-    SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("{} is not supported", what))
-}
-
 /// A COPY FROM STDIN: where the rows go and how they are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyIn {
@@ -66,11 +62,11 @@ pub fn plan_copy(stmt: Statement) -> Result<CopyPlan, SqlError> {
     };
     match (&target, to) {
         (CopyTarget::Stdout, true) | (CopyTarget::Stdin, false) => {}
-        (_, true) => return Err(unsupported("COPY to a file on the server").with_hint("COPY ... TO STDOUT, or psql's \\copy ... to 'file', writes on the client")),
-        (_, false) => return Err(unsupported("COPY from a file on the server").with_hint("COPY ... FROM STDIN, or psql's \\copy ... from 'file', reads on the client")),
+        (_, true) => return Err(SqlError::unsupported("COPY to a file on the server").with_hint("COPY ... TO STDOUT, or psql's \\copy ... to 'file', writes on the client")),
+        (_, false) => return Err(SqlError::unsupported("COPY from a file on the server").with_hint("COPY ... FROM STDIN, or psql's \\copy ... from 'file', reads on the client")),
     }
     if !legacy_options.is_empty() {
-        return Err(unsupported("this COPY option syntax").with_hint("write the options as WITH (FORMAT csv, HEADER)"));
+        return Err(SqlError::unsupported("this COPY option syntax").with_hint("write the options as WITH (FORMAT csv, HEADER)"));
     }
     let mut format = CopyFormat::text();
     // FORMAT first: it sets the defaults the other options change.
@@ -79,7 +75,7 @@ pub fn plan_copy(stmt: Statement) -> Result<CopyPlan, SqlError> {
             format = match name.value.to_lowercase().as_str() {
                 "text" => CopyFormat::text(),
                 "csv" => CopyFormat::csv(),
-                "binary" => return Err(unsupported("COPY's binary format").with_hint("use FORMAT text or FORMAT csv")),
+                "binary" => return Err(SqlError::unsupported("COPY's binary format").with_hint("use FORMAT text or FORMAT csv")),
                 other => return Err(SqlError::new(codes::INVALID_PARAMETER_VALUE, format!("COPY format \"{}\" not recognized", other))),
             };
         }
@@ -92,7 +88,7 @@ pub fn plan_copy(stmt: Statement) -> Result<CopyPlan, SqlError> {
             CopyOption::Header(h) => format.header = h,
             CopyOption::Quote(c) => format.quote = c,
             CopyOption::Encoding(e) if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
-            other => return Err(unsupported(&format!("COPY option {}", other))),
+            other => return Err(SqlError::unsupported(format!("COPY option {}", other))),
         }
     }
     if !to {
