@@ -30,6 +30,16 @@ pub enum AggregateFunc {
     /// The value of the only row (NULLs included); more than one row is
     /// error 21000 (a scalar subquery used as an expression).
     Single,
+    /// `percentile_cont(f) WITHIN GROUP (ORDER BY x)`: arguments (x, f);
+    /// the value at fraction f of the ordered non-NULL values, interpolated
+    /// linearly between the two nearest.
+    PercentileCont,
+    /// `percentile_disc(f) WITHIN GROUP (ORDER BY x)`: the first value whose
+    /// position in the ordering reaches fraction f of the values.
+    PercentileDisc,
+    /// `mode() WITHIN GROUP (ORDER BY x)`: the most frequent value, the
+    /// first in the ordering among equally frequent ones.
+    Mode,
 }
 
 /// One aggregate of a Reduce: `func(DISTINCT args ORDER BY ...) FILTER (WHERE filter)`.
@@ -150,8 +160,68 @@ impl AggregateExpr {
             LastValue => values().last().cloned().unwrap_or(Datum::Null),
             Single if count > 1 => return Err(EvalError::new("21000", "more than one row returned by a subquery used as an expression")),
             Single => values().next().cloned().unwrap_or(Datum::Null),
+            PercentileCont | PercentileDisc => match inputs.first().and_then(|(_, a, _)| a.get(1)) {
+                Some(Datum::Null) | None => Datum::Null,
+                Some(f) => percentile(self.func == PercentileCont, fraction(f)?, &values().collect::<Vec<_>>())?,
+            },
+            Mode => mode(inputs.iter().map(|(_, a, d)| (&a[0], *d))),
         })
     }
+}
+
+/// The fraction argument of a percentile, checked to lie in [0, 1].
+fn fraction(f: &Datum) -> Result<f64, EvalError> {
+    let v = match f {
+        Datum::Float(f) => f.0,
+        Datum::Int(i) => *i as f64,
+        Datum::Numeric(d) => d.to_f64().unwrap_or(f64::NAN),
+        other => return Err(EvalError::new("22023", format!("percentile fraction must be a number, not {:?}", other))),
+    };
+    if !(0.0..=1.0).contains(&v) {
+        return Err(EvalError::new("22003", format!("percentile value {} is not between 0 and 1", v)));
+    }
+    Ok(v)
+}
+
+/// The percentile at fraction `f` of `sorted` (not empty, in the
+/// aggregate's order): interpolated between neighbours when `continuous`
+/// (the values are numbers), else the first value whose 1-based position
+/// is at least f * n, as PostgreSQL defines them.
+fn percentile(continuous: bool, f: f64, sorted: &[&Datum]) -> Result<Datum, EvalError> {
+    let n = sorted.len();
+    if !continuous {
+        let pos = ((f * n as f64).ceil() as usize).clamp(1, n);
+        return Ok(sorted[pos - 1].clone());
+    }
+    let num = |d: &Datum| match d {
+        Datum::Float(x) => Ok(x.0),
+        Datum::Int(i) => Ok(*i as f64),
+        Datum::Numeric(x) => Ok(x.to_f64().unwrap_or(f64::NAN)),
+        other => Err(EvalError::new("42883", format!("percentile_cont needs numbers, not {:?}", other))),
+    };
+    let pos = f * (n - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (a, b) = (num(sorted[lo])?, num(sorted[hi])?);
+    Ok(Datum::float(if lo == hi { a } else { a + (pos - lo as f64) * (b - a) }))
+}
+
+/// The most frequent of `values` (in the aggregate's order, each with its
+/// multiplicity); ties go to the first.
+fn mode<'a>(values: impl Iterator<Item = (&'a Datum, Diff)>) -> Datum {
+    let mut best: Option<(&Datum, Diff)> = None;
+    let mut run: Option<(&Datum, Diff)> = None;
+    for (v, d) in values {
+        run = match run {
+            Some((r, n)) if r == v => Some((r, n + d)),
+            _ => Some((v, d)),
+        };
+        if let Some((r, n)) = run {
+            if best.is_none_or(|(_, m)| n > m) {
+                best = Some((r, n));
+            }
+        }
+    }
+    best.map(|(v, _)| v.clone()).unwrap_or(Datum::Null)
 }
 
 pub(super) fn sum<'a>(vals: impl Iterator<Item = (&'a Datum, Diff)>, output: ScalarType) -> Result<Datum, EvalError> {
@@ -266,5 +336,21 @@ mod tests {
         assert_eq!(crate::repr::format_datum(&r, ScalarType::Text).unwrap(), "0.0000");
         let big = sum_of(&[Datum::Int(i64::MAX), Datum::Int(i64::MAX)], ScalarType::Numeric { precision: None, scale: None });
         assert_eq!(crate::repr::format_datum(&big, ScalarType::Text).unwrap(), "18446744073709551614");
+    }
+
+    #[test]
+    fn percentiles_follow_postgres_definitions() {
+        let vals: Vec<Datum> = [1.0, 2.0, 4.0, 10.0].iter().map(|v| Datum::float(*v)).collect();
+        let refs: Vec<&Datum> = vals.iter().collect();
+        assert_eq!(percentile(true, 0.5, &refs).unwrap(), Datum::float(3.0));
+        assert_eq!(percentile(true, 0.75, &refs).unwrap(), Datum::float(5.5));
+        assert_eq!(percentile(true, 1.0, &refs).unwrap(), Datum::float(10.0));
+        assert_eq!(percentile(false, 0.5, &refs).unwrap(), Datum::float(2.0));
+        assert_eq!(percentile(false, 0.51, &refs).unwrap(), Datum::float(4.0));
+        assert_eq!(percentile(false, 0.0, &refs).unwrap(), Datum::float(1.0));
+        assert!(fraction(&Datum::float(1.5)).is_err());
+        let (a, b) = (Datum::Int(1), Datum::Int(2));
+        assert_eq!(mode([(&a, 2), (&b, 2)].into_iter()), Datum::Int(1));
+        assert_eq!(mode([(&a, 1), (&b, 2)].into_iter()), Datum::Int(2));
     }
 }

@@ -85,6 +85,9 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
             aggregates.insert(f.name().to_string(), f);
         }
     }
+    for f in super::pg_aggregates::ordered_set_aggregates() {
+        aggregates.insert(f.name().to_string(), f);
+    }
     // PostgreSQL's `every` is bool_and.
     if let Some(f) = aggregates.get("bool_and").cloned() {
         aggregates.insert("every".to_string(), f);

@@ -294,6 +294,9 @@ fn aggregate_func(name: &str) -> Result<AggregateFunc, SqlError> {
         "var_pop" => AggregateFunc::VarPop,
         "first_value" => AggregateFunc::FirstValue,
         "last_value" => AggregateFunc::LastValue,
+        "percentile_cont" => AggregateFunc::PercentileCont,
+        "percentile_disc" => AggregateFunc::PercentileDisc,
+        "mode" => AggregateFunc::Mode,
         crate::plan::subquery::SINGLE_VALUE => AggregateFunc::Single,
         other => return Err(unsupported(format!("aggregate function {}", other))),
     })

@@ -22,6 +22,13 @@
 //! What it does not do: `sum(real)` is double here (PostgreSQL: real), and
 //! the variance family stays double for every input (PostgreSQL: numeric
 //! for integer and numeric inputs).
+//!
+//! [`OrderedSet`] declares PostgreSQL's ordered-set aggregates that
+//! DataFusion lacks, `percentile_disc(f) WITHIN GROUP (ORDER BY x)` and
+//! `mode() WITHIN GROUP (ORDER BY x)`, typed as x. (DataFusion's own
+//! `percentile_cont` is used as it is: double precision, as in PostgreSQL.)
+//! Fractions are single numbers; PostgreSQL's array of fractions is not
+//! supported, as eddy has no arrays.
 
 use crate::types::UNCONSTRAINED_NUMERIC;
 use arrow_schema::{DataType, FieldRef};
@@ -139,4 +146,42 @@ impl AggregateUDFImpl for PgAggregate {
 pub fn pg_aggregates(sum: Arc<AggregateUDF>, avg: Arc<AggregateUDF>) -> [Arc<AggregateUDF>; 2] {
     let wrap = |kind, inner| Arc::new(AggregateUDF::new_from_impl(PgAggregate { kind, inner, signature: Signature::user_defined(Volatility::Immutable) }));
     [wrap(Kind::Sum, sum), wrap(Kind::Avg, avg)]
+}
+
+/// An ordered-set aggregate typed as its ordered value: DataFusion puts the
+/// WITHIN GROUP value first among the arguments.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct OrderedSet {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl AggregateUDFImpl for OrderedSet {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+    fn supports_within_group_clause(&self) -> bool {
+        true
+    }
+    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        datafusion_common::not_impl_err!("{} is evaluated by eddy's engine", self.name)
+    }
+    fn state_fields(&self, _: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        datafusion_common::not_impl_err!("{} is evaluated by eddy's engine", self.name)
+    }
+    fn is_nullable(&self) -> bool {
+        true
+    }
+}
+
+/// `percentile_disc` and `mode`, to register under their names.
+pub fn ordered_set_aggregates() -> [Arc<AggregateUDF>; 2] {
+    let new = |name, args| Arc::new(AggregateUDF::new_from_impl(OrderedSet { name, signature: Signature::any(args, Volatility::Immutable) }));
+    [new("percentile_disc", 2), new("mode", 1)]
 }
