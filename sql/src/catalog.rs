@@ -80,6 +80,11 @@ impl Catalog {
         self.items.insert(item.id, item);
     }
 
+    /// Changes whenever an item is added or removed (ids are never reused).
+    pub fn version(&self) -> (GlobalId, usize) {
+        (self.next_id, self.items.len())
+    }
+
     pub fn remove(&mut self, id: GlobalId) -> Option<CatalogItem> {
         self.items.remove(&id)
     }
@@ -106,11 +111,12 @@ impl Catalog {
         self.items.values().filter(|i| i.depends_on.contains(&id) || matches!(i.kind, ItemKind::Index { on, .. } | ItemKind::Sink { from: on } if on == id)).collect()
     }
 
-    /// The catalog name a table reference denotes: `eddy_catalog.x` for
-    /// eddy's own relations, else the bare (case-folded) table name.
+    /// The catalog name a table reference denotes: `eddy_catalog.x` and
+    /// `information_schema.x` for those schemas' relations, else the bare
+    /// (case-folded) table name (`pg_catalog.pg_tables` is `pg_tables`).
     pub fn reference_name(schema: Option<&str>, table: &str) -> String {
         match schema {
-            Some("eddy_catalog") => format!("eddy_catalog.{}", table),
+            Some(schema @ ("eddy_catalog" | "information_schema")) => format!("{}.{}", schema, table),
             _ => table.to_string(),
         }
     }

@@ -20,4 +20,5 @@ pub mod psql;
 pub mod rewrite;
 pub mod setops;
 pub mod statement;
+pub mod system_catalog;
 pub mod types;

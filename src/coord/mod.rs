@@ -169,6 +169,7 @@ impl State {
     }
 
     async fn execute_statement(&mut self, session: SessionId, sql: &str, params: &[Datum]) -> Result<QueryResult, SqlError> {
+        self.refresh_catalog_relations();
         if let Some(refreshed) = self.refresh(sql) {
             return refreshed;
         }

@@ -1,6 +1,7 @@
 //! eddy's relations about itself (`eddy_catalog.*`) and the Prometheus
 //! metrics page, refreshed once a second from the running sources and
-//! sinks.
+//! sinks; and the `information_schema` / `pg_catalog` relations, rewritten
+//! before a statement runs whenever the catalog changed.
 
 use super::{Coordinator, State};
 use eddy_engine::repr::{ColumnType, RelationDesc};
@@ -26,6 +27,8 @@ fn col(name: &str, scalar: ScalarType) -> (String, ColumnType) {
 pub struct SystemTables {
     contents: BTreeMap<GlobalId, Vec<Row>>,
     stats: BTreeMap<GlobalId, CollectionStats>,
+    /// The catalog version the generated catalog relations were written for.
+    catalog_version: Option<(GlobalId, usize)>,
 }
 
 /// Every worker's share of each collection's stats, summed (the upper is
@@ -68,11 +71,42 @@ impl State {
                 vec![col("object", ScalarType::Text), col("kind", ScalarType::Text), col("records", ScalarType::Int64), col("error_records", ScalarType::Int64), col("operator_records", ScalarType::Int64), col("bytes", ScalarType::Int64), col("behind_ms", ScalarType::Int64)],
             ),
         ];
-        for (name, cols) in defs {
+        let generated = eddy_sql::system_catalog::RELATIONS.iter().map(|r| (r.name, r.columns.iter().map(|(n, t)| col(n, *t)).collect()));
+        for (name, cols) in defs.into_iter().chain(generated) {
             let id = self.catalog.allocate_id();
             self.engine.send(Command::CreateTable { id });
             self.catalog.insert(CatalogItem { id, name: name.to_string(), kind: ItemKind::System, desc: RelationDesc::new(cols), create_sql: String::new(), plan: None, depends_on: vec![] });
         }
+    }
+
+    /// Rewrites the `information_schema` and `pg_catalog` relations if the
+    /// catalog changed since they were last written.
+    pub(super) fn refresh_catalog_relations(&mut self) {
+        let version = self.catalog.version();
+        if self.system.catalog_version == Some(version) {
+            return;
+        }
+        self.system.catalog_version = Some(version);
+        let relations = eddy_sql::system_catalog::RELATIONS.iter().map(|r| (r.name, eddy_sql::system_catalog::rows(&self.catalog, r.name))).collect::<Vec<_>>();
+        self.rewrite_system(relations);
+    }
+
+    /// Replaces the rows of the named system relations, writing only the
+    /// ones that changed, at one timestamp.
+    fn rewrite_system(&mut self, relations: Vec<(&str, Vec<Row>)>) {
+        let mut writes = Vec::new();
+        for (name, rows) in relations {
+            let Some(id) = self.catalog.resolve(name).map(|i| i.id) else { continue };
+            let old = self.system.contents.get(&id).cloned().unwrap_or_default();
+            if old == rows {
+                continue;
+            }
+            let mut updates: Vec<(Row, i64)> = old.into_iter().map(|r| (r, -1)).collect();
+            updates.extend(rows.iter().cloned().map(|r| (r, 1)));
+            self.system.contents.insert(id, rows);
+            writes.push((id, updates));
+        }
+        self.write(writes);
     }
 
     fn source_rows(&self) -> Vec<Row> {
@@ -131,19 +165,9 @@ impl State {
 
     /// Writes the changes of every system relation since the last refresh.
     fn refresh_system_tables(&mut self) {
-        let mut writes = Vec::new();
-        for (name, rows) in [(SOURCE_PARTITIONS, self.source_rows()), (SINKS, self.sink_rows()), (OBJECT_STATS, self.object_stats_rows())] {
-            let Some(id) = self.catalog.resolve(name).map(|i| i.id) else { continue };
-            let old = self.system.contents.get(&id).cloned().unwrap_or_default();
-            if old == rows {
-                continue;
-            }
-            let mut updates: Vec<(Row, i64)> = old.into_iter().map(|r| (r, -1)).collect();
-            updates.extend(rows.iter().cloned().map(|r| (r, 1)));
-            self.system.contents.insert(id, rows);
-            writes.push((id, updates));
-        }
-        self.write(writes);
+        let relations = vec![(SOURCE_PARTITIONS, self.source_rows()), (SINKS, self.sink_rows()), (OBJECT_STATS, self.object_stats_rows())];
+        self.rewrite_system(relations);
+        self.refresh_catalog_relations();
     }
 
     /// Prometheus text exposition of sources, objects and sinks.

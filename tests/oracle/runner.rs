@@ -249,9 +249,10 @@ impl FileRun<'_> {
         let timeout = self.settings.timeout;
         let pg = column_types(&self.pg, sql, timeout).await;
         let ours = column_types(eddy, sql, timeout).await;
-        // eddy has one text type: a varchar column is text (documented in
+        // eddy has one text type: a varchar column (and the catalogs' name
+        // columns) are text (documented in
         // docs/semantics.md); drivers decode both as strings.
-        let pg = pg.map(|ts| ts.into_iter().map(|t| if t == "varchar" { "text".to_string() } else { t }).collect::<Vec<_>>());
+        let pg = pg.map(|ts| ts.into_iter().map(|t| if t == "varchar" || t == "name" { "text".to_string() } else { t }).collect::<Vec<_>>());
         match (pg, ours) {
             (Ok(pg), Ok(ours)) if pg == ours => {}
             (Ok(pg), Ok(ours)) => self.stats.fail(loc, "result column types differ", comment, sql, &format!("PostgreSQL: {}\neddy:       {}", pg.join(", "), ours.join(", "))),

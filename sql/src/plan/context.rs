@@ -49,7 +49,7 @@ impl TableSource for EddySource {
 
 /// The schemas a qualified name may use: `public` holds everything a user
 /// creates, `eddy_catalog` the system relations.
-pub const KNOWN_SCHEMAS: &[&str] = &["public", "eddy_catalog", "pg_catalog"];
+pub const KNOWN_SCHEMAS: &[&str] = &["public", "eddy_catalog", "pg_catalog", "information_schema"];
 
 /// The registry of functions, built once.
 pub struct Functions {
