@@ -126,7 +126,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 /// One query's first row, as text.
 async fn first_row(c: &crate::coord::Coordinator, session: u64, sql: &str) -> Vec<String> {
     match c.execute(session, sql, &[]).await.pop() {
-        Some(Ok(QueryResult::Rows { desc, rows })) => rows
+        Some(Ok(QueryResult::Rows { desc, rows, .. })) => rows
             .first()
             .map(|r| r.iter().zip(&desc.types).map(|(d, t)| eddy_engine::repr::format_datum(d, t.scalar).unwrap_or_else(|| "-".into())).collect())
             .unwrap_or_default(),

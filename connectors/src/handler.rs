@@ -12,8 +12,9 @@ pub type SessionId = u64;
 /// The outcome of one statement.
 #[derive(Debug)]
 pub enum QueryResult {
-    /// A statement that returns rows (SELECT, SHOW, EXPLAIN).
-    Rows { desc: RelationDesc, rows: Vec<Row> },
+    /// A statement that returns rows (SELECT, SHOW, EXPLAIN, and DML with
+    /// RETURNING); `tag` is the command tag when not `SELECT n` (`INSERT 0 1`).
+    Rows { desc: RelationDesc, rows: Vec<Row>, tag: Option<String> },
     /// Any other statement: the command tag, e.g. `INSERT 0 3`,
     /// `CREATE TABLE`; `notices` are sent before the completion.
     Command { tag: String, notices: Vec<SqlError> },

@@ -5,12 +5,14 @@
 //! produces a plan; it never touches the engine or the network.
 
 pub mod connector;
+pub mod constraints;
 pub mod copy;
 pub mod error;
 
 pub use error::{codes, Severity, SqlError};
 pub mod catalog;
 pub mod dialect;
+pub mod dml;
 pub mod limits;
 pub mod plan;
 pub mod names;

@@ -5,6 +5,7 @@
 //! talks to the engine.
 
 use crate::catalog::{Catalog, ItemKind};
+use crate::dml::DmlClauses;
 use crate::plan::context::{config_options, EddyContext};
 use crate::plan::df::{optimize, to_logical};
 use crate::plan::expr::ExprLowerer;
@@ -34,8 +35,8 @@ pub struct Finishing {
 
 #[derive(Debug)]
 pub enum StatementPlan {
-    /// `notices`: what the table accepts but does not do (constraints
-    /// other than NOT NULL are not enforced).
+    /// `notices`: what the table accepts but does not do (FOREIGN KEY and
+    /// CHECK constraints are not enforced).
     CreateTable { name: String, desc: RelationDesc, if_not_exists: bool, notices: Vec<SqlError> },
     /// `depends_on`: the relations the query names (a view over a plain
     /// view depends on that view, not on what the view reads).
@@ -43,12 +44,13 @@ pub enum StatementPlan {
     /// `notices`: what the index accepts but does not do (UNIQUE).
     CreateIndex { name: String, on: GlobalId, columns: Vec<usize>, if_not_exists: bool, notices: Vec<SqlError> },
     Drop { kind: ObjectType, names: Vec<String>, if_exists: bool, cascade: bool },
-    /// Rows to insert into a table (in its column order).
-    Insert { table: GlobalId, rows: Plan },
+    /// Rows to insert into a table (in its column order); `clauses`: its
+    /// ON CONFLICT and RETURNING.
+    Insert { table: GlobalId, rows: Plan, clauses: DmlClauses },
     /// Rows to delete from a table.
-    Delete { table: GlobalId, rows: Plan },
+    Delete { table: GlobalId, rows: Plan, clauses: DmlClauses },
     /// Rows whose first half is the old row and second half the new one.
-    Update { table: GlobalId, rows: Plan },
+    Update { table: GlobalId, rows: Plan, clauses: DmlClauses },
     Select { plan: Plan, desc: RelationDesc, finishing: Finishing },
     /// `COPY ... TO STDOUT`: a query's rows in COPY's text or CSV format.
     CopyTo { plan: Plan, desc: RelationDesc, finishing: Finishing, format: crate::copy::CopyFormat },
@@ -167,8 +169,8 @@ impl Planner<'_> {
                     }
                     cols.push((name, ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable }));
                 }
-                let constrained = !ct.constraints.is_empty() || ct.columns.iter().flat_map(|c| &c.options).any(|o| matches!(o.option, ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_) | ColumnOption::ForeignKey(_) | ColumnOption::Check(_)));
-                let mut notices = if constrained { vec![SqlError::notice("PRIMARY KEY, UNIQUE, FOREIGN KEY and CHECK constraints are not enforced: eddy accepts them and keeps only NOT NULL (a primary key's columns are NOT NULL)")] } else { vec![] };
+                let constrained = ct.constraints.iter().any(|c| !matches!(c, sqlparser::ast::TableConstraint::PrimaryKey(_) | sqlparser::ast::TableConstraint::Unique(_))) || ct.columns.iter().flat_map(|c| &c.options).any(|o| matches!(o.option, ColumnOption::ForeignKey(_) | ColumnOption::Check(_)));
+                let mut notices = if constrained { vec![SqlError::notice("FOREIGN KEY and CHECK constraints are not enforced: eddy accepts them and enforces only NOT NULL, PRIMARY KEY and UNIQUE")] } else { vec![] };
                 if ct.temporary {
                     notices.push(SqlError::notice("eddy has no temporary tables: this is a regular table, visible to every session until dropped"));
                 }
@@ -247,16 +249,14 @@ impl Planner<'_> {
                 }
                 plan
             }
-            Statement::Insert(mut insert) => {
-                self.fill_defaults(&mut insert);
-                let logical = self.bind_params(to_logical(&self.context(), Statement::Insert(insert))?, params)?;
-                let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
-                self.dml(dml)?
-            }
-            Statement::Update(_) | Statement::Delete(_) => {
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+                if let Statement::Insert(insert) = &mut stmt {
+                    self.fill_defaults(insert);
+                }
+                let clauses = self.dml_clauses(&mut stmt, params)?;
                 let logical = self.bind_params(to_logical(&self.context(), stmt)?, params)?;
                 let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
-                self.dml(dml)?
+                self.dml(dml, clauses)?
             }
             Statement::Explain { statement, verbose: true, .. } if matches!(statement.as_ref(), Statement::Query(_)) => {
                 // EXPLAIN VERBOSE: DataFusion's plan before and after its
@@ -337,7 +337,7 @@ impl Planner<'_> {
         optimize(logical)
     }
 
-    fn bind_params(&self, mut logical: LogicalPlan, params: &[Datum]) -> Result<LogicalPlan, SqlError> {
+    pub(crate) fn bind_params(&self, mut logical: LogicalPlan, params: &[Datum]) -> Result<LogicalPlan, SqlError> {
         if !params.is_empty() {
             let types = logical.get_parameter_types().map_err(crate::plan::df::translate)?;
             let mut values = Vec::new();
@@ -355,6 +355,12 @@ impl Planner<'_> {
         crate::params::typed_placeholders(&mut stmt, declared);
         let query = match &stmt {
             Statement::Query(q) => Some(q.clone()),
+            _ => None,
+        };
+        // RETURNING describes the rows; neither it nor ON CONFLICT plans
+        // in DataFusion.
+        let returning = match &stmt {
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => self.dml_clauses(&mut stmt, &[])?.returning.map(|r| r.desc),
             _ => None,
         };
         let logical = to_logical(&self.context(), stmt)?;
@@ -378,7 +384,7 @@ impl Planner<'_> {
                 crate::names::postgres_names(&q, &mut desc.names);
                 Some(desc)
             }
-            None => None,
+            None => returning,
         };
         Ok((params, desc))
     }
@@ -427,7 +433,7 @@ impl Planner<'_> {
         Ok(StatementPlan::Select { plan, desc, finishing })
     }
 
-    fn dml(&self, dml: DmlStatement) -> Result<StatementPlan, SqlError> {
+    fn dml(&self, dml: DmlStatement, clauses: DmlClauses) -> Result<StatementPlan, SqlError> {
         let item = self.catalog.resolve_or_err(dml.table_name.table())?;
         if item.kind != ItemKind::Table {
             return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("cannot change {} \"{}\": it is a {}", "rows of", item.name, item.kind.name())).with_hint("only tables accept INSERT, UPDATE and DELETE"));
@@ -437,8 +443,8 @@ impl Planner<'_> {
         // `dml.input` is not optimized yet: optimizing the UPDATE input alone
         // would prune the columns it overwrites from the old rows.
         Ok(match dml.op {
-            WriteOp::Insert(_) => StatementPlan::Insert { table, rows: lowerer.lower(&optimize(dml.input.as_ref().clone())?)? },
-            WriteOp::Delete => StatementPlan::Delete { table, rows: lowerer.lower(&optimize(dml.input.as_ref().clone())?)? },
+            WriteOp::Insert(_) => StatementPlan::Insert { table, rows: lowerer.lower(&optimize(dml.input.as_ref().clone())?)?, clauses },
+            WriteOp::Delete => StatementPlan::Delete { table, rows: lowerer.lower(&optimize(dml.input.as_ref().clone())?)?, clauses },
             WriteOp::Update => {
                 // The input computes the new rows from the old ones (a
                 // projection over the filtered table); keep both halves.
@@ -449,7 +455,7 @@ impl Planner<'_> {
                 if p.input.schema().fields().len() != item.desc.arity() {
                     return Err(SqlError::internal("UPDATE input does not have the table's columns"));
                 }
-                StatementPlan::Update { table, rows: lowerer.lower(&optimize(plan)?)? }
+                StatementPlan::Update { table, rows: lowerer.lower(&optimize(plan)?)?, clauses }
             }
             _ => return Err(SqlError::unsupported("this DML statement")),
         })

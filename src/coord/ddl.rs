@@ -52,6 +52,10 @@ impl State {
                 }
                 let id = self.catalog.allocate_id();
                 self.engine.send(Command::CreateTable { id });
+                let keys = eddy_sql::constraints::unique_keys(&name, sql, &desc);
+                if !keys.is_empty() {
+                    self.keys.insert(id, super::unique::KeyIndex::new(keys));
+                }
                 self.catalog.insert(CatalogItem { id, name, kind: ItemKind::Table, desc, create_sql: sql.to_string(), plan: None, depends_on: vec![] });
                 created("CREATE TABLE", notices)
             }
@@ -166,7 +170,10 @@ impl State {
     fn drop_one(&mut self, id: eddy_engine::GlobalId) {
         if let Some(item) = self.catalog.remove(id) {
             match item.kind {
-                ItemKind::Table | ItemKind::MaterializedView | ItemKind::System => self.engine.send(Command::Drop { id }),
+                ItemKind::Table | ItemKind::MaterializedView | ItemKind::System => {
+                    self.keys.remove(&id);
+                    self.engine.send(Command::Drop { id })
+                }
                 ItemKind::View => {
                     self.views.remove(&id);
                 }

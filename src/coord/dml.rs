@@ -4,7 +4,9 @@
 //! tables with the transaction's earlier changes applied (the buffered
 //! changes are added to each table read as a constant collection).
 
+use super::unique::Overlay;
 use super::State;
+use eddy_sql::dml::{ConflictAction, OnConflict};
 use eddy_connectors::{QueryResult, SessionId};
 use eddy_engine::expr::UnaryFunc;
 use eddy_engine::plan::Plan;
@@ -16,10 +18,10 @@ use std::collections::HashMap;
 
 impl State {
     pub(super) async fn dml(&mut self, session: SessionId, plan: StatementPlan) -> Result<QueryResult, SqlError> {
-        let (table, rows, verb) = match plan {
-            StatementPlan::Insert { table, rows } => (table, rows, "INSERT 0"),
-            StatementPlan::Update { table, rows } => (table, rows, "UPDATE"),
-            StatementPlan::Delete { table, rows } => (table, rows, "DELETE"),
+        let (table, rows, verb, clauses) = match plan {
+            StatementPlan::Insert { table, rows, clauses } => (table, rows, "INSERT 0", clauses),
+            StatementPlan::Update { table, rows, clauses } => (table, rows, "UPDATE", clauses),
+            StatementPlan::Delete { table, rows, clauses } => (table, rows, "DELETE", clauses),
             _ => unreachable!("not DML"),
         };
         let item = self.catalog.get(table).ok_or_else(|| SqlError::internal("table vanished"))?;
@@ -27,16 +29,36 @@ impl State {
         let limits = eddy_sql::types::char_limits(&item.create_sql);
         let arity = desc.arity();
         let rows = self.peek(self.in_transaction(session, rows)).await?;
-        let count = rows.len();
         let mut updates = Vec::with_capacity(rows.len());
-        for row in rows {
-            match verb {
-                "INSERT 0" => updates.push((conform(row, &desc, &limits)?, 1)),
-                "DELETE" => updates.push((row, -1)),
-                _ => {
+        // The rows RETURNING is over: inserted (or updated by ON
+        // CONFLICT), the new versions of updated ones, deleted ones.
+        let mut changed = Vec::new();
+        match verb {
+            "INSERT 0" => {
+                let rows = rows.into_iter().map(|r| conform(r, &desc, &limits)).collect::<Result<Vec<_>, _>>()?;
+                let pending = self.pending(session, table);
+                match self.keys.get(&table) {
+                    Some(index) => insert_keyed(&mut Overlay::new(index, &pending), rows, clauses.on_conflict.as_ref(), &desc, &limits, &mut updates, &mut changed)?,
+                    None => {
+                        updates.extend(rows.iter().map(|r| (r.clone(), 1)));
+                        changed = rows;
+                    }
+                }
+            }
+            "DELETE" => {
+                updates.extend(rows.iter().map(|r| (r.clone(), -1)));
+                changed = rows;
+            }
+            _ => {
+                for row in rows {
                     let (old, new) = row.split_at(arity);
+                    let new = conform(new.to_vec(), &desc, &limits)?;
                     updates.push((old.to_vec(), -1));
-                    updates.push((conform(new.to_vec(), &desc, &limits)?, 1));
+                    updates.push((new.clone(), 1));
+                    changed.push(new);
+                }
+                if let Some(index) = self.keys.get(&table) {
+                    Overlay::new(index, &self.pending(session, table)).check(&updates, &desc)?;
                 }
             }
         }
@@ -46,8 +68,21 @@ impl State {
                 s.read_at.entry(table).or_insert(read_ts);
             }
         }
+        let tag = format!("{} {}", verb, changed.len());
         self.apply(session, table, updates);
-        Ok(QueryResult::Command { tag: format!("{} {}", verb, count), notices: vec![] })
+        match clauses.returning {
+            Some(r) => {
+                let rows = changed.iter().map(|row| r.exprs.iter().map(|e| e.eval(row)).collect::<Result<Row, _>>()).collect::<Result<Vec<_>, _>>()?;
+                Ok(QueryResult::Rows { desc: r.desc, rows, tag: Some(tag) })
+            }
+            None => Ok(QueryResult::Command { tag, notices: vec![] }),
+        }
+    }
+
+    /// The changes `session`'s open transaction has made to `table`.
+    fn pending(&self, session: SessionId, table: GlobalId) -> Vec<(Row, i64)> {
+        let txn = self.sessions.get(&session).and_then(|s| s.txn.as_ref());
+        txn.into_iter().flatten().filter(|(t, _)| *t == table).flat_map(|(_, u)| u.iter().cloned()).collect()
     }
 
     /// `plan` as the session sees it: inside a transaction, each table it
@@ -82,6 +117,58 @@ impl State {
             None => self.write(vec![(table, updates)]),
         }
     }
+}
+
+/// Inserts `rows` into a table with keys (seen through `keys`), row by
+/// row as PostgreSQL does: a row whose key is taken is skipped (ON
+/// CONFLICT DO NOTHING), replaces the row holding it (DO UPDATE), or fails
+/// the statement with 23505. Adds the changes to `updates` and the rows
+/// inserted or updated to `changed`.
+fn insert_keyed(keys: &mut Overlay, rows: Vec<Row>, on_conflict: Option<&OnConflict>, desc: &RelationDesc, limits: &[Option<usize>], updates: &mut Vec<(Row, i64)>, changed: &mut Vec<Row>) -> Result<(), SqlError> {
+    // Rows this statement inserted or updated: DO UPDATE may not touch
+    // one of them.
+    let mut touched: Vec<Row> = Vec::new();
+    for row in rows {
+        let Some((k, v, existing)) = keys.conflict(&row) else {
+            keys.insert(&row);
+            updates.push((row.clone(), 1));
+            touched.push(row.clone());
+            changed.push(row);
+            continue;
+        };
+        let handled = on_conflict.filter(|c| c.key.as_ref().is_none_or(|key| key.columns == keys_of(keys, k)));
+        match handled.map(|c| &c.action) {
+            None => return Err(keys.violation(k, &v, desc)),
+            Some(ConflictAction::Nothing) => {}
+            Some(ConflictAction::Update { .. }) if touched.contains(&existing) => {
+                return Err(SqlError::new(codes::CARDINALITY_VIOLATION, "ON CONFLICT DO UPDATE command cannot affect row a second time").with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."));
+            }
+            Some(ConflictAction::Update { row: set, filter }) => {
+                let both: Row = existing.iter().chain(row.iter()).cloned().collect();
+                if let Some(f) = filter {
+                    if !f.eval_predicate(&both)? {
+                        continue;
+                    }
+                }
+                let new = conform(set.iter().map(|e| e.eval(&both)).collect::<Result<Row, _>>()?, desc, limits)?;
+                keys.remove(&existing);
+                if let Some((k, v, _)) = keys.conflict(&new) {
+                    return Err(keys.violation(k, &v, desc));
+                }
+                keys.insert(&new);
+                updates.push((existing, -1));
+                updates.push((new.clone(), 1));
+                touched.push(new.clone());
+                changed.push(new);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The columns of key `k` of the index behind `keys`.
+fn keys_of(keys: &Overlay, k: usize) -> Vec<usize> {
+    keys.key(k).columns.clone()
 }
 
 /// Checks NOT NULL and the length of `varchar(n)` values, and brings each

@@ -13,6 +13,7 @@ mod read;
 mod show;
 mod system;
 mod txn;
+mod unique;
 
 use async_trait::async_trait;
 use eddy_connectors::{Description, QueryHandler, QueryResult, SessionId};
@@ -46,6 +47,8 @@ pub struct State {
     system: system::SystemTables,
     /// The last timestamp each table was written at.
     last_write: HashMap<GlobalId, Timestamp>,
+    /// The rows of each table with PRIMARY KEY or UNIQUE constraints, by key.
+    keys: HashMap<GlobalId, unique::KeyIndex>,
     /// When the statement running now must give up waiting for the engine
     /// (its session's statement_timeout).
     deadline: Option<std::time::Instant>,
@@ -89,6 +92,7 @@ impl Coordinator {
             sinks: HashMap::new(),
             system: Default::default(),
             last_write: HashMap::new(),
+            keys: HashMap::new(),
             deadline: None,
             cancel: None,
         };
@@ -203,7 +207,7 @@ impl State {
             StatementPlan::Select { plan, desc, finishing } => {
                 let plan = self.in_transaction(session, plan);
                 let rows = self.select(plan, &finishing).await?;
-                Ok(QueryResult::Rows { desc, rows })
+                Ok(QueryResult::Rows { desc, rows, tag: None })
             }
             StatementPlan::CopyTo { plan, desc, finishing, format } => {
                 let plan = self.in_transaction(session, plan);
@@ -212,7 +216,7 @@ impl State {
             }
             StatementPlan::CopyFrom { copy, columns } => Ok(QueryResult::CopyIn { columns, copy }),
             StatementPlan::Explain { text } => Ok(show::text_rows("QUERY PLAN", text.lines().map(str::to_string).collect())),
-            StatementPlan::Show { desc, rows } => Ok(QueryResult::Rows { desc, rows }),
+            StatementPlan::Show { desc, rows } => Ok(QueryResult::Rows { desc, rows, tag: None }),
             StatementPlan::Begin | StatementPlan::Commit | StatementPlan::Rollback | StatementPlan::Savepoint { .. } | StatementPlan::RollbackTo { .. } | StatementPlan::ReleaseSavepoint { .. } => self.transaction_control(session, plan),
             StatementPlan::Ignored { tag } => done(&tag),
             StatementPlan::SetStatementTimeout { millis } => {
@@ -231,6 +235,9 @@ impl State {
         let ts = now_ms().max(self.read_ts + 1);
         for (id, updates) in writes {
             self.last_write.insert(id, ts);
+            if let Some(index) = self.keys.get_mut(&id) {
+                index.apply(&updates);
+            }
             self.engine.send(Command::Write { id, time: ts, updates: std::sync::Arc::new(updates) });
         }
         self.engine.send(Command::AdvanceTime { time: ts + 1 });

@@ -14,6 +14,15 @@ impl State {
     /// The rows of `plan` as of the read timestamp, each repeated by its
     /// multiplicity.
     pub(super) async fn peek(&mut self, plan: Plan) -> Result<Vec<Row>, SqlError> {
+        // A plan over constants alone (INSERT ... VALUES, SELECT 1) needs
+        // no dataflow, and keeps the order of its rows (RETURNING gives
+        // rows in VALUES order). An error falls back to the dataflow, which
+        // picks which of several errors to report.
+        if let Some(Ok(rows)) = eddy_engine::render::constant_rows(&plan) {
+            if rows.iter().all(|(_, d)| *d >= 0) {
+                return Ok(rows.into_iter().flat_map(|(r, d)| std::iter::repeat_n(r, d as usize)).collect());
+            }
+        }
         let (id, transient) = match plan {
             Plan::Get { id, .. } => (id, false),
             plan => {

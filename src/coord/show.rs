@@ -12,7 +12,7 @@ pub fn text_desc(name: &str) -> RelationDesc {
 }
 
 pub fn text_rows(name: &str, lines: Vec<String>) -> QueryResult {
-    QueryResult::Rows { desc: text_desc(name), rows: lines.into_iter().map(|l| vec![Datum::Text(l.into())]).collect() }
+    QueryResult::Rows { desc: text_desc(name), rows: lines.into_iter().map(|l| vec![Datum::Text(l.into())]).collect(), tag: None }
 }
 
 fn names(catalog: &Catalog, want: impl Fn(&ItemKind) -> bool) -> StatementPlan {

@@ -113,6 +113,7 @@ impl State {
                                 .with_detail("another session dropped a table this transaction wrote to; the transaction was rolled back")
                                 .with_hint("retry the transaction"));
                         }
+                        self.check_keys(&w)?;
                         self.write(w);
                         done("COMMIT")
                     }

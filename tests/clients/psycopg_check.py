@@ -159,4 +159,32 @@ with psycopg.connect(dsn, autocommit=True) as c:
     except psycopg.errors.BadCopyFileFormat:
         pass
     assert c.execute("SELECT n FROM py_copy_v").fetchone() == (5,)
+
+# INSERT ... RETURNING with parameters (extended protocol, as ORMs send it)
+# gives the rows in insertion order with the INSERT's command tag; an
+# upsert through ON CONFLICT returns the updated row; a taken key is
+# UniqueViolation with PostgreSQL's detail; COPY of a duplicate key loads
+# nothing.
+with psycopg.connect(dsn, autocommit=True) as c:
+    c.execute("CREATE TABLE py_acct (id int PRIMARY KEY, owner text, bal numeric(10,2) DEFAULT 0)")
+    cur = c.execute("INSERT INTO py_acct (id, owner) VALUES (%s, %s), (%s, %s), (%s, %s) RETURNING id, owner, bal", (30, "c", 10, "a", 20, "b"))
+    assert cur.fetchall() == [(30, "c", decimal.Decimal("0.00")), (10, "a", decimal.Decimal("0.00")), (20, "b", decimal.Decimal("0.00"))]
+    assert cur.statusmessage == "INSERT 0 3", cur.statusmessage
+    cur = c.execute("INSERT INTO py_acct VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE SET bal = py_acct.bal + excluded.bal RETURNING bal", (10, "a", decimal.Decimal("5")))
+    assert cur.fetchall() == [(decimal.Decimal("5.00"),)] and cur.statusmessage == "INSERT 0 1"
+    cur = c.execute("UPDATE py_acct SET bal = bal * 2 WHERE id = %s RETURNING owner, bal", (10,))
+    assert cur.fetchall() == [("a", decimal.Decimal("10.00"))] and cur.statusmessage == "UPDATE 1"
+    try:
+        c.execute("INSERT INTO py_acct VALUES (%s, 'x', 1)", (20,))
+        raise SystemExit("expected a unique violation")
+    except psycopg.errors.UniqueViolation as e:
+        assert e.diag.message_detail == "Key (id)=(20) already exists.", e.diag.message_detail
+    try:
+        with c.cursor().copy("COPY py_acct FROM STDIN") as cp:
+            cp.write_row((40, "d", 1))
+            cp.write_row((10, "dup", 1))
+        raise SystemExit("expected a unique violation from COPY")
+    except psycopg.errors.UniqueViolation:
+        pass
+    assert c.execute("SELECT count(*) FROM py_acct").fetchone() == (3,)
 print("psycopg ok")

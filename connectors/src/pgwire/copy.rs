@@ -49,7 +49,12 @@ impl CopyHandler for Conn {
         if rows > 0 {
             let results = self.session.handler.execute(self.session.id()?, &statements.join(";\n"), &[]).await;
             if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
-                return Err(pgwire_error(e.with_detail(format!("while loading COPY data into {}", copy.table))));
+                let context = format!("while loading COPY data into {}", copy.table);
+                let detail = match &e.detail {
+                    Some(d) => format!("{} ({})", d, context),
+                    None => context,
+                };
+                return Err(pgwire_error(e.with_detail(detail)));
             }
         }
         client.send(PgWireBackendMessage::CommandComplete(Tag::new("COPY").with_rows(rows).into())).await?;

@@ -168,7 +168,7 @@ impl Conn {
         }
         for result in results {
             let failed = match result {
-                Ok(QueryResult::Rows { desc, rows }) => {
+                Ok(QueryResult::Rows { desc, rows, tag }) => {
                     let fields = fields(&desc, &Format::UnifiedText);
                     client.feed(PgWireBackendMessage::RowDescription(row_description(&fields))).await?;
                     // Text never fails to encode; keep the error path anyway.
@@ -177,7 +177,10 @@ impl Conn {
                             for row in encoded {
                                 client.feed(PgWireBackendMessage::DataRow(row)).await?;
                             }
-                            let tag = Tag::new("SELECT").with_rows(rows.len());
+                            let tag = match tag {
+                                Some(t) => Tag::new(&t),
+                                None => Tag::new("SELECT").with_rows(rows.len()),
+                            };
                             client.feed(PgWireBackendMessage::CommandComplete(tag.into())).await?;
                             None
                         }
@@ -384,7 +387,7 @@ impl ExtendedQueryHandler for Conn {
             Some(Err(e)) => Err(pgwire_error(e)),
             Some(Ok(QueryResult::Command { tag, .. })) => Ok(command_response(&tag)),
             Some(Ok(QueryResult::CopyIn { .. } | QueryResult::CopyOut { .. })) => Err(pgwire_error(SqlError::new("0A000", "COPY over the extended query protocol is not supported").with_hint("send COPY as a simple query (psql's \\copy and drivers' copy functions do)"))),
-            Some(Ok(QueryResult::Rows { desc, rows })) => {
+            Some(Ok(QueryResult::Rows { desc, rows, tag })) => {
                 // Encode by the types Describe promised the client. A table
                 // or view dropped and created again since may give other
                 // columns: the client would decode them by the old types
@@ -397,7 +400,12 @@ impl ExtendedQueryHandler for Conn {
                 let format = &portal.result_column_format;
                 let encoded = data_rows(&desc, &rows, format).map_err(pgwire_error)?;
                 let fields = Arc::new(fields(&desc, format));
-                Ok(Response::Query(QueryResponse::new(fields, stream::iter(encoded.into_iter().map(Ok)))))
+                let mut response = QueryResponse::new(fields, stream::iter(encoded.into_iter().map(Ok)));
+                // pgwire appends the number of rows sent (`INSERT 0` + ` 2`).
+                if let Some(t) = tag {
+                    response.set_command_tag(t.rsplit_once(' ').map_or(t.as_str(), |(verb, _)| verb));
+                }
+                Ok(Response::Query(response))
             }
         }
     }

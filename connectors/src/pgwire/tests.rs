@@ -80,17 +80,17 @@ impl Script {
             Some("ALL") => {
                 let (types, row) = all_row();
                 let nulls = vec![Datum::Null; row.len()];
-                Ok(QueryResult::Rows { desc: desc(&types), rows: vec![row, nulls] })
+                Ok(QueryResult::Rows { desc: desc(&types), rows: vec![row, nulls], tag: None })
             }
             Some("ECHO") => {
                 // Typed as the statement says, unless the client bound
                 // an integer for it (as a declared int8 makes the planner do).
                 let types: Vec<ScalarType> = words[1..].iter().enumerate().map(|(i, w)| if matches!(params.get(i), Some(Datum::Int(_))) && !ty(w).is_integer() { ScalarType::Int64 } else { ty(w) }).collect();
-                Ok(QueryResult::Rows { desc: desc(&types), rows: vec![params.to_vec()] })
+                Ok(QueryResult::Rows { desc: desc(&types), rows: vec![params.to_vec()], tag: None })
             }
             Some("COUNT") => {
                 let n: i64 = words[1].parse().unwrap();
-                Ok(QueryResult::Rows { desc: desc(&[ScalarType::Int64]), rows: (0..n).map(|i| vec![Datum::Int(i)]).collect() })
+                Ok(QueryResult::Rows { desc: desc(&[ScalarType::Int64]), rows: (0..n).map(|i| vec![Datum::Int(i)]).collect(), tag: None })
             }
             Some("FAIL") => {
                 let mut e = SqlError::new("42P01", "relation \"nope\" does not exist").with_detail("d").with_hint("h");

@@ -25,6 +25,7 @@ mod join;
 mod left_join;
 mod reduce;
 mod row_ops;
+pub use row_ops::constant_rows;
 mod stash;
 pub mod state;
 mod top_k;

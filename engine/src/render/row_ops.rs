@@ -19,6 +19,7 @@
 
 use crate::expr::{EvalError, ScalarExpr};
 use crate::plan::Plan;
+use crate::Diff;
 use crate::repr::{Datum, Row};
 
 /// One node of a chain.
@@ -122,3 +123,24 @@ impl RowOps {
         Some(Ok(row))
     }
 }
+/// The rows of a plan that reads no collection (a Constant under Map,
+/// Filter and Project nodes, as `INSERT ... VALUES` plans), computed
+/// here in the constant's order rather than by a dataflow, with the same
+/// semantics; `None` for any other plan.
+pub fn constant_rows(plan: &Plan) -> Option<Result<Vec<(Row, Diff)>, EvalError>> {
+    let (ops, below) = match RowOps::of(plan) {
+        Some((ops, below)) => (Some(ops), below),
+        None => (None, plan),
+    };
+    let Plan::Constant { rows, .. } = below else { return None };
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, diff) in rows {
+        match RowOps::apply_some(&ops, row.clone()) {
+            Some(Ok(r)) => out.push((r, *diff)),
+            Some(Err(e)) => return Some(Err(e)),
+            None => {}
+        }
+    }
+    Some(Ok(out))
+}
+

@@ -1,0 +1,177 @@
+//! INSERT's `ON CONFLICT` and the `RETURNING` clause of INSERT, UPDATE and
+//! DELETE, planned as expressions over the rows a statement changes.
+//!
+//! DataFusion plans neither clause, so they are taken off the statement
+//! before it plans it, and each is planned as a query of its own whose
+//! projection gives the expressions:
+//! - `RETURNING items` is `SELECT items FROM table [AS alias]`: expressions
+//!   over one row of the table (the new row; the deleted row for DELETE).
+//! - `ON CONFLICT (key) DO UPDATE SET c = e WHERE cond` is
+//!   `SELECT <each column, or its new value>, cond FROM table [AS alias],
+//!   table AS excluded`: expressions over the existing row followed by the
+//!   row proposed for insertion (`excluded`), as PostgreSQL names them.
+//!
+//! The coordinator evaluates them row by row, in the statement's order, so
+//! RETURNING gives rows in the order they were inserted. Subqueries in
+//! these clauses are not supported (they would need a dataflow per row).
+
+use crate::constraints::{unique_keys, UniqueKey};
+use crate::names::{ident_name, postgres_names};
+use crate::plan::df::{analyze, to_logical};
+use crate::plan::expr::ExprLowerer;
+use crate::statement::{parse, Planner};
+use crate::types::desc_of_schema;
+use crate::{codes, SqlError};
+use datafusion_expr::LogicalPlan;
+use eddy_engine::expr::ScalarExpr;
+use eddy_engine::repr::RelationDesc;
+use eddy_engine::Datum;
+use sqlparser::ast::{AssignmentTarget, ConflictTarget, FromTable, OnConflictAction, OnInsert, SelectItem, Statement, TableObject};
+use std::collections::HashMap;
+
+/// What `RETURNING` gives: one expression per output column over a changed
+/// row, and the output's columns.
+#[derive(Debug, Clone)]
+pub struct Returning {
+    pub exprs: Vec<ScalarExpr>,
+    pub desc: RelationDesc,
+}
+
+/// INSERT's `ON CONFLICT` clause.
+#[derive(Debug, Clone)]
+pub struct OnConflict {
+    /// The constraint it names (by columns or by name); `None` for `DO
+    /// NOTHING` without a target, which covers every constraint.
+    pub key: Option<UniqueKey>,
+    pub action: ConflictAction,
+}
+
+#[derive(Debug, Clone)]
+pub enum ConflictAction {
+    Nothing,
+    /// The new row (one expression per table column) and the condition,
+    /// over the existing row followed by the proposed one.
+    Update { row: Vec<ScalarExpr>, filter: Option<ScalarExpr> },
+}
+
+/// The clauses taken off a DML statement.
+#[derive(Debug, Clone, Default)]
+pub struct DmlClauses {
+    pub returning: Option<Returning>,
+    pub on_conflict: Option<OnConflict>,
+}
+
+/// Takes RETURNING and ON CONFLICT off `stmt`, returning them unplanned
+/// with the text of the table reference they are over.
+pub fn take_clauses(stmt: &mut Statement) -> (Option<Vec<SelectItem>>, Option<OnInsert>, String) {
+    match stmt {
+        Statement::Insert(i) => {
+            let table = match &i.table {
+                TableObject::TableName(n) => n.to_string(),
+                other => other.to_string(),
+            };
+            // DataFusion does not plan `INSERT INTO t AS alias`; only the
+            // clauses planned here use the alias.
+            let alias = i.table_alias.take().map(|a| format!(" AS {}", a.alias)).unwrap_or_default();
+            (i.returning.take(), i.on.take(), format!("{}{}", table, alias))
+        }
+        Statement::Update(u) => (u.returning.take(), None, u.table.relation.to_string()),
+        Statement::Delete(d) => {
+            let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &d.from;
+            (d.returning.take(), None, from.first().map(|t| t.relation.to_string()).unwrap_or_default())
+        }
+        _ => (None, None, String::new()),
+    }
+}
+
+impl Planner<'_> {
+    /// Plans the RETURNING and ON CONFLICT clauses of `stmt` (taking them
+    /// off it) against table `table_name`.
+    pub fn dml_clauses(&self, stmt: &mut Statement, params: &[Datum]) -> Result<DmlClauses, SqlError> {
+        let (returning, on, relation) = take_clauses(stmt);
+        let returning = returning.map(|items| self.returning(&items, &relation, params)).transpose()?;
+        let on_conflict = match on {
+            None => None,
+            Some(OnInsert::OnConflict(c)) => Some(self.on_conflict(c, &relation, params)?),
+            Some(_) => return Err(SqlError::unsupported("ON DUPLICATE KEY UPDATE").with_hint("write ON CONFLICT (key) DO UPDATE SET ...")),
+        };
+        Ok(DmlClauses { returning, on_conflict })
+    }
+
+    fn returning(&self, items: &[SelectItem], relation: &str, params: &[Datum]) -> Result<Returning, SqlError> {
+        let sql = format!("SELECT {} FROM {}", items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "), relation);
+        let (exprs, mut desc, stmt) = self.projection(&sql, params)?;
+        if let Statement::Query(q) = &stmt {
+            postgres_names(q, &mut desc.names);
+        }
+        Ok(Returning { exprs, desc })
+    }
+
+    fn on_conflict(&self, c: sqlparser::ast::OnConflict, relation: &str, params: &[Datum]) -> Result<OnConflict, SqlError> {
+        let table_name = relation.split_whitespace().next().unwrap_or_default();
+        let item = self.catalog.resolve_or_err(&crate::names::text_name(table_name))?;
+        let keys = unique_keys(&item.name, &item.create_sql, &item.desc);
+        let key = match &c.conflict_target {
+            None => None,
+            Some(ConflictTarget::Columns(cols)) => {
+                let mut wanted: Vec<usize> = cols.iter().map(|c| item.desc.names.iter().position(|n| *n == ident_name(c)).ok_or_else(|| SqlError::new(codes::UNDEFINED_COLUMN, format!("column \"{}\" does not exist", ident_name(c))))).collect::<Result<_, _>>()?;
+                wanted.sort_unstable();
+                let found = keys.iter().find(|k| {
+                    let mut cols = k.columns.clone();
+                    cols.sort_unstable();
+                    cols == wanted
+                });
+                Some(found.cloned().ok_or_else(|| SqlError::new("42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification").with_hint(format!("declare the columns PRIMARY KEY or UNIQUE in CREATE TABLE {}", item.name)))?)
+            }
+            Some(ConflictTarget::OnConstraint(name)) => {
+                let name = crate::names::text_name(&name.to_string());
+                Some(keys.iter().find(|k| k.name == name).cloned().ok_or_else(|| SqlError::new(codes::UNDEFINED_OBJECT, format!("constraint \"{}\" for table \"{}\" does not exist", name, item.name)))?)
+            }
+        };
+        let action = match c.action {
+            OnConflictAction::DoNothing => ConflictAction::Nothing,
+            OnConflictAction::DoUpdate(_) if key.is_none() => {
+                return Err(SqlError::new(codes::SYNTAX_ERROR, "ON CONFLICT DO UPDATE requires inference specification or constraint name").with_hint("name the key: ON CONFLICT (id) DO UPDATE SET ..."))
+            }
+            OnConflictAction::DoUpdate(u) => {
+                let mut new: HashMap<String, String> = HashMap::new();
+                for a in &u.assignments {
+                    let AssignmentTarget::ColumnName(n) = &a.target else { return Err(SqlError::unsupported("assigning a tuple of columns in ON CONFLICT DO UPDATE")) };
+                    let col = crate::names::text_name(&n.0.last().map(|p| p.to_string()).unwrap_or_default());
+                    if !item.desc.names.contains(&col) {
+                        return Err(SqlError::new(codes::UNDEFINED_COLUMN, format!("column \"{}\" of relation \"{}\" does not exist", col, item.name)));
+                    }
+                    new.insert(col, a.value.to_string());
+                }
+                let existing = relation.split_whitespace().last().unwrap_or(table_name);
+                let mut items: Vec<String> = item.desc.names.iter().map(|n| new.get(n).cloned().unwrap_or_else(|| format!("{}.\"{}\"", existing, n))).collect();
+                if let Some(cond) = &u.selection {
+                    items.push(format!("({})", cond));
+                }
+                let sql = format!("SELECT {} FROM {}, {} AS excluded", items.join(", "), relation, table_name);
+                let (mut row, _, _) = self.projection(&sql, params)?;
+                let filter = u.selection.is_some().then(|| row.pop()).flatten();
+                ConflictAction::Update { row, filter }
+            }
+        };
+        Ok(OnConflict { key, action })
+    }
+
+    /// The expressions of `sql`'s select list over its FROM's columns, the
+    /// result's columns, and the parsed statement.
+    fn projection(&self, sql: &str, params: &[Datum]) -> Result<(Vec<ScalarExpr>, RelationDesc, Statement), SqlError> {
+        let stmt = parse(sql)?.remove(0);
+        let mut logical = to_logical(&self.context(), stmt.clone())?;
+        if sql.contains('$') {
+            logical = self.bind_params(logical, params)?;
+        }
+        let logical = analyze(logical)?;
+        let LogicalPlan::Projection(p) = &logical else {
+            return Err(SqlError::unsupported("this RETURNING or ON CONFLICT clause (subqueries and aggregates are not supported there)"));
+        };
+        let none = HashMap::new();
+        let lowerer = ExprLowerer { schema: p.input.schema(), subqueries: &none, maintained: false };
+        let exprs = p.expr.iter().map(|e| lowerer.lower(e)).collect::<Result<Vec<_>, _>>()?;
+        Ok((exprs, desc_of_schema(logical.schema())?, stmt))
+    }
+}
