@@ -13,7 +13,7 @@
 use crate::{codes, SqlError};
 use eddy_engine::repr::{format_datum, RelationDesc};
 use eddy_engine::Row;
-use sqlparser::ast::{CopyOption, CopySource, CopyTarget, Ident, ObjectName, Query, Statement};
+use sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Ident, ObjectName, Query, Statement};
 
 /// How COPY writes rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +65,30 @@ pub fn plan_copy(stmt: Statement) -> Result<CopyPlan, SqlError> {
         (_, true) => return Err(SqlError::unsupported("COPY to a file on the server").with_hint("COPY ... TO STDOUT, or psql's \\copy ... to 'file', writes on the client")),
         (_, false) => return Err(SqlError::unsupported("COPY from a file on the server").with_hint("COPY ... FROM STDIN, or psql's \\copy ... from 'file', reads on the client")),
     }
-    if !legacy_options.is_empty() {
-        return Err(SqlError::unsupported("this COPY option syntax").with_hint("write the options as WITH (FORMAT csv, HEADER)"));
-    }
     let mut format = CopyFormat::text();
+    // PostgreSQL's older option syntax, which psql's `\copy t from 'f' csv
+    // header` sends: `CSV [HEADER] [QUOTE 'q']`, `DELIMITER 'd'`, `NULL 'n'`.
+    if legacy_options.iter().any(|o| matches!(o, CopyLegacyOption::Csv(_))) {
+        format = CopyFormat::csv();
+    }
+    for o in legacy_options {
+        match o {
+            CopyLegacyOption::Csv(csv) => {
+                for c in csv {
+                    match c {
+                        CopyLegacyCsvOption::Header => format.header = true,
+                        CopyLegacyCsvOption::Quote(q) => format.quote = q,
+                        other => return Err(SqlError::unsupported(format!("COPY option {}", other))),
+                    }
+                }
+            }
+            CopyLegacyOption::Header => format.header = true,
+            CopyLegacyOption::Delimiter(c) => format.delimiter = c,
+            CopyLegacyOption::Null(n) => format.null = n,
+            CopyLegacyOption::Binary => return Err(SqlError::unsupported("COPY's binary format").with_hint("use FORMAT text or FORMAT csv")),
+            other => return Err(SqlError::unsupported(format!("COPY option {}", other))),
+        }
+    }
     // FORMAT first: it sets the defaults the other options change.
     for o in &options {
         if let CopyOption::Format(name) = o {
@@ -362,6 +382,12 @@ mod tests {
         assert_eq!(copy_in("COPY t FROM STDIN", "1\n").unwrap_err().message, "missing data for column 2");
         let (_, n) = copy_in("COPY t FROM STDIN WITH (FORMAT csv)", "1,\"two\nlines\"\n").unwrap();
         assert_eq!(n, 1);
+        // psql's `\copy t from 'f' csv header` sends the older option syntax.
+        let (stmts, n) = copy_in("COPY t FROM STDIN CSV HEADER", "id,note\n1,x\n").unwrap();
+        assert_eq!((stmts, n), (vec!["INSERT INTO t VALUES ('1', 'x')".to_string()], 1));
+        let (stmts, _) = copy_in("COPY t FROM STDIN DELIMITER '|' NULL 'none'", "1|none\n").unwrap();
+        assert_eq!(stmts, vec!["INSERT INTO t VALUES ('1', NULL)"]);
+        assert_eq!(copy_in("COPY t FROM STDIN BINARY", "").unwrap_err().code, "0A000");
     }
 
     #[test]
