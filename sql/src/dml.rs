@@ -14,6 +14,19 @@
 //! The coordinator evaluates them row by row, in the statement's order, so
 //! RETURNING gives rows in the order they were inserted. Subqueries in
 //! these clauses are not supported (they would need a dataflow per row).
+//!
+//! [`joins_to_subqueries`] turns PostgreSQL's joins in DML, which
+//! DataFusion does not plan, into correlated subqueries it does:
+//! - `DELETE FROM t USING u WHERE c` is
+//!   `DELETE FROM t WHERE EXISTS (SELECT 1 FROM u WHERE c)`;
+//! - `UPDATE t SET x = t.a + u.b FROM u WHERE c` is
+//!   `UPDATE t SET x = t.a + (SELECT u.b FROM u WHERE c)
+//!   WHERE EXISTS (SELECT 1 FROM u WHERE c)`: each column of u read in
+//!   SET is a correlated scalar subquery of its own.
+//!
+//! Where several rows of `u` match one row of `t`, PostgreSQL's UPDATE takes
+//! any one of them; here it is error 21000 (more than one row returned by
+//! a subquery). A column name that both tables have must be qualified.
 
 use crate::constraints::{unique_keys, UniqueKey};
 use crate::names::{ident_name, postgres_names};
@@ -26,7 +39,8 @@ use datafusion_expr::LogicalPlan;
 use eddy_engine::expr::ScalarExpr;
 use eddy_engine::repr::RelationDesc;
 use eddy_engine::Datum;
-use sqlparser::ast::{AssignmentTarget, ConflictTarget, FromTable, OnConflictAction, OnInsert, SelectItem, Statement, TableObject};
+use sqlparser::ast::{AssignmentTarget, ConflictTarget, Expr, FromTable, OnConflictAction, OnInsert, Query, SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, VisitMut, VisitorMut};
+use std::ops::ControlFlow;
 use std::collections::HashMap;
 
 /// What `RETURNING` gives: one expression per output column over a changed
@@ -61,6 +75,93 @@ pub struct DmlClauses {
     pub on_conflict: Option<OnConflict>,
 }
 
+/// Rewrites `UPDATE ... FROM` and `DELETE ... USING` into correlated
+/// subqueries (see the module documentation); `target_columns`: the
+/// columns of the table being changed.
+pub fn joins_to_subqueries(stmt: &mut Statement, target_columns: &[String]) {
+    match stmt {
+        Statement::Delete(d) => {
+            if let Some(using) = d.using.take() {
+                d.selection = Some(Expr::Exists { subquery: correlated(using, d.selection.take(), None), negated: false });
+            }
+        }
+        Statement::Update(u) => {
+            if let Some(UpdateTableFromKind::AfterSet(from)) = u.from.take() {
+                let selection = u.selection.take();
+                // Each reference to a FROM table's column becomes a subquery
+                // of its own: DataFusion decorrelates a scalar subquery only
+                // when its select list reads no outer column.
+                let mut names: Vec<String> = Vec::new();
+                for t in &from {
+                    for f in std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)) {
+                        match f {
+                            TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => names.push(ident_name(&a.name)),
+                            TableFactor::Table { name, .. } => names.push(crate::names::text_name(&name.0.last().map(|p| p.to_string()).unwrap_or_default())),
+                            _ => {}
+                        }
+                    }
+                }
+                let mut outer = FromColumns { names, target_columns, from: &from, selection: &selection, depth: 0 };
+                for a in &mut u.assignments {
+                    let _ = a.value.visit(&mut outer);
+                }
+                u.selection = Some(Expr::Exists { subquery: correlated(from, selection, None), negated: false });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces each reference to a column of the FROM tables (qualified by
+/// one of `names`, or unqualified and not a column of the target) with
+/// the correlated subquery that reads it.
+struct FromColumns<'a> {
+    names: Vec<String>,
+    target_columns: &'a [String],
+    from: &'a [TableWithJoins],
+    selection: &'a Option<Expr>,
+    /// How deep in the expression's own subqueries the visit is.
+    depth: usize,
+}
+
+impl VisitorMut for FromColumns<'_> {
+    type Break = ();
+    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        let from_column = match e {
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => self.names.contains(&ident_name(&parts[0])),
+            Expr::Identifier(i) => !self.target_columns.contains(&ident_name(i)),
+            _ => false,
+        };
+        if self.depth == 0 && from_column {
+            let column = e.clone();
+            *e = Expr::Subquery(correlated(self.from.to_vec(), self.selection.clone(), Some(column)));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `SELECT item FROM from WHERE selection` (`SELECT 1` without an item).
+fn correlated(from: Vec<TableWithJoins>, selection: Option<Expr>, item: Option<Expr>) -> Box<Query> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut q = sqlparser::parser::Parser::new(&dialect).try_with_sql("SELECT 1").and_then(|mut p| p.parse_query()).expect("SELECT 1 parses");
+    if let SetExpr::Select(s) = q.body.as_mut() {
+        s.from = from;
+        s.selection = selection;
+        if let Some(e) = item {
+            s.projection = vec![SelectItem::UnnamedExpr(e)];
+        }
+    }
+    q
+}
+
 /// Takes RETURNING and ON CONFLICT off `stmt`, returning them unplanned
 /// with the text of the table reference they are over.
 pub fn take_clauses(stmt: &mut Statement) -> (Option<Vec<SelectItem>>, Option<OnInsert>, String) {
@@ -85,6 +186,21 @@ pub fn take_clauses(stmt: &mut Statement) -> (Option<Vec<SelectItem>>, Option<On
 }
 
 impl Planner<'_> {
+    /// [`joins_to_subqueries`] for `stmt`, knowing the target's columns.
+    pub fn dml_joins(&self, stmt: &mut Statement) {
+        let target = match &*stmt {
+            Statement::Update(u) => match &u.table.relation {
+                TableFactor::Table { name, .. } => name.0.last().map(|p| p.to_string()),
+                _ => None,
+            },
+            Statement::Delete(_) => Some(String::new()),
+            _ => None,
+        };
+        let Some(target) = target else { return };
+        let columns = self.catalog.resolve(&crate::names::text_name(&target)).map(|i| i.desc.names.clone()).unwrap_or_default();
+        joins_to_subqueries(stmt, &columns);
+    }
+
     /// Plans the RETURNING and ON CONFLICT clauses of `stmt` (taking them
     /// off it) against table `table_name`.
     pub fn dml_clauses(&self, stmt: &mut Statement, params: &[Datum]) -> Result<DmlClauses, SqlError> {

@@ -253,6 +253,7 @@ impl Planner<'_> {
                 if let Statement::Insert(insert) = &mut stmt {
                     self.fill_defaults(insert);
                 }
+                self.dml_joins(&mut stmt);
                 let clauses = self.dml_clauses(&mut stmt, params)?;
                 let logical = self.bind_params(to_logical(&self.context(), stmt)?, params)?;
                 let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
@@ -357,6 +358,7 @@ impl Planner<'_> {
             Statement::Query(q) => Some(q.clone()),
             _ => None,
         };
+        self.dml_joins(&mut stmt);
         // RETURNING describes the rows; neither it nor ON CONFLICT plans
         // in DataFusion.
         let returning = match &stmt {
