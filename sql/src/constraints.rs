@@ -7,6 +7,7 @@
 //! not enforced), deferrable constraints, `NULLS NOT DISTINCT`.
 
 use crate::names::ident_name;
+use crate::{codes, SqlError};
 use eddy_engine::repr::RelationDesc;
 use eddy_engine::{Datum, Row};
 use sqlparser::ast::{ColumnOption, Statement, TableConstraint};
@@ -17,6 +18,8 @@ use sqlparser::ast::{ColumnOption, Statement, TableConstraint};
 pub struct UniqueKey {
     pub name: String,
     pub columns: Vec<usize>,
+    /// PRIMARY KEY rather than UNIQUE.
+    pub primary: bool,
 }
 
 impl UniqueKey {
@@ -33,6 +36,42 @@ impl UniqueKey {
         let values: Vec<String> = key.iter().zip(&self.columns).map(|(d, c)| eddy_engine::repr::format_datum(d, desc.types[*c].scalar).unwrap_or_default()).collect();
         format!("Key ({})=({}) already exists.", names.join(", "), values.join(", "))
     }
+}
+
+/// Checks the keys a CREATE TABLE declares over columns `names`, as
+/// PostgreSQL does (one primary key, known columns, none twice), and
+/// returns the primary key's columns, which are NOT NULL.
+pub fn check_declared(table: &str, ct: &sqlparser::ast::CreateTable, names: &[String]) -> Result<Vec<usize>, SqlError> {
+    let mut primary: Vec<Vec<usize>> = Vec::new();
+    for (i, c) in ct.columns.iter().enumerate() {
+        if c.options.iter().any(|o| matches!(o.option, ColumnOption::PrimaryKey(_))) {
+            primary.push(vec![i]);
+        }
+    }
+    for t in &ct.constraints {
+        let (is_primary, cols) = match t {
+            TableConstraint::PrimaryKey(pk) => (true, pk.columns.iter().map(|c| c.column.expr.to_string()).collect::<Vec<_>>()),
+            TableConstraint::Unique(u) => (false, u.columns.iter().map(|c| c.column.expr.to_string()).collect()),
+            _ => continue,
+        };
+        let kind = if is_primary { "primary key" } else { "unique" };
+        let mut positions = Vec::new();
+        for c in cols {
+            let c = crate::names::text_name(&c);
+            let p = names.iter().position(|n| *n == c).ok_or_else(|| SqlError::new(codes::UNDEFINED_COLUMN, format!("column \"{}\" named in key does not exist", c)))?;
+            if positions.contains(&p) {
+                return Err(SqlError::new(codes::DUPLICATE_COLUMN, format!("column \"{}\" appears twice in {} constraint", c, kind)));
+            }
+            positions.push(p);
+        }
+        if is_primary {
+            primary.push(positions);
+        }
+    }
+    if primary.len() > 1 {
+        return Err(SqlError::new("42P16", format!("multiple primary keys for table \"{}\" are not allowed", table)));
+    }
+    Ok(primary.pop().unwrap_or_default())
 }
 
 /// The PRIMARY KEY (first) and UNIQUE constraints of the table `name`
@@ -69,7 +108,7 @@ pub fn unique_keys(name: &str, create_sql: &str, desc: &RelationDesc) -> Vec<Uni
     keys.into_iter()
         .map(|(primary, cname, columns)| {
             let default = if primary { format!("{}_pkey", name) } else { format!("{}_{}_key", name, columns.iter().map(|c| desc.names[*c].as_str()).collect::<Vec<_>>().join("_")) };
-            UniqueKey { name: cname.unwrap_or(default), columns }
+            UniqueKey { name: cname.unwrap_or(default), columns, primary }
         })
         .collect()
 }
@@ -84,7 +123,7 @@ mod tests {
     fn keys_come_from_column_and_table_constraints() {
         let desc = RelationDesc::new(["id", "sku", "a", "b"].iter().map(|n| (n.to_string(), ColumnType { scalar: ScalarType::Int32, nullable: true })).collect());
         let keys = unique_keys("t", "CREATE TABLE t (id int, sku int UNIQUE, a int, b int, PRIMARY KEY (id), CONSTRAINT ab UNIQUE (a, b))", &desc);
-        assert_eq!(keys, vec![UniqueKey { name: "t_pkey".into(), columns: vec![0] }, UniqueKey { name: "t_sku_key".into(), columns: vec![1] }, UniqueKey { name: "ab".into(), columns: vec![2, 3] }]);
+        assert_eq!(keys, vec![UniqueKey { name: "t_pkey".into(), columns: vec![0], primary: true }, UniqueKey { name: "t_sku_key".into(), columns: vec![1], primary: false }, UniqueKey { name: "ab".into(), columns: vec![2, 3], primary: false }]);
         assert_eq!(keys[2].of(&[Datum::Int(1), Datum::Null, Datum::Int(2), Datum::Null]), None, "a NULL part never conflicts");
         assert_eq!(keys[0].detail(&desc, &[Datum::Int(7)]), "Key (id)=(7) already exists.");
         assert!(unique_keys("t", "CREATE TABLE t (id int)", &desc).is_empty());

@@ -38,7 +38,7 @@ use crate::{codes, SqlError};
 use datafusion_expr::LogicalPlan;
 use eddy_engine::expr::ScalarExpr;
 use eddy_engine::repr::RelationDesc;
-use eddy_engine::Datum;
+use eddy_engine::{Datum, ScalarType};
 use sqlparser::ast::{AssignmentTarget, ConflictTarget, Expr, FromTable, OnConflictAction, OnInsert, Query, SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, VisitMut, VisitorMut};
 use std::ops::ControlFlow;
 use std::collections::HashMap;
@@ -73,6 +73,8 @@ pub enum ConflictAction {
 pub struct DmlClauses {
     pub returning: Option<Returning>,
     pub on_conflict: Option<OnConflict>,
+    /// Describing: the type of each parameter (`$n` by n) the clauses take.
+    pub params: HashMap<usize, ScalarType>,
 }
 
 /// Rewrites `UPDATE ... FROM` and `DELETE ... USING` into correlated
@@ -82,41 +84,86 @@ pub fn joins_to_subqueries(stmt: &mut Statement, target_columns: &[String]) {
     match stmt {
         Statement::Delete(d) => {
             if let Some(using) = d.using.take() {
-                d.selection = Some(Expr::Exists { subquery: correlated(using, d.selection.take(), None), negated: false });
+                let names = from_names(&using);
+                let (outer, inner) = split_conditions(d.selection.take(), &names, target_columns);
+                d.selection = and_all(outer.into_iter().chain([Expr::Exists { subquery: correlated(using, inner, None), negated: false }]));
             }
         }
         Statement::Update(u) => {
             if let Some(UpdateTableFromKind::AfterSet(from)) = u.from.take() {
-                let selection = u.selection.take();
+                let names = from_names(&from);
+                let (outer, inner) = split_conditions(u.selection.take(), &names, target_columns);
                 // Each reference to a FROM table's column becomes a subquery
                 // of its own: DataFusion decorrelates a scalar subquery only
                 // when its select list reads no outer column.
-                let mut names: Vec<String> = Vec::new();
-                for t in &from {
-                    for f in std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)) {
-                        match f {
-                            TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => names.push(ident_name(&a.name)),
-                            TableFactor::Table { name, .. } => names.push(crate::names::text_name(&name.0.last().map(|p| p.to_string()).unwrap_or_default())),
-                            _ => {}
-                        }
-                    }
-                }
-                let mut outer = FromColumns { names, target_columns, from: &from, selection: &selection, depth: 0 };
+                let mut visitor = FromColumns { names: &names, target_columns, from: &from, selection: &inner, depth: 0 };
                 for a in &mut u.assignments {
-                    let _ = a.value.visit(&mut outer);
+                    let _ = a.value.visit(&mut visitor);
                 }
-                u.selection = Some(Expr::Exists { subquery: correlated(from, selection, None), negated: false });
+                u.selection = and_all(outer.into_iter().chain([Expr::Exists { subquery: correlated(from, inner, None), negated: false }]));
             }
         }
         _ => {}
     }
 }
 
+/// The names the tables of a FROM (or USING) list are read by.
+fn from_names(from: &[TableWithJoins]) -> Vec<String> {
+    let mut names = Vec::new();
+    for t in from {
+        for f in std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)) {
+            match f {
+                TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => names.push(ident_name(&a.name)),
+                TableFactor::Table { name, .. } => names.push(crate::names::text_name(&name.0.last().map(|p| p.to_string()).unwrap_or_default())),
+                _ => {}
+            }
+        }
+    }
+    names
+}
+
+/// Whether `e` reads a column of the FROM tables: one qualified by one of
+/// `names`, or an unqualified one the target does not have.
+fn reads_from(e: &Expr, names: &[String], target_columns: &[String]) -> bool {
+    sqlparser::ast::visit_expressions(e, |x| match x {
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 && names.contains(&ident_name(&parts[0])) => ControlFlow::Break(()),
+        Expr::Identifier(i) if !target_columns.contains(&ident_name(i)) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
+/// Splits a WHERE at its top-level ANDs into the conditions on the target
+/// table alone (they stay outside the subqueries) and the rest.
+fn split_conditions(selection: Option<Expr>, names: &[String], target_columns: &[String]) -> (Vec<Expr>, Option<Expr>) {
+    fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+        match e {
+            Expr::BinaryOp { left, op: sqlparser::ast::BinaryOperator::And, right } => {
+                conjuncts(*left, out);
+                conjuncts(*right, out);
+            }
+            Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: sqlparser::ast::BinaryOperator::And, .. }) => conjuncts(*inner, out),
+            other => out.push(other),
+        }
+    }
+    let mut all = Vec::new();
+    if let Some(e) = selection {
+        conjuncts(e, &mut all);
+    }
+    let (inner, outer): (Vec<Expr>, Vec<Expr>) = all.into_iter().partition(|c| reads_from(c, names, target_columns));
+    (outer, and_all(inner.into_iter()))
+}
+
+/// The conjunction of `conditions` (`None` for none).
+fn and_all(conditions: impl Iterator<Item = Expr>) -> Option<Expr> {
+    conditions.reduce(|a, b| Expr::BinaryOp { left: Box::new(a), op: sqlparser::ast::BinaryOperator::And, right: Box::new(b) })
+}
+
 /// Replaces each reference to a column of the FROM tables (qualified by
 /// one of `names`, or unqualified and not a column of the target) with
 /// the correlated subquery that reads it.
 struct FromColumns<'a> {
-    names: Vec<String>,
+    names: &'a [String],
     target_columns: &'a [String],
     from: &'a [TableWithJoins],
     selection: &'a Option<Expr>,
@@ -203,27 +250,31 @@ impl Planner<'_> {
 
     /// Plans the RETURNING and ON CONFLICT clauses of `stmt` (taking them
     /// off it) against table `table_name`.
-    pub fn dml_clauses(&self, stmt: &mut Statement, params: &[Datum]) -> Result<DmlClauses, SqlError> {
+    /// Describing a statement (`params` `None`), the clauses' expressions
+    /// are left empty and `DmlClauses::params` lists the parameters they
+    /// take.
+    pub fn dml_clauses(&self, stmt: &mut Statement, params: Option<&[Datum]>) -> Result<DmlClauses, SqlError> {
         let (returning, on, relation) = take_clauses(stmt);
-        let returning = returning.map(|items| self.returning(&items, &relation, params)).transpose()?;
+        let mut described = HashMap::new();
+        let returning = returning.map(|items| self.returning(&items, &relation, params, &mut described)).transpose()?;
         let on_conflict = match on {
             None => None,
-            Some(OnInsert::OnConflict(c)) => Some(self.on_conflict(c, &relation, params)?),
+            Some(OnInsert::OnConflict(c)) => Some(self.on_conflict(c, &relation, params, &mut described)?),
             Some(_) => return Err(SqlError::unsupported("ON DUPLICATE KEY UPDATE").with_hint("write ON CONFLICT (key) DO UPDATE SET ...")),
         };
-        Ok(DmlClauses { returning, on_conflict })
+        Ok(DmlClauses { returning, on_conflict, params: described })
     }
 
-    fn returning(&self, items: &[SelectItem], relation: &str, params: &[Datum]) -> Result<Returning, SqlError> {
+    fn returning(&self, items: &[SelectItem], relation: &str, params: Option<&[Datum]>, described: &mut HashMap<usize, ScalarType>) -> Result<Returning, SqlError> {
         let sql = format!("SELECT {} FROM {}", items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "), relation);
-        let (exprs, mut desc, stmt) = self.projection(&sql, params)?;
+        let (exprs, mut desc, stmt) = self.projection(&sql, params, described)?;
         if let Statement::Query(q) = &stmt {
             postgres_names(q, &mut desc.names);
         }
         Ok(Returning { exprs, desc })
     }
 
-    fn on_conflict(&self, c: sqlparser::ast::OnConflict, relation: &str, params: &[Datum]) -> Result<OnConflict, SqlError> {
+    fn on_conflict(&self, c: sqlparser::ast::OnConflict, relation: &str, params: Option<&[Datum]>, described: &mut HashMap<usize, ScalarType>) -> Result<OnConflict, SqlError> {
         let table_name = relation.split_whitespace().next().unwrap_or_default();
         let item = self.catalog.resolve_or_err(&crate::names::text_name(table_name))?;
         let keys = unique_keys(&item.name, &item.create_sql, &item.desc);
@@ -265,7 +316,7 @@ impl Planner<'_> {
                     items.push(format!("({})", cond));
                 }
                 let sql = format!("SELECT {} FROM {}, {} AS excluded", items.join(", "), relation, table_name);
-                let (mut row, _, _) = self.projection(&sql, params)?;
+                let (mut row, _, _) = self.projection(&sql, params, described)?;
                 let filter = u.selection.is_some().then(|| row.pop()).flatten();
                 ConflictAction::Update { row, filter }
             }
@@ -274,20 +325,46 @@ impl Planner<'_> {
     }
 
     /// The expressions of `sql`'s select list over its FROM's columns, the
-    /// result's columns, and the parsed statement.
-    fn projection(&self, sql: &str, params: &[Datum]) -> Result<(Vec<ScalarExpr>, RelationDesc, Statement), SqlError> {
+    /// result's columns, and the parsed statement. Describing (`params`
+    /// `None`), the expressions are not lowered and the parameters `sql`
+    /// takes are added to `described` with their types.
+    fn projection(&self, sql: &str, params: Option<&[Datum]>, described: &mut HashMap<usize, ScalarType>) -> Result<(Vec<ScalarExpr>, RelationDesc, Statement), SqlError> {
         let stmt = parse(sql)?.remove(0);
         let mut logical = to_logical(&self.context(), stmt.clone())?;
-        if sql.contains('$') {
-            logical = self.bind_params(logical, params)?;
+        match params {
+            Some(params) if sql.contains('$') => logical = self.bind_params(logical, params)?,
+            Some(_) => {}
+            None => {
+                for (name, ty) in logical.get_parameter_types().map_err(crate::plan::df::translate)? {
+                    let Some(i) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) else { continue };
+                    let ty = ty.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()?.unwrap_or(ScalarType::Text);
+                    described.entry(i).or_insert(ty);
+                }
+            }
         }
-        let logical = analyze(logical)?;
-        let LogicalPlan::Projection(p) = &logical else {
-            return Err(SqlError::unsupported("this RETURNING or ON CONFLICT clause (subqueries and aggregates are not supported there)"));
+        let analyzed = analyze(logical.clone());
+        let logical = match (analyzed, params) {
+            (Ok(l), _) => l,
+            // Untyped parameters may not analyze; their types are known by now.
+            (Err(_), None) => logical,
+            (Err(e), Some(_)) => return Err(e),
         };
+        let LogicalPlan::Projection(p) = &logical else {
+            return Err(SqlError::unsupported("this RETURNING or ON CONFLICT clause (subqueries are not supported there)"));
+        };
+        match p.input.as_ref() {
+            LogicalPlan::Aggregate(_) => return Err(SqlError::new(codes::GROUPING_ERROR, "aggregate functions are not allowed in RETURNING or ON CONFLICT")),
+            LogicalPlan::Window(_) => return Err(SqlError::new("42P20", "window functions are not allowed in RETURNING or ON CONFLICT")),
+            LogicalPlan::TableScan(_) | LogicalPlan::SubqueryAlias(_) | LogicalPlan::Join(_) => {}
+            _ => return Err(SqlError::unsupported("this RETURNING or ON CONFLICT clause (subqueries are not supported there)")),
+        }
+        let desc = desc_of_schema(logical.schema())?;
+        if params.is_none() {
+            return Ok((vec![], desc, stmt));
+        }
         let none = HashMap::new();
         let lowerer = ExprLowerer { schema: p.input.schema(), subqueries: &none, maintained: false };
         let exprs = p.expr.iter().map(|e| lowerer.lower(e)).collect::<Result<Vec<_>, _>>()?;
-        Ok((exprs, desc_of_schema(logical.schema())?, stmt))
+        Ok((exprs, desc, stmt))
     }
 }

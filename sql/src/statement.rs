@@ -169,6 +169,10 @@ impl Planner<'_> {
                     }
                     cols.push((name, ColumnType { scalar: scalar_type_of_sql(&c.data_type)?, nullable }));
                 }
+                let names: Vec<String> = cols.iter().map(|(n, _)| n.clone()).collect();
+                for p in crate::constraints::check_declared(&object_name(&ct.name), &ct, &names)? {
+                    cols[p].1.nullable = false;
+                }
                 let constrained = ct.constraints.iter().any(|c| !matches!(c, sqlparser::ast::TableConstraint::PrimaryKey(_) | sqlparser::ast::TableConstraint::Unique(_))) || ct.columns.iter().flat_map(|c| &c.options).any(|o| matches!(o.option, ColumnOption::ForeignKey(_) | ColumnOption::Check(_)));
                 let mut notices = if constrained { vec![SqlError::notice("FOREIGN KEY and CHECK constraints are not enforced: eddy accepts them and enforces only NOT NULL, PRIMARY KEY and UNIQUE")] } else { vec![] };
                 if ct.temporary {
@@ -251,10 +255,11 @@ impl Planner<'_> {
             }
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
                 if let Statement::Insert(insert) = &mut stmt {
+                    self.complete_insert(insert)?;
                     self.fill_defaults(insert);
                 }
                 self.dml_joins(&mut stmt);
-                let clauses = self.dml_clauses(&mut stmt, params)?;
+                let clauses = self.dml_clauses(&mut stmt, Some(params))?;
                 let logical = self.bind_params(to_logical(&self.context(), stmt)?, params)?;
                 let LogicalPlan::Dml(dml) = logical else { return Err(SqlError::internal("DML did not plan as DML")) };
                 self.dml(dml, clauses)?
@@ -310,6 +315,29 @@ impl Planner<'_> {
         })
     }
 
+    /// `INSERT INTO t VALUES (1)` into a table of more columns names the
+    /// first columns, which PostgreSQL fills in order (the rest take their
+    /// defaults); `INSERT INTO t DEFAULT VALUES` is a row of DEFAULTs.
+    fn complete_insert(&self, insert: &mut sqlparser::ast::Insert) -> Result<(), SqlError> {
+        use sqlparser::ast::{Ident, ObjectName, SetExpr, TableObject};
+        let TableObject::TableName(name) = &insert.table else { return Ok(()) };
+        let Some(item) = self.catalog.resolve(&object_name(name)) else { return Ok(()) };
+        let columns = &item.desc.names;
+        if insert.source.is_none() && insert.columns.is_empty() && insert.assignments.is_empty() {
+            let defaults = vec!["DEFAULT"; columns.len()].join(", ");
+            let Statement::Query(q) = parse(&format!("VALUES ({})", defaults))?.remove(0) else { return Ok(()) };
+            insert.source = Some(q);
+            return Ok(());
+        }
+        let Some(SetExpr::Values(values)) = insert.source.as_ref().map(|q| q.body.as_ref()) else { return Ok(()) };
+        let width = values.rows.first().map_or(0, |r| r.content.len());
+        if !insert.columns.is_empty() || width >= columns.len() || values.rows.iter().any(|r| r.content.len() != width) {
+            return Ok(());
+        }
+        insert.columns = columns[..width].iter().map(|c| ObjectName::from(vec![Ident::with_quote('"', c.clone())])).collect();
+        Ok(())
+    }
+
     /// `INSERT ... VALUES (..., DEFAULT, ...)`: each DEFAULT becomes its
     /// column's default expression, or NULL (as in PostgreSQL).
     fn fill_defaults(&self, insert: &mut sqlparser::ast::Insert) {
@@ -361,10 +389,11 @@ impl Planner<'_> {
         self.dml_joins(&mut stmt);
         // RETURNING describes the rows; neither it nor ON CONFLICT plans
         // in DataFusion.
-        let returning = match &stmt {
-            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => self.dml_clauses(&mut stmt, &[])?.returning.map(|r| r.desc),
+        let clauses = match &stmt {
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => Some(self.dml_clauses(&mut stmt, None)?),
             _ => None,
         };
+        let returning = clauses.as_ref().and_then(|c| c.returning.as_ref()).map(|r| r.desc.clone());
         let logical = to_logical(&self.context(), stmt)?;
         let types = logical.get_parameter_types().map_err(crate::plan::df::translate)?;
         let mut params = Vec::new();
@@ -375,6 +404,14 @@ impl Planner<'_> {
                 Some(t) => t,
                 None => t.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()?.unwrap_or(eddy_engine::ScalarType::Text),
             });
+        }
+        // Parameters only RETURNING or ON CONFLICT take come after those.
+        if let Some(c) = &clauses {
+            let last = c.params.keys().max().copied().unwrap_or(0);
+            for i in params.len() + 1..=last {
+                let declared = declared.get(i - 1).copied().flatten().filter(|t| crate::params::exact_type(*t));
+                params.push(declared.or_else(|| c.params.get(&i).copied()).unwrap_or(eddy_engine::ScalarType::Text));
+            }
         }
         let desc = match query {
             Some(q) => {

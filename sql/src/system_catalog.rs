@@ -9,13 +9,15 @@
 //! a catalog gives them.
 //!
 //! What it holds, with PostgreSQL's column names:
-//! - `information_schema.schemata`, `.tables`, `.views`, `.columns`;
+//! - `information_schema.schemata`, `.tables`, `.views`, `.columns`,
+//!   `.table_constraints` and `.key_column_usage` (PRIMARY KEY and UNIQUE;
+//!   not PostgreSQL's NOT NULL check constraints);
 //! - `pg_catalog.pg_tables`, `pg_views`, `pg_matviews` (also unqualified,
 //!   as pg_catalog is on PostgreSQL's search path).
 //!
 //! What it does not: PostgreSQL's other catalogs (`pg_class`,
 //! `pg_attribute`, ... are answered only in the shapes psql's `\d` sends:
-//! see `psql/`), constraints, privileges and routines. Columns are a
+//! see `psql/`), foreign keys and checks, privileges and routines. Columns are a
 //! common subset of PostgreSQL's, not all of them.
 //!
 //! Choices where eddy differs from PostgreSQL: a materialized view is listed
@@ -61,6 +63,34 @@ pub const RELATIONS: &[Relation] = &[
             ("udt_name", Text),
         ],
     },
+    Relation {
+        name: "information_schema.table_constraints",
+        columns: &[
+            ("constraint_catalog", Text),
+            ("constraint_schema", Text),
+            ("constraint_name", Text),
+            ("table_catalog", Text),
+            ("table_schema", Text),
+            ("table_name", Text),
+            ("constraint_type", Text),
+            ("is_deferrable", Text),
+            ("initially_deferred", Text),
+        ],
+    },
+    Relation {
+        name: "information_schema.key_column_usage",
+        columns: &[
+            ("constraint_catalog", Text),
+            ("constraint_schema", Text),
+            ("constraint_name", Text),
+            ("table_catalog", Text),
+            ("table_schema", Text),
+            ("table_name", Text),
+            ("column_name", Text),
+            ("ordinal_position", Int32),
+            ("position_in_unique_constraint", Int32),
+        ],
+    },
     Relation { name: "pg_tables", columns: &[("schemaname", Text), ("tablename", Text), ("tableowner", Text), ("hasindexes", Bool)] },
     Relation { name: "pg_views", columns: &[("schemaname", Text), ("viewname", Text), ("viewowner", Text), ("definition", Text)] },
     Relation { name: "pg_matviews", columns: &[("schemaname", Text), ("matviewname", Text), ("matviewowner", Text), ("hasindexes", Bool), ("ispopulated", Bool), ("definition", Text)] },
@@ -88,6 +118,19 @@ pub fn rows(catalog: &Catalog, name: &str) -> Vec<Row> {
             })
             .collect(),
         "information_schema.columns" => relations().flat_map(|(i, _)| columns(i)).collect(),
+        "information_schema.table_constraints" => keyed(catalog)
+            .map(|(i, k)| {
+                let (schema, table) = split(i);
+                let kind = if k.primary { "PRIMARY KEY" } else { "UNIQUE" };
+                vec![text(DATABASE), text(schema), text(&k.name), text(DATABASE), text(schema), text(table), text(kind), text("NO"), text("NO")]
+            })
+            .collect(),
+        "information_schema.key_column_usage" => keyed(catalog)
+            .flat_map(|(i, k)| {
+                let (schema, table) = split(i);
+                k.columns.iter().enumerate().map(move |(n, c)| vec![text(DATABASE), text(schema), text(&k.name), text(DATABASE), text(schema), text(table), text(&i.desc.names[*c]), Datum::Int(n as i64 + 1), Datum::Null]).collect::<Vec<_>>()
+            })
+            .collect(),
         "pg_tables" => relations().filter(|(_, t)| *t == "BASE TABLE").map(|(i, _)| vec![text(split(i).0), text(split(i).1), text(OWNER), Datum::Bool(indexed(i))]).collect(),
         "pg_views" => catalog.items().filter(|i| i.kind == ItemKind::View).map(|i| vec![text(split(i).0), text(split(i).1), text(OWNER), definition(i)]).collect(),
         "pg_matviews" => catalog.items().filter(|i| i.kind == ItemKind::MaterializedView).map(|i| vec![text(split(i).0), text(split(i).1), text(OWNER), Datum::Bool(indexed(i)), Datum::Bool(true), definition(i)]).collect(),
@@ -104,6 +147,11 @@ fn table_type(kind: &ItemKind) -> Option<&'static str> {
         ItemKind::Source { .. } | ItemKind::SourceErrors { .. } => Some("FOREIGN"),
         ItemKind::Index { .. } | ItemKind::Sink { .. } => None,
     }
+}
+
+/// Each table's PRIMARY KEY and UNIQUE constraints.
+fn keyed(catalog: &Catalog) -> impl Iterator<Item = (&CatalogItem, crate::constraints::UniqueKey)> {
+    catalog.items().filter(|i| i.kind == ItemKind::Table).flat_map(|i| crate::constraints::unique_keys(&i.name, &i.create_sql, &i.desc).into_iter().map(move |k| (i, k)))
 }
 
 fn views(catalog: &Catalog) -> impl Iterator<Item = &CatalogItem> {
@@ -131,6 +179,9 @@ fn text(s: &str) -> Datum {
 fn columns(item: &CatalogItem) -> Vec<Row> {
     let (schema, table) = split(item);
     let limits = if item.kind == ItemKind::Table { crate::types::char_limits(&item.create_sql) } else { vec![] };
+    let defaults = if item.kind == ItemKind::Table { crate::statement::column_defaults(&item.create_sql) } else { Default::default() };
+    // PostgreSQL says a view's columns are nullable whatever they hold.
+    let view = matches!(item.kind, ItemKind::View | ItemKind::MaterializedView);
     item.desc
         .iter()
         .enumerate()
@@ -157,8 +208,8 @@ fn columns(item: &CatalogItem) -> Vec<Row> {
                 text(table),
                 text(name),
                 Datum::Int(i as i64 + 1),
-                Datum::Null,
-                text(if ty.nullable { "YES" } else { "NO" }),
+                defaults.get(name).map(|e| Datum::text(e.to_string().as_str())).unwrap_or(Datum::Null),
+                text(if ty.nullable || view { "YES" } else { "NO" }),
                 Datum::text(data_type.as_str()),
                 int(limit.map(|n| n as i64)),
                 int(precision),
@@ -211,6 +262,7 @@ mod tests {
         assert_eq!(tables[2][1..3], [text("eddy_catalog"), text("sinks")]);
         let cols = rows(&c, "information_schema.columns");
         assert_eq!(cols[0][3..8], [text("sku"), Datum::Int(1), Datum::Null, text("NO"), text("text")]);
+        assert_eq!(cols[2][6], text("YES"), "a view's columns are nullable");
         assert_eq!(cols[1][7..9], [text("character varying"), Datum::Int(20)]);
         assert_eq!(rows(&c, "pg_matviews")[0][3], Datum::Bool(true), "low has an index");
         assert_eq!(rows(&c, "information_schema.views")[0][3], text(" SELECT sku FROM stock;"));

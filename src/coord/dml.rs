@@ -26,6 +26,7 @@ impl State {
         };
         let item = self.catalog.get(table).ok_or_else(|| SqlError::internal("table vanished"))?;
         let desc = item.desc.clone();
+        let name = item.name.clone();
         let limits = eddy_sql::types::char_limits(&item.create_sql);
         let arity = desc.arity();
         let rows = self.peek(self.in_transaction(session, rows)).await?;
@@ -35,10 +36,10 @@ impl State {
         let mut changed = Vec::new();
         match verb {
             "INSERT 0" => {
-                let rows = rows.into_iter().map(|r| conform(r, &desc, &limits)).collect::<Result<Vec<_>, _>>()?;
+                let rows = rows.into_iter().map(|r| conform(r, &name, &desc, &limits)).collect::<Result<Vec<_>, _>>()?;
                 let pending = self.pending(session, table);
                 match self.keys.get(&table) {
-                    Some(index) => insert_keyed(&mut Overlay::new(index, &pending), rows, clauses.on_conflict.as_ref(), &desc, &limits, &mut updates, &mut changed)?,
+                    Some(index) => insert_keyed(&mut Overlay::new(index, &pending), rows, clauses.on_conflict.as_ref(), &name, &desc, &limits, &mut updates, &mut changed)?,
                     None => {
                         updates.extend(rows.iter().map(|r| (r.clone(), 1)));
                         changed = rows;
@@ -52,7 +53,7 @@ impl State {
             _ => {
                 for row in rows {
                     let (old, new) = row.split_at(arity);
-                    let new = conform(new.to_vec(), &desc, &limits)?;
+                    let new = conform(new.to_vec(), &name, &desc, &limits)?;
                     updates.push((old.to_vec(), -1));
                     updates.push((new.clone(), 1));
                     changed.push(new);
@@ -62,7 +63,10 @@ impl State {
                 }
             }
         }
-        if verb != "INSERT 0" {
+        // What the statement read decides what it writes, unless it only
+        // inserts: a concurrent write to the table makes COMMIT fail with
+        // 40001 (ON CONFLICT reads the rows holding the keys it inserts).
+        if verb != "INSERT 0" || clauses.on_conflict.is_some() {
             let read_ts = self.read_ts;
             if let Some(s) = self.sessions.get_mut(&session).filter(|s| s.txn.is_some()) {
                 s.read_at.entry(table).or_insert(read_ts);
@@ -124,20 +128,28 @@ impl State {
 /// CONFLICT DO NOTHING), replaces the row holding it (DO UPDATE), or fails
 /// the statement with 23505. Adds the changes to `updates` and the rows
 /// inserted or updated to `changed`.
-fn insert_keyed(keys: &mut Overlay, rows: Vec<Row>, on_conflict: Option<&OnConflict>, desc: &RelationDesc, limits: &[Option<usize>], updates: &mut Vec<(Row, i64)>, changed: &mut Vec<Row>) -> Result<(), SqlError> {
+fn insert_keyed(keys: &mut Overlay, rows: Vec<Row>, on_conflict: Option<&OnConflict>, table: &str, desc: &RelationDesc, limits: &[Option<usize>], updates: &mut Vec<(Row, i64)>, changed: &mut Vec<Row>) -> Result<(), SqlError> {
     // Rows this statement inserted or updated: DO UPDATE may not touch
     // one of them.
     let mut touched: Vec<Row> = Vec::new();
+    // The constraint ON CONFLICT names is checked first (PostgreSQL's
+    // arbiter): its conflict takes the action even where another key
+    // conflicts too; without a target every key is an arbiter.
+    let arbiter = on_conflict.and_then(|c| c.key.as_ref()).and_then(|key| keys.position(key));
     for row in rows {
-        let Some((k, v, existing)) = keys.conflict(&row) else {
+        let found = match arbiter {
+            Some(k) => keys.conflict_on(k, &row).map(|(v, existing)| (k, v, existing, true)),
+            None => None,
+        };
+        let found = found.or_else(|| keys.conflict(&row).map(|(k, v, existing)| (k, v, existing, arbiter.is_none())));
+        let Some((k, v, existing, arbitrated)) = found else {
             keys.insert(&row);
             updates.push((row.clone(), 1));
             touched.push(row.clone());
             changed.push(row);
             continue;
         };
-        let handled = on_conflict.filter(|c| c.key.as_ref().is_none_or(|key| key.columns == keys_of(keys, k)));
-        match handled.map(|c| &c.action) {
+        match on_conflict.filter(|_| arbitrated).map(|c| &c.action) {
             None => return Err(keys.violation(k, &v, desc)),
             Some(ConflictAction::Nothing) => {}
             Some(ConflictAction::Update { .. }) if touched.contains(&existing) => {
@@ -150,7 +162,7 @@ fn insert_keyed(keys: &mut Overlay, rows: Vec<Row>, on_conflict: Option<&OnConfl
                         continue;
                     }
                 }
-                let new = conform(set.iter().map(|e| e.eval(&both)).collect::<Result<Row, _>>()?, desc, limits)?;
+                let new = conform(set.iter().map(|e| e.eval(&both)).collect::<Result<Row, _>>()?, table, desc, limits)?;
                 keys.remove(&existing);
                 if let Some((k, v, _)) = keys.conflict(&new) {
                     return Err(keys.violation(k, &v, desc));
@@ -166,14 +178,13 @@ fn insert_keyed(keys: &mut Overlay, rows: Vec<Row>, on_conflict: Option<&OnConfl
     Ok(())
 }
 
-/// The columns of key `k` of the index behind `keys`.
-fn keys_of(keys: &Overlay, k: usize) -> Vec<usize> {
-    keys.key(k).columns.clone()
-}
-
 /// Checks NOT NULL and the length of `varchar(n)` values, and brings each
 /// value to its column's exact type.
-fn conform(row: Row, desc: &RelationDesc, limits: &[Option<usize>]) -> Result<Row, SqlError> {
+fn conform(row: Row, table: &str, desc: &RelationDesc, limits: &[Option<usize>]) -> Result<Row, SqlError> {
+    if let Some(name) = desc.iter().zip(&row).find(|((_, ty), d)| !ty.nullable && d.is_null()).map(|((name, _), _)| name) {
+        let values: Vec<String> = row.iter().zip(desc.iter()).map(|(d, (_, ty))| if d.is_null() { "null".to_string() } else { eddy_engine::repr::format_datum(d, ty.scalar).unwrap_or_default() }).collect();
+        return Err(SqlError::new(codes::NOT_NULL_VIOLATION, format!("null value in column \"{}\" of relation \"{}\" violates not-null constraint", name, table)).with_detail(format!("Failing row contains ({}).", values.join(", "))));
+    }
     row.into_iter()
         .zip(desc.iter())
         .enumerate()

@@ -15,6 +15,22 @@ use eddy_sql::constraints::UniqueKey;
 use eddy_sql::{codes, SqlError};
 use std::collections::HashMap;
 
+/// `updates` with the changes of each row summed and zero sums dropped:
+/// a row inserted and updated in one transaction is one insertion of its
+/// last version, a row inserted and deleted is nothing.
+fn consolidated(updates: &[(Row, i64)]) -> Vec<(Row, i64)> {
+    let mut sums: HashMap<&Row, i64> = HashMap::new();
+    let mut order: Vec<&Row> = Vec::new();
+    for (row, diff) in updates {
+        let e = sums.entry(row).or_insert_with(|| {
+            order.push(row);
+            0
+        });
+        *e += diff;
+    }
+    order.into_iter().filter_map(|r| Some((r.clone(), *sums.get(r).filter(|d| **d != 0)?))).collect()
+}
+
 /// The rows of one table by each of its keys.
 pub struct KeyIndex {
     pub keys: Vec<UniqueKey>,
@@ -30,6 +46,7 @@ impl KeyIndex {
     /// Applies written changes: removals first, so a row replaced in one
     /// batch (UPDATE) leaves its new version indexed.
     pub fn apply(&mut self, updates: &[(Row, i64)]) {
+        let updates = consolidated(updates);
         for (row, diff) in updates.iter().filter(|(_, d)| *d < 0).chain(updates.iter().filter(|(_, d)| *d > 0)) {
             for (k, key) in self.keys.iter().enumerate() {
                 let Some(v) = key.of(row) else { continue };
@@ -54,6 +71,7 @@ impl<'a> Overlay<'a> {
     /// The index with `pending` (a transaction's earlier changes) applied.
     pub fn new(index: &'a KeyIndex, pending: &[(Row, i64)]) -> Self {
         let mut o = Overlay { index, changed: index.keys.iter().map(|_| HashMap::new()).collect() };
+        let pending = consolidated(pending);
         for (row, diff) in pending.iter().filter(|(_, d)| *d < 0).chain(pending.iter().filter(|(_, d)| *d > 0)) {
             if *diff > 0 {
                 o.insert(row);
@@ -62,11 +80,6 @@ impl<'a> Overlay<'a> {
             }
         }
         o
-    }
-
-    /// Key `k` of the table.
-    pub fn key(&self, k: usize) -> &UniqueKey {
-        &self.index.keys[k]
     }
 
     /// The row holding `key`'s values `v`.
@@ -85,6 +98,19 @@ impl<'a> Overlay<'a> {
             let other = self.get(k, &v)?.clone();
             Some((k, v, other))
         })
+    }
+
+    /// Whether key `k` of `row` is held by another row: its values and
+    /// that row.
+    pub fn conflict_on(&self, k: usize, row: &Row) -> Option<(Row, Row)> {
+        let v = self.index.keys[k].of(row)?;
+        let other = self.get(k, &v)?.clone();
+        Some((v, other))
+    }
+
+    /// The position of `key` among the table's keys.
+    pub fn position(&self, key: &UniqueKey) -> Option<usize> {
+        self.index.keys.iter().position(|k| k == key)
     }
 
     pub fn insert(&mut self, row: &Row) {
@@ -108,6 +134,7 @@ impl<'a> Overlay<'a> {
     /// Applies `updates` (removals first), failing at the first row whose
     /// key another row holds.
     pub fn check(&mut self, updates: &[(Row, i64)], table: &RelationDesc) -> Result<(), SqlError> {
+        let updates = consolidated(updates);
         for (row, _) in updates.iter().filter(|(_, d)| *d < 0) {
             self.remove(row);
         }
@@ -156,7 +183,7 @@ mod tests {
     #[test]
     fn conflicts_account_for_pending_and_own_changes() {
         let desc = RelationDesc::new(["id", "v"].iter().map(|n| (n.to_string(), ColumnType { scalar: ScalarType::Int32, nullable: true })).collect());
-        let mut index = KeyIndex::new(vec![UniqueKey { name: "t_pkey".into(), columns: vec![0] }]);
+        let mut index = KeyIndex::new(vec![UniqueKey { name: "t_pkey".into(), columns: vec![0], primary: true }]);
         index.apply(&[(row(1, 10), 1), (row(2, 20), 1)]);
         // An UPDATE that moves key 2 to 3 and 1 to 2 is fine as a whole.
         assert!(Overlay::new(&index, &[]).check(&[(row(1, 10), -1), (row(2, 20), -1), (row(2, 10), 1), (row(3, 20), 1)], &desc).is_ok());
@@ -166,6 +193,12 @@ mod tests {
         assert!(Overlay::new(&index, &[(row(1, 10), -1)]).check(&[(row(1, 12), 1)], &desc).is_ok());
         // Two rows of one statement with one key conflict.
         assert!(Overlay::new(&index, &[]).check(&[(row(5, 1), 1), (row(5, 2), 1)], &desc).is_err());
+        // Inserted, then updated, in one transaction: one insertion.
+        assert!(Overlay::new(&index, &[]).check(&[(row(7, 1), 1), (row(7, 1), -1), (row(7, 2), 1)], &desc).is_ok());
+        // Inserted and deleted again: nothing to index.
+        let mut other = KeyIndex::new(index.keys.clone());
+        other.apply(&[(row(8, 1), 1), (row(8, 1), -1)]);
+        assert_eq!(Overlay::new(&other, &[]).get(0, &vec![Datum::Int(8)]), None);
         index.apply(&[(row(1, 10), -1), (row(1, 13), 1)]);
         assert_eq!(Overlay::new(&index, &[]).get(0, &vec![Datum::Int(1)]), Some(&row(1, 13)));
     }
