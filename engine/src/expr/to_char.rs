@@ -1,24 +1,28 @@
 //! `to_char(timestamp, format)`: a timestamp as text by PostgreSQL's
 //! template patterns, the labels dashboards put on time buckets.
 //!
-//! Patterns: `YYYY YYY YY Y IYYY`, `MM`, `Month MONTH month Mon MON mon`,
-//! `DD DDD D ID`, `Day DAY day Dy DY dy`, `HH HH12 HH24 MI SS MS US SSSS`,
-//! `AM PM am pm A.M. P.M. a.m. p.m.`, `Q WW IW`, `TZ tz` (always UTC, the
-//! session's zone), the `FM` prefix (no padding) and the `TH`/`th` suffix
+//! Patterns: `YYYY Y,YYY YYY YY Y IYYY IYY IY I`, `CC`, `MM RM rm`,
+//! `Month MONTH month Mon MON mon`, `DD DDD IDDD D ID J`,
+//! `Day DAY day Dy DY dy`, `W WW IW Q`,
+//! `HH HH12 HH24 MI SS MS US FF1..FF6 SSSS SSSSS`,
+//! `AM PM am pm A.M. P.M. a.m. p.m.`, `AD BC A.D. B.C.` (either case),
+//! `TZ tz TZH TZM OF` (always UTC, the session's zone), the `FM` prefix
+//! (no padding), the `FX` prefix (ignored) and the `TH`/`th` suffix
 //! (ordinal). Text in double quotes is copied; other characters are
-//! copied as they are. Not done: `to_char` of numbers and intervals, and
-//! the rarer patterns (`CC`, `J`, `RM`, `OF`, `TZH`, ...), which are
-//! copied as text.
+//! copied as they are, as in PostgreSQL. Not done: `to_char` of numbers
+//! and intervals.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
 
 const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const ROMAN: [&str; 12] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"];
 const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /// Patterns, longest first where one is the start of another.
 const PATTERNS: &[&str] = &[
-    "A.M.", "P.M.", "a.m.", "p.m.", "HH24", "HH12", "IYYY", "SSSS", "YYYY", "MONTH", "Month", "month", "YYY", "MON", "Mon", "mon", "DAY", "Day", "day", "DDD", "AM", "PM", "am", "pm", "HH", "MI",
-    "SS", "MS", "US", "YY", "MM", "DD", "DY", "Dy", "dy", "ID", "IW", "WW", "TZ", "tz", "Y", "D", "Q",
+    "Y,YYY", "A.M.", "P.M.", "a.m.", "p.m.", "A.D.", "B.C.", "a.d.", "b.c.", "SSSSS", "HH24", "HH12", "IYYY", "IDDD", "SSSS", "YYYY", "MONTH", "Month", "month", "YYY", "IYY", "MON", "Mon", "mon", "DAY", "Day",
+    "day", "DDD", "TZH", "TZM", "FF1", "FF2", "FF3", "FF4", "FF5", "FF6", "AM", "PM", "am", "pm", "AD", "BC", "ad", "bc", "HH", "MI", "SS", "MS", "US", "YY", "IY", "MM", "DD", "DY", "Dy", "dy", "ID", "IW",
+    "WW", "TZ", "tz", "OF", "CC", "RM", "rm", "Y", "I", "D", "Q", "W", "J",
 ];
 
 /// What a pattern gives: a number (padded to a width unless FM) or a word.
@@ -74,7 +78,31 @@ fn field(t: &NaiveDateTime, pattern: &str) -> Field {
         "WW" => Number((t.ordinal0() / 7 + 1) as i64, 2),
         "IW" => Number(t.iso_week().week() as i64, 2),
         "TZ" => Word("UTC".into()),
-        _ => Word("utc".into()), // "tz"
+        "tz" => Word("utc".into()),
+        // The session's zone is UTC: offsets are zero.
+        "TZH" | "OF" => Word("+00".into()),
+        "TZM" => Word("00".into()),
+        "Y,YYY" => Word(format!("{},{:03}", t.year() / 1000, t.year() % 1000)),
+        "IYY" => Number((t.iso_week().year() % 1000) as i64, 3),
+        "IY" => Number((t.iso_week().year() % 100) as i64, 2),
+        "I" => Number((t.iso_week().year() % 10) as i64, 1),
+        "IDDD" => Number((t.iso_week().week0() * 7 + t.weekday().num_days_from_monday()) as i64 + 1, 3),
+        "SSSSS" => Number(t.num_seconds_from_midnight() as i64, 1),
+        "W" => Number(t.day0() as i64 / 7 + 1, 1),
+        // Julian day: 1 January 1 AD is day 1,721,426.
+        "J" => Number(t.date().num_days_from_ce() as i64 + 1_721_425, 1),
+        "CC" => Number(if t.year() > 0 { (t.year() as i64 - 1) / 100 + 1 } else { t.year() as i64 / 100 - 1 }, 2),
+        "RM" => Word(format!("{:<4}", ROMAN[t.month0() as usize])),
+        "rm" => Word(format!("{:<4}", ROMAN[t.month0() as usize].to_lowercase())),
+        "AD" | "BC" => Word(if t.year() > 0 { "AD" } else { "BC" }.into()),
+        "ad" | "bc" => Word(if t.year() > 0 { "ad" } else { "bc" }.into()),
+        "A.D." | "B.C." => Word(if t.year() > 0 { "A.D." } else { "B.C." }.into()),
+        "a.d." | "b.c." => Word(if t.year() > 0 { "a.d." } else { "b.c." }.into()),
+        // FF1..FF6: the first n digits of the fraction of a second.
+        ff => {
+            let n = ff.strip_prefix("FF").and_then(|d| d.parse::<u32>().ok()).unwrap_or(6);
+            Number((t.nanosecond() / 1_000 / 10u32.pow(6 - n)) as i64, n as usize)
+        }
     }
 }
 
@@ -108,6 +136,11 @@ pub fn to_char(micros: i64, template: &str) -> Option<String> {
             let end = quoted.find('"').unwrap_or(quoted.len());
             out.push_str(&quoted[..end]);
             rest = quoted.get(end + 1..).unwrap_or("");
+            continue;
+        }
+        // FX (fixed format) only matters when parsing text: skip it.
+        if let Some(after) = rest.strip_prefix("FX").or_else(|| rest.strip_prefix("fx")) {
+            rest = after;
             continue;
         }
         let (fill_mode, body) = match rest.strip_prefix("FM").or_else(|| rest.strip_prefix("fm")) {
@@ -161,5 +194,8 @@ mod tests {
         assert_eq!(to_char(at("2024-01-01 00:00:00"), "HH:MI a.m. TZ").unwrap(), "12:00 a.m. UTC");
         assert_eq!(to_char(at("2024-01-11 00:00:00"), "DDth").unwrap(), "11th");
         assert_eq!(to_char(at("2024-01-22 00:00:00"), "FMDDTH").unwrap(), "22ND");
+        let t = at("2024-02-05 10:00:00.123456");
+        assert_eq!(to_char(t, "Y,YYY AD IDDD IYY IY I SSSSS TZH:TZM W J CC RM FF3 OF FXYYYY").unwrap(), "2,024 AD 036 024 24 4 36000 +00:00 1 2460346 21 II   123 +00 2024");
+        assert_eq!(to_char(at("2024-12-30 00:00:00"), "IYYY-IW IDDD").unwrap(), "2025-01 001");
     }
 }
