@@ -117,6 +117,8 @@ impl Postgres {
                 "initdb",
                 &[
                     "--locale=C",
+                    // Bytewise collation as in eddy, Unicode upper and lower case.
+                    "--lc-ctype=C.UTF-8",
                     "-E",
                     "UTF8",
                     "-U",

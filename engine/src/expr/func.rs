@@ -182,8 +182,8 @@ impl UnaryFunc {
             }
             (Cast(to), d) => return cast(d, *to),
             // The database runs with the C locale: case mapping is ASCII only.
-            (Upper, d) => Datum::Text(text(&d).to_ascii_uppercase().into()),
-            (Lower, d) => Datum::Text(text(&d).to_ascii_lowercase().into()),
+            (Upper, d) => Datum::Text(text(&d).chars().map(upper).collect::<String>().into()),
+            (Lower, d) => Datum::Text(text(&d).chars().map(lower).collect::<String>().into()),
             (CharLength, d) => Datum::Int(text(&d).chars().count() as i64),
             (OctetLength, d) => Datum::Int(text(&d).len() as i64),
             (InitCap, d) => Datum::Text(initcap(text(&d)).into()),
@@ -269,8 +269,8 @@ fn initcap(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut start = true;
     for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(if start { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+        if c.is_alphanumeric() {
+            out.push(if start { upper(c) } else { lower(c) });
             start = false;
         } else {
             out.push(c);
@@ -278,6 +278,27 @@ fn initcap(s: &str) -> String {
         }
     }
     out
+}
+
+/// A character in upper case, one for one as PostgreSQL maps characters
+/// in a UTF-8 locale (`ß` stays `ß`, where Rust's upper case is `SS`).
+fn upper(c: char) -> char {
+    let mut u = c.to_uppercase();
+    match (u.next(), u.next()) {
+        (Some(x), None) => x,
+        _ => c,
+    }
+}
+
+/// A character in lower case, one for one (see [`upper`]); `İ` is `i`,
+/// without the combining dot Rust adds.
+fn lower(c: char) -> char {
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(x), None) => x,
+        (Some(x), Some('\u{300}'..='\u{36f}')) => x,
+        _ => c,
+    }
 }
 
 /// Converts a value to type `to`, as PostgreSQL's cast does.
