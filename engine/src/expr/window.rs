@@ -14,6 +14,15 @@ pub enum WindowFunc {
     Lead,
     FirstValue,
     LastValue,
+    /// `nth_value(value, n)`: the value at the frame's n-th row (1-based).
+    NthValue,
+    /// `ntile(k)`: the row's bucket, 1..k, of k buckets as equal as can be
+    /// (the first ones one row larger).
+    Ntile,
+    /// `percent_rank()`: (rank - 1) / (rows - 1), 0 for one row.
+    PercentRank,
+    /// `cume_dist()`: rows sorting before or with this one, over all rows.
+    CumeDist,
     /// An aggregate over the frame.
     Aggregate(AggregateExpr),
 }
@@ -56,8 +65,9 @@ impl WindowExpr {
                 Some(ScalarExpr::Literal(Datum::Int(k), _)) => *k >= 0,
                 Some(_) => false,
             },
-            WindowFunc::Lead => false,
-            WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::Aggregate(_) => frame_ends_at_current,
+            // These depend on the partition's size.
+            WindowFunc::Lead | WindowFunc::Ntile | WindowFunc::PercentRank | WindowFunc::CumeDist => false,
+            WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue | WindowFunc::Aggregate(_) => frame_ends_at_current,
         }
     }
 
@@ -121,6 +131,22 @@ impl WindowExpr {
                         _ => if lo < hi { self.args[0].eval(&rows[hi - 1])? } else { Datum::Null },
                     }
                 }
+                WindowFunc::NthValue => match self.args[1].eval(&rows[i])? {
+                    Datum::Null => Datum::Null,
+                    Datum::Int(k) if k > 0 => {
+                        let (lo, hi) = self.frame_bounds(i, n, last_peer[i - start]);
+                        let j = lo.saturating_add(k as usize - 1);
+                        if j < hi { self.args[0].eval(&rows[j])? } else { Datum::Null }
+                    }
+                    _ => return Err(EvalError::new("22016", "argument of nth_value must be greater than zero")),
+                },
+                WindowFunc::Ntile => match self.args[0].eval(&rows[i])? {
+                    Datum::Null => Datum::Null,
+                    Datum::Int(k) if k > 0 => Datum::Int(ntile(i, n, k as usize)),
+                    _ => return Err(EvalError::new("22014", "argument of ntile must be greater than zero")),
+                },
+                WindowFunc::PercentRank => Datum::float(if n > 1 { (rank - 1) as f64 / (n - 1) as f64 } else { 0.0 }),
+                WindowFunc::CumeDist => Datum::float((last_peer[i - start] + 1) as f64 / n as f64),
                 WindowFunc::Aggregate(_) => unreachable!("handled above"),
             };
             out.push(v);
@@ -177,4 +203,12 @@ impl WindowExpr {
             }
         }
     }
+}
+
+/// Row `i`'s bucket (1-based) of `k` buckets over `n` rows, as PostgreSQL
+/// deals them: the first `n % k` buckets hold one row more.
+fn ntile(i: usize, n: usize, k: usize) -> i64 {
+    let (size, larger) = (n / k, n % k);
+    let in_larger = larger * (size + 1);
+    (if i < in_larger { i / (size + 1) } else { larger + (i - in_larger) / size.max(1) }) as i64 + 1
 }

@@ -315,7 +315,25 @@ fn window_column(e: &WindowExpr, rows: &[Row], order_by: &[SortKey]) -> Result<V
                     }
                 }
             }
-            WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::Aggregate(_) => {
+            WindowFunc::Ntile => match e.args[0].eval(&rows[i])? {
+                // Deal the rows out one bucket at a time, larger buckets first.
+                Datum::Int(k) => {
+                    let k = k as usize;
+                    let mut bucket_of = Vec::new();
+                    for b in 0..k {
+                        let size = n / k + usize::from(b < n % k);
+                        bucket_of.extend(std::iter::repeat_n(b as i64 + 1, size));
+                    }
+                    Datum::Int(bucket_of[i])
+                }
+                _ => Datum::Null,
+            },
+            WindowFunc::PercentRank => {
+                let smaller = (0..n).filter(|&j| cmp_by(order_by, &rows[j], &rows[i]) == Ordering::Less).count();
+                Datum::float(if n > 1 { smaller as f64 / (n - 1) as f64 } else { 0.0 })
+            }
+            WindowFunc::CumeDist => Datum::float((0..n).filter(|&j| cmp_by(order_by, &rows[j], &rows[i]) != Ordering::Greater).count() as f64 / n as f64),
+            WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue | WindowFunc::Aggregate(_) => {
                 let frame: Vec<usize> = (0..n)
                     .filter(|&j| match e.frame {
                         WindowFrame::Partition => true,
@@ -334,6 +352,13 @@ fn window_column(e: &WindowExpr, rows: &[Row], order_by: &[SortKey]) -> Result<V
                     WindowFunc::LastValue => match frame.last() {
                         Some(&j) => e.args[0].eval(&rows[j])?,
                         None => Datum::Null,
+                    },
+                    WindowFunc::NthValue => match e.args[1].eval(&rows[i])? {
+                        Datum::Int(k) => match frame.get(k as usize - 1) {
+                            Some(&j) => e.args[0].eval(&rows[j])?,
+                            None => Datum::Null,
+                        },
+                        _ => Datum::Null,
                     },
                     WindowFunc::Aggregate(a) => a.eval(frame.iter().map(|&j| (rows[j].as_slice(), 1)))?,
                     _ => unreachable!(),

@@ -92,7 +92,10 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
     if let Some(f) = aggregates.get("bool_and").cloned() {
         aggregates.insert("every".to_string(), f);
     }
-    let windows = by_name(datafusion_functions_window::all_default_window_functions(), |f| f.name(), |f| f.aliases());
+    let mut windows = by_name(datafusion_functions_window::all_default_window_functions(), |f| f.name(), |f| f.aliases());
+    if let Some(f) = windows.get("ntile").cloned() {
+        windows.insert("ntile".to_string(), super::pg_aggregates::pg_ntile(f));
+    }
     let planners: Vec<Arc<dyn ExprPlanner>> = vec![
         Arc::new(super::pg_functions::PgExprPlanner),
         Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),

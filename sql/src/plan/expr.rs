@@ -246,6 +246,10 @@ impl ExprLowerer<'_> {
                 "lead" => WindowFunc::Lead,
                 "first_value" => WindowFunc::FirstValue,
                 "last_value" => WindowFunc::LastValue,
+                "nth_value" => WindowFunc::NthValue,
+                "ntile" => WindowFunc::Ntile,
+                "percent_rank" => WindowFunc::PercentRank,
+                "cume_dist" => WindowFunc::CumeDist,
                 other => return Err(unsupported(format!("window function {}", other))),
             },
             WindowFunctionDefinition::AggregateUDF(udaf) => {

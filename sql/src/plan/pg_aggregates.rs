@@ -1,4 +1,5 @@
-//! `sum` and `avg` typed as in PostgreSQL, for planning only.
+//! `sum` and `avg` (and the window function `ntile`) typed as in
+//! PostgreSQL, for planning only.
 //!
 //! DataFusion types `sum(bigint)` as bigint and casts an integer argument of
 //! `avg` to double; PostgreSQL's `sum(bigint)` is numeric (it cannot
@@ -33,8 +34,8 @@
 use crate::types::UNCONSTRAINED_NUMERIC;
 use arrow_schema::{DataType, FieldRef};
 use datafusion_common::Result;
-use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
+use datafusion_expr::function::{AccumulatorArgs, PartitionEvaluatorArgs, StateFieldsArgs, WindowUDFFieldArgs};
+use datafusion_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 use std::sync::Arc;
 
 /// Which aggregate a [`PgAggregate`] types.
@@ -184,4 +185,44 @@ impl AggregateUDFImpl for OrderedSet {
 pub fn ordered_set_aggregates() -> [Arc<AggregateUDF>; 2] {
     let new = |name, args| Arc::new(AggregateUDF::new_from_impl(OrderedSet { name, signature: Signature::any(args, Volatility::Immutable) }));
     [new("percentile_disc", 2), new("mode", 1)]
+}
+
+/// DataFusion's `ntile` typed `integer`, as in PostgreSQL (DataFusion's
+/// is an unsigned 64-bit integer, which reads as bigint). Values are
+/// computed by eddy's engine.
+#[derive(Debug)]
+struct PgNtile {
+    inner: Arc<WindowUDF>,
+}
+
+impl PartialEq for PgNtile {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for PgNtile {}
+impl std::hash::Hash for PgNtile {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "ntile".hash(state)
+    }
+}
+
+impl WindowUDFImpl for PgNtile {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn partition_evaluator(&self, args: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
+        self.inner.inner().partition_evaluator(args)
+    }
+    fn field(&self, args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(arrow_schema::Field::new(args.name(), DataType::Int32, true)))
+    }
+}
+
+/// `ntile` with PostgreSQL's result type, to register under its name.
+pub fn pg_ntile(ntile: Arc<WindowUDF>) -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::new_from_impl(PgNtile { inner: ntile }))
 }
