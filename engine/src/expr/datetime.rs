@@ -94,6 +94,32 @@ fn unit_error(field: &str, ty: &str) -> EvalError {
     EvalError::new("22023", format!("unit \"{}\" not recognized for type {}", field, ty))
 }
 
+/// `date_bin(stride, source [, origin])` over timestamps or timestamptz
+/// (the result has the source's type): `origin + floor((source - origin)
+/// / stride) * stride`. A stride of months or years is 0A000, one not
+/// positive 22008, as in PostgreSQL.
+pub fn date_bin(args: &[Datum]) -> Result<Datum, EvalError> {
+    let Datum::Interval(stride) = &args[0] else { return Err(EvalError::new("42883", "date_bin takes an interval stride")) };
+    if stride.months != 0 {
+        return Err(EvalError::new("0A000", "timestamps cannot be binned into intervals containing months or years"));
+    }
+    let width = (stride.days as i64).checked_mul(86_400_000_000).and_then(|d| d.checked_add(stride.micros)).ok_or_else(|| EvalError::datetime_out_of_range("interval"))?;
+    if width <= 0 {
+        return Err(EvalError::new("22008", "stride must be greater than zero"));
+    }
+    let micros = |d: &Datum| match d {
+        Datum::Timestamp(t) | Datum::TimestampTz(t) => Some(*t),
+        _ => None,
+    };
+    let source = micros(&args[1]).ok_or_else(|| EvalError::new("42883", "date_bin takes a timestamp"))?;
+    let origin = args.get(2).and_then(micros).unwrap_or(0);
+    let start = source.checked_sub(origin).map(|diff| diff.div_euclid(width) * width).and_then(|delta| origin.checked_add(delta)).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?;
+    Ok(match args[1] {
+        Datum::TimestampTz(_) => Datum::TimestampTz(start),
+        _ => Datum::Timestamp(start),
+    })
+}
+
 /// `date_trunc(field, value)`. A date is truncated as the timestamptz it
 /// converts to (PostgreSQL picks `date_trunc(text, timestamptz)` for it).
 pub fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {

@@ -135,6 +135,10 @@ pub enum VariadicFunc {
     JsonbBuildObject,
     /// `regexp_replace(text, pattern, replacement [, flags])`.
     RegexpReplace,
+    /// `date_bin(stride, source [, origin])`: the start of the bin of width
+    /// `stride`, counted from `origin` (default 1970-01-01), holding
+    /// `source`.
+    DateBin,
 }
 
 fn text(d: &Datum) -> &str {
@@ -560,6 +564,7 @@ impl VariadicFunc {
             return Ok(Datum::Null);
         }
         match self {
+            DateBin => return super::datetime::date_bin(&args),
             MakeDate => return make_date(&args),
             MakeTimestamp => return make_timestamp(&args),
             MakeInterval => return make_interval(&args),

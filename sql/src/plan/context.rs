@@ -88,6 +88,10 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
     for f in super::pg_aggregates::ordered_set_aggregates() {
         aggregates.insert(f.name().to_string(), f);
     }
+    // PostgreSQL's `variance` is var_samp.
+    if let Some(f) = aggregates.get("var_samp").cloned() {
+        aggregates.insert("variance".to_string(), f);
+    }
     // PostgreSQL's `every` is bool_and.
     if let Some(f) = aggregates.get("bool_and").cloned() {
         aggregates.insert("every".to_string(), f);

@@ -352,6 +352,7 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "date_part" | "datepart" => binary(BinaryFunc::DatePart { numeric: false }, args),
         super::pg_functions::EXTRACT => binary(BinaryFunc::DatePart { numeric: true }, args),
         "date_trunc" => binary(BinaryFunc::DateTrunc, args),
+        "date_bin" => variadic(VariadicFunc::DateBin, args),
         // The session time zone is UTC: only UTC shifts nothing, so the
         // conversion is the cast between the two timestamp types.
         crate::rewrite::AT_TIME_ZONE => match &args[1] {
