@@ -31,7 +31,11 @@ fn expr_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => ident_name(i),
         Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
-        Expr::Function(f) => f.name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default(),
+        Expr::Function(f) => match f.name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default() {
+            // `x AT TIME ZONE z` is PostgreSQL's timezone(z, x).
+            name if name == crate::rewrite::AT_TIME_ZONE => "timezone".into(),
+            name => name,
+        },
         // A cast is named after what it casts when that has a name of its
         // own (`a::text` is `a`), else after the type (`(j->'n')::numeric`
         // is `numeric`, `'5'::int` is `int4`).
@@ -52,6 +56,7 @@ fn expr_name(e: &Expr) -> String {
             _ => "?column?".into(),
         },
         Expr::Extract { .. } => "extract".into(),
+        Expr::AtTimeZone { .. } => "timezone".into(),
         Expr::Substring { .. } => "substring".into(),
         Expr::Trim { .. } => "btrim".into(),
         Expr::Position { .. } => "position".into(),

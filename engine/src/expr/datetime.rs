@@ -94,6 +94,45 @@ fn unit_error(field: &str, ty: &str) -> EvalError {
     EvalError::new("22023", format!("unit \"{}\" not recognized for type {}", field, ty))
 }
 
+/// The IANA time zone `name` (`Europe/Berlin`, `America/New_York`, also
+/// `UTC`), in any letter case; 22023 as PostgreSQL says for others.
+pub fn parse_zone(name: &str) -> Result<chrono_tz::Tz, EvalError> {
+    name.parse::<chrono_tz::Tz>()
+        .or_else(|_| chrono_tz::TZ_VARIANTS.iter().find(|z| z.name().eq_ignore_ascii_case(name)).copied().ok_or(()))
+        .map_err(|_| EvalError::new("22023", format!("time zone \"{}\" not recognized", name)))
+}
+
+/// `value AT TIME ZONE zone`: a timestamptz becomes the wall-clock
+/// timestamp in `zone`; a timestamp (or date) is read as wall-clock time
+/// in `zone` and becomes that instant. A wall-clock time the zone skips
+/// (spring forward) is read with the offset before the change, and one it
+/// repeats (fall back) as the later instant, standard time, as PostgreSQL
+/// does.
+pub fn at_time_zone(v: Datum, zone: &str) -> Result<Datum, EvalError> {
+    use chrono::{Offset, TimeZone};
+    let tz = parse_zone(zone)?;
+    let naive = |micros: i64| chrono::DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc()).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"));
+    match v {
+        Datum::TimestampTz(t) => Ok(Datum::Timestamp(tz.from_utc_datetime(&naive(t)?).naive_local().and_utc().timestamp_micros())),
+        Datum::Timestamp(_) | Datum::Date(_) => {
+            let local = match v {
+                Datum::Date(d) => d as i64 * Interval::MICROS_PER_DAY,
+                Datum::Timestamp(t) => t,
+                _ => unreachable!(),
+            };
+            let wall = naive(local)?;
+            let offset = match tz.offset_from_local_datetime(&wall) {
+                chrono::LocalResult::Single(o) => o.fix(),
+                chrono::LocalResult::Ambiguous(a, b) => if a.fix().local_minus_utc() <= b.fix().local_minus_utc() { a.fix() } else { b.fix() },
+                chrono::LocalResult::None => tz.offset_from_utc_datetime(&(wall - chrono::Duration::hours(3))).fix(),
+            };
+            Ok(Datum::TimestampTz(local - offset.local_minus_utc() as i64 * 1_000_000))
+        }
+        Datum::Null => Ok(Datum::Null),
+        other => Err(EvalError::new("42883", format!("AT TIME ZONE of {:?}", other))),
+    }
+}
+
 /// `date_bin(stride, source [, origin])` over timestamps or timestamptz
 /// (the result has the source's type): `origin + floor((source - origin)
 /// / stride) * stride`. A stride of months or years is 0A000, one not

@@ -75,6 +75,10 @@ pub enum BinaryFunc {
     /// numeric for `extract`, float8 for `date_part`).
     DatePart { numeric: bool },
     DateTrunc,
+    /// `value AT TIME ZONE zone` with a zone other than UTC: a
+    /// timestamptz's wall-clock time there, or the instant a timestamp's
+    /// wall-clock time there is.
+    AtTimeZone,
     Round,
     Trunc,
     Left,
@@ -420,6 +424,7 @@ impl BinaryFunc {
             RegexMatch { negated, case_insensitive } => Datum::Bool(super::regex::is_match(text(&a), text(&b), *case_insensitive)? != *negated),
             DatePart { numeric } => return date_part(text(&a), &b, *numeric),
             DateTrunc => return date_trunc(text(&a), b),
+            AtTimeZone => return super::datetime::at_time_zone(a, text(&b)),
             Round | Trunc => return round(a, &b, *self == Trunc),
             Left | Right => {
                 let s: Vec<char> = text(&a).chars().collect();

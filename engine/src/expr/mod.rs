@@ -9,6 +9,7 @@
 mod agg;
 mod arith;
 mod datetime;
+pub use datetime::parse_zone;
 mod error;
 pub(crate) mod json;
 mod func;

@@ -353,12 +353,15 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         super::pg_functions::EXTRACT => binary(BinaryFunc::DatePart { numeric: true }, args),
         "date_trunc" => binary(BinaryFunc::DateTrunc, args),
         "date_bin" => variadic(VariadicFunc::DateBin, args),
-        // The session time zone is UTC: only UTC shifts nothing, so the
+        // The session time zone is UTC: UTC shifts nothing, so that
         // conversion is the cast between the two timestamp types.
         crate::rewrite::AT_TIME_ZONE => match &args[1] {
             E::Literal(Datum::Text(z), _) if crate::settings::is_utc(z) => unary(UnaryFunc::Cast(out), args),
-            E::Literal(Datum::Text(z), _) => Err(unsupported(format!("time zone \"{}\"", z)).with_hint("eddy knows only UTC: convert in the client, or use AT TIME ZONE 'UTC'")),
-            _ => Err(unsupported("AT TIME ZONE with a zone that is not a constant")),
+            E::Literal(Datum::Text(z), _) => match eddy_engine::expr::parse_zone(z) {
+                Ok(_) => binary(BinaryFunc::AtTimeZone, args),
+                Err(e) => Err(SqlError::from(e).with_hint("name an IANA time zone, e.g. 'Europe/Berlin' or 'America/New_York'")),
+            },
+            _ => binary(BinaryFunc::AtTimeZone, args),
         },
         super::pg_functions::JSON_GET => binary(BinaryFunc::JsonGet { text: false }, args),
         super::pg_functions::JSONB_CONCAT => binary(BinaryFunc::JsonbConcat, args),

@@ -174,7 +174,8 @@ impl ScalarUDFImpl for PgFunction {
                 _ => return not_impl_err!("to_char of numbers and intervals: format them with round(), casts and ||"),
             },
             Kind::JsonbBuildObject | Kind::RegexpReplace => args.to_vec(),
-            Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None) | DataType::Date32) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
+            // A date is the timestamptz of its midnight (PostgreSQL's implicit cast).
+            Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None)) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
                 let arg = match &args[1] {
                     // timestamp - timestamp is a Duration to DataFusion; the engine holds an interval.
