@@ -240,7 +240,13 @@ impl Planner<'_> {
                 TableFactor::Table { name, .. } => name.0.last().map(|p| p.to_string()),
                 _ => None,
             },
-            Statement::Delete(_) => Some(String::new()),
+            Statement::Delete(d) => {
+                let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &d.from;
+                match from.first().map(|t| &t.relation) {
+                    Some(TableFactor::Table { name, .. }) => name.0.last().map(|p| p.to_string()),
+                    _ => None,
+                }
+            }
             _ => None,
         };
         let Some(target) = target else { return };
@@ -248,9 +254,8 @@ impl Planner<'_> {
         joins_to_subqueries(stmt, &columns);
     }
 
-    /// Plans the RETURNING and ON CONFLICT clauses of `stmt` (taking them
-    /// off it) against table `table_name`.
-    /// Describing a statement (`params` `None`), the clauses' expressions
+    /// Plans the RETURNING and ON CONFLICT clauses of `stmt`, taking them
+    /// off it. Describing a statement (`params` `None`), the clauses' expressions
     /// are left empty and `DmlClauses::params` lists the parameters they
     /// take.
     pub fn dml_clauses(&self, stmt: &mut Statement, params: Option<&[Datum]>) -> Result<DmlClauses, SqlError> {

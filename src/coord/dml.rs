@@ -131,7 +131,7 @@ impl State {
 fn insert_keyed(keys: &mut Overlay, rows: Vec<Row>, on_conflict: Option<&OnConflict>, table: &str, desc: &RelationDesc, limits: &[Option<usize>], updates: &mut Vec<(Row, i64)>, changed: &mut Vec<Row>) -> Result<(), SqlError> {
     // Rows this statement inserted or updated: DO UPDATE may not touch
     // one of them.
-    let mut touched: Vec<Row> = Vec::new();
+    let mut touched: std::collections::HashSet<Row> = std::collections::HashSet::new();
     // The constraint ON CONFLICT names is checked first (PostgreSQL's
     // arbiter): its conflict takes the action even where another key
     // conflicts too; without a target every key is an arbiter.
@@ -145,7 +145,7 @@ fn insert_keyed(keys: &mut Overlay, rows: Vec<Row>, on_conflict: Option<&OnConfl
         let Some((k, v, existing, arbitrated)) = found else {
             keys.insert(&row);
             updates.push((row.clone(), 1));
-            touched.push(row.clone());
+            touched.insert(row.clone());
             changed.push(row);
             continue;
         };
@@ -170,7 +170,7 @@ fn insert_keyed(keys: &mut Overlay, rows: Vec<Row>, on_conflict: Option<&OnConfl
                 keys.insert(&new);
                 updates.push((existing, -1));
                 updates.push((new.clone(), 1));
-                touched.push(new.clone());
+                touched.insert(new.clone());
                 changed.push(new);
             }
         }
