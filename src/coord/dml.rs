@@ -188,7 +188,7 @@ fn conform(row: Row, table: &str, desc: &RelationDesc, limits: &[Option<usize>])
     row.into_iter()
         .zip(desc.iter())
         .enumerate()
-        .map(|(i, (d, (name, ty)))| {
+        .map(|(i, (d, (_, ty)))| {
             let d = match (d, limits.get(i)) {
                 (Datum::Text(s), Some(Some(n))) if s.chars().count() > *n => {
                     // Spaces beyond the length are cut off; anything else is an error.
@@ -199,10 +199,8 @@ fn conform(row: Row, table: &str, desc: &RelationDesc, limits: &[Option<usize>])
                 }
                 (d, _) => d,
             };
+            // NOT NULL was checked above, on the whole row.
             if d.is_null() {
-                if !ty.nullable {
-                    return Err(SqlError::new(codes::NOT_NULL_VIOLATION, format!("null value in column \"{}\" violates not-null constraint", name)));
-                }
                 return Ok(d);
             }
             Ok(match (ty.scalar, d) {

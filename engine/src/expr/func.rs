@@ -190,11 +190,11 @@ impl UnaryFunc {
             }
             (Cast(to), d) => return cast(d, *to),
             // The database runs with the C locale: case mapping is ASCII only.
-            (Upper, d) => Datum::Text(text(&d).chars().map(upper).collect::<String>().into()),
-            (Lower, d) => Datum::Text(text(&d).chars().map(lower).collect::<String>().into()),
+            (Upper, d) => Datum::Text(super::case::upper(text(&d)).into()),
+            (Lower, d) => Datum::Text(super::case::lower(text(&d)).into()),
             (CharLength, d) => Datum::Int(text(&d).chars().count() as i64),
             (OctetLength, d) => Datum::Int(text(&d).len() as i64),
-            (InitCap, d) => Datum::Text(initcap(text(&d)).into()),
+            (InitCap, d) => Datum::Text(super::case::initcap(text(&d)).into()),
             (Reverse, d) => Datum::Text(text(&d).chars().rev().collect()),
             (Ceil, Datum::Numeric(n)) => Datum::Numeric(n.ceil()),
             (Floor, Datum::Numeric(n)) => Datum::Numeric(n.floor()),
@@ -273,41 +273,6 @@ fn zero_like(d: &Datum) -> Datum {
 
 /// `initcap` in the C locale: ASCII letters and digits form words; every
 /// other character (including non-ASCII letters) separates them.
-fn initcap(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut start = true;
-    for c in s.chars() {
-        if c.is_alphanumeric() {
-            out.push(if start { upper(c) } else { lower(c) });
-            start = false;
-        } else {
-            out.push(c);
-            start = true;
-        }
-    }
-    out
-}
-
-/// A character in upper case, one for one as PostgreSQL maps characters
-/// in a UTF-8 locale (`ß` stays `ß`, where Rust's upper case is `SS`).
-fn upper(c: char) -> char {
-    let mut u = c.to_uppercase();
-    match (u.next(), u.next()) {
-        (Some(x), None) => x,
-        _ => c,
-    }
-}
-
-/// A character in lower case, one for one (see [`upper`]); `İ` is `i`,
-/// without the combining dot Rust adds.
-fn lower(c: char) -> char {
-    let mut l = c.to_lowercase();
-    match (l.next(), l.next()) {
-        (Some(x), None) => x,
-        (Some(x), Some('\u{300}'..='\u{36f}')) => x,
-        _ => c,
-    }
-}
 
 /// Converts a value to type `to`, as PostgreSQL's cast does.
 pub fn cast(d: Datum, to: ScalarType) -> Result<Datum, EvalError> {

@@ -8,6 +8,7 @@
 
 mod agg;
 mod arith;
+mod case;
 mod datetime;
 pub use datetime::parse_zone;
 mod error;
