@@ -13,6 +13,9 @@
 //!   parentheses: `a::text, a::int`, `a + b * 2, (a + b) * 2`; PostgreSQL
 //!   allows duplicate names) get internal aliases, which
 //!   [`crate::names`] turns back into PostgreSQL's names.
+//! * Function calls DataFusion would name alike because they differ only
+//!   in casts (`sum(x), sum(x::bigint)`) are told apart by wrapping the
+//!   later call's first argument in a one-argument `coalesce`.
 //! * `FROM generate_series(1, 3) AS g`: a function returning one column
 //!   names that column by its alias too, as in PostgreSQL (`SELECT g`).
 //! * An explicit cast to `varchar(n)` cuts the text to n characters, as in
@@ -21,6 +24,12 @@
 //! * `x AT TIME ZONE z` becomes the call `__eddy_at_time_zone(x, z)`, which
 //!   the planner types by `x` (DataFusion's own reading is a cast to
 //!   timestamptz, which left a timestamptz unchanged).
+//! * `timezone(z, x)` is `x AT TIME ZONE z`.
+//! * `substring(x FROM 'pattern')` with a quoted pattern and no FOR (also
+//!   `substring(x, 'pattern')`) is the regular-expression form, as
+//!   PostgreSQL reads a text second argument: it becomes the call
+//!   `__eddy_substring_regex(x, 'pattern')` (DataFusion knows only the
+//!   positional form).
 //! * The session functions tools call when they connect (`version()`,
 //!   `current_database()`, `current_schema()`, `current_user`,
 //!   `session_user`, `pg_backend_pid()`, `current_setting('name')`) become
@@ -58,6 +67,8 @@ impl VisitorMut for Rewriter {
         make_interval_args(e);
         session_function(e);
         at_time_zone(e);
+        timezone_function(e);
+        substring_regex(e);
         varchar_cast(e);
         ControlFlow::Continue(())
     }
@@ -207,6 +218,48 @@ fn name_key(e: &Expr) -> String {
     e.to_string().to_lowercase()
 }
 
+/// Function calls DataFusion would name alike because they differ only in
+/// casts (`sum(x), sum(x::bigint)`): it refuses two aggregates of one
+/// name. A later call's first argument is wrapped in a one-argument
+/// `coalesce`, which changes the name and nothing else.
+fn distinguish_calls(select: &mut sqlparser::ast::Select) {
+    struct Calls(std::collections::HashMap<String, String>);
+    impl VisitorMut for Calls {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if !matches!(e, Expr::Function(_)) {
+                return ControlFlow::Continue(());
+            }
+            // Wrap again while another call holds the name (three calls
+            // that differ only in casts need two distinct wrappings).
+            for _ in 0..8 {
+                let (key, text) = (name_key(e), e.to_string());
+                match self.0.get(&key) {
+                    Some(seen) if *seen != text => {
+                        let Expr::Function(f) = e else { break };
+                        let FunctionArguments::List(l) = &mut f.args else { break };
+                        let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(x))) = l.args.first_mut() else { break };
+                        *x = function_call("coalesce", vec![x.clone()]);
+                    }
+                    Some(_) => break,
+                    None => {
+                        self.0.insert(key, text);
+                        break;
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut calls = Calls(Default::default());
+    for item in select.projection.iter_mut() {
+        let _ = item.visit(&mut calls);
+    }
+    if let Some(h) = &mut select.having {
+        let _ = h.visit(&mut calls);
+    }
+}
+
 fn alias_colliding_items(body: &mut SetExpr) {
     match body {
         SetExpr::SetOperation { left, right, .. } => {
@@ -214,6 +267,7 @@ fn alias_colliding_items(body: &mut SetExpr) {
             alias_colliding_items(right);
         }
         SetExpr::Select(select) => {
+            distinguish_calls(select);
             let wildcard = select.projection.iter().any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
             let mut seen = HashSet::new();
             for (i, item) in select.projection.iter_mut().enumerate() {
@@ -317,6 +371,25 @@ pub const AT_TIME_ZONE: &str = "__eddy_at_time_zone";
 fn at_time_zone(e: &mut Expr) {
     let Expr::AtTimeZone { timestamp, time_zone } = e else { return };
     *e = function_call(AT_TIME_ZONE, vec![(**timestamp).clone(), (**time_zone).clone()]);
+}
+
+fn timezone_function(e: &mut Expr) {
+    let Expr::Function(f) = e else { return };
+    if !f.name.to_string().eq_ignore_ascii_case("timezone") || f.over.is_some() {
+        return;
+    }
+    let FunctionArguments::List(l) = &f.args else { return };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(zone)), FunctionArg::Unnamed(FunctionArgExpr::Expr(value))] = l.args.as_slice() else { return };
+    *e = function_call(AT_TIME_ZONE, vec![value.clone(), zone.clone()]);
+}
+
+fn substring_regex(e: &mut Expr) {
+    let Expr::Substring { expr, substring_from: Some(from), substring_for: None, shorthand: false, .. } = e else { return };
+    let Expr::Value(v) = from.as_ref() else { return };
+    if !matches!(v.value, Value::SingleQuotedString(_) | Value::EscapedStringLiteral(_)) {
+        return;
+    }
+    *e = function_call(crate::plan::pg_functions::SUBSTRING_REGEX, vec![(**expr).clone(), (**from).clone()]);
 }
 
 fn varchar_cast(e: &mut Expr) {

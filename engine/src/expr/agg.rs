@@ -40,6 +40,80 @@ pub enum AggregateFunc {
     /// `mode() WITHIN GROUP (ORDER BY x)`: the most frequent value, the
     /// first in the ordering among equally frequent ones.
     Mode,
+    /// `jsonb_agg(x)` (and `json_agg`): the values as a JSON array, NULLs
+    /// as null.
+    JsonbAgg,
+    /// `jsonb_object_agg(k, v)` (and `json_object_agg`): an object of the
+    /// pairs; a NULL key is an error.
+    JsonbObjectAgg,
+    /// The statistics of pairs `(y, x)` (rows where either is NULL are
+    /// skipped), in double precision: `corr`, `covar_pop`, `covar_samp`
+    /// and the `regr_*` family.
+    Stat(Stat),
+}
+
+/// The two-variable statistics, over the non-NULL pairs (y, x).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Stat {
+    Corr,
+    CovarPop,
+    CovarSamp,
+    RegrSlope,
+    RegrIntercept,
+    RegrCount,
+    RegrR2,
+    RegrAvgX,
+    RegrAvgY,
+    RegrSxx,
+    RegrSyy,
+    RegrSxy,
+}
+
+impl Stat {
+    /// The statistic of `pairs` (y, x); NULL where PostgreSQL's is (too
+    /// few pairs, or a variance of zero it would divide by). The sums are
+    /// accumulated as PostgreSQL's float8_regr_accum does (Youngs and
+    /// Cramer's update), so results agree to the last digit for the same
+    /// order of pairs.
+    fn eval(self, pairs: &[(f64, f64)]) -> Datum {
+        if self == Stat::RegrCount {
+            return Datum::Int(pairs.len() as i64);
+        }
+        let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for (y, x) in pairs {
+            n += 1.0;
+            sx += x;
+            sy += y;
+            if n > 1.0 {
+                let (tx, ty) = (x * n - sx, y * n - sy);
+                let scale = 1.0 / (n * (n - 1.0));
+                sxx += tx * tx * scale;
+                syy += ty * ty * scale;
+                sxy += tx * ty * scale;
+            }
+        }
+        if n == 0.0 || (self == Stat::CovarSamp && n < 2.0) {
+            return Datum::Null;
+        }
+        let v = match self {
+            Stat::Corr if sxx == 0.0 || syy == 0.0 => return Datum::Null,
+            Stat::Corr => sxy / (sxx * syy).sqrt(),
+            Stat::CovarPop => sxy / n,
+            Stat::CovarSamp => sxy / (n - 1.0),
+            Stat::RegrSlope | Stat::RegrIntercept | Stat::RegrR2 if sxx == 0.0 => return Datum::Null,
+            Stat::RegrSlope => sxy / sxx,
+            Stat::RegrIntercept => (sy - sx * sxy / sxx) / n,
+            Stat::RegrR2 if syy == 0.0 => 1.0,
+            Stat::RegrR2 => (sxy * sxy) / (sxx * syy),
+            Stat::RegrAvgX => sx / n,
+            Stat::RegrAvgY => sy / n,
+            Stat::RegrSxx => sxx,
+            Stat::RegrSyy => syy,
+            Stat::RegrSxy => sxy,
+            Stat::RegrCount => unreachable!(),
+        };
+        Datum::float(v)
+    }
 }
 
 /// One aggregate of a Reduce: `func(DISTINCT args ORDER BY ...) FILTER (WHERE filter)`.
@@ -76,7 +150,7 @@ impl AggregateExpr {
     /// The aggregate's value over an empty input: 0 for count, NULL else.
     pub fn empty_value(&self) -> Datum {
         match self.func {
-            AggregateFunc::Count => Datum::Int(0),
+            AggregateFunc::Count | AggregateFunc::Stat(Stat::RegrCount) => Datum::Int(0),
             _ => Datum::Null,
         }
     }
@@ -93,8 +167,12 @@ impl AggregateExpr {
             }
             let args = self.args.iter().map(|a| a.eval(row)).collect::<Result<Vec<_>, _>>()?;
             // Aggregates skip rows whose (first) argument is NULL; count(*) has none.
-            let keeps_nulls = matches!(self.func, AggregateFunc::FirstValue | AggregateFunc::LastValue | AggregateFunc::Single);
+            let keeps_nulls = matches!(self.func, AggregateFunc::FirstValue | AggregateFunc::LastValue | AggregateFunc::Single | AggregateFunc::JsonbAgg | AggregateFunc::JsonbObjectAgg);
             if !keeps_nulls && args.first().is_some_and(Datum::is_null) {
+                continue;
+            }
+            // The statistics of pairs skip a pair with either side NULL.
+            if matches!(self.func, AggregateFunc::Stat(_)) && args.get(1).is_some_and(Datum::is_null) {
                 continue;
             }
             let keys = self.order_by.iter().map(|k| k.expr.eval(row)).collect::<Result<Vec<_>, _>>()?;
@@ -126,6 +204,10 @@ impl AggregateExpr {
         use AggregateFunc::*;
         Ok(match self.func {
             Count => Datum::Int(count),
+            Stat(stat) => {
+                let pairs: Vec<(f64, f64)> = inputs.iter().flat_map(|(_, a, d)| std::iter::repeat_n((super::func::f64_of(&a[0]).unwrap_or(f64::NAN), a.get(1).and_then(super::func::f64_of).unwrap_or(f64::NAN)), *d as usize)).collect();
+                stat.eval(&pairs)
+            }
             _ if count == 0 => Datum::Null,
             Sum => sum(inputs.iter().map(|(_, a, d)| (&a[0], *d)), self.output)?,
             Avg => avg(sum(inputs.iter().map(|(_, a, d)| (&a[0], *d)), ScalarType::Numeric { precision: None, scale: None })?, count)?,
@@ -165,6 +247,8 @@ impl AggregateExpr {
                 Some(f) => percentile(self.func == PercentileCont, fraction(f)?, &values().collect::<Vec<_>>())?,
             },
             Mode => mode(inputs.iter().map(|(_, a, d)| (&a[0], *d))),
+            JsonbAgg => super::json::agg_array(values())?,
+            JsonbObjectAgg => super::json::agg_object(inputs.iter().flat_map(|(_, a, d)| std::iter::repeat_n((&a[0], a.get(1).unwrap_or(&Datum::Null)), *d as usize)))?,
         })
     }
 }
@@ -352,5 +436,20 @@ mod tests {
         let (a, b) = (Datum::Int(1), Datum::Int(2));
         assert_eq!(mode([(&a, 2), (&b, 2)].into_iter()), Datum::Int(1));
         assert_eq!(mode([(&a, 1), (&b, 2)].into_iter()), Datum::Int(2));
+    }
+
+    #[test]
+    fn pair_statistics_follow_postgres_definitions() {
+        let pairs = [(2.0, 1.0), (4.0, 2.0), (6.0, 3.0)];
+        assert_eq!(Stat::RegrSlope.eval(&pairs), Datum::float(2.0));
+        assert_eq!(Stat::RegrIntercept.eval(&pairs), Datum::float(0.0));
+        assert_eq!(Stat::Corr.eval(&pairs), Datum::float(1.0));
+        assert_eq!(Stat::CovarPop.eval(&pairs), Datum::float(4.0 / 3.0));
+        assert_eq!(Stat::CovarSamp.eval(&pairs), Datum::float(2.0));
+        assert_eq!(Stat::RegrCount.eval(&[]), Datum::Int(0));
+        assert_eq!(Stat::CovarSamp.eval(&pairs[..1]), Datum::Null);
+        // x constant: no slope, no correlation.
+        assert_eq!(Stat::RegrSlope.eval(&[(1.0, 5.0), (2.0, 5.0)]), Datum::Null);
+        assert_eq!(Stat::Corr.eval(&[(1.0, 5.0), (2.0, 5.0)]), Datum::Null);
     }
 }

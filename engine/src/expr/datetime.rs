@@ -307,6 +307,63 @@ pub fn make_interval(args: &[Datum]) -> Result<Datum, EvalError> {
     Ok(Datum::Interval(Interval { months, days, micros: micros.round() as i64 }))
 }
 
+/// `age(a, b)`: the symbolic difference `a - b` in years, months, days and
+/// time, field by field as PostgreSQL counts it. A negative field borrows
+/// from the next larger one; a day borrowed is the length of the month
+/// before the later date's month (of `b`'s month when `a` is later, of
+/// `a`'s when it is earlier), so `age('2024-03-01', '2024-01-31')` is
+/// `1 mon 1 day`. The result is negated when `a` is before `b`.
+pub fn age(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
+    let fields = |d: &Datum| -> Result<[i64; 7], EvalError> {
+        let us = micros_of(d).ok_or_else(|| EvalError::new("42883", format!("function age({:?}) does not exist", d)))?;
+        let t = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?.naive_utc();
+        Ok([t.year() as i64, t.month() as i64, t.day() as i64, t.hour() as i64, t.minute() as i64, t.second() as i64, us.rem_euclid(1_000_000)])
+    };
+    let (x, y) = (fields(a)?, fields(b)?);
+    let earlier = micros_of(a) < micros_of(b);
+    let sign = if earlier { -1 } else { 1 };
+    let mut f: [i64; 7] = std::array::from_fn(|i| (x[i] - y[i]) * sign);
+    let [year, mon, mday, hour, min, sec, usec] = &mut f;
+    while *usec < 0 {
+        *usec += 1_000_000;
+        *sec -= 1;
+    }
+    while *sec < 0 {
+        *sec += 60;
+        *min -= 1;
+    }
+    while *min < 0 {
+        *min += 60;
+        *hour -= 1;
+    }
+    while *hour < 0 {
+        *hour += 24;
+        *mday -= 1;
+    }
+    // The month the borrowed days come from: the earlier timestamp's.
+    let (by, bm) = if earlier { (x[0], x[1]) } else { (y[0], y[1]) };
+    while *mday < 0 {
+        *mday += days_in_month(by as i32, bm as u32);
+        *mon -= 1;
+    }
+    while *mon < 0 {
+        *mon += 12;
+        *year -= 1;
+    }
+    let months = i32::try_from((*year * 12 + *mon) * sign).map_err(|_| EvalError::datetime_out_of_range("interval"))?;
+    let days = (*mday * sign) as i32;
+    let micros = ((*hour * 3600 + *min * 60 + *sec) * 1_000_000 + *usec) * sign;
+    Ok(Datum::Interval(Interval { months, days, micros }))
+}
+
+fn days_in_month(year: i32, month: u32) -> i64 {
+    let next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) };
+    match (next, NaiveDate::from_ymd_opt(year, month, 1)) {
+        (Some(n), Some(f)) => (n - f).num_days(),
+        _ => 31,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +432,15 @@ mod tests {
     fn date_trunc_of_a_date_is_a_timestamptz() {
         let d = date_trunc("month", Datum::Date(19737)).unwrap();
         assert_eq!(show(&d), "2024-01-01 00:00:00+00");
+    }
+
+    #[test]
+    fn age_counts_fields_as_postgres() {
+        let ts = |s: &str| Datum::Timestamp(chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap().and_utc().timestamp_micros());
+        let iv = |d: Datum| crate::repr::format_datum(&d, crate::repr::ScalarType::Interval).unwrap();
+        assert_eq!(iv(age(&ts("2001-04-10 00:00:00"), &ts("1957-06-13 00:00:00")).unwrap()), "43 years 9 mons 27 days");
+        assert_eq!(iv(age(&ts("2024-03-01 00:00:00"), &ts("2024-01-31 00:00:00")).unwrap()), "1 mon 1 day");
+        assert_eq!(iv(age(&ts("2024-01-31 00:00:00"), &ts("2024-03-01 00:00:00")).unwrap()), "-1 mons -1 days");
+        assert_eq!(iv(age(&ts("2024-01-01 10:00:00"), &ts("2023-12-31 12:30:00")).unwrap()), "21:30:00");
     }
 }

@@ -44,6 +44,10 @@ pub enum UnaryFunc {
     JustifyDays,
     JustifyHours,
     JustifyInterval,
+    /// `to_json(x)` and `to_jsonb(x)`: the value as JSON.
+    ToJsonb,
+    /// `md5(text)`: the MD5 digest of the text's bytes, in hex.
+    Md5,
 }
 
 /// Functions of two arguments.
@@ -105,6 +109,12 @@ pub enum BinaryFunc {
     /// `jsonb #> path` (jsonb) and `jsonb #>> path` (text): the value at a
     /// path of keys and array indexes, written `{a,0,b}`.
     JsonPath { text: bool },
+    /// `age(a, b)`: the symbolic interval from b to a (years, months, days
+    /// and time, field by field).
+    Age,
+    /// `substring(text from pattern)`: the first match of a POSIX regular
+    /// expression (its first group when it has one).
+    RegexpSubstring,
 }
 
 /// Functions of any number of arguments.
@@ -143,6 +153,10 @@ pub enum VariadicFunc {
     /// `stride`, counted from `origin` (default 1970-01-01), holding
     /// `source`.
     DateBin,
+    /// `jsonb_build_array(v, ...)` (and `json_build_array`).
+    JsonbBuildArray,
+    /// `format(template, args...)`: see `expr::format`.
+    Format,
 }
 
 fn text(d: &Datum) -> &str {
@@ -216,6 +230,8 @@ impl UnaryFunc {
                 }
                 Datum::TimestampTz(us as i64)
             }
+            (ToJsonb, d) => return crate::expr::json::to_jsonb(&d),
+            (Md5, d) => Datum::Text(format!("{:x}", md5::compute(text(&d).as_bytes())).into()),
             (JustifyDays, Datum::Interval(iv)) => Datum::Interval(justify_days(iv)?),
             (JustifyHours, Datum::Interval(iv)) => Datum::Interval(justify_hours(iv)?),
             (JustifyInterval, Datum::Interval(iv)) => Datum::Interval(justify_interval(iv)?),
@@ -390,6 +406,8 @@ impl BinaryFunc {
             DatePart { numeric } => return date_part(text(&a), &b, *numeric),
             DateTrunc => return date_trunc(text(&a), b),
             AtTimeZone => return super::datetime::at_time_zone(a, text(&b)),
+            Age => return super::datetime::age(&a, &b),
+            RegexpSubstring => return Ok(super::regex::substring(text(&a), text(&b))?.map_or(Datum::Null, |s| Datum::Text(s.into()))),
             Round | Trunc => return round(a, &b, *self == Trunc),
             Left | Right => {
                 let s: Vec<char> = text(&a).chars().collect();
@@ -431,7 +449,7 @@ impl BinaryFunc {
 }
 
 /// A value as `||` and `concat` show it: the text output of its type.
-fn display(d: &Datum) -> String {
+pub(super) fn display(d: &Datum) -> String {
     match d {
         Datum::Text(s) | Datum::Jsonb(s) => s.to_string(),
         Datum::Float(f) => crate::repr::format_float(f.0, false),
@@ -519,6 +537,14 @@ impl VariadicFunc {
                 return Ok(Datum::Text(parts.concat().into()));
             }
             JsonbBuildObject => return crate::expr::json::build_object(&args),
+            JsonbBuildArray => return crate::expr::json::build_array(&args),
+            Format => {
+                if args[0].is_null() {
+                    return Ok(Datum::Null);
+                }
+                let values: Vec<Option<String>> = args[1..].iter().map(super::format::argument_text).collect();
+                return Ok(Datum::Text(super::format::format(text(&args[0]), &values)?.into()));
+            }
             ConcatWs => {
                 if args[0].is_null() {
                     return Ok(Datum::Null);

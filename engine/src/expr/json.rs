@@ -227,26 +227,77 @@ pub fn path(json: &str, path: &str, as_text: bool) -> Result<Datum, EvalError> {
     })
 }
 
-/// A datum as a JSON value: numbers and booleans as themselves, jsonb as
-/// the JSON it holds, NULL as null, anything else as the string of its
-/// PostgreSQL text form.
-fn to_json(d: &Datum) -> Result<serde_json::Value, EvalError> {
-    use crate::repr::{format_datum, ScalarType};
-    use serde_json::Value;
-    Ok(match d {
-        Datum::Null => Value::Null,
-        Datum::Bool(b) => Value::Bool(*b),
-        Datum::Int(i) => Value::from(*i),
-        Datum::Float(f) => serde_json::Number::from_f64(f.0).map(Value::Number).unwrap_or_else(|| Value::String(format_datum(d, ScalarType::Float64).unwrap_or_default())),
-        Datum::Numeric(n) => serde_json::from_str(&n.to_string()).map_err(invalid)?,
-        Datum::Jsonb(s) => parse_value(s)?,
-        Datum::Text(s) => Value::String(s.to_string()),
-        Datum::Date(_) => Value::String(format_datum(d, ScalarType::Date).unwrap_or_default()),
-        Datum::Timestamp(_) => Value::String(format_datum(d, ScalarType::Timestamp).unwrap_or_default().replacen(' ', "T", 1)),
-        // ISO 8601 as PostgreSQL's to_json writes it: 2024-01-02T03:04:05+00:00.
-        Datum::TimestampTz(_) => Value::String(format_datum(d, ScalarType::TimestampTz).unwrap_or_default().replacen(' ', "T", 1) + ":00"),
-        Datum::Interval(_) => Value::String(format_datum(d, ScalarType::Interval).unwrap_or_default()),
-    })
+/// Writes a datum as JSON text: numbers (in their PostgreSQL text form,
+/// so numeric keeps its scale) and booleans as themselves, jsonb as the
+/// JSON it holds, NULL as null, anything else as the string of its text
+/// form (timestamps in ISO 8601 with a `T`, as PostgreSQL's to_json).
+fn write_json(d: &Datum, out: &mut String) {
+    use crate::repr::{format_datum, format_float, ScalarType};
+    let string = |s: &str, out: &mut String| out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    match d {
+        Datum::Null => out.push_str("null"),
+        Datum::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Datum::Int(i) => out.push_str(&i.to_string()),
+        Datum::Float(f) if f.0.is_finite() => out.push_str(&format_float(f.0, false)),
+        Datum::Float(f) => string(&format_float(f.0, false), out),
+        Datum::Numeric(n) => out.push_str(&n.to_string()),
+        Datum::Jsonb(s) => out.push_str(s),
+        Datum::Text(s) => string(s, out),
+        Datum::Date(_) => string(&format_datum(d, ScalarType::Date).unwrap_or_default(), out),
+        Datum::Timestamp(_) => string(&format_datum(d, ScalarType::Timestamp).unwrap_or_default().replacen(' ', "T", 1), out),
+        Datum::TimestampTz(_) => string(&(format_datum(d, ScalarType::TimestampTz).unwrap_or_default().replacen(' ', "T", 1) + ":00"), out),
+        Datum::Interval(_) => string(&format_datum(d, ScalarType::Interval).unwrap_or_default(), out),
+    }
+}
+
+/// JSON text built by the functions below, in jsonb's canonical form
+/// (keys ordered, a repeated key's last value kept).
+fn jsonb_of(text: &str) -> Result<Datum, EvalError> {
+    crate::repr::normalize_jsonb(text).map(|s| Datum::Jsonb(s.into())).map_err(|e| EvalError::new("22P02", e.to_string()))
+}
+
+/// An object key: text as it is, anything else as its JSON text (a
+/// string's contents); NULL is an error (`message`).
+fn write_key(k: &Datum, message: &str, out: &mut String) -> Result<(), EvalError> {
+    let key = match k {
+        Datum::Null => return Err(EvalError::new(if message.starts_with("argument") { "22004" } else { "22023" }, message)),
+        Datum::Text(s) => s.to_string(),
+        other => {
+            let mut t = String::new();
+            write_json(other, &mut t);
+            serde_json::from_str::<String>(&t).unwrap_or(t)
+        }
+    };
+    out.push_str(&serde_json::to_string(&key).unwrap_or_default());
+    Ok(())
+}
+
+/// Builds `{k: v, ...}` from pairs.
+fn object<'a>(pairs: impl Iterator<Item = (&'a Datum, &'a Datum)>, null_key: &str) -> Result<Datum, EvalError> {
+    let mut out = String::from("{");
+    for (i, (k, v)) in pairs.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_key(k, null_key, &mut out)?;
+        out.push(':');
+        write_json(v, &mut out);
+    }
+    out.push('}');
+    jsonb_of(&out)
+}
+
+/// Builds `[v, ...]`.
+fn array<'a>(values: impl Iterator<Item = &'a Datum>) -> Result<Datum, EvalError> {
+    let mut out = String::from("[");
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json(v, &mut out);
+    }
+    out.push(']');
+    jsonb_of(&out)
 }
 
 /// `jsonb_build_object(k1, v1, k2, v2, ...)`: keys are text (a NULL key
@@ -255,17 +306,29 @@ pub fn build_object(args: &[Datum]) -> Result<Datum, EvalError> {
     if args.len() % 2 != 0 {
         return Err(EvalError::new("22023", "argument list must have even number of elements"));
     }
-    let mut m = serde_json::Map::new();
-    for pair in args.chunks(2) {
-        let key = match &pair[0] {
-            Datum::Null => return Err(EvalError::new("22004", "argument 1: key must not be null")),
-            Datum::Text(s) => s.to_string(),
-            other => match to_json(other)? {
-                serde_json::Value::String(s) => s,
-                v => v.to_string(),
-            },
-        };
-        m.insert(key, to_json(&pair[1])?);
-    }
-    Ok(Datum::Jsonb(crate::repr::format_jsonb(&serde_json::Value::Object(m)).into()))
+    object(args.chunks(2).map(|p| (&p[0], &p[1])), "argument 1: key must not be null")
+}
+
+/// `to_jsonb(value)` (and `to_json`): the value as JSON.
+pub fn to_jsonb(d: &Datum) -> Result<Datum, EvalError> {
+    let mut out = String::new();
+    write_json(d, &mut out);
+    jsonb_of(&out)
+}
+
+/// `jsonb_build_array(v, ...)`: an array of the values, NULL as null.
+pub fn build_array(args: &[Datum]) -> Result<Datum, EvalError> {
+    array(args.iter())
+}
+
+/// `jsonb_agg(x)`: the values as a JSON array, in the aggregate's order
+/// (NULLs as null).
+pub fn agg_array<'a>(values: impl Iterator<Item = &'a Datum>) -> Result<Datum, EvalError> {
+    array(values)
+}
+
+/// `jsonb_object_agg(k, v)`: an object of the pairs; a later value of a
+/// key replaces an earlier one, and a NULL key is an error.
+pub fn agg_object<'a>(pairs: impl Iterator<Item = (&'a Datum, &'a Datum)>) -> Result<Datum, EvalError> {
+    object(pairs, "field name must not be null")
 }

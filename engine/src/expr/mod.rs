@@ -12,6 +12,7 @@ mod case;
 mod datetime;
 pub use datetime::parse_zone;
 mod error;
+mod format;
 pub(crate) mod json;
 mod func;
 mod like;
@@ -22,7 +23,7 @@ mod running;
 mod scalar;
 mod window;
 
-pub use agg::{AggregateExpr, AggregateFunc};
+pub use agg::{AggregateExpr, AggregateFunc, Stat};
 pub use running::RunningAggregate;
 pub use error::EvalError;
 pub use func::{numeric_avg, BinaryFunc, UnaryFunc, VariadicFunc};

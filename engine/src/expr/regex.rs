@@ -56,6 +56,17 @@ pub fn is_match(text: &str, pattern: &str, case_insensitive: bool) -> Result<boo
     with_regex(pattern, case_insensitive, |re| re.is_match(text))
 }
 
+/// `substring(text from pattern)`: the text of the first match, or of the
+/// match's first parenthesized group when the pattern has one (NULL when
+/// that group took no part); NULL when nothing matches.
+pub fn substring(text: &str, pattern: &str) -> Result<Option<String>, EvalError> {
+    with_regex(pattern, false, |re| {
+        let caps = re.captures(text)?;
+        let m = if re.captures_len() > 1 { caps.get(1) } else { caps.get(0) };
+        m.map(|m| m.as_str().to_string())
+    })
+}
+
 /// `regexp_replace(text, pattern, replacement [, flags])`: the first match
 /// replaced, or every match with flag `g`; flag `i` ignores case. In the
 /// replacement `\1`..`\9` stand for the groups and `\&` for the match.

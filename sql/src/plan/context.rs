@@ -85,7 +85,7 @@ pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
             aggregates.insert(f.name().to_string(), f);
         }
     }
-    for f in super::pg_aggregates::ordered_set_aggregates() {
+    for f in super::pg_aggregates::ordered_set_aggregates().into_iter().chain(super::pg_aggregates::json_aggregates()) {
         aggregates.insert(f.name().to_string(), f);
     }
     // PostgreSQL's `variance` is var_samp.

@@ -10,7 +10,7 @@ use crate::SqlError;
 use datafusion_common::{DFSchema, ExprSchema, ScalarValue};
 use datafusion_expr::expr::{AggregateFunction, Case, Sort, WindowFunction};
 use datafusion_expr::{BinaryExpr, Expr, ExprSchemable, Operator, WindowFrameBound, WindowFrameUnits, WindowFunctionDefinition};
-use eddy_engine::expr::{AggregateExpr, AggregateFunc, BinaryFunc, ScalarExpr, SortKey, UnaryFunc, VariadicFunc, WindowExpr, WindowFrame, WindowFunc};
+use eddy_engine::expr::{AggregateExpr, AggregateFunc, BinaryFunc, ScalarExpr, SortKey, Stat, UnaryFunc, VariadicFunc, WindowExpr, WindowFrame, WindowFunc};
 use eddy_engine::repr::{Datum, Interval};
 use eddy_engine::ScalarType;
 use rust_decimal::Decimal;
@@ -301,6 +301,20 @@ fn aggregate_func(name: &str) -> Result<AggregateFunc, SqlError> {
         "percentile_cont" => AggregateFunc::PercentileCont,
         "percentile_disc" => AggregateFunc::PercentileDisc,
         "mode" => AggregateFunc::Mode,
+        "jsonb_agg" | "json_agg" => AggregateFunc::JsonbAgg,
+        "jsonb_object_agg" | "json_object_agg" => AggregateFunc::JsonbObjectAgg,
+        "corr" => AggregateFunc::Stat(Stat::Corr),
+        "covar_pop" => AggregateFunc::Stat(Stat::CovarPop),
+        "covar_samp" | "covar" => AggregateFunc::Stat(Stat::CovarSamp),
+        "regr_slope" => AggregateFunc::Stat(Stat::RegrSlope),
+        "regr_intercept" => AggregateFunc::Stat(Stat::RegrIntercept),
+        "regr_count" => AggregateFunc::Stat(Stat::RegrCount),
+        "regr_r2" => AggregateFunc::Stat(Stat::RegrR2),
+        "regr_avgx" => AggregateFunc::Stat(Stat::RegrAvgX),
+        "regr_avgy" => AggregateFunc::Stat(Stat::RegrAvgY),
+        "regr_sxx" => AggregateFunc::Stat(Stat::RegrSxx),
+        "regr_syy" => AggregateFunc::Stat(Stat::RegrSyy),
+        "regr_sxy" => AggregateFunc::Stat(Stat::RegrSxy),
         crate::plan::subquery::SINGLE_VALUE => AggregateFunc::Single,
         other => return Err(unsupported(format!("aggregate function {}", other))),
     })
@@ -351,7 +365,29 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "nullif" => binary(BinaryFunc::NullIf, args),
         "date_part" | "datepart" => binary(BinaryFunc::DatePart { numeric: false }, args),
         super::pg_functions::EXTRACT => binary(BinaryFunc::DatePart { numeric: true }, args),
+        // date_trunc(field, value, zone): truncated in the zone's local time.
+        "date_trunc" if args.len() == 3 => {
+            let zone = args.pop().unwrap();
+            let local = args.pop().unwrap().call_binary(BinaryFunc::AtTimeZone, zone.clone());
+            Ok(args.pop().unwrap().call_binary(BinaryFunc::DateTrunc, local).call_binary(BinaryFunc::AtTimeZone, zone))
+        }
         "date_trunc" => binary(BinaryFunc::DateTrunc, args),
+        "age" => {
+            if args.len() == 1 {
+                // age(x) is age(current_date, x): it moves with the clock.
+                if maintained {
+                    return Err(unsupported("age(timestamp) in a materialized view").with_hint("a view's contents must depend only on its inputs: write age(later, earlier) with both timestamps"));
+                }
+                let today = chrono::Utc::now().timestamp_micros().div_euclid(Interval::MICROS_PER_DAY) * Interval::MICROS_PER_DAY;
+                args.insert(0, E::Literal(Datum::Timestamp(today), ScalarType::Timestamp));
+            }
+            binary(BinaryFunc::Age, args)
+        }
+        "md5" => unary(UnaryFunc::Md5, args),
+        "format" => variadic(VariadicFunc::Format, args),
+        "to_json" | "to_jsonb" => unary(UnaryFunc::ToJsonb, args),
+        "jsonb_build_array" | "json_build_array" => variadic(VariadicFunc::JsonbBuildArray, args),
+        super::pg_functions::SUBSTRING_REGEX => binary(BinaryFunc::RegexpSubstring, args),
         "date_bin" => variadic(VariadicFunc::DateBin, args),
         // The session time zone is UTC: UTC shifts nothing, so that
         // conversion is the cast between the two timestamp types.

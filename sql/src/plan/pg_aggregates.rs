@@ -30,6 +30,9 @@
 //! `percentile_cont` is used as it is: double precision, as in PostgreSQL.)
 //! Fractions are single numbers; PostgreSQL's array of fractions is not
 //! supported, as eddy has no arrays.
+//!
+//! [`JsonAggregate`] declares `jsonb_agg(x)` and `jsonb_object_agg(k, v)`
+//! (and their `json_` names), typed jsonb: eddy has one JSON type.
 
 use crate::types::UNCONSTRAINED_NUMERIC;
 use arrow_schema::{DataType, FieldRef};
@@ -185,6 +188,44 @@ impl AggregateUDFImpl for OrderedSet {
 pub fn ordered_set_aggregates() -> [Arc<AggregateUDF>; 2] {
     let new = |name, args| Arc::new(AggregateUDF::new_from_impl(OrderedSet { name, signature: Signature::any(args, Volatility::Immutable) }));
     [new("percentile_disc", 2), new("mode", 1)]
+}
+
+/// A JSON-building aggregate: any arguments, a jsonb result.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonAggregate {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl AggregateUDFImpl for JsonAggregate {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn return_field(&self, _: &[FieldRef]) -> Result<FieldRef> {
+        Ok(Arc::new(arrow_schema::Field::new(self.name, DataType::Utf8, true).with_metadata(super::pg_functions::jsonb_field().metadata().clone())))
+    }
+    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        datafusion_common::not_impl_err!("{} is evaluated by eddy's engine", self.name)
+    }
+    fn state_fields(&self, _: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        datafusion_common::not_impl_err!("{} is evaluated by eddy's engine", self.name)
+    }
+    fn is_nullable(&self) -> bool {
+        true
+    }
+}
+
+/// `jsonb_agg`, `json_agg`, `jsonb_object_agg` and `json_object_agg`, to
+/// register under their names.
+pub fn json_aggregates() -> [Arc<AggregateUDF>; 4] {
+    let new = |name, args| Arc::new(AggregateUDF::new_from_impl(JsonAggregate { name, signature: Signature::any(args, Volatility::Immutable) }));
+    [new("jsonb_agg", 1), new("json_agg", 1), new("jsonb_object_agg", 2), new("json_object_agg", 2)]
 }
 
 /// DataFusion's `ntile` typed `integer`, as in PostgreSQL (DataFusion's

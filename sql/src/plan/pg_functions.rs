@@ -6,7 +6,9 @@
 //! name onto an engine function). They are never executed by DataFusion.
 //!
 //! * functions DataFusion does not have: `mod`, `make_timestamp`,
-//!   `make_interval`, `justify_days`, `justify_hours`, `justify_interval`;
+//!   `make_interval`, `justify_days`, `justify_hours`, `justify_interval`,
+//!   `md5`, `format`, `age`, `to_json[b]`, `json[b]_build_array`, and
+//!   `substring(text from pattern)`;
 //! * `date_trunc`, typed as PostgreSQL types it (a date is truncated as a
 //!   timestamptz); `date_part` (double precision) apart from `extract`
 //!   (numeric), which DataFusion plans alike;
@@ -36,6 +38,8 @@ pub const EXTRACT: &str = "__eddy_extract";
 /// Names of the functions `json -> key` and `json ->> key` are planned as.
 pub const JSON_GET: &str = "__eddy_json_get";
 pub const JSON_GET_TEXT: &str = "__eddy_json_get_text";
+/// Name of the function `substring(text from pattern)` is planned as.
+pub const SUBSTRING_REGEX: &str = "__eddy_substring_regex";
 /// Name of the function `jsonb || jsonb` is planned as.
 pub const JSONB_CONCAT: &str = "__eddy_jsonb_concat";
 /// Names of the functions `jsonb ? key`, `jsonb @> jsonb`, `jsonb #> path`
@@ -76,6 +80,18 @@ enum Kind {
     ToTimestamp,
     /// `to_char(timestamp, template)`.
     ToChar,
+    /// `md5(text)`.
+    Md5,
+    /// `format(template, args...)`: any arguments after the template.
+    Format,
+    /// `age(a, b)` and `age(a)`: timestamps, an interval.
+    Age,
+    /// `to_json(x)` and `to_jsonb(x)`.
+    ToJsonb,
+    /// `jsonb_build_array(v, ...)`.
+    JsonbBuildArray,
+    /// `substring(text from pattern)`.
+    RegexpSubstring,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -112,9 +128,9 @@ impl PgFunction {
 
     fn arity(&self) -> usize {
         match self.kind {
-            Kind::Mod | Kind::ToChar | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath => 2,
-            Kind::JsonbTypeof | Kind::ToTimestamp => 1,
-            Kind::JsonbBuildObject | Kind::RegexpReplace => usize::MAX,
+            Kind::Mod | Kind::ToChar | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath | Kind::RegexpSubstring => 2,
+            Kind::JsonbTypeof | Kind::ToTimestamp | Kind::Md5 | Kind::ToJsonb => 1,
+            Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => usize::MAX,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
@@ -132,8 +148,27 @@ impl ScalarUDFImpl for PgFunction {
     }
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        if self.kind == Kind::JsonbBuildObject {
-            return Ok(args.iter().map(|t| if matches!(t, DataType::Null) { DataType::Utf8 } else { t.clone() }).collect());
+        let untyped_as_text = |args: &[DataType]| args.iter().map(|t| if matches!(t, DataType::Null) { DataType::Utf8 } else { t.clone() }).collect::<Vec<_>>();
+        if matches!(self.kind, Kind::JsonbBuildObject | Kind::JsonbBuildArray) {
+            return Ok(untyped_as_text(args));
+        }
+        if self.kind == Kind::Format {
+            if args.is_empty() {
+                return plan_err!("function format() takes at least 1 argument");
+            }
+            return Ok([vec![DataType::Utf8], untyped_as_text(&args[1..])].concat());
+        }
+        if self.kind == Kind::Age {
+            if !(1..=2).contains(&args.len()) {
+                return plan_err!("function age() takes 1 or 2 arguments, {} given", args.len());
+            }
+            // Both sides as timestamptz if either is, else as timestamp
+            // (a date is the timestamp of its midnight).
+            let t = if args.iter().any(|t| matches!(t, DataType::Timestamp(_, Some(_)))) { timestamptz() } else { DataType::Timestamp(TimeUnit::Microsecond, None) };
+            return Ok(vec![t; args.len()]);
+        }
+        if self.kind == Kind::DateTrunc && args.len() == 3 {
+            return Ok(vec![DataType::Utf8, timestamptz(), DataType::Utf8]);
         }
         if self.kind == Kind::RegexpReplace {
             if !(3..=4).contains(&args.len()) {
@@ -173,7 +208,9 @@ impl ScalarUDFImpl for PgFunction {
                 DataType::Date32 | DataType::Utf8 | DataType::Null => vec![DataType::Timestamp(TimeUnit::Microsecond, None), DataType::Utf8],
                 _ => return not_impl_err!("to_char of numbers and intervals: format them with round(), casts and ||"),
             },
-            Kind::JsonbBuildObject | Kind::RegexpReplace => args.to_vec(),
+            Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => args.to_vec(),
+            Kind::Md5 | Kind::RegexpSubstring => vec![DataType::Utf8; args.len()],
+            Kind::ToJsonb => untyped_as_text(args),
             // A date is the timestamptz of its midnight (PostgreSQL's implicit cast).
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None)) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
@@ -196,6 +233,8 @@ impl ScalarUDFImpl for PgFunction {
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::ToTimestamp => timestamptz(),
             Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::ToChar => DataType::Utf8,
+            Kind::Md5 | Kind::Format | Kind::ToJsonb | Kind::JsonbBuildArray | Kind::RegexpSubstring => DataType::Utf8,
+            Kind::Age => INTERVAL,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
             Kind::AtTimeZone => match &args[0] {
@@ -206,6 +245,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::DatePart { numeric: false } => DataType::Float64,
             Kind::DatePart { numeric: true } => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             Kind::DateTrunc => match args.get(1) {
+                _ if args.len() == 3 => timestamptz(),
                 Some(t @ (DataType::Timestamp(..) | DataType::Interval(_))) => t.clone(),
                 _ => timestamptz(),
             },
@@ -217,7 +257,7 @@ impl ScalarUDFImpl for PgFunction {
     fn return_field_from_args(&self, args: datafusion_expr::ReturnFieldArgs) -> Result<FieldRef> {
         let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
         let field = Field::new(self.name, self.return_type(&types)?, true);
-        Ok(Arc::new(if [JSON_GET, JSONB_CONCAT, JSON_PATH, "jsonb_build_object", "json_build_object"].contains(&self.name) { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
+        Ok(Arc::new(if [JSON_GET, JSONB_CONCAT, JSON_PATH].contains(&self.name) || matches!(self.kind, Kind::JsonbBuildObject | Kind::JsonbBuildArray | Kind::ToJsonb) { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -258,6 +298,14 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("regexp_replace", Kind::RegexpReplace),
         ("to_timestamp", Kind::ToTimestamp),
         ("to_char", Kind::ToChar),
+        ("md5", Kind::Md5),
+        ("format", Kind::Format),
+        ("age", Kind::Age),
+        ("to_json", Kind::ToJsonb),
+        ("to_jsonb", Kind::ToJsonb),
+        ("jsonb_build_array", Kind::JsonbBuildArray),
+        ("json_build_array", Kind::JsonbBuildArray),
+        (SUBSTRING_REGEX, Kind::RegexpSubstring),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
