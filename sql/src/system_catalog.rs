@@ -236,6 +236,7 @@ fn udt_name(t: ScalarType) -> &'static str {
         ScalarType::TimestampTz => "timestamptz",
         ScalarType::Interval => "interval",
         ScalarType::Jsonb => "jsonb",
+        ScalarType::Uuid => "uuid",
     }
 }
 

@@ -41,9 +41,11 @@ pub fn scalar_type_of_sql(ty: &SqlType) -> Result<ScalarType, SqlError> {
         T::TimestampNtz(_) => ScalarType::Timestamp,
         T::Interval { .. } => ScalarType::Interval,
         T::JSONB | T::JSON => ScalarType::Jsonb,
+        T::Uuid => ScalarType::Uuid,
         T::Custom(name, _) => match name.to_string().to_lowercase().as_str() {
             "timestamptz" => ScalarType::TimestampTz,
             "jsonb" | "json" => ScalarType::Jsonb,
+            "uuid" => ScalarType::Uuid,
             "int2" => ScalarType::Int16,
             "int4" => ScalarType::Int32,
             "int8" => ScalarType::Int64,
@@ -71,7 +73,7 @@ pub fn arrow_type(ty: ScalarType) -> DataType {
             Some(p) => DataType::Decimal128(p, scale.unwrap_or(0) as i8),
             None => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
         },
-        ScalarType::Text | ScalarType::Jsonb => DataType::Utf8,
+        ScalarType::Text | ScalarType::Jsonb | ScalarType::Uuid => DataType::Utf8,
         ScalarType::Date => DataType::Date32,
         ScalarType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         ScalarType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("+00:00"))),
@@ -82,10 +84,9 @@ pub fn arrow_type(ty: ScalarType) -> DataType {
 /// An Arrow field for a column.
 pub fn arrow_field(name: &str, ty: &ColumnType) -> Field {
     let f = Field::new(name, arrow_type(ty.scalar), ty.nullable);
-    if ty.scalar == ScalarType::Jsonb {
-        f.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())]))
-    } else {
-        f
+    match ty.scalar {
+        ScalarType::Jsonb | ScalarType::Uuid => f.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), ty.scalar.to_string())])),
+        _ => f,
     }
 }
 
@@ -114,12 +115,17 @@ pub fn scalar_type_of_arrow(dt: &DataType) -> Result<ScalarType, SqlError> {
     })
 }
 
-/// The engine column type of a DataFusion field (honouring jsonb metadata).
+/// The engine column type of a DataFusion field (honouring the jsonb and
+/// uuid metadata).
 pub fn column_type_of_field(f: &Field) -> Result<ColumnType, SqlError> {
     // A cast of jsonb to another type keeps the mark (DataFusion carries a
     // field's metadata through casts): only text can be jsonb.
-    let jsonb = f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("jsonb") && f.data_type() == &DataType::Utf8;
-    let scalar = if jsonb { ScalarType::Jsonb } else { scalar_type_of_arrow(f.data_type())? };
+    let text = f.data_type() == &DataType::Utf8;
+    let scalar = match f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) {
+        Some("jsonb") if text => ScalarType::Jsonb,
+        Some("uuid") if text => ScalarType::Uuid,
+        _ => scalar_type_of_arrow(f.data_type())?,
+    };
     Ok(ColumnType { scalar, nullable: f.is_nullable() })
 }
 

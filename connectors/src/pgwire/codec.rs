@@ -71,6 +71,16 @@ pub fn encode_binary<B: BufMut>(d: &Datum, ty: ScalarType, buf: &mut B) -> Resul
             buf.put_i32(iv.days);
             buf.put_i32(iv.months);
         }
+        // uuid's binary format: its 16 bytes.
+        (T::Uuid, Datum::Text(s)) => {
+            let hex: String = s.chars().filter(|c| *c != '-').collect();
+            if hex.len() != 32 {
+                return Err(mismatch(d, ty));
+            }
+            for i in (0..32).step_by(2) {
+                buf.put_u8(u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| mismatch(d, ty))?);
+            }
+        }
         // text's binary format is its text format, so any datum can go there.
         (T::Text, d) => match format_datum(d, ty) {
             Some(s) => buf.put_slice(s.as_bytes()),
@@ -96,6 +106,11 @@ pub fn decode_binary(b: &[u8], ty: ScalarType) -> Result<Datum, SqlError> {
             Datum::Numeric(coerce_numeric(n, ty).map_err(|e| SqlError::new(e.code, e.message))?)
         }
         T::Text => Datum::Text(utf8(b)?.to_owned().into()),
+        T::Uuid => {
+            let bytes: [u8; 16] = fixed(b, ty)?;
+            let hex: String = bytes.iter().map(|b| format!("{:02x}", b)).collect();
+            decode_text(hex.as_bytes(), ty)?
+        }
         T::Jsonb => match b.split_first() {
             // Through the text parser, so the datum holds canonical JSON.
             Some((1, rest)) => decode_text(rest, ty)?,

@@ -96,6 +96,7 @@ pub fn scalar_type(ty: &Type) -> Option<ScalarType> {
         1184 => T::TimestampTz,
         1186 => T::Interval,
         3802 => T::Jsonb,
+        2950 => T::Uuid,
         _ => return None,
     })
 }
@@ -108,7 +109,7 @@ fn type_size(ty: ScalarType) -> i16 {
         T::Int16 => 2,
         T::Int32 | T::Float32 | T::Date => 4,
         T::Int64 | T::Float64 | T::Timestamp | T::TimestampTz => 8,
-        T::Interval => 16,
+        T::Interval | T::Uuid => 16,
         T::Numeric { .. } | T::Text | T::Jsonb => -1,
     }
 }
@@ -175,11 +176,11 @@ mod tests {
 
     #[test]
     fn oids_map_both_ways() {
-        for ty in [ScalarType::Bool, ScalarType::Int16, ScalarType::Float32, ScalarType::Date, ScalarType::Interval, ScalarType::Jsonb] {
+        for ty in [ScalarType::Bool, ScalarType::Int16, ScalarType::Float32, ScalarType::Date, ScalarType::Interval, ScalarType::Jsonb, ScalarType::Uuid] {
             assert_eq!(scalar_type(&pg_type(ty)), Some(ty));
         }
         assert_eq!(scalar_type(&Type::VARCHAR), Some(ScalarType::Text));
-        assert_eq!(scalar_type(&Type::UUID), None);
+        assert_eq!(scalar_type(&Type::BYTEA), None);
         let f = fields(&desc(&[ScalarType::Numeric { precision: Some(10), scale: Some(2) }]), &Format::UnifiedBinary);
         assert_eq!(f[0].type_modifier(), (10 << 16 | 2) + 4);
         assert_eq!(f[0].format(), FieldFormat::Binary);

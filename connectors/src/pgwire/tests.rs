@@ -45,6 +45,7 @@ fn ty(name: &str) -> ScalarType {
         "timestamptz" => T::TimestampTz,
         "interval" => T::Interval,
         "jsonb" => T::Jsonb,
+        "uuid" => T::Uuid,
         _ => T::Text,
     }
 }
@@ -54,7 +55,7 @@ fn desc(types: &[ScalarType]) -> RelationDesc {
 }
 
 fn all_row() -> (Vec<ScalarType>, Row) {
-    let types = ["bool", "int2", "int4", "int8", "float4", "float8", "numeric", "text", "date", "timestamp", "timestamptz", "interval", "jsonb"];
+    let types = ["bool", "int2", "int4", "int8", "float4", "float8", "numeric", "text", "date", "timestamp", "timestamptz", "interval", "jsonb", "uuid"];
     let row = vec![
         Datum::Bool(true),
         Datum::Int(-2),
@@ -69,6 +70,7 @@ fn all_row() -> (Vec<ScalarType>, Row) {
         Datum::TimestampTz(0),
         Datum::Interval(Interval { months: 1, days: 2, micros: 3_000_000 }),
         Datum::Jsonb(r#"{"a": 1}"#.into()),
+        Datum::text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
     ];
     (types.iter().map(|t| ty(t)).collect(), row)
 }
@@ -260,12 +262,13 @@ async fn binary_parameters_and_results_round_trip() {
     assert_eq!(client.query_one("ECHO int8", &[&null]).await.unwrap().get::<_, Option<i64>>(0), None);
 
     // Types without a native Rust mapping here: compare exact PostgreSQL bytes.
-    let cases: [(&str, Vec<u8>); 5] = [
+    let cases: [(&str, Vec<u8>); 6] = [
         ("numeric", [3i16, 1, 0, 3, 1, 2345, 6780].iter().flat_map(|w| w.to_be_bytes()).collect()),
         ("date", 1i32.to_be_bytes().to_vec()),
         ("timestamptz", (-1i64).to_be_bytes().to_vec()),
         ("interval", [3_000_000i64.to_be_bytes().to_vec(), 2i32.to_be_bytes().to_vec(), 1i32.to_be_bytes().to_vec()].concat()),
         ("jsonb", b"\x01{\"a\": [1, 2]}".to_vec()),
+        ("uuid", (0u8..16).collect()),
     ];
     for (name, bytes) in cases {
         let row = client.query_one(&format!("ECHO {name}"), &[&Raw(bytes.clone())]).await.unwrap();

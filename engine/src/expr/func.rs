@@ -157,6 +157,8 @@ pub enum VariadicFunc {
     JsonbBuildArray,
     /// `format(template, args...)`: see `expr::format`.
     Format,
+    /// `gen_random_uuid()`: a random (version 4) UUID, new on every call.
+    GenRandomUuid,
 }
 
 fn text(d: &Datum) -> &str {
@@ -527,6 +529,7 @@ impl VariadicFunc {
     fn eval_args(&self, args: Vec<Datum>) -> Result<Datum, EvalError> {
         use VariadicFunc::*;
         match self {
+            GenRandomUuid => return Ok(Datum::Text(uuid::Uuid::new_v4().hyphenated().to_string().into())),
             Greatest | Least => {
                 let vals = args.into_iter().filter(|d| !d.is_null());
                 return Ok(if *self == Greatest { vals.max() } else { vals.min() }.unwrap_or(Datum::Null));

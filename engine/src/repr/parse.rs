@@ -70,6 +70,7 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
             coerce_numeric(d, ty).map(Datum::Numeric)
         }
         ScalarType::Text => Ok(Datum::Text(s.into())),
+        ScalarType::Uuid => parse_uuid(t).map(|u| Datum::Text(u.into())).ok_or_else(|| invalid(ty, s)),
         ScalarType::Jsonb => {
             let v = crate::repr::normalize_jsonb(t).map_err(|e| match e {
                 crate::repr::JsonbError::TooDeep => ParseError { code: "54001", message: e.to_string() },
@@ -419,5 +420,51 @@ mod tests {
         assert!(parse_datum("2024-01-01 10:00+99999999999999999", ScalarType::TimestampTz).is_err());
         assert!(parse_datum("2024-01-01 10:00+9999999999", ScalarType::TimestampTz).is_err());
         assert_eq!(roundtrip("2024-01-01 10:00-15:59", ScalarType::TimestampTz), "2024-01-02 01:59:00+00");
+    }
+}
+
+/// A UUID in any form PostgreSQL reads (upper or lower case, optional
+/// braces, hyphens after any group of four digits) as its canonical text.
+pub fn parse_uuid(s: &str) -> Option<String> {
+    let inner = match s.strip_prefix('{') {
+        Some(rest) => rest.strip_suffix('}')?,
+        None => s,
+    };
+    let mut hex = String::with_capacity(32);
+    let mut since_hyphen = 0;
+    for (i, c) in inner.chars().enumerate() {
+        if c == '-' {
+            // Only between groups of four digits, never first, last or twice.
+            if i == 0 || since_hyphen % 4 != 0 || since_hyphen == 0 {
+                return None;
+            }
+            since_hyphen = 0;
+            continue;
+        }
+        if !c.is_ascii_hexdigit() {
+            return None;
+        }
+        hex.push(c.to_ascii_lowercase());
+        since_hyphen += 1;
+    }
+    if hex.len() != 32 || inner.ends_with('-') {
+        return None;
+    }
+    Some(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
+}
+
+#[cfg(test)]
+mod uuid_tests {
+    use super::parse_uuid;
+
+    #[test]
+    fn uuid_spellings_as_postgres_reads_them() {
+        let canonical = Some("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".to_string());
+        for s in ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", "a0eebc999c0b4ef8bb6d6bb9bd380a11", "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11", "{a0eebc999c0b4ef8bb6d6bb9bd380a11}"] {
+            assert_eq!(parse_uuid(s), canonical, "{s}");
+        }
+        for s in ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", "a0eebc99-9c0b4-ef8-bb6d-6bb9bd380a11", "-a0eebc999c0b4ef8bb6d6bb9bd380a11", "a0eebc999c0b4ef8bb6d6bb9bd380a11-", "a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11", "{a0eebc999c0b4ef8bb6d6bb9bd380a11", "g0eebc999c0b4ef8bb6d6bb9bd380a11", ""] {
+            assert_eq!(parse_uuid(s), None, "{s}");
+        }
     }
 }

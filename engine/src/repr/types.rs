@@ -20,6 +20,9 @@ pub enum ScalarType {
     TimestampTz,
     Interval,
     Jsonb,
+    /// A UUID, held as its canonical text (lower-case hex in 8-4-4-4-12
+    /// groups), whose byte order is the UUID's order.
+    Uuid,
 }
 
 impl ScalarType {
@@ -39,6 +42,7 @@ impl ScalarType {
             ScalarType::TimestampTz => 1184,
             ScalarType::Interval => 1186,
             ScalarType::Jsonb => 3802,
+            ScalarType::Uuid => 2950,
         }
     }
 
@@ -78,6 +82,7 @@ impl fmt::Display for ScalarType {
             ScalarType::TimestampTz => write!(f, "timestamp with time zone"),
             ScalarType::Interval => write!(f, "interval"),
             ScalarType::Jsonb => write!(f, "jsonb"),
+            ScalarType::Uuid => write!(f, "uuid"),
         }
     }
 }

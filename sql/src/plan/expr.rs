@@ -86,8 +86,12 @@ impl ExprLowerer<'_> {
             }
             Expr::InList(l) => {
                 let mut exprs = vec![self.lower(&l.expr)?];
+                // `uuid IN ('A0EE...', ...)`: text items read as uuids, as
+                // PostgreSQL types the quoted literals.
+                let uuid = self.type_of(&l.expr)? == ScalarType::Uuid;
                 for x in &l.list {
-                    exprs.push(self.lower(x)?);
+                    let item = self.lower(x)?;
+                    exprs.push(if uuid && self.type_of(x)? == ScalarType::Text { item.call_unary(UnaryFunc::Cast(ScalarType::Uuid)) } else { item });
                 }
                 ScalarExpr::CallVariadic { func: VariadicFunc::InList { negated: l.negated }, exprs }
             }
@@ -384,6 +388,12 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
             binary(BinaryFunc::Age, args)
         }
         "md5" => unary(UnaryFunc::Md5, args),
+        "gen_random_uuid" => {
+            if maintained {
+                return Err(unsupported("gen_random_uuid() in a materialized view").with_hint("a view's contents must depend only on its inputs: give each row its id when it is written"));
+            }
+            variadic(VariadicFunc::GenRandomUuid, args)
+        }
         "format" => variadic(VariadicFunc::Format, args),
         "to_json" | "to_jsonb" => unary(UnaryFunc::ToJsonb, args),
         "jsonb_build_array" | "json_build_array" => variadic(VariadicFunc::JsonbBuildArray, args),

@@ -92,6 +92,8 @@ enum Kind {
     JsonbBuildArray,
     /// `substring(text from pattern)`.
     RegexpSubstring,
+    /// `gen_random_uuid()`.
+    GenRandomUuid,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -123,13 +125,15 @@ fn is_decimal(t: &DataType) -> bool {
 
 impl PgFunction {
     fn new(name: &'static str, kind: Kind) -> Self {
-        PgFunction { name, kind, signature: Signature::user_defined(Volatility::Immutable) }
+        let signature = if kind == Kind::GenRandomUuid { Signature::nullary(Volatility::Volatile) } else { Signature::user_defined(Volatility::Immutable) };
+        PgFunction { name, kind, signature }
     }
 
     fn arity(&self) -> usize {
         match self.kind {
             Kind::Mod | Kind::ToChar | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath | Kind::RegexpSubstring => 2,
             Kind::JsonbTypeof | Kind::ToTimestamp | Kind::Md5 | Kind::ToJsonb => 1,
+            Kind::GenRandomUuid => 0,
             Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => usize::MAX,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
@@ -210,6 +214,7 @@ impl ScalarUDFImpl for PgFunction {
             },
             Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => args.to_vec(),
             Kind::Md5 | Kind::RegexpSubstring => vec![DataType::Utf8; args.len()],
+            Kind::GenRandomUuid => vec![],
             Kind::ToJsonb => untyped_as_text(args),
             // A date is the timestamptz of its midnight (PostgreSQL's implicit cast).
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None)) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
@@ -233,7 +238,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::ToTimestamp => timestamptz(),
             Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::ToChar => DataType::Utf8,
-            Kind::Md5 | Kind::Format | Kind::ToJsonb | Kind::JsonbBuildArray | Kind::RegexpSubstring => DataType::Utf8,
+            Kind::Md5 | Kind::Format | Kind::ToJsonb | Kind::JsonbBuildArray | Kind::RegexpSubstring | Kind::GenRandomUuid => DataType::Utf8,
             Kind::Age => INTERVAL,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
@@ -257,6 +262,9 @@ impl ScalarUDFImpl for PgFunction {
     fn return_field_from_args(&self, args: datafusion_expr::ReturnFieldArgs) -> Result<FieldRef> {
         let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
         let field = Field::new(self.name, self.return_type(&types)?, true);
+        if self.kind == Kind::GenRandomUuid {
+            return Ok(Arc::new(field.with_metadata(uuid_field().metadata().clone())));
+        }
         Ok(Arc::new(if [JSON_GET, JSONB_CONCAT, JSON_PATH].contains(&self.name) || matches!(self.kind, Kind::JsonbBuildObject | Kind::JsonbBuildArray | Kind::ToJsonb) { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
     }
 
@@ -306,6 +314,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("jsonb_build_array", Kind::JsonbBuildArray),
         ("json_build_array", Kind::JsonbBuildArray),
         (SUBSTRING_REGEX, Kind::RegexpSubstring),
+        ("gen_random_uuid", Kind::GenRandomUuid),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
@@ -391,6 +400,14 @@ impl ExprPlanner for PgExprPlanner {
             BinaryOperator::Plus if interval(&lt) && rt == DataType::Date32 => {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, DataType::Timestamp(TimeUnit::Microsecond, None)) }));
             }
+            // A uuid beside text reads the text as a uuid (a quoted literal
+            // in any of uuid's spellings matches), as PostgreSQL's unknown
+            // literal takes the uuid type.
+            BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq if is_uuid(&left, schema) != is_uuid(&right, schema) && lt == DataType::Utf8 && rt == DataType::Utf8 => {
+                let as_uuid = |e: Expr| Expr::Cast(Cast { expr: Box::new(e), field: uuid_field() });
+                let (left, right) = if is_uuid(&left, schema) { (left, as_uuid(right)) } else { (as_uuid(left), right) };
+                return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }));
+            }
             // PostgreSQL has no comparison of text with a number: DataFusion
             // would cast the text (per row, failing at run time or, worse,
             // finding '01' = 1). A quoted literal is of unknown type in
@@ -416,6 +433,15 @@ pub fn jsonb_field() -> FieldRef {
     Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])))
 }
 
+/// The field of a uuid value: text (canonical, lower case) marked as uuid.
+pub fn uuid_field() -> FieldRef {
+    Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "uuid".to_string())])))
+}
+
+fn is_uuid(e: &Expr, schema: &DFSchema) -> bool {
+    e.to_field(schema).is_ok_and(|(_, f)| f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("uuid"))
+}
+
 /// The field of a cast to text: marked as text, so that the cast does not
 /// keep its operand's jsonb mark (`j::text` is text, not jsonb).
 fn text_field() -> FieldRef {
@@ -427,8 +453,10 @@ impl TypePlanner for PgTypePlanner {
         use sqlparser::ast::DataType as T;
         Ok(match sql_type {
             T::JSONB | T::JSON => Some(jsonb_field()),
+            T::Uuid => Some(uuid_field()),
             T::Text => Some(text_field()),
             T::Custom(name, _) if matches!(name.to_string().to_lowercase().as_str(), "jsonb" | "json") => Some(jsonb_field()),
+            T::Custom(name, _) if name.to_string().eq_ignore_ascii_case("uuid") => Some(uuid_field()),
             _ => None,
         })
     }

@@ -96,6 +96,7 @@ pub fn format_type_oid(oid: u32, typmod: i32) -> String {
         1184 => ScalarType::TimestampTz,
         1186 => ScalarType::Interval,
         3802 => ScalarType::Jsonb,
+        2950 => ScalarType::Uuid,
         other => {
             return match other {
                 18 => "\"char\"",
@@ -152,6 +153,7 @@ pub fn format_type(ty: ScalarType) -> String {
         ScalarType::TimestampTz => "timestamp with time zone".into(),
         ScalarType::Interval => "interval".into(),
         ScalarType::Jsonb => "jsonb".into(),
+        ScalarType::Uuid => "uuid".into(),
     }
 }
 
