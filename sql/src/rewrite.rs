@@ -13,6 +13,8 @@
 //!   parentheses: `a::text, a::int`, `a + b * 2, (a + b) * 2`; PostgreSQL
 //!   allows duplicate names) get internal aliases, which
 //!   [`crate::names`] turns back into PostgreSQL's names.
+//! * `GROUP BY ROLLUP(1, 2)` (and CUBE, GROUPING SETS): integers name
+//!   select-list items, as in a plain `GROUP BY 1`.
 //! * Function calls DataFusion would name alike because they differ only
 //!   in casts (`sum(x), sum(x::bigint)`) are told apart by wrapping the
 //!   later call's first argument in a one-argument `coalesce`.
@@ -218,6 +220,33 @@ fn name_key(e: &Expr) -> String {
     e.to_string().to_lowercase()
 }
 
+/// `GROUP BY ROLLUP(1, 2)`, `CUBE(...)` and `GROUPING SETS (...)`: an
+/// integer there names a select-list item, as a plain `GROUP BY 1` does
+/// (DataFusion resolves only the plain form).
+fn positional_grouping_sets(select: &mut sqlparser::ast::Select) {
+    let sqlparser::ast::GroupByExpr::Expressions(exprs, _) = &mut select.group_by else { return };
+    let items: Vec<Option<Expr>> = select
+        .projection
+        .iter()
+        .map(|i| match i {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    for e in exprs.iter_mut() {
+        let (Expr::Rollup(sets) | Expr::Cube(sets) | Expr::GroupingSets(sets)) = e else { continue };
+        for x in sets.iter_mut().flatten() {
+            if let Expr::Value(v) = x {
+                if let Value::Number(n, _) = &v.value {
+                    if let Some(Some(item)) = n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| items.get(i)) {
+                        *x = item.clone();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Function calls DataFusion would name alike because they differ only in
 /// casts (`sum(x), sum(x::bigint)`): it refuses two aggregates of one
 /// name. A later call's first argument is wrapped in a one-argument
@@ -268,6 +297,7 @@ fn alias_colliding_items(body: &mut SetExpr) {
         }
         SetExpr::Select(select) => {
             distinguish_calls(select);
+            positional_grouping_sets(select);
             let wildcard = select.projection.iter().any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
             let mut seen = HashSet::new();
             for (i, item) in select.projection.iter_mut().enumerate() {

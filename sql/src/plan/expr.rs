@@ -220,6 +220,9 @@ impl ExprLowerer<'_> {
             return Err(SqlError::internal(format!("expected a window function, found {}", e)));
         };
         let WindowFunction { fun, params } = w.as_ref();
+        if params.distinct {
+            return Err(unsupported("DISTINCT in a window function").with_hint("PostgreSQL has no DISTINCT window aggregates either: aggregate the distinct values in a subquery and join it back"));
+        }
         let partition = params.partition_by.iter().map(|p| self.lower(p)).collect::<Result<Vec<_>, _>>()?;
         let order = params.order_by.iter().map(|s| self.sort_key(s)).collect::<Result<Vec<_>, _>>()?;
         let args = params.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
