@@ -233,6 +233,45 @@ pub fn take_clauses(stmt: &mut Statement) -> (Option<Vec<SelectItem>>, Option<On
 }
 
 impl Planner<'_> {
+    /// `SET c = DEFAULT` in UPDATE and in ON CONFLICT DO UPDATE: the
+    /// column's DEFAULT expression, or NULL when it has none (as in
+    /// PostgreSQL; DataFusion would read `default` as a column).
+    pub fn assignment_defaults(&self, stmt: &mut Statement) {
+        use sqlparser::ast::{Assignment, OnConflictAction, OnInsert, TableObject, Value};
+        let (table, assignments): (Option<String>, Option<&mut Vec<Assignment>>) = match stmt {
+            Statement::Update(u) => match &u.table.relation {
+                TableFactor::Table { name, .. } => (Some(crate::statement::object_name(name)), Some(&mut u.assignments)),
+                _ => (None, None),
+            },
+            Statement::Insert(i) => {
+                let table = match &i.table {
+                    TableObject::TableName(name) => Some(crate::statement::object_name(name)),
+                    _ => None,
+                };
+                match &mut i.on {
+                    Some(OnInsert::OnConflict(c)) => match &mut c.action {
+                        OnConflictAction::DoUpdate(u) => (table, Some(&mut u.assignments)),
+                        _ => (None, None),
+                    },
+                    _ => (None, None),
+                }
+            }
+            _ => (None, None),
+        };
+        let (Some(table), Some(assignments)) = (table, assignments) else { return };
+        let is_default = |e: &Expr| matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
+        if !assignments.iter().any(|a| is_default(&a.value)) {
+            return;
+        }
+        let Some(item) = self.catalog.resolve(&table) else { return };
+        let defaults = crate::statement::column_defaults(&item.create_sql);
+        for a in assignments.iter_mut().filter(|a| is_default(&a.value)) {
+            let AssignmentTarget::ColumnName(n) = &a.target else { continue };
+            let col = crate::names::text_name(&n.0.last().map(|p| p.to_string()).unwrap_or_default());
+            a.value = defaults.get(&col).cloned().unwrap_or(Expr::value(Value::Null));
+        }
+    }
+
     /// [`joins_to_subqueries`] for `stmt`, knowing the target's columns.
     pub fn dml_joins(&self, stmt: &mut Statement) {
         let target = match &*stmt {

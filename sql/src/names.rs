@@ -34,6 +34,7 @@ fn expr_name(e: &Expr) -> String {
         Expr::Function(f) => match f.name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default() {
             // `x AT TIME ZONE z` is PostgreSQL's timezone(z, x).
             name if name == crate::rewrite::AT_TIME_ZONE => "timezone".into(),
+            name if name == crate::plan::pg_functions::SUBSTRING_REGEX => "substring".into(),
             name => name,
         },
         // A cast is named after what it casts when that has a name of its

@@ -75,6 +75,9 @@ impl VisitorMut for Rewriter {
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = q.body.as_mut() {
+            distinguish_calls(select, q.order_by.as_mut());
+        }
         alias_colliding_items(&mut q.body);
         fetch_as_limit(q);
         ControlFlow::Continue(())
@@ -251,7 +254,7 @@ fn positional_grouping_sets(select: &mut sqlparser::ast::Select) {
 /// casts (`sum(x), sum(x::bigint)`): it refuses two aggregates of one
 /// name. A later call's first argument is wrapped in a one-argument
 /// `coalesce`, which changes the name and nothing else.
-fn distinguish_calls(select: &mut sqlparser::ast::Select) {
+fn distinguish_calls(select: &mut sqlparser::ast::Select, order_by: Option<&mut sqlparser::ast::OrderBy>) {
     struct Calls(std::collections::HashMap<String, String>);
     impl VisitorMut for Calls {
         type Break = ();
@@ -287,6 +290,9 @@ fn distinguish_calls(select: &mut sqlparser::ast::Select) {
     if let Some(h) = &mut select.having {
         let _ = h.visit(&mut calls);
     }
+    if let Some(o) = order_by {
+        let _ = o.visit(&mut calls);
+    }
 }
 
 fn alias_colliding_items(body: &mut SetExpr) {
@@ -296,7 +302,6 @@ fn alias_colliding_items(body: &mut SetExpr) {
             alias_colliding_items(right);
         }
         SetExpr::Select(select) => {
-            distinguish_calls(select);
             positional_grouping_sets(select);
             let wildcard = select.projection.iter().any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
             let mut seen = HashSet::new();

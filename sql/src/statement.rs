@@ -258,6 +258,7 @@ impl Planner<'_> {
                     self.complete_insert(insert)?;
                     self.fill_defaults(insert);
                 }
+                self.assignment_defaults(&mut stmt);
                 self.dml_joins(&mut stmt);
                 let clauses = self.dml_clauses(&mut stmt, Some(params))?;
                 let logical = self.bind_params(to_logical(&self.context(), stmt)?, params)?;
@@ -386,6 +387,7 @@ impl Planner<'_> {
             Statement::Query(q) => Some(q.clone()),
             _ => None,
         };
+        self.assignment_defaults(&mut stmt);
         self.dml_joins(&mut stmt);
         // RETURNING describes the rows; neither it nor ON CONFLICT plans
         // in DataFusion.
@@ -517,7 +519,7 @@ fn check_schema(n: &sqlparser::ast::ObjectName) -> Result<(), SqlError> {
     Err(SqlError::new("3F000", format!("schema \"{}\" does not exist", schema)).with_hint("eddy has one schema, public: create the object without a schema name"))
 }
 
-fn object_name(n: &sqlparser::ast::ObjectName) -> String {
+pub(crate) fn object_name(n: &sqlparser::ast::ObjectName) -> String {
     match n.0.last() {
         Some(sqlparser::ast::ObjectNamePart::Identifier(i)) => crate::names::ident_name(i),
         Some(other) => other.to_string().to_lowercase(),

@@ -177,6 +177,19 @@ pub fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {
         "month" => date.with_day(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
         "quarter" => date.with_day(1).unwrap().with_month((date.month() - 1) / 3 * 3 + 1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
         "year" => date.with_day(1).unwrap().with_month(1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
+        // PostgreSQL's decades start at years divisible by 10; centuries
+        // and millennia at year 1 (2001 starts the 21st century).
+        "decade" | "century" | "millennium" => {
+            let y = date.year();
+            let start = match field.as_str() {
+                "decade" => y.div_euclid(10) * 10,
+                "century" if y > 0 => (y - 1) / 100 * 100 + 1,
+                "century" => -((-y) / 100 * 100) - 99,
+                _ if y > 0 => (y - 1) / 1000 * 1000 + 1,
+                _ => -((-y) / 1000 * 1000) - 999,
+            };
+            NaiveDate::from_ymd_opt(start, 1, 1).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?.and_hms_opt(0, 0, 0).unwrap()
+        }
         _ => return Err(unit_error(&field, "timestamp")),
     };
     let r = t.and_utc().timestamp_micros();
@@ -184,6 +197,26 @@ pub fn date_trunc(field: &str, v: Datum) -> Result<Datum, EvalError> {
         Datum::TimestampTz(_) | Datum::Date(_) => Datum::TimestampTz(r),
         _ => Datum::Timestamp(r),
     })
+}
+
+/// `date_trunc(field, value, zone)`: `value` truncated in `zone`'s local
+/// time. As PostgreSQL does, units below a day keep the instant's own UTC
+/// offset (so an hour repeated when clocks fall back truncates within its
+/// own offset); a day or more starts at the local midnight, read with the
+/// offset in force then.
+pub fn date_trunc_zone(field: &str, v: Datum, zone: &str) -> Result<Datum, EvalError> {
+    use chrono::{Offset, TimeZone};
+    let tz = parse_zone(zone)?;
+    let us = micros_of(&v).ok_or_else(|| unit_error(field, "value"))?;
+    let instant = DateTime::from_timestamp_micros(us).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?.naive_utc();
+    let offset = tz.offset_from_utc_datetime(&instant).fix().local_minus_utc() as i64 * 1_000_000;
+    let local = us.checked_add(offset).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?;
+    let Datum::Timestamp(truncated) = date_trunc(field, Datum::Timestamp(local))? else { unreachable!() };
+    let below_day = matches!(field.to_ascii_lowercase().as_str(), "microseconds" | "milliseconds" | "second" | "minute" | "hour");
+    if below_day {
+        return Ok(Datum::TimestampTz(truncated - offset));
+    }
+    at_time_zone(Datum::Timestamp(truncated), zone)
 }
 
 /// `justify_hours`: whole 24-hour periods of the time part become days.

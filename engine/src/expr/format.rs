@@ -69,6 +69,8 @@ pub fn format(template: &str, args: &[Option<String>]) -> Result<String, EvalErr
                         if n == 0 {
                             return Err(invalid("format specifies argument 0, but arguments are numbered from 1"));
                         }
+                        // The value (without a position) is the argument after the width's.
+                        next = n;
                         n - 1
                     }
                     Some(_) => return Err(invalid("unterminated format() type specifier")),
@@ -185,5 +187,7 @@ mod tests {
         assert_eq!(f("%x", &[Some("a")]).unwrap_err().code, "22023");
         assert_eq!(f("%I", &[None]).unwrap_err().code, "22004");
         assert_eq!(f("%0$s", &[Some("a")]).unwrap_err().code, "22023");
+        assert_eq!(f("|%*2$s|", &[Some("abc"), Some("10")]).unwrap_err().code, "22023");
+        assert_eq!(f("|%*2$s|", &[Some("x"), Some("4"), Some("abc")]).unwrap(), "| abc|");
     }
 }

@@ -157,7 +157,12 @@ pub enum VariadicFunc {
     JsonbBuildArray,
     /// `format(template, args...)`: see `expr::format`.
     Format,
-    /// `gen_random_uuid()`: a random (version 4) UUID, new on every call.
+    /// `date_trunc(field, value, zone)`: truncated in the zone's local time.
+    DateTruncZone,
+    /// `gen_random_uuid()`: a random (version 4) UUID, new on every
+    /// evaluation. Volatile: a chain of row operations holding it runs
+    /// over consolidated input (see `render`), so that a row inserted and
+    /// deleted before the query is not evaluated twice.
     GenRandomUuid,
 }
 
@@ -519,6 +524,7 @@ impl VariadicFunc {
                 }
                 Ok(if null { Datum::Null } else { Datum::Bool(*negated) })
             }
+            GenRandomUuid => Ok(Datum::Text(uuid::Uuid::new_v4().hyphenated().to_string().into())),
             _ => {
                 let args = exprs.iter().map(|e| e.eval(row)).collect::<Result<Vec<_>, _>>()?;
                 self.eval_args(args)
@@ -529,7 +535,6 @@ impl VariadicFunc {
     fn eval_args(&self, args: Vec<Datum>) -> Result<Datum, EvalError> {
         use VariadicFunc::*;
         match self {
-            GenRandomUuid => return Ok(Datum::Text(uuid::Uuid::new_v4().hyphenated().to_string().into())),
             Greatest | Least => {
                 let vals = args.into_iter().filter(|d| !d.is_null());
                 return Ok(if *self == Greatest { vals.max() } else { vals.min() }.unwrap_or(Datum::Null));
@@ -563,6 +568,7 @@ impl VariadicFunc {
             return Ok(Datum::Null);
         }
         match self {
+            DateTruncZone => return super::datetime::date_trunc_zone(text(&args[0]), args[1].clone(), text(&args[2])),
             DateBin => return super::datetime::date_bin(&args),
             MakeDate => return make_date(&args),
             MakeTimestamp => return make_timestamp(&args),

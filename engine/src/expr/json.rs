@@ -261,6 +261,7 @@ fn jsonb_of(text: &str) -> Result<Datum, EvalError> {
 fn write_key(k: &Datum, message: &str, out: &mut String) -> Result<(), EvalError> {
     let key = match k {
         Datum::Null => return Err(EvalError::new(if message.starts_with("argument") { "22004" } else { "22023" }, message)),
+        Datum::Jsonb(_) => return Err(EvalError::new("22023", "key value must be scalar, not array, composite, or json")),
         Datum::Text(s) => s.to_string(),
         other => {
             let mut t = String::new();

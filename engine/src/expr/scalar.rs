@@ -87,6 +87,14 @@ impl ScalarExpr {
         }
     }
 
+    /// Whether the expression gives a new value at every evaluation
+    /// (`gen_random_uuid()`).
+    pub fn is_volatile(&self) -> bool {
+        let mut volatile = false;
+        self.clone().visit_mut(&mut |e| volatile |= matches!(e, ScalarExpr::CallVariadic { func: super::VariadicFunc::GenRandomUuid, .. }));
+        volatile
+    }
+
     /// The columns the expression reads.
     pub fn support(&self) -> Vec<usize> {
         let mut cols = Vec::new();

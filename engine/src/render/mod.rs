@@ -117,6 +117,7 @@ impl<'s> Context<'_, 's> {
             Plan::Map { .. } | Plan::Filter { .. } | Plan::Project { .. } => {
                 let (ops, below) = RowOps::of(plan).expect("a Map, Filter or Project");
                 let rows = self.render(below);
+                let rows = if ops.is_volatile() { rows.consolidate() } else { rows };
                 self.fallible(rows, "RowOps", move |row: Row| ops.apply(row))
             }
             Plan::Join { left, right, left_key, right_key, null_eq } => {
@@ -245,6 +246,7 @@ impl<'s> Context<'_, 's> {
     /// rows are then `plan`'s).
     fn render_below_row_ops(&mut self, plan: &Plan) -> (Rows<'s>, Option<RowOps>) {
         match RowOps::of(plan) {
+            Some((ops, below)) if ops.is_volatile() => (self.render(below).consolidate(), Some(ops)),
             Some((ops, below)) => (self.render(below), Some(ops)),
             None => (self.render(plan), None),
         }

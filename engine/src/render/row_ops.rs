@@ -41,6 +41,16 @@ pub struct RowOps {
 }
 
 impl RowOps {
+    /// Whether a step evaluates a volatile expression: its input must be
+    /// consolidated first, or an insertion and the retraction of the same
+    /// row would get different values.
+    pub fn is_volatile(&self) -> bool {
+        self.steps.iter().any(|s| match s {
+            Step::Map(es) | Step::Filter(es) => es.iter().any(ScalarExpr::is_volatile),
+            Step::Project(..) => false,
+        })
+    }
+
     /// Splits `plan` into the chain of Map, Filter and Project nodes at its
     /// top and the plan below them (`None` when `plan` is not such a node).
     pub fn of(plan: &Plan) -> Option<(RowOps, &Plan)> {

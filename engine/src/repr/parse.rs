@@ -70,7 +70,7 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
             coerce_numeric(d, ty).map(Datum::Numeric)
         }
         ScalarType::Text => Ok(Datum::Text(s.into())),
-        ScalarType::Uuid => parse_uuid(t).map(|u| Datum::Text(u.into())).ok_or_else(|| invalid(ty, s)),
+        ScalarType::Uuid => parse_uuid(s).map(|u| Datum::Text(u.into())).ok_or_else(|| invalid(ty, s)),
         ScalarType::Jsonb => {
             let v = crate::repr::normalize_jsonb(t).map_err(|e| match e {
                 crate::repr::JsonbError::TooDeep => ParseError { code: "54001", message: e.to_string() },

@@ -373,11 +373,7 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "date_part" | "datepart" => binary(BinaryFunc::DatePart { numeric: false }, args),
         super::pg_functions::EXTRACT => binary(BinaryFunc::DatePart { numeric: true }, args),
         // date_trunc(field, value, zone): truncated in the zone's local time.
-        "date_trunc" if args.len() == 3 => {
-            let zone = args.pop().unwrap();
-            let local = args.pop().unwrap().call_binary(BinaryFunc::AtTimeZone, zone.clone());
-            Ok(args.pop().unwrap().call_binary(BinaryFunc::DateTrunc, local).call_binary(BinaryFunc::AtTimeZone, zone))
-        }
+        "date_trunc" if args.len() == 3 => variadic(VariadicFunc::DateTruncZone, args),
         "date_trunc" => binary(BinaryFunc::DateTrunc, args),
         "age" => {
             if args.len() == 1 {

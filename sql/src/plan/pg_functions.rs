@@ -403,7 +403,9 @@ impl ExprPlanner for PgExprPlanner {
             // A uuid beside text reads the text as a uuid (a quoted literal
             // in any of uuid's spellings matches), as PostgreSQL's unknown
             // literal takes the uuid type.
-            BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq if is_uuid(&left, schema) != is_uuid(&right, schema) && lt == DataType::Utf8 && rt == DataType::Utf8 => {
+            BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq
+                if is_uuid(&left, schema) != is_uuid(&right, schema) && [&lt, &rt].iter().all(|t| matches!(t, DataType::Utf8 | DataType::Null)) =>
+            {
                 let as_uuid = |e: Expr| Expr::Cast(Cast { expr: Box::new(e), field: uuid_field() });
                 let (left, right) = if is_uuid(&left, schema) { (left, as_uuid(right)) } else { (as_uuid(left), right) };
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }));
@@ -454,7 +456,9 @@ impl TypePlanner for PgTypePlanner {
         Ok(match sql_type {
             T::JSONB | T::JSON => Some(jsonb_field()),
             T::Uuid => Some(uuid_field()),
-            T::Text => Some(text_field()),
+            // Every character type is eddy's one text type (a cast to it
+            // drops a uuid or jsonb mark).
+            T::Text | T::Varchar(_) | T::CharacterVarying(_) | T::CharVarying(_) | T::Char(_) | T::Character(_) | T::String(_) => Some(text_field()),
             T::Custom(name, _) if matches!(name.to_string().to_lowercase().as_str(), "jsonb" | "json") => Some(jsonb_field()),
             T::Custom(name, _) if name.to_string().eq_ignore_ascii_case("uuid") => Some(uuid_field()),
             _ => None,
