@@ -24,14 +24,14 @@
 //! the variance family stays double for every input (PostgreSQL: numeric
 //! for integer and numeric inputs).
 //!
-//! [`OrderedSet`] declares PostgreSQL's ordered-set aggregates that
+//! [`EngineAggregate`] declares PostgreSQL's ordered-set aggregates that
 //! DataFusion lacks, `percentile_disc(f) WITHIN GROUP (ORDER BY x)` and
 //! `mode() WITHIN GROUP (ORDER BY x)`, typed as x. (DataFusion's own
 //! `percentile_cont` is used as it is: double precision, as in PostgreSQL.)
 //! Fractions are single numbers; PostgreSQL's array of fractions is not
 //! supported, as eddy has no arrays.
 //!
-//! [`JsonAggregate`] declares `jsonb_agg(x)` and `jsonb_object_agg(k, v)`
+//! It also declares `jsonb_agg(x)` and `jsonb_object_agg(k, v)`
 //! (and their `json_` names), typed jsonb: eddy has one JSON type.
 
 use crate::types::UNCONSTRAINED_NUMERIC;
@@ -152,15 +152,26 @@ pub fn pg_aggregates(sum: Arc<AggregateUDF>, avg: Arc<AggregateUDF>) -> [Arc<Agg
     [wrap(Kind::Sum, sum), wrap(Kind::Avg, avg)]
 }
 
-/// An ordered-set aggregate typed as its ordered value: DataFusion puts the
-/// WITHIN GROUP value first among the arguments.
+/// What an [`EngineAggregate`] returns.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct OrderedSet {
-    name: &'static str,
-    signature: Signature,
+enum Returns {
+    /// The type of its first argument: an ordered-set aggregate, whose
+    /// WITHIN GROUP value DataFusion puts first among the arguments.
+    FirstArgument,
+    /// jsonb.
+    Jsonb,
 }
 
-impl AggregateUDFImpl for OrderedSet {
+/// An aggregate DataFusion lacks, declared for planning only: eddy's
+/// engine computes it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct EngineAggregate {
+    name: &'static str,
+    signature: Signature,
+    returns: Returns,
+}
+
+impl AggregateUDFImpl for EngineAggregate {
     fn name(&self) -> &str {
         self.name
     }
@@ -168,10 +179,21 @@ impl AggregateUDFImpl for OrderedSet {
         &self.signature
     }
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        Ok(args[0].clone())
+        Ok(match self.returns {
+            Returns::FirstArgument => args[0].clone(),
+            Returns::Jsonb => DataType::Utf8,
+        })
+    }
+    fn return_field(&self, args: &[FieldRef]) -> Result<FieldRef> {
+        let types: Vec<DataType> = args.iter().map(|f| f.data_type().clone()).collect();
+        let field = arrow_schema::Field::new(self.name, self.return_type(&types)?, true);
+        Ok(Arc::new(match self.returns {
+            Returns::Jsonb => field.with_metadata(super::pg_functions::jsonb_field().metadata().clone()),
+            Returns::FirstArgument => field,
+        }))
     }
     fn supports_within_group_clause(&self) -> bool {
-        true
+        self.returns == Returns::FirstArgument
     }
     fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         datafusion_common::not_impl_err!("{} is evaluated by eddy's engine", self.name)
@@ -182,50 +204,21 @@ impl AggregateUDFImpl for OrderedSet {
     fn is_nullable(&self) -> bool {
         true
     }
+}
+
+fn engine_aggregate(name: &'static str, args: usize, returns: Returns) -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::new_from_impl(EngineAggregate { name, signature: Signature::any(args, Volatility::Immutable), returns }))
 }
 
 /// `percentile_disc` and `mode`, to register under their names.
 pub fn ordered_set_aggregates() -> [Arc<AggregateUDF>; 2] {
-    let new = |name, args| Arc::new(AggregateUDF::new_from_impl(OrderedSet { name, signature: Signature::any(args, Volatility::Immutable) }));
-    [new("percentile_disc", 2), new("mode", 1)]
-}
-
-/// A JSON-building aggregate: any arguments, a jsonb result.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct JsonAggregate {
-    name: &'static str,
-    signature: Signature,
-}
-
-impl AggregateUDFImpl for JsonAggregate {
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-    fn return_field(&self, _: &[FieldRef]) -> Result<FieldRef> {
-        Ok(Arc::new(arrow_schema::Field::new(self.name, DataType::Utf8, true).with_metadata(super::pg_functions::jsonb_field().metadata().clone())))
-    }
-    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        datafusion_common::not_impl_err!("{} is evaluated by eddy's engine", self.name)
-    }
-    fn state_fields(&self, _: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        datafusion_common::not_impl_err!("{} is evaluated by eddy's engine", self.name)
-    }
-    fn is_nullable(&self) -> bool {
-        true
-    }
+    [engine_aggregate("percentile_disc", 2, Returns::FirstArgument), engine_aggregate("mode", 1, Returns::FirstArgument)]
 }
 
 /// `jsonb_agg`, `json_agg`, `jsonb_object_agg` and `json_object_agg`, to
 /// register under their names.
 pub fn json_aggregates() -> [Arc<AggregateUDF>; 4] {
-    let new = |name, args| Arc::new(AggregateUDF::new_from_impl(JsonAggregate { name, signature: Signature::any(args, Volatility::Immutable) }));
-    [new("jsonb_agg", 1), new("json_agg", 1), new("jsonb_object_agg", 2), new("json_object_agg", 2)]
+    [engine_aggregate("jsonb_agg", 1, Returns::Jsonb), engine_aggregate("json_agg", 1, Returns::Jsonb), engine_aggregate("jsonb_object_agg", 2, Returns::Jsonb), engine_aggregate("json_object_agg", 2, Returns::Jsonb)]
 }
 
 /// DataFusion's `ntile` typed `integer`, as in PostgreSQL (DataFusion's
