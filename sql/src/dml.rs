@@ -24,6 +24,10 @@
 //!   WHERE EXISTS (SELECT 1 FROM u WHERE c)`: each column of u read in
 //!   SET is a correlated scalar subquery of its own.
 //!
+//! [`nested_values_as_selects`] works around DataFusion typing every
+//! VALUES list of an INSERT by the target table: a nested
+//! `(VALUES (1), (2)) v(x)` becomes `SELECT 1 UNION ALL SELECT 2`.
+//!
 //! Where several rows of `u` match one row of `t`, PostgreSQL's UPDATE takes
 //! any one of them; here it is error 21000 (more than one row returned by
 //! a subquery). A column name that both tables have must be qualified.
@@ -230,6 +234,52 @@ pub fn take_clauses(stmt: &mut Statement) -> (Option<Vec<SelectItem>>, Option<On
         }
         _ => (None, None, String::new()),
     }
+}
+
+/// `INSERT INTO t SELECT ... FROM (VALUES ...) v(x)`: DataFusion types
+/// every VALUES list in an INSERT by the target table's columns, so a
+/// nested list of another width fails ("Inconsistent data length"). Each
+/// VALUES list below the top of the INSERT's query becomes the same rows
+/// as `SELECT ... UNION ALL SELECT ...`, which it plans by their own types.
+pub(crate) fn nested_values_as_selects(insert: &mut sqlparser::ast::Insert) {
+    use sqlparser::ast::{Ident, Select, SetOperator, SetQuantifier};
+    struct Nested {
+        depth: usize,
+        template: Select,
+    }
+    impl Nested {
+        fn select_of(&self, row: &[Expr]) -> SetExpr {
+            let mut select = self.template.clone();
+            select.projection = row.iter().enumerate().map(|(i, e)| SelectItem::ExprWithAlias { expr: e.clone(), alias: Ident::new(format!("column{}", i + 1)) }).collect();
+            SetExpr::Select(Box::new(select))
+        }
+    }
+    impl VisitorMut for Nested {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            let SetExpr::Values(v) = q.body.as_ref() else { return ControlFlow::Continue(()) };
+            if self.depth == 0 {
+                return ControlFlow::Continue(());
+            }
+            let mut rows = v.rows.iter().map(|r| self.select_of(&r.content));
+            if let Some(first) = rows.next() {
+                *q.body = rows.fold(first, |acc, next| SetExpr::SetOperation { op: SetOperator::Union, set_quantifier: SetQuantifier::All, left: Box::new(acc), right: Box::new(next) });
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let Some(source) = insert.source.as_mut() else { return };
+    if matches!(source.body.as_ref(), SetExpr::Values(_)) {
+        return;
+    }
+    let Ok(Statement::Query(q)) = parse("SELECT 1").map(|mut s| s.remove(0)) else { return };
+    let SetExpr::Select(template) = *q.body else { return };
+    let _ = source.visit(&mut Nested { depth: 0, template: *template });
 }
 
 impl Planner<'_> {

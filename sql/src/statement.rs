@@ -257,7 +257,7 @@ impl Planner<'_> {
                 if let Statement::Insert(insert) = &mut stmt {
                     self.complete_insert(insert)?;
                     self.fill_defaults(insert);
-                    nested_values_as_selects(insert);
+                    crate::dml::nested_values_as_selects(insert);
                 }
                 self.assignment_defaults(&mut stmt);
                 self.dml_joins(&mut stmt);
@@ -402,7 +402,7 @@ impl Planner<'_> {
         self.assignment_defaults(&mut stmt);
         if let Statement::Insert(insert) = &mut stmt {
             self.complete_insert(insert)?;
-            nested_values_as_selects(insert);
+            crate::dml::nested_values_as_selects(insert);
         }
         self.dml_joins(&mut stmt);
         // RETURNING describes the rows; neither it nor ON CONFLICT plans
@@ -577,52 +577,3 @@ mod tests {
         assert_eq!(super::parse("SELEC 1").unwrap_err().code, "42601");
     }
 }
-
-/// `INSERT INTO t SELECT ... FROM (VALUES ...) v(x)`: DataFusion types
-/// every VALUES list in an INSERT by the target table's columns, so a
-/// nested list of another width fails ("Inconsistent data length"). Each
-/// VALUES list below the top of the INSERT's query becomes the same rows
-/// as `SELECT ... UNION ALL SELECT ...`, which it plans by their own types.
-fn nested_values_as_selects(insert: &mut sqlparser::ast::Insert) {
-    use sqlparser::ast::{Query, Select, SelectItem, SetExpr, SetOperator, SetQuantifier, VisitMut, VisitorMut};
-    struct Nested {
-        depth: usize,
-    }
-    fn select_of(row: &[sqlparser::ast::Expr]) -> SetExpr {
-        let mut select: Select = match parse("SELECT 1").ok().and_then(|mut s| s.pop()) {
-            Some(Statement::Query(q)) => match *q.body {
-                SetExpr::Select(s) => *s,
-                _ => return SetExpr::Values(sqlparser::ast::Values { explicit_row: false, value_keyword: false, rows: vec![] }),
-            },
-            _ => return SetExpr::Values(sqlparser::ast::Values { explicit_row: false, value_keyword: false, rows: vec![] }),
-        };
-        select.projection = row.iter().enumerate().map(|(i, e)| SelectItem::ExprWithAlias { expr: e.clone(), alias: sqlparser::ast::Ident::new(format!("column{}", i + 1)) }).collect();
-        SetExpr::Select(Box::new(select))
-    }
-    impl VisitorMut for Nested {
-        type Break = ();
-        fn pre_visit_query(&mut self, _: &mut Query) -> std::ops::ControlFlow<()> {
-            self.depth += 1;
-            std::ops::ControlFlow::Continue(())
-        }
-        fn post_visit_query(&mut self, q: &mut Query) -> std::ops::ControlFlow<()> {
-            self.depth -= 1;
-            if self.depth > 0 {
-                if let SetExpr::Values(v) = q.body.as_ref() {
-                    let mut rows = v.rows.iter().map(|r| select_of(&r.content));
-                    if let Some(first) = rows.next() {
-                        let body = rows.fold(first, |acc, next| SetExpr::SetOperation { op: SetOperator::Union, set_quantifier: SetQuantifier::All, left: Box::new(acc), right: Box::new(next) });
-                        *q.body = body;
-                    }
-                }
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
-    if let Some(source) = insert.source.as_mut() {
-        if !matches!(source.body.as_ref(), SetExpr::Values(_)) {
-            let _ = source.visit(&mut Nested { depth: 0 });
-        }
-    }
-}
-
