@@ -74,6 +74,23 @@ impl ExprLowerer<'_> {
             Expr::Cast(c) if matches!(column_type_of_field(&c.field)?.scalar, ScalarType::Numeric { .. }) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(ScalarType::Numeric { precision: None, scale: None })),
             Expr::Cast(c) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(column_type_of_field(&c.field)?.scalar)),
             Expr::TryCast(c) => self.lower(&c.expr)?.call_unary(UnaryFunc::Cast(column_type_of_field(&c.field)?.scalar)),
+            // pg_typeof(x): the name of x's type, known when planning.
+            Expr::ScalarFunction(f) if f.func.name() == "pg_typeof" && f.args.len() == 1 => {
+                let arg = &f.args[0];
+                let ty = match arg.to_field(self.schema) {
+                    Ok((_, field)) => column_type_of_field(&field)?.scalar,
+                    Err(_) => self.type_of(arg)?,
+                };
+                let name = match (arg, ty) {
+                    // An integer literal that fits is integer, as everywhere in eddy.
+                    (Expr::Literal(ScalarValue::Int64(Some(v)), _), _) if i32::try_from(*v).is_ok() => "integer".to_string(),
+                    (Expr::Literal(ScalarValue::Null, _), _) => "unknown".to_string(),
+                    // pg_typeof names a type without its modifier.
+                    (_, ScalarType::Numeric { .. }) => "numeric".to_string(),
+                    (_, ty) => crate::psql::format_type(ty),
+                };
+                ScalarExpr::Literal(Datum::Text(name.into()), ScalarType::Text)
+            }
             Expr::ScalarFunction(f) => {
                 let args = match f.func.name() {
                     // concat prints its arguments with their types' output

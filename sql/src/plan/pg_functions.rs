@@ -94,6 +94,8 @@ enum Kind {
     RegexpSubstring,
     /// `gen_random_uuid()`.
     GenRandomUuid,
+    /// `pg_typeof(x)`: the planner answers it from x's type.
+    PgTypeof,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -132,7 +134,7 @@ impl PgFunction {
     fn arity(&self) -> usize {
         match self.kind {
             Kind::Mod | Kind::ToChar | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath | Kind::RegexpSubstring => 2,
-            Kind::JsonbTypeof | Kind::ToTimestamp | Kind::Md5 | Kind::ToJsonb => 1,
+            Kind::JsonbTypeof | Kind::ToTimestamp | Kind::Md5 | Kind::ToJsonb | Kind::PgTypeof => 1,
             Kind::GenRandomUuid => 0,
             Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => usize::MAX,
             Kind::JsonbArrayLength => 1,
@@ -215,7 +217,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => args.to_vec(),
             Kind::Md5 | Kind::RegexpSubstring => vec![DataType::Utf8; args.len()],
             Kind::GenRandomUuid => vec![],
-            Kind::ToJsonb => untyped_as_text(args),
+            Kind::ToJsonb | Kind::PgTypeof => untyped_as_text(args),
             // A date is the timestamptz of its midnight (PostgreSQL's implicit cast).
             Kind::AtTimeZone => vec![if matches!(args[0], DataType::Timestamp(_, None)) { DataType::Timestamp(TimeUnit::Microsecond, None) } else { timestamptz() }, DataType::Utf8],
             Kind::DateTrunc | Kind::DatePart { .. } => {
@@ -238,7 +240,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::ToTimestamp => timestamptz(),
             Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::ToChar => DataType::Utf8,
-            Kind::Md5 | Kind::Format | Kind::ToJsonb | Kind::JsonbBuildArray | Kind::RegexpSubstring | Kind::GenRandomUuid => DataType::Utf8,
+            Kind::Md5 | Kind::Format | Kind::ToJsonb | Kind::JsonbBuildArray | Kind::RegexpSubstring | Kind::GenRandomUuid | Kind::PgTypeof => DataType::Utf8,
             Kind::Age => INTERVAL,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
@@ -315,6 +317,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("json_build_array", Kind::JsonbBuildArray),
         (SUBSTRING_REGEX, Kind::RegexpSubstring),
         ("gen_random_uuid", Kind::GenRandomUuid),
+        ("pg_typeof", Kind::PgTypeof),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
