@@ -324,10 +324,10 @@ mod tests {
         let iv = |months, days, micros| Datum::Interval(Interval { months, days, micros });
         // `'9999-12-31'::date + 100000000`, as DataFusion plans it: the
         // result used to be stored, then panicked in formatting.
-        let secs = super::super::func::cast(Datum::Int(100_000_000 * 86_400), ScalarType::Interval).unwrap();
+        let secs = super::super::cast::cast(Datum::Int(100_000_000 * 86_400), ScalarType::Interval).unwrap();
         let e = arith(ArithOp::Add, Datum::Date(dec31_9999), secs, ScalarType::Date).unwrap_err();
         assert_eq!((e.code.as_str(), e.message.as_str()), ("22008", "date out of range"));
-        let secs = super::super::func::cast(Datum::Int(2_147_483_000 * 86_400), ScalarType::Interval).unwrap();
+        let secs = super::super::cast::cast(Datum::Int(2_147_483_000 * 86_400), ScalarType::Interval).unwrap();
         assert_eq!(arith(ArithOp::Sub, Datum::Date(dec31_9999), secs, ScalarType::Date).unwrap_err().code, "22008");
         assert_eq!(arith(ArithOp::Add, Datum::Date(dec31_9999), Datum::Int(100_000_000), ScalarType::Date).unwrap_err().code, "22008");
         assert_eq!(arith(ArithOp::Sub, Datum::Date(0), Datum::Int(i64::MIN), ScalarType::Date).unwrap_err().code, "22008");
@@ -354,7 +354,7 @@ mod tests {
         assert_eq!(arith(ArithOp::Sub, Datum::Date(i32::MAX), Datum::Date(i32::MIN), ScalarType::Int32).unwrap(), Datum::Int(u32::MAX as i64));
         // Ordinary arithmetic is unchanged.
         assert_eq!(arith(ArithOp::Add, Datum::Date(19_723), Datum::Int(10), ScalarType::Date).unwrap(), Datum::Date(19_733));
-        let secs = super::super::func::cast(Datum::Int(-10 * 86_400), ScalarType::Interval).unwrap();
+        let secs = super::super::cast::cast(Datum::Int(-10 * 86_400), ScalarType::Interval).unwrap();
         assert_eq!(arith(ArithOp::Add, Datum::Date(19_723), secs, ScalarType::Date).unwrap(), Datum::Date(19_713));
     }
 

@@ -134,7 +134,7 @@ pub fn cast(json: &str, to: ScalarType) -> Result<Datum, EvalError> {
     match (kind, to) {
         ("number", t) if t.is_integer() || matches!(t, ScalarType::Numeric { .. } | ScalarType::Float32 | ScalarType::Float64) => {
             let n = Decimal::from_str_exact(json).or_else(|_| Decimal::from_scientific(json)).map_err(|_| EvalError::new("22003", "value overflows numeric format"))?;
-            super::func::cast(Datum::Numeric(n), t)
+            super::cast::cast(Datum::Numeric(n), t)
         }
         ("boolean", ScalarType::Bool) => Ok(Datum::Bool(json == "true")),
         (kind, to) => Err(EvalError::new("22023", format!("cannot cast jsonb {} to type {}", kind, to))),

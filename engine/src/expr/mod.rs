@@ -9,6 +9,7 @@
 mod agg;
 mod arith;
 mod case;
+mod cast;
 mod datetime;
 pub use datetime::parse_zone;
 mod error;
