@@ -337,8 +337,13 @@ fn cast(e: Expr, to: DataType) -> Expr {
     Expr::Cast(Cast::new(Box::new(e), to))
 }
 
+/// Whether `e` is text carrying the type mark `mark` (`jsonb`, `uuid`).
+fn has_mark(e: &Expr, schema: &DFSchema, mark: &str) -> bool {
+    e.to_field(schema).is_ok_and(|(_, f)| f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some(mark))
+}
+
 fn is_jsonb(e: &Expr, schema: &DFSchema) -> bool {
-    e.to_field(schema).is_ok_and(|(_, f)| f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("jsonb"))
+    has_mark(e, schema, "jsonb")
 }
 
 fn is_literal(e: &Expr) -> bool {
@@ -435,22 +440,27 @@ pub struct PgTypePlanner;
 
 /// The field of a jsonb value: text marked as jsonb.
 pub fn jsonb_field() -> FieldRef {
-    Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])))
+    marked_text_field("jsonb")
+}
+
+/// A text field carrying the type mark `mark`.
+fn marked_text_field(mark: &str) -> FieldRef {
+    Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), mark.to_string())])))
 }
 
 /// The field of a uuid value: text (canonical, lower case) marked as uuid.
 pub fn uuid_field() -> FieldRef {
-    Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "uuid".to_string())])))
+    marked_text_field("uuid")
 }
 
 fn is_uuid(e: &Expr, schema: &DFSchema) -> bool {
-    e.to_field(schema).is_ok_and(|(_, f)| f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("uuid"))
+    has_mark(e, schema, "uuid")
 }
 
 /// The field of a cast to text: marked as text, so that the cast does not
 /// keep its operand's jsonb mark (`j::text` is text, not jsonb).
 fn text_field() -> FieldRef {
-    Arc::new(Field::new("", DataType::Utf8, true).with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "text".to_string())])))
+    marked_text_field("text")
 }
 
 impl TypePlanner for PgTypePlanner {
