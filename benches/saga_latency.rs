@@ -1,6 +1,6 @@
 //! Benchmark: the e-commerce platform's saga latency. Prints (never asserts):
 //! - order.created to order.confirmed-in-the-sink-topic latency, p50, p95
-//!   and p99, at 1k and at 10k orders/s;
+//!   and p99, at 1k and at 10k orders/s, and how it splits over the hops;
 //! - the highest order rate the pipeline sustains without growing lag.
 //!
 //! Each run starts a fresh librdkafka mock cluster in this process (it
@@ -12,6 +12,18 @@
 //! ingest tick, view maintenance, and the sink's Kafka transaction. A
 //! separate consumer (read_committed) reads order-events for each order's
 //! creation time and order-confirmed for when it was confirmed.
+//!
+//! The mock cluster is not Kafka, and two of its ways shape the settings:
+//! - It holds a fetch that found nothing for the consumer's whole
+//!   `fetch.wait.max.ms` (Kafka answers when records arrive), so every
+//!   consumer here waits at most 2 ms, as `eddy demo` does with it.
+//! - It hands a consumer one producer batch per partition per fetch, and
+//!   finds a fetch's offset by walking the partition's batches from the
+//!   oldest, so its CPU grows with the batches it keeps. The topics have
+//!   one partition (`EDDY_BENCH_PARTITIONS` sets another count), where
+//!   batches are fuller: at 1,000 orders/s the mock and simulators used
+//!   7.8 s of CPU with 4 partitions and 4.7 s with one, on 2 cores that
+//!   eddy shares. The producers linger 1 ms; 0 overloads the mock.
 //!
 //! "Sustained" means: once the load stops, every order is confirmed within
 //! 2 s, and the median latency of the last quarter of the orders is within
@@ -41,8 +53,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the watcher saw: (created ms, latency ms) per confirmed order,
-/// when the last one arrived, and the after-write latencies.
-struct Seen(Vec<(u64, u64)>, Instant, Vec<u64>);
+/// when the last one arrived, the after-write latencies, and per confirmed
+/// order whose payment was seen, (created to payment sent, payment sent to
+/// eddy's timestamp) in ms.
+struct Seen(Vec<(u64, u64)>, Instant, Vec<u64>, Vec<(u64, u64)>);
 
 /// What one run measured.
 struct Run {
@@ -57,6 +71,9 @@ struct Run {
     /// payment was written into eddy) to the confirmation's arrival: view
     /// maintenance, the sink and the Kafka hop back.
     after_write: Vec<u64>,
+    /// The hops before eddy's timestamp: (order.created to the payment
+    /// sent, that to eddy's timestamp) per confirmation, in ms.
+    before_write: Vec<(u64, u64)>,
     /// CPU time the eddy server used while the orders ran (user + system,
     /// all threads): the engine's cost, steadier than latency near saturation.
     server_cpu: Duration,
@@ -138,7 +155,16 @@ impl Run {
             self.drain.as_secs_f64(),
             if self.sustained() { "sustained" } else { "lag grows" }
         );
-        println!("           of which eddy's timestamp to the sink topic: p50 {:>5} ms  p95 {:>5} ms", percentile(&self.after_write, 0.5), percentile(&self.after_write, 0.95));
+        let (paid, written): (Vec<u64>, Vec<u64>) = self.before_write.iter().copied().unzip();
+        println!(
+            "           hops: created -> payment sent p50 {:>3} / p95 {:>3} ms; payment sent -> eddy's timestamp p50 {:>3} / p95 {:>3} ms; eddy's timestamp -> sink topic p50 {:>3} / p95 {:>3} ms",
+            percentile(&paid, 0.5),
+            percentile(&paid, 0.95),
+            percentile(&written, 0.5),
+            percentile(&written, 0.95),
+            percentile(&self.after_write, 0.5),
+            percentile(&self.after_write, 0.95)
+        );
         println!(
             "           CPU: eddy server {:.1} s ({:.2} ms per order), of which timely workers {:.1} s; mock broker and simulators {:.1} s",
             self.server_cpu.as_secs_f64(),
@@ -160,20 +186,24 @@ impl Run {
     }
 }
 
+/// Every consumer's `fetch.wait.max.ms` (see the module doc).
+const FETCH_WAIT_MS: u64 = 2;
+
 fn now_ms() -> u64 {
     eddy_ecommerce::now_ms()
 }
 
 /// Reads order-events (creation times) and order-confirmed (first
-/// confirmation per order) until `stop`; returns (created ms, latency ms)
-/// per confirmed order and the time of the last confirmation.
+/// confirmation per order, whose `confirmed_at` is the payment's time)
+/// until `stop`; returns (created ms, latency ms) per confirmed order and
+/// the time of the last confirmation.
 fn watch(broker: &str, stop: Arc<AtomicBool>, out: Arc<Mutex<Seen>>) {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker)
         .set("group.id", "saga-latency-bench")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
-        .set("fetch.wait.max.ms", "5")
+        .set("fetch.wait.max.ms", FETCH_WAIT_MS.to_string())
         .create()
         .unwrap();
     let mut tpl = TopicPartitionList::new();
@@ -204,7 +234,13 @@ fn watch(broker: &str, stop: Arc<AtomicBool>, out: Arc<Mutex<Seen>>) {
             }
             let written = m.headers().and_then(|h| h.iter().find(|h| h.key == "eddy-timestamp").and_then(|h| std::str::from_utf8(h.value?).ok()?.parse::<u64>().ok()));
             if let Some(w) = written {
-                out.lock().unwrap().2.push(now.saturating_sub(w));
+                let mut o = out.lock().unwrap();
+                o.2.push(now.saturating_sub(w));
+                // confirmed_at is the payment's timestamp, in PostgreSQL's text form.
+                let paid = v["confirmed_at"].as_str().and_then(|t| chrono::DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z").ok()).map(|t| t.timestamp_millis() as u64);
+                if let (Some(c), Some(p)) = (created.get(id), paid) {
+                    o.3.push((p.saturating_sub(*c), w.saturating_sub(p)));
+                }
             }
             match created.get(id) {
                 Some(ts) => record(&out, &mut confirmed_at, id, *ts, now),
@@ -226,17 +262,20 @@ fn record(out: &Mutex<Seen>, confirmed_at: &mut HashMap<String, Option<u64>>, id
 
 async fn run(rate: f64, seconds: u64) -> Run {
     let cluster = MockCluster::new(1).unwrap();
+    let partitions = std::env::var("EDDY_BENCH_PARTITIONS").ok().and_then(|p| p.parse().ok()).unwrap_or(1);
     for topic in ALL_TOPICS {
-        cluster.create_topic(topic, 4, 1).unwrap();
+        cluster.create_topic(topic, partitions, 1).unwrap();
     }
     let broker = cluster.bootstrap_servers();
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("eddy-saga-bench-{}-{}", std::process::id(), port));
+    let serve_args = std::env::var("EDDY_BENCH_SERVE_ARGS").unwrap_or_default();
     let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_eddy"))
             .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--kafka", &broker, "--data-dir"])
             .arg(&dir)
-            .args(std::env::var("EDDY_BENCH_SERVE_ARGS").unwrap_or_default().split_whitespace())
+            .args(if serve_args.contains("--fetch-wait-ms") { vec![] } else { vec!["--fetch-wait-ms".to_string(), FETCH_WAIT_MS.to_string()] })
+            .args(serve_args.split_whitespace())
             .stdout(Stdio::null())
             // The operator profile (see engine runtime/profile.rs) goes to stderr.
             .stderr(if std::env::var_os("EDDY_PROFILE_OPERATORS").is_some() { Stdio::inherit() } else { Stdio::null() })
@@ -253,7 +292,7 @@ async fn run(rate: f64, seconds: u64) -> Run {
     let cpu_before = (cpu_time(server.0.id()), worker_cpu_time(server.0.id()), cpu_time(std::process::id()));
     let rss_before = resident_bytes(server.0.id());
     let stop = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(Seen(Vec::new(), Instant::now(), Vec::new())));
+    let seen = Arc::new(Mutex::new(Seen(Vec::new(), Instant::now(), Vec::new(), Vec::new())));
     let watcher = {
         let (b, s, o) = (broker.clone(), stop.clone(), seen.clone());
         std::thread::spawn(move || watch(&b, s, o))
@@ -267,6 +306,9 @@ async fn run(rate: f64, seconds: u64) -> Run {
         cancel_rate: 0.0,
         payment_failure_rate: 0.0,
         payment_delay_ms: 1,
+        partitions,
+        fetch_wait_ms: FETCH_WAIT_MS,
+        linger_ms: 1,
         ..SimConfig::default()
     })
     .unwrap();
@@ -297,17 +339,25 @@ async fn run(rate: f64, seconds: u64) -> Run {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let stats = client.query("SELECT object, records, operator_records, bytes FROM eddy_catalog.object_stats ORDER BY bytes DESC", &[]).await.map(|rows| rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1), r.get::<_, i64>(2), r.get::<_, i64>(3))).collect::<Vec<_>>()).unwrap_or_default();
     let state = (stats.iter().take(3).cloned().collect(), stats.iter().map(|s| s.3).sum());
-    let Seen(mut pairs, last, after_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new()));
+    let Seen(mut pairs, last, after_write, before_write) = std::mem::replace(&mut *seen.lock().unwrap(), Seen(Vec::new(), Instant::now(), Vec::new(), Vec::new()));
     pairs.sort_unstable();
     let _ = std::fs::remove_dir_all(&dir);
-    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before.0), worker_cpu: worker_cpu_time(server.0.id()).saturating_sub(cpu_before.1), harness_cpu: cpu_time(std::process::id()).saturating_sub(cpu_before.2), server_rss: (rss_before, resident_bytes(server.0.id())), state }
+    Run { rate, orders, confirmed: pairs.len() as u64, latencies: pairs.into_iter().map(|(_, l)| l).collect(), drain: last.saturating_duration_since(done), after_write, before_write, server_cpu: cpu_time(server.0.id()).saturating_sub(cpu_before.0), worker_cpu: worker_cpu_time(server.0.id()).saturating_sub(cpu_before.1), harness_cpu: cpu_time(std::process::id()).saturating_sub(cpu_before.2), server_rss: (rss_before, resident_bytes(server.0.id())), state }
 }
 
 #[tokio::main]
 async fn main() {
     let seconds: u64 = std::env::var("EDDY_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let serve_args = std::env::var("EDDY_BENCH_SERVE_ARGS").unwrap_or_default();
-    println!("saga latency: order.created -> order.confirmed in the sink topic ({} s per rate, mock broker, eddy serve {}, {} cores)", seconds, if serve_args.is_empty() { "with its defaults" } else { &serve_args }, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let partitions = std::env::var("EDDY_BENCH_PARTITIONS").unwrap_or("1".into());
+    println!(
+        "saga latency: order.created -> order.confirmed in the sink topic ({} s per rate, mock broker, {} partition(s) per topic, fetch waits {} ms, eddy serve {}, {} cores)",
+        seconds,
+        partitions,
+        FETCH_WAIT_MS,
+        if serve_args.is_empty() { "with its defaults" } else { &serve_args },
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
     let rates: Vec<f64> = std::env::var("EDDY_BENCH_RATES").ok().map(|v| v.split(',').filter_map(|r| r.trim().parse().ok()).collect()).unwrap_or(vec![1000.0, 10000.0]);
     for rate in rates {
         run(rate, seconds).await.print();

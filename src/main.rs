@@ -64,7 +64,18 @@ pub struct ServeArgs {
     /// data flows; none is spent while sources are idle.
     #[arg(long, default_value_t = DEFAULT_TICK_MS)]
     pub tick_ms: u64,
+    /// Longest a source's Kafka fetch waits for new records
+    /// (`fetch.wait.max.ms`). A Kafka broker answers as soon as records
+    /// arrive, so this only sets how often idle sources ask; a broker that
+    /// holds a fetch for the whole wait (librdkafka's mock cluster, which
+    /// `eddy demo` embeds and uses with 2 ms) adds up to this much to
+    /// every record's latency.
+    #[arg(long, default_value_t = DEFAULT_FETCH_WAIT_MS)]
+    pub fetch_wait_ms: u64,
 }
+
+/// The default `--fetch-wait-ms` of `serve` (see `ServeArgs::fetch_wait_ms`).
+pub const DEFAULT_FETCH_WAIT_MS: u64 = 10;
 
 /// The default `--tick-ms` of `serve` and `demo` (see `ServeArgs::tick_ms`).
 pub const DEFAULT_TICK_MS: u64 = 5;

@@ -19,7 +19,7 @@ pub struct Running {
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&args.data_dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {}", args.data_dir.display(), e))?;
     let engine = eddy_engine::runtime::Engine::start(args.workers);
-    let (coordinator, batches) = Coordinator::new(engine, args.kafka.clone());
+    let (coordinator, batches) = Coordinator::new(engine, args.kafka.clone(), args.fetch_wait_ms);
     tokio::spawn(coordinator.clone().run_ingest(batches, std::time::Duration::from_millis(args.tick_ms)));
     let metrics = Arc::new(std::sync::Mutex::new(String::new()));
     tokio::spawn(coordinator.clone().run_system_refresh(metrics.clone()));

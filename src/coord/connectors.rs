@@ -3,7 +3,7 @@
 
 use super::{Coordinator, State};
 use eddy_connectors::kafka::sink::{broker_supports_transactions, start_sink, SinkConfig, SinkStats};
-use eddy_connectors::kafka::source::{start_source, SourceBatch, SourceError, SourceHandle};
+use eddy_connectors::kafka::source::{start_source, Readers, SourceBatch, SourceError, SourceHandle};
 use eddy_connectors::QueryResult;
 use eddy_engine::runtime::Command;
 use eddy_engine::GlobalId;
@@ -52,12 +52,13 @@ impl Coordinator {
         }
         match statement {
             ConnectorStatement::Source(spec) => {
-                let (broker, id, errors, workers, tx) = {
+                let (broker, id, errors, readers, tx) = {
                     let mut state = self.state.lock().await;
                     let (id, errors) = state.check_source(&spec)?;
-                    (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), id, errors, state.engine.workers(), state.batches.clone())
+                    let readers = Readers { count: state.engine.workers(), fetch_wait_ms: state.fetch_wait_ms };
+                    (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), id, errors, readers, state.batches.clone())
                 };
-                let connected = tokio::task::spawn_blocking(move || connect_source(spec, broker, workers, move |batch| tx.send((id, batch)).is_ok())).await.map_err(blocking)??;
+                let connected = tokio::task::spawn_blocking(move || connect_source(spec, broker, readers, move |batch| tx.send((id, batch)).is_ok())).await.map_err(blocking)??;
                 self.state.lock().await.register_source(connected, id, errors, sql)
             }
             ConnectorStatement::Sink(spec) => {
@@ -92,11 +93,11 @@ struct ConnectedSink {
 
 /// Fetches what the format needs (an Avro schema), checks the topic and
 /// starts the readers. Blocks on the network.
-fn connect_source(mut spec: KafkaSource, broker: String, workers: usize, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<ConnectedSource, SqlError> {
+fn connect_source(mut spec: KafkaSource, broker: String, readers: Readers, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<ConnectedSource, SqlError> {
     // FORMAT AVRO: the writer schema, and the columns it gives.
     let notices = eddy_connectors::formats::prepare_source(&mut spec)?;
     check_columns(&spec)?;
-    let handle = start_source(spec.clone(), broker.clone(), workers, emit).map_err(|e| match e {
+    let handle = start_source(spec.clone(), broker.clone(), readers, emit).map_err(|e| match e {
         SourceError::NoTopic => SqlError::new(codes::UNDEFINED_OBJECT, format!("Kafka topic \"{}\" does not exist on {}", spec.topic, broker))
             .with_hint("create the topic first (eddy reads topics, it does not create them), then CREATE SOURCE again"),
         SourceError::Broker(e) => SqlError::new(codes::CONNECTION_FAILURE, format!("cannot read Kafka topic \"{}\": {}", spec.topic, e))

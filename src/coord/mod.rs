@@ -40,6 +40,8 @@ pub struct State {
     sessions: HashMap<SessionId, Session>,
     /// The broker sources and sinks use unless they name one.
     kafka_broker: String,
+    /// Sources' `fetch.wait.max.ms` (see `ServeArgs::fetch_wait_ms`).
+    fetch_wait_ms: u64,
     /// Where sources send what they read.
     batches: connectors::BatchSender,
     sources: HashMap<GlobalId, connectors::SourceRuntime>,
@@ -72,10 +74,11 @@ impl Coordinator {
         self.cancels.lock().unwrap().entry(session).or_default().clone()
     }
 
-    /// A coordinator over `engine`; `kafka_broker` is the default broker.
+    /// A coordinator over `engine`; `kafka_broker` is the default broker,
+    /// and sources' fetches wait at most `fetch_wait_ms` for new records.
     /// Call [`Coordinator::run_ingest`] with the receiver to write what
     /// sources read.
-    pub fn new(engine: Engine, kafka_broker: String) -> (std::sync::Arc<Self>, tokio::sync::mpsc::UnboundedReceiver<(GlobalId, eddy_connectors::kafka::source::SourceBatch)>) {
+    pub fn new(engine: Engine, kafka_broker: String, fetch_wait_ms: u64) -> (std::sync::Arc<Self>, tokio::sync::mpsc::UnboundedReceiver<(GlobalId, eddy_connectors::kafka::source::SourceBatch)>) {
         let now = now_ms();
         engine.send(Command::AdvanceTime { time: now + 1 });
         let (batches, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -87,6 +90,7 @@ impl Coordinator {
             next_transient: 1 << 62,
             sessions: HashMap::new(),
             kafka_broker,
+            fetch_wait_ms,
             batches,
             sources: HashMap::new(),
             sinks: HashMap::new(),

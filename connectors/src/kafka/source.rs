@@ -83,18 +83,31 @@ impl Drop for SourceHandle {
     }
 }
 
-/// Connects, checks the topic, and starts `readers` reader threads for
-/// `spec` (one with INCLUDE SEQUENCE, see below): reader `i` reads the
-/// partitions `p` with `p % readers == i` (partitions added later too), so
+/// How a source reads: how many reader threads, and how long a fetch waits
+/// for new records (`fetch.wait.max.ms`).
+#[derive(Clone, Copy, Debug)]
+pub struct Readers {
+    pub count: usize,
+    /// A Kafka broker answers a waiting fetch as soon as records arrive, so
+    /// there this sets only how often an idle reader asks. librdkafka's mock
+    /// cluster holds every fetch that found nothing for the whole wait, so
+    /// there it adds up to this much to each record's latency.
+    pub fetch_wait_ms: u64,
+}
+
+/// Connects, checks the topic, and starts `readers.count` reader threads
+/// for `spec` (one with INCLUDE SEQUENCE, see below): reader `i` reads the
+/// partitions `p` with `p % count == i` (partitions added later too), so
 /// partitions are decoded in parallel while each keeps its order. Each
 /// reader hands its batches to `emit` once the handle is opened
 /// ([`SourceHandle::open`]); a false return stops it.
-pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<SourceHandle, SourceError> {
+pub fn start_source(spec: KafkaSource, broker: String, readers: Readers, emit: impl Fn(SourceBatch) -> bool + Send + Sync + 'static) -> Result<SourceHandle, SourceError> {
     // INCLUDE SEQUENCE promises arrival order: numbers must grow with the
     // timestamps records are written at, which only one reader guarantees
     // (two readers number records while batching them, and may hand their
     // batches over in the other order).
-    let readers = if spec.include.contains(&Include::Sequence) { 1 } else { readers.max(1) };
+    let fetch_wait_ms = readers.fetch_wait_ms;
+    let readers = if spec.include.contains(&Include::Sequence) { 1 } else { readers.count.max(1) };
     let group = format!("{}eddy-{}-{}", spec.group_id_prefix.clone().unwrap_or_default(), spec.name, std::process::id());
     let consumer = |broker: &str| -> Result<BaseConsumer, String> {
         let mut config = base_config(broker);
@@ -102,8 +115,9 @@ pub fn start_source(spec: KafkaSource, broker: String, readers: usize, emit: imp
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
-            // Short fetch waits: the default 500 ms stalls a caught-up reader.
-            .set("fetch.wait.max.ms", "10")
+            // Short fetch waits: the default 500 ms stalls a caught-up reader
+            // on brokers that hold a fetch for its whole wait.
+            .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
             .set("auto.offset.reset", if spec.start == StartOffset::Latest { "latest" } else { "earliest" });
         config.create().map_err(|e| format!("cannot create a Kafka consumer for {}: {}", broker, e))
     };

@@ -127,14 +127,14 @@ fn block_on<F: Future>(f: F) -> F::Output {
 
 /// A consumer for one service, reading with assigned partitions (no group
 /// membership, no commits: every service reads its input from the start).
-pub fn consumer(broker: &str, service: &str) -> anyhow::Result<BaseConsumer> {
+pub fn consumer(broker: &str, service: &str, fetch_wait_ms: u64) -> anyhow::Result<BaseConsumer> {
     ClientConfig::new()
         .set("bootstrap.servers", broker)
         .set("group.id", format!("eddy-ecommerce-{}", service))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         // The mock cluster crawls with the default 500 ms fetch wait.
-        .set("fetch.wait.max.ms", "5")
+        .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
         // eddy's sinks are transactional: never act on aborted records.
         .set("isolation.level", "read_committed")
         .create()
@@ -245,11 +245,11 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(broker: &str, faults: Faults, rng: Rng, counters: Arc<Counters>) -> anyhow::Result<Outbox> {
+    pub fn new(broker: &str, linger_ms: u64, faults: Faults, rng: Rng, counters: Arc<Counters>) -> anyhow::Result<Outbox> {
         let busy = Arc::new(AtomicU64::new(0));
         let producer = ClientConfig::new()
             .set("bootstrap.servers", broker)
-            .set("linger.ms", "2")
+            .set("linger.ms", linger_ms.to_string())
             // Injected duplicates are deliberate; retries must not add more.
             .set("enable.idempotence", "true")
             // Key hashing as Java clients do, like the platform's services.

@@ -72,6 +72,16 @@ pub struct SimConfig {
     pub seed: u64,
     /// Partitions of each topic `create_topics` makes.
     pub partitions: i32,
+    /// The services' consumers' `fetch.wait.max.ms`. A real broker answers
+    /// a waiting fetch when data arrives; librdkafka's mock cluster holds a
+    /// fetch that found nothing for this whole wait, so there it is part of
+    /// every hop's latency (and a shorter one costs the mock more CPU).
+    pub fetch_wait_ms: u64,
+    /// The services' producers' `linger.ms`: how long a message waits for
+    /// others to share its batch. The mock cluster hands a consumer one
+    /// batch per partition per fetch, and its cost grows with the number of
+    /// batches it keeps: 0 at 1,000 orders/s overloads it.
+    pub linger_ms: u64,
     /// Prepended to order ids and event ids, so that several runs can share
     /// one broker without their ids colliding.
     pub id_prefix: String,
@@ -103,6 +113,8 @@ impl Default for SimConfig {
             out_of_order_rate: 0.0,
             seed: 42,
             partitions: 4,
+            fetch_wait_ms: 5,
+            linger_ms: 2,
             id_prefix: String::new(),
         }
     }
@@ -277,10 +289,10 @@ pub fn start(config: SimConfig) -> anyhow::Result<SimHandle> {
         duplicate_max_delay_ms: config.payment_delay_ms.max(20) * 2,
         malformed_rate: config.malformed_rate,
     };
-    let outbox = |stream| kafka::Outbox::new(&config.broker, faults, rng::Rng::new(config.seed, stream), counters.clone());
+    let outbox = |stream| kafka::Outbox::new(&config.broker, config.linger_ms, faults, rng::Rng::new(config.seed, stream), counters.clone());
     let (order_out, payment_out, shipping_out) = (outbox(11)?, outbox(12)?, outbox(13)?);
-    let payment_in = kafka::consumer(&config.broker, "payment")?;
-    let shipping_in = kafka::consumer(&config.broker, "shipping")?;
+    let payment_in = kafka::consumer(&config.broker, "payment", config.fetch_wait_ms)?;
+    let shipping_in = kafka::consumer(&config.broker, "shipping", config.fetch_wait_ms)?;
     let progress = Arc::new(Progress { payment_busy: payment_out.busy(), ..Progress::default() });
     let handle = SimHandle {
         counters: counters.clone(),

@@ -72,6 +72,14 @@ struct Args {
     /// Partitions of the topics this creates (the mock cluster ignores it).
     #[arg(long, default_value_t = 4)]
     partitions: i32,
+    /// The services' consumers' fetch.wait.max.ms (a broker that holds an
+    /// empty fetch for the whole wait, like librdkafka's mock cluster, adds
+    /// up to this much to each hop).
+    #[arg(long, default_value_t = 5)]
+    fetch_wait_ms: u64,
+    /// The services' producers' linger.ms.
+    #[arg(long, default_value_t = 2)]
+    linger_ms: u64,
     /// Prefix for order and event ids, to tell runs on one broker apart.
     #[arg(long, default_value = "")]
     id_prefix: String,
@@ -103,6 +111,8 @@ impl Args {
             out_of_order_rate: self.out_of_order_rate,
             seed: self.seed,
             partitions: self.partitions,
+            fetch_wait_ms: self.fetch_wait_ms,
+            linger_ms: self.linger_ms,
             id_prefix: self.id_prefix.clone(),
         }
     }
