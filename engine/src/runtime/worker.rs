@@ -33,12 +33,16 @@ pub struct Worker<'w> {
     profiler: Option<super::profile::Profiler>,
     /// Told the first time some collection of this worker is incomplete at.
     report_upper: Box<dyn Fn(Timestamp)>,
+    /// What `report_upper` was told last. Once it reaches `time`, only an
+    /// `AdvanceTime` or a new collection can move it, so steps until then
+    /// skip reading every trace's upper (which walks all its batches).
+    reported: Timestamp,
 }
 
 impl<'w> Worker<'w> {
     pub fn new(timely: &'w mut timely::worker::Worker, commands: Receiver<Command>, report_upper: impl Fn(Timestamp) + 'static) -> Self {
         let profiler = super::profile::Profiler::install(timely);
-        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), states: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler, report_upper: Box::new(report_upper) }
+        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), states: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler, report_upper: Box::new(report_upper), reported: 0 }
     }
 
     pub fn run(mut self) {
@@ -51,7 +55,7 @@ impl<'w> Worker<'w> {
             }
             self.timely.step_or_park(Some(Duration::from_millis(20)));
             self.serve_peeks();
-            let upper = self.report_upper();
+            let upper = if self.reported >= self.time { self.reported } else { self.report_upper() };
             if let Some(p) = &mut self.profiler {
                 p.step(upper);
                 p.maybe_report();
@@ -60,6 +64,9 @@ impl<'w> Worker<'w> {
     }
 
     fn handle(&mut self, cmd: Command) {
+        if matches!(cmd, Command::CreateTable { .. } | Command::CreateView { .. } | Command::Drop { .. }) {
+            self.reported = 0; // the least upper may move back
+        }
         match cmd {
             Command::CreateTable { id } => self.create_table(id),
             Command::CreateView { id, plan } => {
@@ -147,6 +154,7 @@ impl<'w> Worker<'w> {
             }
         }
         (self.report_upper)(min);
+        self.reported = min;
         min
     }
 
