@@ -396,6 +396,8 @@ impl Planner<'_> {
     pub fn describe(&self, mut stmt: Statement, declared: &[Option<ScalarType>]) -> Result<(Vec<eddy_engine::ScalarType>, Option<RelationDesc>), SqlError> {
         crate::params::typed_placeholders(&mut stmt, declared);
         let query = match &stmt {
+            // Planned by eddy itself (DataFusion refuses it nested).
+            Statement::Query(q) if crate::setops::needs_rewrite(q) => return Ok((Vec::new(), Some(self.plan_all_setop(q, false)?.1))),
             Statement::Query(q) => Some(q.clone()),
             _ => None,
         };
