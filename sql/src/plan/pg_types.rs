@@ -167,7 +167,20 @@ pub fn postgres_types(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
         for i in node.inputs() {
             schema.merge(i.schema());
         }
+        // An aggregate's name shows its FILTER's text, casts included:
+        // keep the names the nodes above know the aggregates by.
+        let aggregate_names: Option<Vec<String>> = match &node {
+            LogicalPlan::Aggregate(a) => Some(a.aggr_expr.iter().map(|e| e.schema_name().to_string()).collect()),
+            _ => None,
+        };
         let node = node.map_expressions(|e| e.transform_up(|x| Ok(retype(x, &schema))))?;
+        let node = match (node.data, aggregate_names) {
+            (LogicalPlan::Aggregate(mut a), Some(names)) => {
+                a.aggr_expr = a.aggr_expr.into_iter().zip(names).map(|(e, name)| if e.schema_name().to_string() == name { e } else { e.alias(name) }).collect();
+                Transformed::new(LogicalPlan::Aggregate(a), node.transformed, node.tnr)
+            }
+            (data, _) => Transformed::new(data, node.transformed, node.tnr),
+        };
         // Types below may have changed: recompute every node's schema.
         let node = node.map_data(|n| n.recompute_schema())?;
         node.transform_data(|n| match n {
