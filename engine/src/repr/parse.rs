@@ -57,7 +57,17 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
                 "nan" => f64::NAN,
                 "infinity" | "inf" | "+infinity" => f64::INFINITY,
                 "-infinity" | "-inf" => f64::NEG_INFINITY,
-                _ => t.parse::<f64>().map_err(|_| invalid(ty, s))?,
+                _ => {
+                    let v = t.parse::<f64>().map_err(|_| invalid(ty, s))?;
+                    let narrowed = if ty == ScalarType::Float32 { v as f32 as f64 } else { v };
+                    // A finite number beyond the type's range, or one so
+                    // small it would read as zero, is 22003 in PostgreSQL.
+                    let underflow = narrowed == 0.0 && t.trim_start_matches(['-', '+']).split(['e', 'E']).next().is_some_and(|m| m.chars().any(|c| ('1'..='9').contains(&c)));
+                    if narrowed.is_infinite() || underflow {
+                        return Err(ParseError { code: "22003", message: format!("\"{}\" is out of range for type {}", t, ty) });
+                    }
+                    narrowed
+                }
             };
             let v = if ty == ScalarType::Float32 { v as f32 as f64 } else { v };
             Ok(Datum::Float(F64(v)))
