@@ -388,6 +388,17 @@ impl ExprPlanner for PgExprPlanner {
             BinaryOperator::Plus | BinaryOperator::Minus if lt == DataType::Date32 && interval(&rt) => {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left: cast(left, DataType::Timestamp(TimeUnit::Microsecond, None)), right }));
             }
+            // timestamp - timestamp is an interval (DataFusion makes it a
+            // duration, which it neither aggregates nor multiplies);
+            // timestamp and timestamptz meet as timestamptz, as below.
+            BinaryOperator::Minus if matches!((&lt, &rt), (DataType::Timestamp(..), DataType::Timestamp(..))) => {
+                let (left, right) = match (&lt, &rt) {
+                    (DataType::Timestamp(_, None), DataType::Timestamp(_, Some(_))) => (cast(left, timestamptz()), right),
+                    (DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, None)) => (left, cast(right, timestamptz())),
+                    _ => (left, right),
+                };
+                cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), INTERVAL)
+            }
             // timestamptz and timestamp meet as timestamptz (the session is
             // UTC), as PostgreSQL converts timestamp implicitly.
             BinaryOperator::Minus | BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq
@@ -397,11 +408,14 @@ impl ExprPlanner for PgExprPlanner {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }));
             }
             // A quoted literal beside a timestamp takes PostgreSQL's reading:
-            // `ts - '...'` is a timestamp (of the same type), `ts + '...'` an
-            // interval.
-            BinaryOperator::Minus | BinaryOperator::Plus if matches!(lt, DataType::Timestamp(..)) && rt == DataType::Utf8 && is_literal(&right) => {
-                let to = if op == BinaryOperator::Minus { lt.clone() } else { INTERVAL };
-                return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, to) }));
+            // in `ts - '...'` a timestamp (of the same type; the difference
+            // is an interval), in `ts + '...'` an interval.
+            BinaryOperator::Minus if matches!(lt, DataType::Timestamp(..)) && rt == DataType::Utf8 && is_literal(&right) => {
+                let right = cast(right, lt.clone());
+                cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), INTERVAL)
+            }
+            BinaryOperator::Plus if matches!(lt, DataType::Timestamp(..)) && rt == DataType::Utf8 && is_literal(&right) => {
+                return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, INTERVAL) }));
             }
             // date - date is a number of days, an integer in PostgreSQL.
             BinaryOperator::Minus if lt == DataType::Date32 && rt == DataType::Date32 => cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), DataType::Int32),
