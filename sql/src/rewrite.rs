@@ -206,6 +206,9 @@ fn name_key(e: &Expr) -> String {
         fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
             match e {
                 Expr::Cast { expr, .. } | Expr::Nested(expr) => *e = (**expr).clone(),
+                // `date '...'` is a cast of the text; `a ^ b` is power(a, b).
+                Expr::TypedString(t) => *e = Expr::Value(t.value.clone()),
+                Expr::BinaryOp { left, op: BinaryOperator::PGExp, right } => *e = Expr::Identifier(Ident::new(format!("power({}, {})", left, right))),
                 Expr::CompoundIdentifier(parts) if !parts.is_empty() => *e = Expr::Identifier(parts.last().unwrap().clone()),
                 // DataFusion names subquery expressions without their
                 // subquery (`x IN (SELECT ...)` is just `IN`).
@@ -353,6 +356,8 @@ mod tests {
         assert_eq!(rewritten("SELECT a + b * 2, (a + b) * 2, a::text, t.a FROM t"), "SELECT a + b * 2, (a + b) * 2 AS \"__eddy_col_1\", a::TEXT, t.a AS \"__eddy_col_3\" FROM t");
         assert_eq!(rewritten("SELECT *, a::text FROM t"), "SELECT *, a::TEXT AS \"__eddy_col_1\" FROM t");
         assert_eq!(rewritten("SELECT a, b FROM t"), "SELECT a, b FROM t");
+        assert_eq!(rewritten("SELECT date '2024-03-01', timestamp '2024-03-01'"), "SELECT DATE '2024-03-01', TIMESTAMP '2024-03-01' AS \"__eddy_col_1\"");
+        assert_eq!(rewritten("SELECT 2.0 ^ 3, power(2.0, 3)"), "SELECT 2.0 ^ 3, power(2.0, 3) AS \"__eddy_col_1\"");
     }
 }
 
