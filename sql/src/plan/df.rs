@@ -166,6 +166,14 @@ pub fn translate(e: DataFusionError) -> SqlError {
         .trim_start_matches("Internal error: ")
         .trim_start_matches("Error during planning: ")
         .trim_start_matches("Schema error: ")
+        .trim_start_matches("SQL error: ");
+    if let Some(err) = super::df_messages::in_postgres_words(message) {
+        return err;
+    }
+    let message = msg
+        .trim_start_matches("Internal error: ")
+        .trim_start_matches("Error during planning: ")
+        .trim_start_matches("Schema error: ")
         .trim_start_matches("This feature is not implemented: ")
         .trim_start_matches("SQL error: ")
         .to_string();

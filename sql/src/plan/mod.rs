@@ -3,6 +3,7 @@
 pub mod context;
 pub mod expr;
 pub mod df;
+mod df_messages;
 pub mod lower;
 pub mod prepare;
 pub mod subquery;
