@@ -102,7 +102,14 @@ fn syntax_error(sql: &str, msg: &str) -> SqlError {
         return SqlError::unsupported("ALTER of a view").with_hint("drop the view and create it again (DROP ... CASCADE drops the views over it too)");
     }
     let msg = msg.trim_start_matches("sql parser error: ");
-    let mut err = SqlError::syntax(msg.split(" at Line:").next().unwrap_or(msg).to_string());
+    let text = msg.split(" at Line:").next().unwrap_or(msg);
+    // PostgreSQL names the token it stopped at; what the parser expected
+    // there is the hint.
+    let mut err = match text.strip_prefix("Expected: ").and_then(|t| t.split_once(", found: ")) {
+        Some((expected, "EOF")) => SqlError::syntax("syntax error at end of input").with_hint(format!("expected {}", expected)),
+        Some((expected, found)) => SqlError::syntax(format!("syntax error at or near \"{}\"", found)).with_hint(format!("expected {}", expected)),
+        None => SqlError::syntax(text.to_string()),
+    };
     if let Some(pos) = msg.find("Line: ") {
         let rest = &msg[pos + 6..];
         let line: usize = rest.split(',').next().and_then(|s| s.trim().parse().ok()).unwrap_or(1);
