@@ -79,6 +79,8 @@ pub struct DmlClauses {
     pub on_conflict: Option<OnConflict>,
     /// Describing: the type of each parameter (`$n` by n) the clauses take.
     pub params: HashMap<usize, ScalarType>,
+    /// The command tag in place of `DELETE n` (`TRUNCATE TABLE`).
+    pub tag: Option<&'static str>,
 }
 
 /// Rewrites `UPDATE ... FROM` and `DELETE ... USING` into correlated
@@ -356,7 +358,7 @@ impl Planner<'_> {
             Some(OnInsert::OnConflict(c)) => Some(self.on_conflict(c, &relation, params, &mut described)?),
             Some(_) => return Err(SqlError::unsupported("ON DUPLICATE KEY UPDATE").with_hint("write ON CONFLICT (key) DO UPDATE SET ...")),
         };
-        Ok(DmlClauses { returning, on_conflict, params: described })
+        Ok(DmlClauses { returning, on_conflict, params: described, tag: None })
     }
 
     fn returning(&self, items: &[SelectItem], relation: &str, params: Option<&[Datum]>, described: &mut HashMap<usize, ScalarType>) -> Result<Returning, SqlError> {

@@ -315,7 +315,13 @@ impl Planner<'_> {
             // TRUNCATE is a DELETE of every row (there is no storage to release).
             Statement::Truncate(t) if t.table_names.len() == 1 => {
                 let delete = parse(&format!("DELETE FROM {}", t.table_names[0].name))?.remove(0);
-                self.plan(delete, params)?
+                match self.plan(delete, params)? {
+                    StatementPlan::Delete { table, rows, mut clauses } => {
+                        clauses.tag = Some("TRUNCATE TABLE");
+                        StatementPlan::Delete { table, rows, clauses }
+                    }
+                    other => other,
+                }
             }
             Statement::Truncate(_) => return Err(SqlError::unsupported("TRUNCATE of several tables at once").with_hint("TRUNCATE one table per statement")),
             Statement::Deallocate { .. } => StatementPlan::Ignored { tag: "DEALLOCATE".into() },

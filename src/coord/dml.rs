@@ -72,7 +72,7 @@ impl State {
                 s.read_at.entry(table).or_insert(read_ts);
             }
         }
-        let tag = format!("{} {}", verb, changed.len());
+        let tag = clauses.tag.map(String::from).unwrap_or_else(|| format!("{} {}", verb, changed.len()));
         self.apply(session, table, updates);
         match clauses.returning {
             Some(r) => {
