@@ -52,19 +52,24 @@ pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
 #[derive(Clone)]
 pub struct TraceBundle {
     pub oks: RowTrace,
-    pub errs: ErrTrace,
+    /// None for a collection that never has errors: a table, or a view
+    /// whose inputs have none and whose operators cannot fail. It has no
+    /// error arrangement, and dataflows reading it import none, which
+    /// saves their operators the work every timestamp costs.
+    pub errs: Option<ErrTrace>,
 }
 
 pub type Rows<'s> = VecCollection<'s, Timestamp, Row, Diff>;
 pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
 
 /// Renders `plan` in `scope`, importing the arrangements of the objects it
-/// reads from `traces`.
+/// reads from `traces`: its rows, and its errors unless it can have none.
 /// `state` reports the state its operators of our own keep.
-pub fn render<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>, state: &state::StateReport) -> (Rows<'s>, Errs<'s>) {
+pub fn render<'s>(plan: &Plan, scope: Scope<'s, Timestamp>, traces: &mut HashMap<GlobalId, TraceBundle>, state: &state::StateReport) -> (Rows<'s>, Option<Errs<'s>>) {
     let mut ctx = Context { scope, traces, locals: HashMap::new(), errs: Vec::new(), arranged: HashMap::new(), state: state.clone() };
     let oks = ctx.render(plan);
-    let errs = differential_dataflow::collection::concatenate(scope, std::mem::take(&mut ctx.errs));
+    let errs = std::mem::take(&mut ctx.errs);
+    let errs = (!errs.is_empty()).then(|| differential_dataflow::collection::concatenate(scope, errs));
     (oks, errs)
 }
 
@@ -111,7 +116,9 @@ impl<'s> Context<'_, 's> {
                 // current contents once instead of replaying each earlier
                 // change (which could also leave an earlier but equal value,
                 // such as numeric `0` where the contents say `0.00`).
-                self.errs.push(bundle.errs.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone()));
+                if let Some(errs) = &mut bundle.errs {
+                    self.errs.push(errs.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone()));
+                }
                 bundle.oks.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone())
             }
             Plan::Map { .. } | Plan::Filter { .. } | Plan::Project { .. } => {

@@ -75,7 +75,7 @@ impl<'w> Worker<'w> {
                 let state = StateReport::default();
                 let bundle = self.timely.dataflow_named::<Timestamp, _, _>(&format!("u{}", id), |scope| {
                     let (oks, errs) = render(&plan, scope, traces, &state);
-                    TraceBundle { oks: oks.arrange_by_self().trace, errs: errs.arrange_by_self().trace }
+                    TraceBundle { oks: oks.arrange_by_self().trace, errs: errs.map(|e| e.arrange_by_self().trace) }
                 });
                 self.install(id, index, bundle);
                 self.states.insert(id, state);
@@ -113,8 +113,10 @@ impl<'w> Worker<'w> {
                 for b in self.traces.values_mut() {
                     b.oks.set_logical_compaction(AntichainRef::new(&frontier));
                     b.oks.set_physical_compaction(AntichainRef::new(&frontier));
-                    b.errs.set_logical_compaction(AntichainRef::new(&frontier));
-                    b.errs.set_physical_compaction(AntichainRef::new(&frontier));
+                    if let Some(errs) = &mut b.errs {
+                        errs.set_logical_compaction(AntichainRef::new(&frontier));
+                        errs.set_physical_compaction(AntichainRef::new(&frontier));
+                    }
                 }
             }
             Command::Shutdown => {}
@@ -125,8 +127,8 @@ impl<'w> Worker<'w> {
         let index = self.timely.next_dataflow_index();
         let (mut input, bundle) = self.timely.dataflow_named::<Timestamp, _, _>(&format!("table u{}", id), |scope| {
             let (input, rows) = scope.new_collection::<Row, Diff>();
-            let (_, errs) = scope.new_collection::<crate::expr::EvalError, Diff>();
-            (input, TraceBundle { oks: rows.arrange_by_self().trace, errs: errs.arrange_by_self().trace })
+            // Rows are checked before they are written: a table has no errors.
+            (input, TraceBundle { oks: rows.arrange_by_self().trace, errs: None })
         });
         input.advance_to(self.time);
         input.flush();
@@ -137,7 +139,9 @@ impl<'w> Worker<'w> {
     fn install(&mut self, id: GlobalId, index: usize, mut bundle: TraceBundle) {
         let frontier = [self.since];
         bundle.oks.set_logical_compaction(AntichainRef::new(&frontier));
-        bundle.errs.set_logical_compaction(AntichainRef::new(&frontier));
+        if let Some(errs) = &mut bundle.errs {
+            errs.set_logical_compaction(AntichainRef::new(&frontier));
+        }
         self.traces.insert(id, bundle);
         self.dataflows.insert(id, index);
     }
@@ -164,7 +168,7 @@ impl<'w> Worker<'w> {
         for (id, bundle) in self.traces.iter_mut() {
             bundle.oks.read_upper(&mut upper);
             let rows = arranged_size(&mut bundle.oks, row_heap_bytes);
-            let errs = arranged_size(&mut bundle.errs, |e| (e.code.capacity() + e.message.capacity()) as u64);
+            let errs = bundle.errs.as_mut().map(|e| arranged_size(e, |e| (e.code.capacity() + e.message.capacity()) as u64)).unwrap_or_default();
             let own = self.states.get(id).map(|s| s.size()).unwrap_or_default();
             out.push(CollectionStats {
                 id: *id,
@@ -186,11 +190,11 @@ impl<'w> Worker<'w> {
                 (peek.respond)(PeekResponse::default());
                 return false;
             };
-            if !(complete(&mut bundle.oks, peek.time) && complete(&mut bundle.errs, peek.time)) {
+            if !(complete(&mut bundle.oks, peek.time) && bundle.errs.as_mut().is_none_or(|e| complete(e, peek.time))) {
                 return true;
             }
             let rows = read_at(&mut bundle.oks, |r| r.clone(), |t| t <= peek.time);
-            let errors = read_at(&mut bundle.errs, |e| e.clone(), |t| t <= peek.time).into_iter().map(|(e, _)| e).collect();
+            let errors = bundle.errs.as_mut().map(|errs| read_at(errs, |e| e.clone(), |t| t <= peek.time).into_iter().map(|(e, _)| e).collect()).unwrap_or_default();
             (peek.respond)(PeekResponse { rows, errors });
             false
         });
@@ -209,11 +213,13 @@ impl<'w> Worker<'w> {
         let index = self.timely.next_dataflow_index();
         self.timely.dataflow_named::<Timestamp, _, _>(&format!("subscribe u{}", id), |scope| {
             let (mut errs_open, errs_sink) = (true, sink.clone());
-            errs.import(scope).as_collection(|e, _| e.clone()).inspect_batch(move |_, errors| {
-                if errs_open && !errors.is_empty() {
-                    errs_open = errs_sink(SubscribeEvent::Errors(errors.to_vec()));
-                }
-            });
+            if let Some(errs) = &mut errs {
+                errs.import(scope).as_collection(|e, _| e.clone()).inspect_batch(move |_, errors| {
+                    if errs_open && !errors.is_empty() {
+                        errs_open = errs_sink(SubscribeEvent::Errors(errors.to_vec()));
+                    }
+                });
+            }
             let mut open = true;
             trace.import(scope).as_collection(|r, _| r.clone()).inspect_core(move |event| {
                 if !open {
