@@ -45,13 +45,7 @@ pub fn refuse_nested(stmt: &Statement) -> Result<(), SqlError> {
     impl sqlparser::ast::Visitor for Find {
         type Break = ();
         fn pre_visit_query(&mut self, q: &Query) -> std::ops::ControlFlow<()> {
-            fn walk(b: &SetExpr) -> bool {
-                match b {
-                    SetExpr::SetOperation { left, right, .. } => is_all_setop(b) || walk(left) || walk(right),
-                    _ => false, // nested queries are visited on their own
-                }
-            }
-            if walk(&q.body) {
+            if needs_rewrite(q) {
                 std::ops::ControlFlow::Break(())
             } else {
                 std::ops::ControlFlow::Continue(())

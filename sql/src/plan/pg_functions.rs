@@ -346,6 +346,21 @@ fn is_jsonb(e: &Expr, schema: &DFSchema) -> bool {
     has_mark(e, schema, "jsonb")
 }
 
+/// `left - right`, cast to the type PostgreSQL gives the difference.
+fn difference(left: Expr, right: Expr, to: DataType) -> Expr {
+    cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), to)
+}
+
+/// A timestamp beside a timestamptz is cast to timestamptz (the session is
+/// UTC), as PostgreSQL converts timestamp implicitly; other pairs stay.
+fn meet_as_timestamptz(left: Expr, lt: &DataType, right: Expr, rt: &DataType) -> (Expr, Expr) {
+    match (lt, rt) {
+        (DataType::Timestamp(_, None), DataType::Timestamp(_, Some(_))) => (cast(left, timestamptz()), right),
+        (DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, None)) => (left, cast(right, timestamptz())),
+        _ => (left, right),
+    }
+}
+
 fn is_literal(e: &Expr) -> bool {
     matches!(e, Expr::Literal(..))
 }
@@ -389,22 +404,16 @@ impl ExprPlanner for PgExprPlanner {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left: cast(left, DataType::Timestamp(TimeUnit::Microsecond, None)), right }));
             }
             // timestamp - timestamp is an interval (DataFusion makes it a
-            // duration, which it neither aggregates nor multiplies);
-            // timestamp and timestamptz meet as timestamptz, as below.
+            // duration, which it neither aggregates nor multiplies).
             BinaryOperator::Minus if matches!((&lt, &rt), (DataType::Timestamp(..), DataType::Timestamp(..))) => {
-                let (left, right) = match (&lt, &rt) {
-                    (DataType::Timestamp(_, None), DataType::Timestamp(_, Some(_))) => (cast(left, timestamptz()), right),
-                    (DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, None)) => (left, cast(right, timestamptz())),
-                    _ => (left, right),
-                };
-                cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), INTERVAL)
+                let (left, right) = meet_as_timestamptz(left, &lt, right, &rt);
+                difference(left, right, INTERVAL)
             }
-            // timestamptz and timestamp meet as timestamptz (the session is
-            // UTC), as PostgreSQL converts timestamp implicitly.
-            BinaryOperator::Minus | BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq
+            // timestamp beside timestamptz compares as timestamptz.
+            BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq
                 if matches!((&lt, &rt), (DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, None)) | (DataType::Timestamp(_, None), DataType::Timestamp(_, Some(_)))) =>
             {
-                let (left, right) = if matches!(lt, DataType::Timestamp(_, None)) { (cast(left, timestamptz()), right) } else { (left, cast(right, timestamptz())) };
+                let (left, right) = meet_as_timestamptz(left, &lt, right, &rt);
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }));
             }
             // A quoted literal beside a timestamp takes PostgreSQL's reading:
@@ -412,13 +421,13 @@ impl ExprPlanner for PgExprPlanner {
             // is an interval), in `ts + '...'` an interval.
             BinaryOperator::Minus if matches!(lt, DataType::Timestamp(..)) && rt == DataType::Utf8 && is_literal(&right) => {
                 let right = cast(right, lt.clone());
-                cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), INTERVAL)
+                difference(left, right, INTERVAL)
             }
             BinaryOperator::Plus if matches!(lt, DataType::Timestamp(..)) && rt == DataType::Utf8 && is_literal(&right) => {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, INTERVAL) }));
             }
             // date - date is a number of days, an integer in PostgreSQL.
-            BinaryOperator::Minus if lt == DataType::Date32 && rt == DataType::Date32 => cast(Expr::BinaryExpr(datafusion_expr::BinaryExpr::new(Box::new(left), datafusion_expr::Operator::Minus, Box::new(right))), DataType::Int32),
+            BinaryOperator::Minus if lt == DataType::Date32 && rt == DataType::Date32 => difference(left, right, DataType::Int32),
             BinaryOperator::Plus if interval(&lt) && rt == DataType::Date32 => {
                 return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right: cast(right, DataType::Timestamp(TimeUnit::Microsecond, None)) }));
             }
