@@ -32,14 +32,14 @@ const VIEWS: [(&str, &str); 6] = [
 /// simulators' waits cut too) for a little more CPU.
 const EMBEDDED_FETCH_WAIT_MS: u64 = 2;
 
-/// Partitions per topic on the embedded broker. It walks a partition's
+/// Partitions per topic. The embedded broker walks a partition's
 /// whole list of batches for every fetch, so its CPU grows as the demo
 /// runs (it keeps up to 5 MB or 100,000 batches per partition); it hands
 /// a consumer one batch per partition per fetch, so more partitions let
 /// consumers catch up in fewer fetches. p95 saga latency after 3 minutes
 /// of the demo: 345 ms with 4 partitions and 2 ms fetch waits, 710 ms with
 /// 1 partition, 2,930 ms with 1 partition and 10 ms waits.
-const EMBEDDED_PARTITIONS: i32 = 4;
+const PARTITIONS: i32 = 4;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -96,7 +96,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         None => {
             let cluster = rdkafka::mocking::MockCluster::new(1).map_err(|e| anyhow::anyhow!("cannot start the embedded Kafka broker: {}", e))?;
             for topic in eddy_ecommerce::events::ALL_TOPICS {
-                cluster.create_topic(topic, EMBEDDED_PARTITIONS, 1).map_err(|e| anyhow::anyhow!("cannot create topic {}: {}", topic, e))?;
+                cluster.create_topic(topic, PARTITIONS, 1).map_err(|e| anyhow::anyhow!("cannot create topic {}: {}", topic, e))?;
             }
             let b = cluster.bootstrap_servers();
             _mock = Some(cluster);
@@ -105,7 +105,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     let embedded = args.kafka.is_none();
     eprintln!("eddy demo: Kafka broker at {}{}", broker, if embedded { " (embedded)" } else { "" });
-    eddy_ecommerce::create_topics(&broker, if embedded { EMBEDDED_PARTITIONS } else { 4 })?;
+    eddy_ecommerce::create_topics(&broker, PARTITIONS)?;
     let fetch_wait_ms = args.fetch_wait_ms.unwrap_or(if embedded { EMBEDDED_FETCH_WAIT_MS } else { crate::DEFAULT_FETCH_WAIT_MS });
     let serve = ServeArgs { listen: args.listen, workers: args.workers, data_dir: args.data_dir.clone(), kafka: broker.clone(), http: args.http, tick_ms: args.tick_ms, fetch_wait_ms };
     let running = server::start(&serve).await?;
@@ -127,7 +127,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         malformed_rate: args.malformed_rate,
         out_of_order_rate: 0.02,
         fetch_wait_ms: args.fetch_wait_ms.unwrap_or(if embedded { EMBEDDED_FETCH_WAIT_MS } else { SimConfig::default().fetch_wait_ms }),
-        partitions: if embedded { EMBEDDED_PARTITIONS } else { SimConfig::default().partitions },
+        partitions: PARTITIONS,
         ..SimConfig::default()
     };
     let sim: SimHandle = tokio::task::spawn_blocking(move || eddy_ecommerce::start(config)).await??;

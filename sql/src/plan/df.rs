@@ -166,17 +166,12 @@ pub fn translate(e: DataFusionError) -> SqlError {
         .trim_start_matches("Internal error: ")
         .trim_start_matches("Error during planning: ")
         .trim_start_matches("Schema error: ")
-        .trim_start_matches("SQL error: ");
-    if let Some(err) = super::df_messages::in_postgres_words(message) {
-        return err;
-    }
-    let message = msg
-        .trim_start_matches("Internal error: ")
-        .trim_start_matches("Error during planning: ")
-        .trim_start_matches("Schema error: ")
         .trim_start_matches("This feature is not implemented: ")
         .trim_start_matches("SQL error: ")
         .to_string();
+    if let Some(err) = super::df_messages::in_postgres_words(&message) {
+        return err;
+    }
     let mut err = SqlError::new(code, message);
     if let DataFusionError::SchemaError(s, _) = &e {
         if let datafusion_common::SchemaError::FieldNotFound { field, valid_fields } = s.as_ref() {
