@@ -53,9 +53,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the watcher saw: (created ms, latency ms) per confirmed order,
-/// when the last one arrived, the after-write latencies, and per confirmed
-/// order whose payment was seen, (created to payment sent, payment sent to
-/// eddy's timestamp) in ms.
+/// when the last one arrived, the after-write latencies, and per
+/// confirmation (created to payment sent, payment sent to eddy's timestamp)
+/// in ms, the payment's time read from the confirmation's `confirmed_at`.
 struct Seen(Vec<(u64, u64)>, Instant, Vec<u64>, Vec<(u64, u64)>);
 
 /// What one run measured.
@@ -186,6 +186,11 @@ impl Run {
     }
 }
 
+/// Partitions per topic (see the module doc).
+fn partitions() -> i32 {
+    std::env::var("EDDY_BENCH_PARTITIONS").ok().and_then(|p| p.parse().ok()).unwrap_or(1)
+}
+
 /// Every consumer's `fetch.wait.max.ms` (see the module doc).
 const FETCH_WAIT_MS: u64 = 2;
 
@@ -262,7 +267,7 @@ fn record(out: &Mutex<Seen>, confirmed_at: &mut HashMap<String, Option<u64>>, id
 
 async fn run(rate: f64, seconds: u64) -> Run {
     let cluster = MockCluster::new(1).unwrap();
-    let partitions = std::env::var("EDDY_BENCH_PARTITIONS").ok().and_then(|p| p.parse().ok()).unwrap_or(1);
+    let partitions = partitions();
     for topic in ALL_TOPICS {
         cluster.create_topic(topic, partitions, 1).unwrap();
     }
@@ -349,11 +354,10 @@ async fn run(rate: f64, seconds: u64) -> Run {
 async fn main() {
     let seconds: u64 = std::env::var("EDDY_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let serve_args = std::env::var("EDDY_BENCH_SERVE_ARGS").unwrap_or_default();
-    let partitions = std::env::var("EDDY_BENCH_PARTITIONS").unwrap_or("1".into());
     println!(
         "saga latency: order.created -> order.confirmed in the sink topic ({} s per rate, mock broker, {} partition(s) per topic, fetch waits {} ms, eddy serve {}, {} cores)",
         seconds,
-        partitions,
+        partitions(),
         FETCH_WAIT_MS,
         if serve_args.is_empty() { "with its defaults" } else { &serve_args },
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
