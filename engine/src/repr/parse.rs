@@ -66,7 +66,7 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
                     if narrowed.is_infinite() || underflow {
                         return Err(ParseError { code: "22003", message: format!("\"{}\" is out of range for type {}", t, ty) });
                     }
-                    narrowed
+                    v // narrowed below, with the named values
                 }
             };
             let v = if ty == ScalarType::Float32 { v as f32 as f64 } else { v };
