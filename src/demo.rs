@@ -32,14 +32,28 @@ const VIEWS: [(&str, &str); 6] = [
 /// simulators' waits cut too) for a little more CPU.
 const EMBEDDED_FETCH_WAIT_MS: u64 = 2;
 
-/// Partitions per topic. The embedded broker walks a partition's
-/// whole list of batches for every fetch, so its CPU grows as the demo
-/// runs (it keeps up to 5 MB or 100,000 batches per partition); it hands
-/// a consumer one batch per partition per fetch, so more partitions let
-/// consumers catch up in fewer fetches. p95 saga latency after 3 minutes
-/// of the demo: 345 ms with 4 partitions and 2 ms fetch waits, 710 ms with
-/// 1 partition, 2,930 ms with 1 partition and 10 ms waits.
+/// Partitions per topic with an external broker.
 const PARTITIONS: i32 = 4;
+
+/// With the embedded broker: one partition per topic, and the simulated
+/// services' producers linger 20 ms, so that batches hold several records.
+///
+/// The embedded broker finds a fetch's offset by walking the partition's
+/// whole list of batches (it keeps up to 5 MB or 100,000 per partition) and
+/// hands a consumer one batch per partition per fetch, so its CPU grows
+/// with the number of batches it keeps times the number it serves. Demo at
+/// 200 orders/s, `rdk:mock` thread CPU and p95 saga latency (the status line):
+///
+/// | per topic, linger | 1 min | 2.5 min | 6 min |
+/// |---|---|---|---|
+/// | 4 partitions, 2 ms | 83% | 100%, p95 175 ms and climbing | (p95 1,345 ms at 4.6 min) |
+/// | 1 partition, 10 ms | 33% | 40%, p95 85 ms | |
+/// | 1 partition, 20 ms | 20% | 27%, p95 95 ms | 28%, p95 95 ms |
+///
+/// The linger adds to each hop's latency; the saga's includes the Payment
+/// Service's simulated 50 ms anyway.
+const EMBEDDED_PARTITIONS: i32 = 1;
+const EMBEDDED_LINGER_MS: u64 = 20;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -79,6 +93,14 @@ pub struct DemoArgs {
     /// `eddy serve` and the simulators default).
     #[arg(long)]
     fetch_wait_ms: Option<u64>,
+    /// The simulated services' producers' `linger.ms` (default: 20 ms with
+    /// the embedded broker, which is slow with many small batches;
+    /// otherwise as the simulators default).
+    #[arg(long)]
+    linger_ms: Option<u64>,
+    /// Partitions per topic (default: 1 with the embedded broker, else 4).
+    #[arg(long)]
+    partitions: Option<i32>,
     /// Directory for the server's data.
     #[arg(long, default_value = "eddy-demo-data")]
     data_dir: PathBuf,
@@ -90,22 +112,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let embedded = args.kafka.is_none();
+    let partitions = args.partitions.unwrap_or(if embedded { EMBEDDED_PARTITIONS } else { PARTITIONS });
     let mut _mock = None;
     let broker = match &args.kafka {
         Some(b) => b.clone(),
         None => {
             let cluster = rdkafka::mocking::MockCluster::new(1).map_err(|e| anyhow::anyhow!("cannot start the embedded Kafka broker: {}", e))?;
             for topic in eddy_ecommerce::events::ALL_TOPICS {
-                cluster.create_topic(topic, PARTITIONS, 1).map_err(|e| anyhow::anyhow!("cannot create topic {}: {}", topic, e))?;
+                cluster.create_topic(topic, partitions, 1).map_err(|e| anyhow::anyhow!("cannot create topic {}: {}", topic, e))?;
             }
             let b = cluster.bootstrap_servers();
             _mock = Some(cluster);
             b
         }
     };
-    let embedded = args.kafka.is_none();
     eprintln!("eddy demo: Kafka broker at {}{}", broker, if embedded { " (embedded)" } else { "" });
-    eddy_ecommerce::create_topics(&broker, PARTITIONS)?;
+    eddy_ecommerce::create_topics(&broker, partitions)?;
     let fetch_wait_ms = args.fetch_wait_ms.unwrap_or(if embedded { EMBEDDED_FETCH_WAIT_MS } else { crate::DEFAULT_FETCH_WAIT_MS });
     let serve = ServeArgs { listen: args.listen, workers: args.workers, data_dir: args.data_dir.clone(), kafka: broker.clone(), http: args.http, tick_ms: args.tick_ms, fetch_wait_ms };
     let running = server::start(&serve).await?;
@@ -127,7 +150,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         malformed_rate: args.malformed_rate,
         out_of_order_rate: 0.02,
         fetch_wait_ms: args.fetch_wait_ms.unwrap_or(if embedded { EMBEDDED_FETCH_WAIT_MS } else { SimConfig::default().fetch_wait_ms }),
-        partitions: PARTITIONS,
+        partitions,
+        linger_ms: args.linger_ms.unwrap_or(if embedded { EMBEDDED_LINGER_MS } else { SimConfig::default().linger_ms }),
         ..SimConfig::default()
     };
     let sim: SimHandle = tokio::task::spawn_blocking(move || eddy_ecommerce::start(config)).await??;
