@@ -15,6 +15,8 @@
 //!   [`crate::names`] turns back into PostgreSQL's names.
 //! * `GROUP BY ROLLUP(1, 2)` (and CUBE, GROUPING SETS): integers name
 //!   select-list items, as in a plain `GROUP BY 1`.
+//! * `GROUP BY ()` (the empty grouping set) is `GROUPING SETS (())`, and
+//!   nothing beside other items.
 //! * Function calls DataFusion would name alike because they differ only
 //!   in casts (`sum(x), sum(x::bigint)`) are told apart by wrapping the
 //!   later call's first argument in a one-argument `coalesce`.
@@ -253,6 +255,22 @@ fn positional_grouping_sets(select: &mut sqlparser::ast::Select) {
     }
 }
 
+/// `GROUP BY ()`: the empty grouping set, one group of every row (one row
+/// even of no rows). Beside other items it adds nothing (`GROUP BY (), a`
+/// is `GROUP BY a`); alone it is `GROUPING SETS (())`, which DataFusion
+/// plans (it refuses the empty tuple).
+fn empty_grouping_set(select: &mut sqlparser::ast::Select) {
+    let sqlparser::ast::GroupByExpr::Expressions(exprs, _) = &mut select.group_by else { return };
+    let empty = |e: &Expr| matches!(e, Expr::Tuple(t) if t.is_empty());
+    if !exprs.iter().any(empty) {
+        return;
+    }
+    exprs.retain(|e| !empty(e));
+    if exprs.is_empty() {
+        exprs.push(Expr::GroupingSets(vec![vec![]]));
+    }
+}
+
 /// Function calls DataFusion would name alike because they differ only in
 /// casts (`sum(x), sum(x::bigint)`): it refuses two aggregates of one
 /// name. A later call's first argument is wrapped in a one-argument
@@ -306,6 +324,7 @@ fn alias_colliding_items(body: &mut SetExpr) {
         }
         SetExpr::Select(select) => {
             positional_grouping_sets(select);
+            empty_grouping_set(select);
             let wildcard = select.projection.iter().any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
             let mut seen = HashSet::new();
             for (i, item) in select.projection.iter_mut().enumerate() {
