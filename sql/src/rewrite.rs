@@ -25,6 +25,8 @@
 //! * An explicit cast to `varchar(n)` cuts the text to n characters, as in
 //!   PostgreSQL: `CAST(x AS varchar(n))` becomes `left(CAST(x AS text), n)`
 //!   (the engine has one text type).
+//! * A quoted literal under `IS [NOT] TRUE / FALSE / UNKNOWN` is cast to
+//!   boolean, as PostgreSQL reads it.
 //! * `x AT TIME ZONE z` becomes the call `__eddy_at_time_zone(x, z)`, which
 //!   the planner types by `x` (DataFusion's own reading is a cast to
 //!   timestamptz, which left a timestamptz unchanged).
@@ -74,6 +76,7 @@ impl VisitorMut for Rewriter {
         timezone_function(e);
         substring_regex(e);
         varchar_cast(e);
+        boolean_test_literal(e);
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -458,6 +461,17 @@ fn varchar_cast(e: &mut Expr) {
     let Expr::Cast { kind, expr, format, array, .. } = std::mem::replace(e, Expr::value(Value::Null)) else { unreachable!() };
     let text = Expr::Cast { kind, expr, data_type: DataType::Text, format, array };
     *e = function_call("left", vec![text, Expr::value(Value::Number(n.to_string(), false))]);
+}
+
+/// `'t' IS TRUE` (and IS FALSE, IS UNKNOWN, IS NOT ...): a quoted literal
+/// there is a boolean, as PostgreSQL types it (DataFusion would compare
+/// text with a boolean).
+fn boolean_test_literal(e: &mut Expr) {
+    let (Expr::IsTrue(x) | Expr::IsFalse(x) | Expr::IsUnknown(x) | Expr::IsNotTrue(x) | Expr::IsNotFalse(x) | Expr::IsNotUnknown(x)) = e else { return };
+    if matches!(&**x, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_))) {
+        let literal = std::mem::replace(&mut **x, Expr::value(Value::Null));
+        **x = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(literal), data_type: DataType::Boolean, format: None, array: false };
+    }
 }
 
 /// `name(args...)` as a plain function call.
