@@ -101,6 +101,19 @@ async fn statements_clients_send_around_sessions() {
     let c = connect(&server).await;
     c.batch_execute("CREATE TABLE t (x int); CREATE MATERIALIZED VIEW m AS SELECT count(*) FROM t").await.unwrap();
     ok(&c, "DEALLOCATE ALL").await;
+    // DEALLOCATE forgets a prepared statement of the session; an unknown
+    // name is 26000, as in PostgreSQL.
+    let st = c.prepare("SELECT count(*) FROM t").await.unwrap();
+    assert_eq!(c.query(&st, &[]).await.unwrap().len(), 1);
+    // The driver names it (`s3`); its Debug form is where the name shows.
+    let debug = format!("{:?}", st);
+    let name = debug.split('"').nth(1).expect("statement name").to_string();
+    ok(&c, &format!("DEALLOCATE {}", name)).await;
+    assert_eq!(c.query(&st, &[]).await.expect_err("deallocated").code().map(|c| c.code().to_string()).as_deref(), Some("26000"));
+    assert_eq!(fails(&c, &format!("DEALLOCATE PREPARE {}", name)).await, "26000");
+    let err = c.simple_query("DEALLOCATE nope").await.expect_err("unknown statement");
+    assert_eq!((err.code().map(|c| c.code()), err.as_db_error().map(|e| e.message())), (Some("26000"), Some("prepared statement \"nope\" does not exist")));
+    ok(&c, "DEALLOCATE ALL").await;
     ok(&c, "DISCARD ALL").await;
     ok(&c, "SET TIME ZONE 'UTC'").await;
     assert_eq!(fails(&c, "SET TIME ZONE 'America/New_York'").await, "0A000");

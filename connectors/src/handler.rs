@@ -24,6 +24,10 @@ pub enum QueryResult {
     /// `COPY ... FROM STDIN`: the client sends rows of `columns` fields
     /// next; the wire layer inserts them (see `eddy_sql::copy`).
     CopyIn { columns: usize, copy: eddy_sql::copy::CopyIn },
+    /// `DEALLOCATE name` (`None`: `ALL`): the wire layer, which holds the
+    /// session's prepared statements, forgets the one named, or fails
+    /// with 26000 when there is none of that name.
+    Deallocate { name: Option<String> },
 }
 
 /// What a statement takes and returns, for the extended protocol's

@@ -15,6 +15,8 @@
 //!   [`crate::names`] turns back into PostgreSQL's names.
 //! * `GROUP BY ROLLUP(1, 2)` (and CUBE, GROUPING SETS): integers name
 //!   select-list items, as in a plain `GROUP BY 1`.
+//! * `GROUP BY ()` (the empty grouping set) is `GROUPING SETS (())`, and
+//!   nothing beside other items.
 //! * Function calls DataFusion would name alike because they differ only
 //!   in casts (`sum(x), sum(x::bigint)`) are told apart by wrapping the
 //!   later call's first argument in a one-argument `coalesce`.
@@ -23,6 +25,8 @@
 //! * An explicit cast to `varchar(n)` cuts the text to n characters, as in
 //!   PostgreSQL: `CAST(x AS varchar(n))` becomes `left(CAST(x AS text), n)`
 //!   (the engine has one text type).
+//! * A quoted literal under `IS [NOT] TRUE / FALSE / UNKNOWN` is cast to
+//!   boolean, as PostgreSQL reads it.
 //! * `x AT TIME ZONE z` becomes the call `__eddy_at_time_zone(x, z)`, which
 //!   the planner types by `x` (DataFusion's own reading is a cast to
 //!   timestamptz, which left a timestamptz unchanged).
@@ -72,6 +76,7 @@ impl VisitorMut for Rewriter {
         timezone_function(e);
         substring_regex(e);
         varchar_cast(e);
+        boolean_test_literal(e);
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -253,6 +258,22 @@ fn positional_grouping_sets(select: &mut sqlparser::ast::Select) {
     }
 }
 
+/// `GROUP BY ()`: the empty grouping set, one group of every row (one row
+/// even of no rows). Beside other items it adds nothing (`GROUP BY (), a`
+/// is `GROUP BY a`); alone it is `GROUPING SETS (())`, which DataFusion
+/// plans (it refuses the empty tuple).
+fn empty_grouping_set(select: &mut sqlparser::ast::Select) {
+    let sqlparser::ast::GroupByExpr::Expressions(exprs, _) = &mut select.group_by else { return };
+    let empty = |e: &Expr| matches!(e, Expr::Tuple(t) if t.is_empty());
+    if !exprs.iter().any(empty) {
+        return;
+    }
+    exprs.retain(|e| !empty(e));
+    if exprs.is_empty() {
+        exprs.push(Expr::GroupingSets(vec![vec![]]));
+    }
+}
+
 /// Function calls DataFusion would name alike because they differ only in
 /// casts (`sum(x), sum(x::bigint)`): it refuses two aggregates of one
 /// name. A later call's first argument is wrapped in a one-argument
@@ -306,6 +327,7 @@ fn alias_colliding_items(body: &mut SetExpr) {
         }
         SetExpr::Select(select) => {
             positional_grouping_sets(select);
+            empty_grouping_set(select);
             let wildcard = select.projection.iter().any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
             let mut seen = HashSet::new();
             for (i, item) in select.projection.iter_mut().enumerate() {
@@ -439,6 +461,17 @@ fn varchar_cast(e: &mut Expr) {
     let Expr::Cast { kind, expr, format, array, .. } = std::mem::replace(e, Expr::value(Value::Null)) else { unreachable!() };
     let text = Expr::Cast { kind, expr, data_type: DataType::Text, format, array };
     *e = function_call("left", vec![text, Expr::value(Value::Number(n.to_string(), false))]);
+}
+
+/// `'t' IS TRUE` (and IS FALSE, IS UNKNOWN, IS NOT ...): a quoted literal
+/// there is a boolean, as PostgreSQL types it (DataFusion would compare
+/// text with a boolean).
+fn boolean_test_literal(e: &mut Expr) {
+    let (Expr::IsTrue(x) | Expr::IsFalse(x) | Expr::IsUnknown(x) | Expr::IsNotTrue(x) | Expr::IsNotFalse(x) | Expr::IsNotUnknown(x)) = e else { return };
+    if matches!(&**x, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_))) {
+        let literal = std::mem::replace(&mut **x, Expr::value(Value::Null));
+        **x = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(literal), data_type: DataType::Boolean, format: None, array: false };
+    }
 }
 
 /// `name(args...)` as a plain function call.

@@ -68,6 +68,9 @@ pub enum StatementPlan {
     RollbackTo { name: String },
     /// SET and other session statements accepted without effect.
     Ignored { tag: String },
+    /// `DEALLOCATE name` (`None`: `DEALLOCATE ALL`): the wire protocol's
+    /// session holds the prepared statements and forgets the one named.
+    Deallocate { name: Option<String> },
     /// `SET statement_timeout`: the longest a statement of the session may
     /// wait for the engine (0: no limit).
     SetStatementTimeout { millis: u64 },
@@ -309,9 +312,6 @@ impl Planner<'_> {
                     None => StatementPlan::Ignored { tag: "SET".into() },
                 }
             }
-            // Prepared statements live in the wire protocol's session, which
-            // forgets them with the connection; clients (psycopg) send these
-            // on rollback and poolers on release.
             // TRUNCATE is a DELETE of every row (there is no storage to release).
             Statement::Truncate(t) if t.table_names.len() == 1 => {
                 let delete = parse(&format!("DELETE FROM {}", t.table_names[0].name))?.remove(0);
@@ -324,7 +324,11 @@ impl Planner<'_> {
                 }
             }
             Statement::Truncate(_) => return Err(SqlError::unsupported("TRUNCATE of several tables at once").with_hint("TRUNCATE one table per statement")),
-            Statement::Deallocate { .. } => StatementPlan::Ignored { tag: "DEALLOCATE".into() },
+            // Prepared statements live in the wire protocol's session, which
+            // forgets them with the connection; clients (psycopg) send these
+            // on rollback and poolers on release.
+            Statement::Deallocate { name, .. } if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") => StatementPlan::Deallocate { name: None },
+            Statement::Deallocate { name, .. } => StatementPlan::Deallocate { name: Some(crate::names::ident_name(&name)) },
             Statement::Discard { .. } => StatementPlan::Ignored { tag: "DISCARD ALL".into() },
             other => return Err(SqlError::unsupported(format!("statement {}", other.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")))),
         })

@@ -223,6 +223,7 @@ impl State {
             StatementPlan::Show { desc, rows } => Ok(QueryResult::Rows { desc, rows, tag: None }),
             StatementPlan::Begin | StatementPlan::Commit | StatementPlan::Rollback | StatementPlan::Savepoint { .. } | StatementPlan::RollbackTo { .. } | StatementPlan::ReleaseSavepoint { .. } => self.transaction_control(session, plan),
             StatementPlan::Ignored { tag } => done(&tag),
+            StatementPlan::Deallocate { name } => Ok(QueryResult::Deallocate { name }),
             StatementPlan::SetStatementTimeout { millis } => {
                 self.sessions.entry(session).or_default().statement_timeout = (millis > 0).then(|| std::time::Duration::from_millis(millis));
                 done("SET")

@@ -146,6 +146,23 @@ fn command_response(tag: &str) -> Response {
     }
 }
 
+/// `DEALLOCATE name`: forgets the session's prepared statement of that
+/// name (26000 when there is none); its command tag. `DEALLOCATE ALL`
+/// (`None`) succeeds without forgetting any: pgwire's statement store
+/// cannot list them (a Parse of a name in use replaces the statement).
+fn deallocate<C>(client: &C, name: Option<&str>) -> Result<&'static str, SqlError>
+where
+    C: ClientPortalStore,
+    C::PortalStore: PortalStore,
+{
+    let Some(name) = name else { return Ok("DEALLOCATE ALL") };
+    if client.portal_store().get_statement(name).is_none() {
+        return Err(SqlError::new("26000", format!("prepared statement \"{}\" does not exist", name)));
+    }
+    client.portal_store().rm_statement(name);
+    Ok("DEALLOCATE")
+}
+
 /// Only whitespace and semicolons: PostgreSQL answers EmptyQueryResponse.
 fn is_blank(sql: &str) -> bool {
     sql.chars().all(|c| c == ';' || c.is_whitespace())
@@ -157,7 +174,8 @@ impl Conn {
     /// `status` for BEGIN / COMMIT / ROLLBACK and errors.
     async fn run_simple<C>(&self, client: &mut C, sql: &str, status: &mut TransactionStatus) -> PgWireResult<()>
     where
-        C: Sink<PgWireBackendMessage> + Unpin + Send,
+        C: ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
@@ -225,6 +243,13 @@ impl Conn {
                     client.feed(PgWireBackendMessage::CommandComplete(Tag::new(&tag).into())).await?;
                     None
                 }
+                Ok(QueryResult::Deallocate { name }) => match deallocate(client, name.as_deref()) {
+                    Ok(tag) => {
+                        client.feed(PgWireBackendMessage::CommandComplete(Tag::new(tag).into())).await?;
+                        None
+                    }
+                    Err(e) => Some(e),
+                },
                 Err(e) => Some(e),
             };
             if let Some(e) = failed {
@@ -386,6 +411,7 @@ impl ExtendedQueryHandler for Conn {
             // An Err (not Response::Error) makes pgwire skip to Sync.
             Some(Err(e)) => Err(pgwire_error(e)),
             Some(Ok(QueryResult::Command { tag, .. })) => Ok(command_response(&tag)),
+            Some(Ok(QueryResult::Deallocate { name })) => Ok(command_response(deallocate(client, name.as_deref()).map_err(pgwire_error)?)),
             Some(Ok(QueryResult::CopyIn { .. } | QueryResult::CopyOut { .. })) => Err(pgwire_error(SqlError::new("0A000", "COPY over the extended query protocol is not supported").with_hint("send COPY as a simple query (psql's \\copy and drivers' copy functions do)"))),
             Some(Ok(QueryResult::Rows { desc, rows, tag })) => {
                 // Encode by the types Describe promised the client. A table

@@ -49,6 +49,9 @@ pub enum UnaryFunc {
     ToJsonb,
     /// `md5(text)`: the MD5 digest of the text's bytes, in hex.
     Md5,
+    /// `chr(n)` and `quote_ident(text)`: see `expr::text`.
+    Chr,
+    QuoteIdent,
 }
 
 /// Functions of two arguments.
@@ -73,6 +76,12 @@ pub enum BinaryFunc {
     Like { negated: bool, case_insensitive: bool },
     /// `to_char(timestamp, template)`.
     ToChar,
+    /// `to_char(number, template)`; `real`: the number is single precision.
+    ToCharNumber { real: bool },
+    /// `log(base, x)` of numerics.
+    Log,
+    /// `x SIMILAR TO pattern ESCAPE escape` (`escape`: `\` by default).
+    SimilarTo { negated: bool, escape: Option<char> },
     /// `~`, `~*`, `!~`, `!~*`: a POSIX regular expression matches somewhere.
     RegexMatch { negated: bool, case_insensitive: bool },
     NullIf,
@@ -240,6 +249,10 @@ impl UnaryFunc {
             }
             (ToJsonb, d) => return crate::expr::json::to_jsonb(&d),
             (Md5, d) => Datum::Text(format!("{:x}", md5::compute(text(&d).as_bytes())).into()),
+            (Chr, Datum::Int(n)) => Datum::Text(super::text::chr(n)?.to_string().into()),
+            (QuoteIdent, d) => Datum::Text(super::text::quote_ident(text(&d)).into()),
+            (Ln, Datum::Numeric(n)) => return super::math::ln_numeric(n),
+            (Log10, Datum::Numeric(n)) => return super::math::log_numeric(Decimal::TEN, n),
             (JustifyDays, Datum::Interval(iv)) => Datum::Interval(justify_days(iv)?),
             (JustifyHours, Datum::Interval(iv)) => Datum::Interval(justify_hours(iv)?),
             (JustifyInterval, Datum::Interval(iv)) => Datum::Interval(justify_interval(iv)?),
@@ -343,6 +356,20 @@ impl BinaryFunc {
                 };
                 Datum::Text(super::to_char::to_char(micros, text(&b)).ok_or_else(|| EvalError::datetime_out_of_range("timestamp"))?.into())
             }
+            ToCharNumber { real } => {
+                use super::to_char_number::{to_char_number, Number};
+                let n = match a {
+                    Datum::Int(i) => Number::Int(i),
+                    Datum::Numeric(d) => Number::Numeric(d),
+                    other => Number::Float { value: f64_of(&other).unwrap_or(f64::NAN), real: *real },
+                };
+                Datum::Text(to_char_number(n, text(&b))?.into())
+            }
+            Log => match (a, b) {
+                (Datum::Numeric(base), Datum::Numeric(x)) => return super::math::log_numeric(base, x),
+                (a, b) => return Err(EvalError::new("42883", format!("function log({:?}, {:?}) does not exist", a, b))),
+            },
+            SimilarTo { negated, escape } => Datum::Bool(super::regex::similar_to(text(&a), text(&b), *escape)? != *negated),
             RegexMatch { negated, case_insensitive } => Datum::Bool(super::regex::is_match(text(&a), text(&b), *case_insensitive)? != *negated),
             DatePart { numeric } => return date_part(text(&a), &b, *numeric),
             DateTrunc => return date_trunc(text(&a), b),

@@ -4,6 +4,7 @@ use super::func::f64_of;
 use super::EvalError;
 use crate::repr::Datum;
 use rust_decimal::prelude::*;
+use rust_decimal::MathematicalOps;
 
 /// `power(a, b)` with PostgreSQL's errors: zero to a negative power and a
 /// negative number to a fractional power are undefined (2201F); a result
@@ -96,4 +97,119 @@ fn round_numeric(x: Decimal, n: i64, trunc: bool) -> Result<Decimal, EvalError> 
     }
     // q * 10^k: k <= drop < 30 and |q| <= |m| / 10^scale / 10^k + 1.
     Decimal::try_from_i128_with_scale(q * 10i128.pow(k as u32), 0).map_err(|_| EvalError::numeric_overflow())
+}
+
+/// PostgreSQL's estimate of the decimal weight of `ln(x)` for a positive
+/// `x` (numeric.c's `estimate_ln_dweight`): near 1 the weight of `x - 1`,
+/// elsewhere the integer part of `log10(|ln x|)` from x's leading digits.
+fn ln_dweight(x: Decimal) -> i64 {
+    let (lo, hi) = (Decimal::new(9, 1), Decimal::new(11, 1));
+    if x >= lo && x <= hi {
+        let d = (x - Decimal::ONE).abs();
+        if d.is_zero() {
+            return 0;
+        }
+        return d.mantissa().to_string().len() as i64 - 1 - d.scale() as i64;
+    }
+    // x as base-10000 digits aligned on the point, as numeric holds it:
+    // the first one or two of them and the weight of the last one taken.
+    let pad = (4 - x.scale() % 4) % 4;
+    let m = x.mantissa().unsigned_abs() * 10u128.pow(pad);
+    let frac_groups = ((x.scale() + pad) / 4) as i64;
+    let mut groups = Vec::new();
+    let mut rest = m;
+    while rest > 0 {
+        groups.push((rest % 10_000) as u64);
+        rest /= 10_000;
+    }
+    groups.reverse();
+    let weight = groups.len() as i64 - 1 - frac_groups;
+    // Trailing zero groups are not stored digits.
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    let Some(&first) = groups.first() else { return 0 };
+    let (digits, dweight) = match groups.get(1) {
+        Some(&second) => (first * 10_000 + second, weight * 4 - 4),
+        None => (first, weight * 4),
+    };
+    let ln = (digits as f64).ln() + dweight as f64 * std::f64::consts::LN_10;
+    // C's (int) cast: toward zero.
+    ln.abs().log10().trunc() as i64
+}
+
+/// `ln` of a numeric with PostgreSQL's errors (2201E for zero and
+/// negative numbers).
+fn numeric_ln(x: Decimal) -> Result<Decimal, EvalError> {
+    if x.is_zero() {
+        return Err(EvalError::new("2201E", "cannot take logarithm of zero"));
+    }
+    if x.is_sign_negative() {
+        return Err(EvalError::new("2201E", "cannot take logarithm of a negative number"));
+    }
+    x.checked_ln().ok_or_else(EvalError::numeric_overflow)
+}
+
+/// A result rounded to PostgreSQL's scale for a logarithm: at least 16
+/// significant digits (`16 - dweight` places), and no fewer places than
+/// an input shows. Numeric holds 28 places here: a result that needs
+/// more is refused rather than shortened.
+fn log_result(v: Decimal, dweight: i64, inputs: &[Decimal]) -> Result<Datum, EvalError> {
+    let scale = inputs.iter().map(|d| d.scale() as i64).fold(16 - dweight, i64::max).max(0);
+    if scale > 28 {
+        return Err(EvalError::new("0A000", format!("a logarithm to {} decimal places (numeric holds 28 here)", scale)));
+    }
+    let mut r = v.round_dp_with_strategy(scale as u32, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(scale as u32);
+    Ok(Datum::Numeric(r))
+}
+
+/// `ln(numeric)`.
+pub(super) fn ln_numeric(x: Decimal) -> Result<Datum, EvalError> {
+    let ln = numeric_ln(x)?;
+    log_result(ln, ln_dweight(x), &[x])
+}
+
+/// `log(base, x)` of numerics (and `log(x)`, `log10(x)` with base 10):
+/// PostgreSQL's errors (the base's first), and 22012 for base 1.
+pub(super) fn log_numeric(base: Decimal, x: Decimal) -> Result<Datum, EvalError> {
+    let ln_base = numeric_ln(base)?;
+    let ln_x = numeric_ln(x)?;
+    if ln_base.is_zero() {
+        return Err(EvalError::division_by_zero());
+    }
+    let q = ln_x.checked_div(ln_base).ok_or_else(EvalError::numeric_overflow)?;
+    log_result(q, ln_dweight(x) - ln_dweight(base), &[base, x])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(s: &str) -> Decimal {
+        Decimal::from_str_exact(s).unwrap()
+    }
+
+    fn text(d: Result<Datum, EvalError>) -> String {
+        crate::repr::format_datum(&d.unwrap(), crate::ScalarType::Text).unwrap()
+    }
+
+    #[test]
+    fn logarithms_of_numerics_take_postgres_scale() {
+        // Each expected value is PostgreSQL 15's answer.
+        assert_eq!(text(log_numeric(num("2"), num("8"))), "3.0000000000000000");
+        assert_eq!(text(log_numeric(num("10"), num("100.0"))), "2.0000000000000000");
+        assert_eq!(text(log_numeric(num("0.5"), num("4"))), "-2.0000000000000000");
+        assert_eq!(text(log_numeric(num("2"), num("100000000000000000000"))), "66.438561897747247");
+        assert_eq!(text(log_numeric(Decimal::TEN, num("1.0000001"))), "0.00000004342944601885292");
+        assert_eq!(text(log_numeric(num("3"), num("1.0000001"))), "0.00000009102391811148791");
+        assert_eq!(text(log_numeric(Decimal::TEN, num("0.001"))), "-3.0000000000000000");
+        assert_eq!(text(log_numeric(num("7"), num("49.000"))), "2.0000000000000000");
+        assert_eq!(text(ln_numeric(num("2.0"))), "0.6931471805599453");
+        assert_eq!(text(ln_numeric(num("100.0"))), "4.6051701859880914");
+        assert_eq!(text(log_numeric(Decimal::TEN, num("2.0"))), "0.3010299956639812");
+        assert_eq!(log_numeric(num("0"), num("8")).unwrap_err().message, "cannot take logarithm of zero");
+        assert_eq!(log_numeric(num("2"), num("-8")).unwrap_err().message, "cannot take logarithm of a negative number");
+        assert_eq!(log_numeric(num("1"), num("8")).unwrap_err().code, "22012");
+    }
 }

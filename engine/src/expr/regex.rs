@@ -56,6 +56,71 @@ pub fn is_match(text: &str, pattern: &str, case_insensitive: bool) -> Result<boo
     with_regex(pattern, case_insensitive, |re| re.is_match(text))
 }
 
+/// `text SIMILAR TO pattern [ESCAPE escape]`: the SQL pattern as
+/// PostgreSQL rewrites it into a regular expression (`similar_escape`),
+/// matched against the whole text.
+pub fn similar_to(text: &str, pattern: &str, escape: Option<char>) -> Result<bool, EvalError> {
+    with_regex(&similar_to_regex(pattern, escape)?, false, |re| re.is_match(text))
+}
+
+/// The regular expression of a SIMILAR TO pattern: anchored at both ends,
+/// `%` any text, `_` any character, `(` a group that captures nothing,
+/// `.` `^` `$` and `\` literal; `|` `*` `+` `?` `{m,n}` and bracket
+/// expressions as in regular expressions. The escape character makes the
+/// next one literal; escaped double quotes (at most two) separate the
+/// parts `substring(x similar p escape e)` picks from.
+fn similar_to_regex(pattern: &str, escape: Option<char>) -> Result<String, EvalError> {
+    // (?s): `.` matches a newline too, as in PostgreSQL's default mode.
+    let mut out = String::from("(?s)^(?:");
+    let (mut after_escape, mut in_class, mut quotes) = (false, false, 0);
+    for c in pattern.chars() {
+        if after_escape {
+            after_escape = false;
+            if c == '"' && !in_class {
+                out.push_str(match quotes {
+                    0 => "){1,1}?(",
+                    1 => "){1,1}(?:",
+                    _ => return Err(EvalError::new("2200C", "SQL regular expression may not contain more than two escape-double-quote separators")),
+                });
+                quotes += 1;
+            } else {
+                out.push('\\');
+                out.push(c);
+            }
+        } else if Some(c) == escape {
+            after_escape = true;
+        } else if in_class {
+            if c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+            in_class = c != ']';
+        } else {
+            match c {
+                '[' => {
+                    out.push('[');
+                    in_class = true;
+                }
+                '%' => out.push_str(".*"),
+                '_' => out.push('.'),
+                '(' => out.push_str("(?:"),
+                '\\' | '.' | '^' | '$' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    // A pattern ending in the escape character: PostgreSQL's regex then
+    // fails on the trailing backslash.
+    if after_escape {
+        return Err(EvalError::new("2201B", "invalid regular expression: invalid escape \\ sequence"));
+    }
+    out.push_str(")$");
+    Ok(out)
+}
+
 /// `substring(text from pattern)`: the text of the first match, or of the
 /// match's first parenthesized group when the pattern has one (NULL when
 /// that group took no part); NULL when nothing matches.
@@ -130,6 +195,19 @@ mod tests {
         assert_eq!(is_match("a", "(a", false).unwrap_err().code, "2201B");
         // Linear time: no catastrophic backtracking.
         assert!(!is_match(&"a".repeat(10_000), "(a*)*b", false).unwrap());
+    }
+
+    #[test]
+    fn similar_to_matches_the_whole_text() {
+        let m = |t: &str, p: &str| similar_to(t, p, Some('\\')).unwrap();
+        assert!(m("abc", "a%") && !m("abc", "b%") && m("abc", "%(b|d)%"));
+        assert!(m("ab", "a_") && !m("abc", "a_") && m("a\nb", "a_b"));
+        assert!(m("a.b", "a.b") && !m("axb", "a.b") && m("a^b$", "a^b$"));
+        assert!(m("abab", "(ab){2}") && m("aab", "a{1,2}b") && m("ac", "ab?c") && m("abbc", "ab+c") && !m("ab", "b|a"));
+        assert!(m("x]", "[]x]+") && m("a_", "a\\_") && !m("ab", "a\\_"));
+        assert!(similar_to("a%", "a#%", Some('#')).unwrap() && !similar_to("abc", "a#%", Some('#')).unwrap());
+        assert!(similar_to("a\\b", "a\\b", Some('#')).unwrap());
+        assert_eq!(similar_to("a", "(a", Some('\\')).unwrap_err().code, "2201B");
     }
 
     #[test]

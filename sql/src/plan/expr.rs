@@ -48,6 +48,8 @@ impl ExprLowerer<'_> {
                 }
                 self.lower(&l.expr)?.call_binary(BinaryFunc::Like { negated: l.negated, case_insensitive: l.case_insensitive }, self.lower(&l.pattern)?)
             }
+            // PostgreSQL's default escape character is the backslash.
+            Expr::SimilarTo(l) => self.lower(&l.expr)?.call_binary(BinaryFunc::SimilarTo { negated: l.negated, escape: Some(l.escape_char.unwrap_or('\\')) }, self.lower(&l.pattern)?),
             Expr::Not(x) => self.lower(x)?.call_unary(UnaryFunc::Not),
             Expr::IsNull(x) | Expr::IsUnknown(x) => self.lower(x)?.call_unary(UnaryFunc::IsNull),
             Expr::IsNotNull(x) | Expr::IsNotUnknown(x) => self.lower(x)?.call_unary(UnaryFunc::IsNotNull),
@@ -90,6 +92,11 @@ impl ExprLowerer<'_> {
                     (_, ty) => crate::psql::format_type(ty),
                 };
                 ScalarExpr::Literal(Datum::Text(name.into()), ScalarType::Text)
+            }
+            // to_char of a number (of a timestamp: `scalar_function`).
+            Expr::ScalarFunction(f) if f.func.name() == "to_char" && f.args.len() == 2 && self.type_of(&f.args[0]).is_ok_and(|t| t.is_integer() || matches!(t, ScalarType::Float32 | ScalarType::Float64 | ScalarType::Numeric { .. })) => {
+                let real = self.type_of(&f.args[0])? == ScalarType::Float32;
+                self.lower(&f.args[0])?.call_binary(BinaryFunc::ToCharNumber { real }, self.lower(&f.args[1])?)
             }
             Expr::ScalarFunction(f) => {
                 let args = match f.func.name() {
@@ -367,6 +374,9 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "ln" => unary(UnaryFunc::Ln, args),
         "log10" => unary(UnaryFunc::Log10, args),
         "log" if args.len() == 1 => unary(UnaryFunc::Log10, args),
+        "log" => binary(BinaryFunc::Log, args),
+        "chr" => unary(UnaryFunc::Chr, args),
+        "quote_ident" => unary(UnaryFunc::QuoteIdent, args),
         "exp" => unary(UnaryFunc::Exp, args),
         "mod" => binary(BinaryFunc::Mod(out), args),
         "justify_days" => unary(UnaryFunc::JustifyDays, args),

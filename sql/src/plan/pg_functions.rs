@@ -7,8 +7,11 @@
 //!
 //! * functions DataFusion does not have: `mod`, `make_timestamp`,
 //!   `make_interval`, `justify_days`, `justify_hours`, `justify_interval`,
-//!   `md5`, `format`, `age`, `to_json[b]`, `json[b]_build_array`, and
-//!   `substring(text from pattern)`;
+//!   `md5`, `format`, `age`, `to_json[b]`, `json[b]_build_array`,
+//!   `quote_ident` and `substring(text from pattern)`;
+//! * `log`, `log10` and `ln`, numeric of a numeric (DataFusion computes in
+//!   double precision), and `log(base, x)` numeric only;
+//! * `to_char` of timestamps and of numbers;
 //! * `date_trunc`, typed as PostgreSQL types it (a date is truncated as a
 //!   timestamptz); `date_part` (double precision) apart from `extract`
 //!   (numeric), which DataFusion plans alike;
@@ -96,6 +99,11 @@ enum Kind {
     GenRandomUuid,
     /// `pg_typeof(x)`: the planner answers it from x's type.
     PgTypeof,
+    /// `log(x)`, `log10(x)`, `ln(x)` (double precision, or numeric of a
+    /// numeric) and `log(base, x)` (numeric only, as in PostgreSQL).
+    Log,
+    /// `quote_ident(text)`.
+    QuoteIdent,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -134,9 +142,9 @@ impl PgFunction {
     fn arity(&self) -> usize {
         match self.kind {
             Kind::Mod | Kind::ToChar | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath | Kind::RegexpSubstring => 2,
-            Kind::JsonbTypeof | Kind::ToTimestamp | Kind::Md5 | Kind::ToJsonb | Kind::PgTypeof => 1,
+            Kind::JsonbTypeof | Kind::ToTimestamp | Kind::Md5 | Kind::ToJsonb | Kind::PgTypeof | Kind::QuoteIdent => 1,
             Kind::GenRandomUuid => 0,
-            Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => usize::MAX,
+            Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray | Kind::Log => usize::MAX,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::MakeInterval => 7,
@@ -182,6 +190,9 @@ impl ScalarUDFImpl for PgFunction {
             }
             return Ok(vec![DataType::Utf8; args.len()]);
         }
+        if self.kind == Kind::Log {
+            return log_types(self.name, args);
+        }
         if self.kind == Kind::ToTimestamp && args.len() == 2 {
             return not_impl_err!("to_timestamp(text, format): cast the text instead, e.g. '2024-05-01 10:00'::timestamptz");
         }
@@ -212,10 +223,14 @@ impl ScalarUDFImpl for PgFunction {
             Kind::ToChar => match &args[0] {
                 t @ DataType::Timestamp(..) => vec![t.clone(), DataType::Utf8],
                 DataType::Date32 | DataType::Utf8 | DataType::Null => vec![DataType::Timestamp(TimeUnit::Microsecond, None), DataType::Utf8],
-                _ => return not_impl_err!("to_char of numbers and intervals: format them with round(), casts and ||"),
+                t if int_rank(t).is_some() => vec![DataType::Int64, DataType::Utf8],
+                t @ (DataType::Float32 | DataType::Float64) => vec![t.clone(), DataType::Utf8],
+                t if is_decimal(t) => vec![t.clone(), DataType::Utf8],
+                _ => return not_impl_err!("to_char of intervals: format them with extract() and ||"),
             },
             Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => args.to_vec(),
-            Kind::Md5 | Kind::RegexpSubstring => vec![DataType::Utf8; args.len()],
+            Kind::Md5 | Kind::RegexpSubstring | Kind::QuoteIdent => vec![DataType::Utf8; args.len()],
+            Kind::Log => unreachable!("typed by log_types"),
             Kind::GenRandomUuid => vec![],
             Kind::ToJsonb | Kind::PgTypeof => untyped_as_text(args),
             // A date is the timestamptz of its midnight (PostgreSQL's implicit cast).
@@ -240,7 +255,9 @@ impl ScalarUDFImpl for PgFunction {
             Kind::MakeTimestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::ToTimestamp => timestamptz(),
             Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::ToChar => DataType::Utf8,
-            Kind::Md5 | Kind::Format | Kind::ToJsonb | Kind::JsonbBuildArray | Kind::RegexpSubstring | Kind::GenRandomUuid | Kind::PgTypeof => DataType::Utf8,
+            Kind::Md5 | Kind::Format | Kind::ToJsonb | Kind::JsonbBuildArray | Kind::RegexpSubstring | Kind::GenRandomUuid | Kind::PgTypeof | Kind::QuoteIdent => DataType::Utf8,
+            Kind::Log if args.len() == 1 && !is_decimal(&args[0]) => DataType::Float64,
+            Kind::Log => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             Kind::Age => INTERVAL,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength => DataType::Int32,
@@ -272,6 +289,24 @@ impl ScalarUDFImpl for PgFunction {
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         internal_err!("{}() is evaluated by eddy's engine, not DataFusion", self.name)
+    }
+}
+
+/// The argument types of `log`, `log10` and `ln`: one argument is double
+/// precision unless it is numeric; `log(base, x)` exists for numerics only
+/// (integers convert to numeric, a double precision argument is refused).
+fn log_types(name: &str, args: &[DataType]) -> Result<Vec<DataType>> {
+    let float = |t: &DataType| matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64);
+    match args {
+        [t] if is_decimal(t) => Ok(vec![t.clone()]),
+        [t] if float(t) || int_rank(t).is_some() || t == &DataType::Utf8 => Ok(vec![DataType::Float64]),
+        [_, _] if name == "log" && !args.iter().any(float) && args.iter().all(|t| is_decimal(t) || int_rank(t).is_some()) => {
+            Ok(args.iter().map(|t| if is_decimal(t) { t.clone() } else { DataType::Decimal128(20, 0) }).collect())
+        }
+        _ => {
+            let names: Vec<String> = args.iter().map(|t| if t == &DataType::Utf8 { "text".to_string() } else { crate::types::scalar_type_of_arrow(t).map(|s| s.to_string()).unwrap_or_else(|_| t.to_string()) }).collect();
+            plan_err!("function {}({}) does not exist", name, names.join(", "))
+        }
     }
 }
 
@@ -318,6 +353,10 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         (SUBSTRING_REGEX, Kind::RegexpSubstring),
         ("gen_random_uuid", Kind::GenRandomUuid),
         ("pg_typeof", Kind::PgTypeof),
+        ("log", Kind::Log),
+        ("log10", Kind::Log),
+        ("ln", Kind::Log),
+        ("quote_ident", Kind::QuoteIdent),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }

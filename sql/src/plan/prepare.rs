@@ -157,6 +157,12 @@ fn check_node(node: &LogicalPlan) -> Result<(), SqlError> {
             let r = match x {
                 Expr::Case(Case { when_then_expr, else_expr, .. }) => check_exprs("CASE", when_then_expr.iter().map(|(_, t)| t.as_ref()).chain(else_expr.as_deref()), &schema),
                 Expr::ScalarFunction(f) if f.func.name() == "coalesce" => check_exprs("COALESCE", f.args.iter(), &schema),
+                Expr::IsTrue(a) => boolean_argument("IS TRUE", a, &schema),
+                Expr::IsFalse(a) => boolean_argument("IS FALSE", a, &schema),
+                Expr::IsUnknown(a) => boolean_argument("IS UNKNOWN", a, &schema),
+                Expr::IsNotTrue(a) => boolean_argument("IS NOT TRUE", a, &schema),
+                Expr::IsNotFalse(a) => boolean_argument("IS NOT FALSE", a, &schema),
+                Expr::IsNotUnknown(a) => boolean_argument("IS NOT UNKNOWN", a, &schema),
                 _ => Ok(()),
             };
             if let Err(e) = r {
@@ -168,6 +174,28 @@ fn check_node(node: &LogicalPlan) -> Result<(), SqlError> {
     })
     .map_err(|e| SqlError::internal(e.to_string()))?;
     err.map_or(Ok(()), Err)
+}
+
+/// `x IS [NOT] TRUE` and the like take a boolean (or a quoted literal,
+/// which PostgreSQL reads as one): 42804 otherwise, as PostgreSQL says it.
+fn boolean_argument(test: &str, arg: &Expr, schema: &DFSchema) -> Result<(), SqlError> {
+    let Ok(t) = arg.get_type(schema) else { return Ok(()) };
+    if matches!(t, DataType::Boolean | DataType::Null) || matches!(arg, Expr::Literal(..)) && t == DataType::Utf8 {
+        return Ok(());
+    }
+    let ty = match arg.to_field(schema) {
+        Ok((_, f)) => crate::types::column_type_of_field(&f).map(|c| c.scalar),
+        Err(_) => scalar_type_of_arrow(&t),
+    };
+    // PostgreSQL names the type without its modifier; an integer literal
+    // that fits is integer.
+    let name = match (arg, ty) {
+        (Expr::Literal(ScalarValue::Int64(Some(v)), _), _) if i32::try_from(*v).is_ok() => "integer".to_string(),
+        (_, Ok(eddy_engine::ScalarType::Numeric { .. })) => "numeric".to_string(),
+        (_, Ok(ty)) => crate::psql::format_type(ty),
+        (_, Err(_)) => t.to_string(),
+    };
+    Err(SqlError::new(codes::DATATYPE_MISMATCH, format!("argument of {} must be type boolean, not type {}", test, name)))
 }
 
 /// Each VALUES row of an INSERT must fit its column's type category.
