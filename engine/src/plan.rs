@@ -7,7 +7,7 @@
 //! conditions beyond their keys, EXCEPT, global aggregates) are lowered
 //! into combinations of them.
 
-use crate::expr::{AggregateExpr, ScalarExpr, SortKey, WindowExpr};
+use crate::expr::{AggregateExpr, ScalarExpr, SortKey, TableFunc, WindowExpr};
 use crate::repr::Row;
 use crate::{Diff, GlobalId};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,13 @@ pub enum Plan {
     /// Appends one column per expression; expressions see the input row
     /// and the columns appended before them.
     Map { input: Box<Plan>, exprs: Vec<ScalarExpr> },
+    /// Calls `func` with `args` evaluated on each input row and appends each
+    /// row it returns (and, with `ordinality`, the returned row's position
+    /// from 1, a bigint) to the input row: PostgreSQL's function calls in
+    /// FROM that read earlier FROM items (LATERAL). With `outer`, a row for
+    /// which the function returns nothing is kept once with NULLs (LEFT
+    /// JOIN LATERAL ... ON true).
+    FlatMap { input: Box<Plan>, func: TableFunc, args: Vec<ScalarExpr>, ordinality: bool, outer: bool },
     /// Keeps the rows for which every predicate is true.
     Filter { input: Box<Plan>, predicates: Vec<ScalarExpr> },
     /// Keeps (and reorders, or repeats) the given columns.
@@ -144,6 +151,7 @@ impl Plan {
             Plan::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             Plan::Union { inputs } => inputs.first().map(|p| p.arity()).unwrap_or(0),
             Plan::Window { input, exprs, .. } => input.arity() + exprs.len(),
+            Plan::FlatMap { input, func, ordinality, .. } => input.arity() + func.columns().len() + usize::from(*ordinality),
             Plan::Let { body, .. } => body.arity(),
             Plan::LocalGet { arity, .. } => *arity,
         }
@@ -173,7 +181,7 @@ impl Plan {
         match self {
             Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
             Plan::Let { value, body, .. } => vec![value, body],
-            Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
+            Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } | Plan::FlatMap { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } => vec![left, right],
             Plan::LeftJoin { left, rights, .. } => std::iter::once(&**left).chain(rights.iter().map(|r| &r.plan)).collect(),
             Plan::Union { inputs } => inputs.iter().collect(),
@@ -210,7 +218,7 @@ impl Plan {
         match self {
             Plan::Constant { .. } | Plan::Get { .. } | Plan::LocalGet { .. } => vec![],
             Plan::Let { value, body, .. } => vec![value, body],
-            Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } => vec![input],
+            Plan::Map { input, .. } | Plan::Filter { input, .. } | Plan::Project { input, .. } | Plan::Reduce { input, .. } | Plan::Distinct { input } | Plan::Negate { input } | Plan::Threshold { input } | Plan::TopK { input, .. } | Plan::Window { input, .. } | Plan::FlatMap { input, .. } => vec![input],
             Plan::Join { left, right, .. } | Plan::AntiJoin { left, right, .. } => vec![left, right],
             Plan::LeftJoin { left, rights, .. } => std::iter::once(&mut **left).chain(rights.iter_mut().map(|r| &mut r.plan)).collect(),
             Plan::Union { inputs } => inputs.iter_mut().collect(),
@@ -241,6 +249,7 @@ impl Plan {
             Plan::Threshold { .. } => writeln!(f, "{}Threshold", pad)?,
             Plan::TopK { group_key, order_by, limit, offset, .. } => writeln!(f, "{}TopK group=({:?}) order=({}) limit={:?} offset={}", pad, group_key, keys(order_by), limit, offset)?,
             Plan::Window { partition_by, order_by, exprs, .. } => writeln!(f, "{}Window partition=({}) order=({}) funcs={}", pad, list(partition_by), keys(order_by), exprs.len())?,
+            Plan::FlatMap { func, args, ordinality, outer, .. } => writeln!(f, "{}FlatMap {}({}){}{}", pad, func.name(), list(args), if *ordinality { " with ordinality" } else { "" }, if *outer { " outer" } else { "" })?,
             Plan::Let { id, .. } => writeln!(f, "{}Let l{} = (first child) in (second child)", pad, id)?,
             Plan::LocalGet { id, .. } => writeln!(f, "{}Get l{}", pad, id)?,
         }

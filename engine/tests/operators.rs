@@ -45,6 +45,22 @@ fn map_filter_project() {
 }
 
 #[test]
+fn flat_map_table_functions() {
+    use eddy_engine::expr::TableFunc;
+    let (k, v) = (col(0), col(1));
+    let series = |args: Vec<ScalarExpr>, ordinality: bool, outer: bool| Plan::FlatMap { input: Box::new(t1()), func: TableFunc::GenerateSeries, args, ordinality, outer };
+    let views = [
+        ("a series per row, from 0 to v", series(vec![int(0), v.clone()], false, false)),
+        // The rows whose series is empty (v < 0) are kept, padded with NULLs.
+        ("outer, with ordinality", series(vec![int(0), v.clone(), int(2)], true, true)),
+        // Step k: a zero step is an error that comes and goes with the rows.
+        ("step from the row", series(vec![v.clone(), int(0), sub(int(0), k.clone())], true, false)),
+        ("aggregated over the series", Plan::Reduce { input: Box::new(series(vec![int(1), v.clone()], false, false)), group_key: vec![k.clone()], aggregates: vec![agg(AggregateFunc::Sum, vec![col(3)], I64)] }),
+    ];
+    run_random("flat_map", 1, 40, TABLES, &views);
+}
+
+#[test]
 fn joins() {
     let views = [
         ("equi-join on k (NULL keys never match)", join(t1(), t2(), vec![col(0)], vec![col(0)], false)),

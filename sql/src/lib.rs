@@ -8,6 +8,7 @@ pub mod connector;
 pub mod constraints;
 pub mod copy;
 pub mod error;
+pub mod from_functions;
 
 pub use error::{codes, Severity, SqlError};
 pub mod catalog;

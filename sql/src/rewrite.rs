@@ -20,8 +20,7 @@
 //! * Function calls DataFusion would name alike because they differ only
 //!   in casts (`sum(x), sum(x::bigint)`) are told apart by wrapping the
 //!   later call's first argument in a one-argument `coalesce`.
-//! * `FROM generate_series(1, 3) AS g`: a function returning one column
-//!   names that column by its alias too, as in PostgreSQL (`SELECT g`).
+//! * Function calls in FROM: see [`crate::from_functions`].
 //! * An explicit cast to `varchar(n)` cuts the text to n characters, as in
 //!   PostgreSQL: `CAST(x AS varchar(n))` becomes `left(CAST(x AS text), n)`
 //!   (the engine has one text type).
@@ -43,7 +42,7 @@
 
 use rust_decimal::Decimal;
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArg, LimitClause, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
+    BinaryOperator, CastKind, DataType, Expr, FunctionArg, LimitClause, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -85,10 +84,11 @@ impl VisitorMut for Rewriter {
         }
         alias_colliding_items(&mut q.body);
         fetch_as_limit(q);
+        crate::from_functions::alias_names_value(q);
         ControlFlow::Continue(())
     }
     fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
-        name_function_column(t);
+        crate::from_functions::lateral_call(t);
         ControlFlow::Continue(())
     }
 }
@@ -108,19 +108,6 @@ fn fetch_as_limit(q: &mut Query) {
         Some(_) => return, // LIMIT and FETCH both: left for DataFusion to refuse
     }
     q.fetch = None;
-}
-
-/// The table functions that return one column (see
-/// `plan::table_functions`).
-const SINGLE_COLUMN_FUNCTIONS: &[&str] = &["generate_series"];
-
-fn name_function_column(t: &mut TableFactor) {
-    if let TableFactor::Table { name, args: Some(_), alias: Some(alias), .. } = t {
-        let single = name.0.len() == 1 && name.0[0].as_ident().is_some_and(|i| SINGLE_COLUMN_FUNCTIONS.contains(&i.value.to_lowercase().as_str()));
-        if single && alias.columns.is_empty() {
-            alias.columns.push(TableAliasColumnDef::from_name(alias.name.value.clone()));
-        }
-    }
 }
 
 fn rotate(e: &mut Expr) {

@@ -39,6 +39,12 @@ pub fn elements(json: &str) -> Result<Vec<&RawValue>, EvalError> {
     serde_json::from_str(json).map_err(invalid)
 }
 
+/// The fields of a JSON object in order, values as text; an error when
+/// `json` is not an object.
+pub fn fields(json: &str) -> Result<Vec<(std::borrow::Cow<'_, str>, &RawValue)>, EvalError> {
+    Ok(serde_json::from_str::<Fields>(json).map_err(invalid)?.0)
+}
+
 fn invalid(e: serde_json::Error) -> EvalError {
     EvalError::new("22P02", format!("invalid input syntax for type json: {}", e))
 }

@@ -24,6 +24,7 @@ mod to_char;
 mod to_char_number;
 mod running;
 mod scalar;
+mod table_func;
 mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc, Stat};
@@ -31,4 +32,5 @@ pub use running::RunningAggregate;
 pub use error::EvalError;
 pub use func::{numeric_avg, BinaryFunc, UnaryFunc, VariadicFunc};
 pub use scalar::{ScalarExpr, SortKey};
+pub use table_func::TableFunc;
 pub use window::{WindowExpr, WindowFrame, WindowFunc};

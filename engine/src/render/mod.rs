@@ -20,6 +20,7 @@
 
 mod accumulate;
 mod fallible;
+mod flat_map;
 mod group;
 mod join;
 mod left_join;
@@ -126,6 +127,11 @@ impl<'s> Context<'_, 's> {
                 let rows = self.render(below);
                 let rows = if ops.is_volatile() { rows.consolidate() } else { rows };
                 self.fallible(rows, "RowOps", move |row: Row| ops.apply(row))
+            }
+            Plan::FlatMap { input, func, args, ordinality, outer } => {
+                let rows = self.render(input);
+                let (func, args, ordinality, outer) = (*func, args.clone(), *ordinality, *outer);
+                self.fallible(rows, "FlatMap", move |row: Row| flat_map::call(row, func, &args, ordinality, outer))
             }
             Plan::Join { left, right, left_key, right_key, null_eq } => {
                 let l = self.arrange(left, left_key, *null_eq);

@@ -106,6 +106,40 @@ pub fn reference(plan: &Plan, tables: &HashMap<GlobalId, Multiset>, errs: &mut B
                 update(&mut out, row, d);
             }
         }
+        Plan::FlatMap { input, func, args, ordinality, outer } => {
+            'rows: for (row, d) in reference(input, tables, errs) {
+                let mut values = Vec::new();
+                for a in args {
+                    match a.eval(&row) {
+                        Ok(v) => values.push(v),
+                        Err(e) => {
+                            errs.insert(e);
+                            continue 'rows;
+                        }
+                    }
+                }
+                let returned = match func.eval(&values) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        errs.insert(e);
+                        continue 'rows;
+                    }
+                };
+                if returned.is_empty() && *outer {
+                    let mut padded = row.clone();
+                    padded.resize(row.len() + func.columns().len() + usize::from(*ordinality), Datum::Null);
+                    update(&mut out, padded, d);
+                }
+                for (i, r) in returned.into_iter().enumerate() {
+                    let mut full = row.clone();
+                    full.extend(r);
+                    if *ordinality {
+                        full.push(Datum::Int(i as i64 + 1));
+                    }
+                    update(&mut out, full, d);
+                }
+            }
+        }
         Plan::Filter { input, predicates } => {
             'rows: for (row, d) in reference(input, tables, errs) {
                 for p in predicates {

@@ -25,13 +25,21 @@ pub struct EddySource {
     /// A table's column DEFAULTs, which an INSERT that omits the column
     /// takes.
     defaults: HashMap<String, datafusion_expr::Expr>,
+    /// Set for a table function's call in FROM (see [`super::lateral`]).
+    pub call: Option<super::lateral::TableCall>,
 }
 
 impl EddySource {
     /// A source that is only its plan, inlined where it is read (a table
     /// function's rows); it names no catalog item.
     pub fn inlined(schema: SchemaRef, plan: LogicalPlan) -> EddySource {
-        EddySource { id: 0, schema, view: Some(plan), defaults: HashMap::new() }
+        EddySource { id: 0, schema, view: Some(plan), defaults: HashMap::new(), call: None }
+    }
+
+    /// A table function's call: its rows depend on its arguments, which
+    /// may read the FROM items before it.
+    pub fn call(schema: SchemaRef, call: super::lateral::TableCall) -> EddySource {
+        EddySource { id: 0, schema, view: None, defaults: HashMap::new(), call: Some(call) }
     }
 }
 
@@ -174,7 +182,7 @@ impl ContextProvider for EddyContext<'_> {
             _ => None,
         };
         let defaults = if item.kind == ItemKind::Table { self.column_defaults(&item.create_sql) } else { HashMap::new() };
-        Ok(Arc::new(EddySource { id: item.id, schema: arrow_schema(&item.desc), view, defaults }))
+        Ok(Arc::new(EddySource { id: item.id, schema: arrow_schema(&item.desc), view, defaults, call: None }))
     }
     fn get_table_function_source(&self, name: &str, args: Vec<datafusion_expr::Expr>) -> Result<Arc<dyn TableSource>> {
         super::table_functions::table_function(name, args)

@@ -42,7 +42,8 @@ pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, Sql
     let plan = super::prepare::mark_explicit_casts(plan)?;
     let plan = super::pg_types::postgres_types(plan)?;
     let plan = super::using_join::merge_using_keys(plan)?;
-    super::subquery::rewrite_subqueries(plan).map_err(translate)
+    let plan = super::subquery::rewrite_subqueries(plan).map_err(translate)?;
+    super::lateral::absorb_calls(plan)
 }
 
 /// Type-checks a plan: DataFusion's analyzer adds the casts that unify
@@ -158,9 +159,11 @@ pub fn translate(e: DataFusionError) -> SqlError {
     // DataFusion suggests a function of its own ('Did you mean arrow_typeof?').
     if let Some(rest) = msg.strip_prefix("Error during planning: Invalid function '") {
         let name = rest.split('\'').next().unwrap_or("");
-        if name != "generate_series" {
-            return SqlError::new(codes::UNDEFINED_FUNCTION, format!("function {}() does not exist", name)).with_hint("eddy does not have this function; docs/semantics.md lists what eddy supports");
+        if let Some(f) = eddy_engine::expr::TableFunc::by_name(&name.to_ascii_lowercase()) {
+            return SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("set-returning function {} is not supported in the select list", f.name()))
+                .with_hint(format!("call it in FROM, where it may read the tables before it: SELECT ... FROM t, {}(t.column) AS e", f.name()));
         }
+        return SqlError::new(codes::UNDEFINED_FUNCTION, format!("function {}() does not exist", name)).with_hint("eddy does not have this function; docs/semantics.md lists what eddy supports");
     }
     let message = msg
         .trim_start_matches("Internal error: ")
@@ -190,11 +193,6 @@ pub fn translate(e: DataFusionError) -> SqlError {
     }
     if lower.contains("operator does not exist") {
         err = err.with_hint("No operator matches the given name and argument types. You might need to add an explicit type cast.");
-    }
-    if lower.contains("invalid function 'generate_series'") && !lower.contains("arguments") {
-        // Not DataFusion's guess at a similar scalar function.
-        err.message = "function generate_series is not allowed in the select list".to_string();
-        err = err.with_hint("generate_series is a table function in eddy: write SELECT ... FROM generate_series(start, stop [, step])");
     }
     err
 }

@@ -186,6 +186,7 @@ impl Lowerer<'_> {
                 Plan::Constant { rows, arity: v.schema.fields().len() }
             }
             LogicalPlan::RecursiveQuery(_) => return Err(unsupported("WITH RECURSIVE")),
+            LogicalPlan::Extension(e) if super::lateral::lower(self, e).is_some() => super::lateral::lower(self, e).unwrap()?,
             other => return Err(unsupported(format!("{} in a query", other.display().to_string().split(':').next().unwrap_or("this plan node")))),
         })
     }

@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod expr;
+pub mod lateral;
 pub mod df;
 mod df_messages;
 pub mod lower;

@@ -1,17 +1,25 @@
 //! Table functions in FROM: `generate_series(start, stop [, step])` over
-//! integers, as PostgreSQL has it (the column is named `generate_series`;
-//! `integer` when every argument fits one, else `bigint`; an empty series
-//! when the step points away from `stop`).
+//! integers, and the jsonb functions `jsonb_array_elements[_text]`,
+//! `jsonb_each[_text]` and `jsonb_object_keys` (see
+//! `eddy_engine::expr::TableFunc`), each also `WITH ORDINALITY`.
 //!
 //! DataFusion asks the [`ContextProvider`](datafusion_expr::planner::ContextProvider)
-//! for a table source; ours carries a VALUES plan of the whole series,
-//! which the analyzer inlines as it does a plain view, so the engine sees
-//! a constant. What this does not do: arguments that are not constants
-//! (a call per row of another table, LATERAL), timestamps with an
-//! interval step, and series longer than [`MAX_ROWS`]; each is refused
-//! with a message saying so.
+//! for a table source. For `generate_series` over constants ours carries
+//! a VALUES plan of the whole series, which the analyzer inlines as it
+//! does a plain view, so the engine sees a constant (the column is named
+//! `generate_series`; `integer` when every argument fits one, else
+//! `bigint`; an empty series when the step points away from `stop`).
+//! Every other call, and a series whose bounds read columns, is a source
+//! carrying the call, which [`super::lateral`] turns into a call per row
+//! (a series then counts in `bigint`). What this does not do: timestamps
+//! with an interval step, and constant series longer than [`MAX_ROWS`].
 
 use super::context::EddySource;
+use super::lateral::TableCall;
+use crate::from_functions::ORDINALITY_SUFFIX;
+use crate::types::arrow_field;
+use eddy_engine::repr::ColumnType;
+use eddy_engine::expr::TableFunc;
 use arrow_schema::{DataType, Field, Schema};
 use datafusion_common::{not_impl_err, plan_err, Result, ScalarValue};
 use datafusion_expr::{lit, Expr, LogicalPlanBuilder, TableSource};
@@ -22,10 +30,25 @@ pub const MAX_ROWS: i64 = 10_000_000;
 
 /// The source for table function `name` called with `args`.
 pub fn table_function(name: &str, args: Vec<Expr>) -> Result<Arc<dyn TableSource>> {
-    match name.to_ascii_lowercase().as_str() {
-        "generate_series" => generate_series(&args),
-        _ => plan_err!("invalid function '{}' in FROM: the table functions eddy has are generate_series(start, stop [, step]) over integers", name),
+    let (name, ordinality) = match name.strip_suffix(ORDINALITY_SUFFIX) {
+        Some(n) => (n, true),
+        None => (name, false),
+    };
+    let lower = name.to_ascii_lowercase();
+    if lower == "generate_series" && !ordinality && args.iter().all(|a| integer(a).is_some()) {
+        return generate_series(&args);
     }
+    let Some(func) = TableFunc::by_name(&lower) else {
+        return plan_err!("invalid function '{}' in FROM: the table functions eddy has are generate_series, jsonb_array_elements, jsonb_array_elements_text, jsonb_each, jsonb_each_text and jsonb_object_keys", name);
+    };
+    if func.takes(args.len()).is_none() {
+        return plan_err!("invalid function '{}' with {} arguments: {}", func.name(), args.len(), if func == TableFunc::GenerateSeries { "it takes (start, stop) or (start, stop, step)" } else { "it takes one jsonb value" });
+    }
+    let mut fields: Vec<arrow_schema::Field> = func.columns().into_iter().map(|(n, t)| arrow_field(n, &ColumnType { scalar: t, nullable: true })).collect();
+    if ordinality {
+        fields.push(Field::new("ordinality", DataType::Int64, false));
+    }
+    Ok(Arc::new(EddySource::call(Arc::new(Schema::new(fields)), TableCall { func, args, ordinality })))
 }
 
 /// An integer constant: a literal, negated, or cast.

@@ -1,0 +1,117 @@
+//! Function calls in FROM, in the syntax tree before planning.
+//!
+//! * A call may read the FROM items before it, as in PostgreSQL
+//!   (`FROM orders o, jsonb_array_elements(o.items) e`): it becomes
+//!   `LATERAL name(args)`, for which DataFusion plans the arguments against
+//!   those items (see `plan::lateral`). WITH ORDINALITY, which DataFusion
+//!   drops there, is carried in the function's name ([`ORDINALITY_SUFFIX`]),
+//!   which `plan::table_functions` reads back.
+//! * An alias's column list is completed with the function's own column
+//!   names (PostgreSQL names the columns an alias leaves out; DataFusion
+//!   wants all or none). A function returning one value of a base type
+//!   (`generate_series`, `jsonb_object_keys`) names its column by the
+//!   alias, as in PostgreSQL (`FROM generate_series(1, 3) g ... SELECT g`).
+//! * `jsonb_array_elements[_text]` name their column `value`, and
+//!   PostgreSQL also reads the alias alone as that value
+//!   (`FROM jsonb_array_elements(o.items) item ... item->>'sku'`). When a
+//!   query uses such an alias as a bare name, the column takes the alias's
+//!   name instead (`item.value` then no longer resolves; eddy has no
+//!   whole-row references that would give both).
+
+use eddy_engine::expr::TableFunc;
+use sqlparser::ast::{visit_expressions, Expr, Ident, ObjectName, Query, SetExpr, TableAlias, TableAliasColumnDef, TableFactor};
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+pub const ORDINALITY_SUFFIX: &str = " WITH ORDINALITY";
+
+/// The table functions whose one column is named by a table alias
+/// (they return a base type; the jsonb ones name theirs `value`).
+const ALIAS_NAMES_COLUMN: &[&str] = &["generate_series", "jsonb_object_keys"];
+
+/// The table functions returning one `value`, which a bare alias reads.
+const BARE_ALIAS_READS_VALUE: &[&str] = &["jsonb_array_elements", "jsonb_array_elements_text"];
+
+/// The function a FROM item calls, lower-case, without the ordinality mark.
+fn called(name: &ObjectName) -> Option<String> {
+    let last = name.0.last()?.as_ident()?.value.to_lowercase();
+    Some(last.strip_suffix(&ORDINALITY_SUFFIX.to_lowercase()).map(str::to_string).unwrap_or(last))
+}
+
+/// `name(args)` in FROM as `LATERAL name(args)` (see the module doc).
+pub fn lateral_call(t: &mut TableFactor) {
+    let (name, args, alias, ordinality) = match t {
+        TableFactor::Table { name, args: Some(args), alias, with_ordinality, .. } => (name, args.args.clone(), alias, *with_ordinality),
+        TableFactor::Function { name, args, alias, with_ordinality, .. } => (name, args.clone(), alias, *with_ordinality),
+        _ => return,
+    };
+    let Some(func) = called(name) else { return };
+    if let (Some(known), Some(alias)) = (TableFunc::by_name(&func), alias.as_mut()) {
+        let alias_names = ALIAS_NAMES_COLUMN.contains(&func.as_str());
+        if alias_names || !alias.columns.is_empty() {
+            let mut names: Vec<String> = match alias_names {
+                true => vec![alias.name.value.clone()],
+                false => known.columns().into_iter().map(|(n, _)| n.to_string()).collect(),
+            };
+            if ordinality {
+                names.push("ordinality".to_string());
+            }
+            for n in names.into_iter().skip(alias.columns.len()) {
+                alias.columns.push(TableAliasColumnDef::from_name(n));
+            }
+        }
+    }
+    let name = if ordinality && !name.to_string().ends_with(&format!("{}\"", ORDINALITY_SUFFIX)) { ObjectName::from(vec![Ident::with_quote('"', format!("{}{}", func, ORDINALITY_SUFFIX))]) } else { name.clone() };
+    *t = TableFactor::Function { lateral: true, name, args, with_ordinality: ordinality, alias: alias.clone() };
+}
+
+/// Names the `value` column of `jsonb_array_elements(...) item` by its
+/// alias when `q` reads `item` as a bare name (see the module doc).
+pub fn alias_names_value(q: &mut Query) {
+    let SetExpr::Select(select) = q.body.as_ref() else { return };
+    let mut aliases = Vec::new();
+    for from in &select.from {
+        for factor in std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)) {
+            if let TableFactor::Function { name, alias: Some(a), .. } = factor {
+                if a.columns.is_empty() && called(name).is_some_and(|f| BARE_ALIAS_READS_VALUE.contains(&f.as_str())) {
+                    aliases.push(ident_key(&a.name));
+                }
+            }
+        }
+    }
+    if aliases.is_empty() {
+        return;
+    }
+    let mut bare = HashSet::new();
+    let _ = visit_expressions(&*q, |e| {
+        if let Expr::Identifier(i) = e {
+            bare.insert(ident_key(i));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let SetExpr::Select(select) = q.body.as_mut() else { return };
+    for from in &mut select.from {
+        for factor in std::iter::once(&mut from.relation).chain(from.joins.iter_mut().map(|j| &mut j.relation)) {
+            if let TableFactor::Function { alias: Some(a), with_ordinality, .. } = factor {
+                if a.columns.is_empty() && aliases.contains(&ident_key(&a.name)) && bare.contains(&ident_key(&a.name)) {
+                    name_columns(a, *with_ordinality);
+                }
+            }
+        }
+    }
+}
+
+fn name_columns(a: &mut TableAlias, ordinality: bool) {
+    a.columns.push(TableAliasColumnDef::from_name(a.name.value.clone()));
+    if ordinality {
+        a.columns.push(TableAliasColumnDef::from_name("ordinality"));
+    }
+}
+
+/// How a name resolves: unquoted names fold to lower case.
+fn ident_key(i: &Ident) -> String {
+    match i.quote_style {
+        Some(_) => i.value.clone(),
+        None => i.value.to_lowercase(),
+    }
+}
