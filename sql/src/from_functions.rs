@@ -11,6 +11,8 @@
 //!   wants all or none). A function returning one value of a base type
 //!   (`generate_series`, `jsonb_object_keys`) names its column by the
 //!   alias, as in PostgreSQL (`FROM generate_series(1, 3) g ... SELECT g`).
+//! * A set-returning function in the select list moves into FROM when the
+//!   query does not group ([`select_list_calls`]).
 //! * `jsonb_array_elements[_text]` name their column `value`, and
 //!   PostgreSQL also reads the alias alone as that value
 //!   (`FROM jsonb_array_elements(o.items) item ... item->>'sku'`). When a
@@ -19,7 +21,7 @@
 //!   whole-row references that would give both).
 
 use eddy_engine::expr::TableFunc;
-use sqlparser::ast::{visit_expressions, Expr, Ident, ObjectName, Query, SetExpr, TableAlias, TableAliasColumnDef, TableFactor};
+use sqlparser::ast::{visit_expressions, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem, SetExpr, TableAlias, TableAliasColumnDef, TableFactor, TableWithJoins, VisitMut, VisitorMut};
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
@@ -113,5 +115,99 @@ fn ident_key(i: &Ident) -> String {
     match i.quote_style {
         Some(_) => i.value.clone(),
         None => i.value.to_lowercase(),
+    }
+}
+
+/// The set-returning functions of one column, which PostgreSQL also runs
+/// in the select list (the ones returning records it would give as one
+/// composite value, which eddy has not).
+const SELECT_LIST_FUNCTIONS: &[&str] = &["jsonb_array_elements", "jsonb_array_elements_text", "jsonb_object_keys", "generate_series"];
+
+/// The alias of a select-list call moved into FROM, and its column.
+const SRF_ALIAS: &str = "__eddy_srf";
+const SRF_COLUMN: &str = "__eddy_srf_value";
+
+/// `SELECT id, jsonb_array_elements(items) ->> 'sku' FROM orders` as
+/// `SELECT id, __eddy_srf.v ->> 'sku' FROM orders, LATERAL
+/// jsonb_array_elements(items) AS __eddy_srf(v)`.
+///
+/// PostgreSQL runs a set-returning function of the select list once per
+/// row that FROM and WHERE give, after grouping, and the rows it returns
+/// replace that row: a lateral call at the end of FROM, when the query
+/// does not group or aggregate. So it applies only to a SELECT without
+/// GROUP BY, HAVING, aggregates or window functions, with one distinct
+/// call (PostgreSQL runs several in step, a cross product would not); the
+/// others are left to the planner, which refuses them with a hint. An item
+/// that is the bare call is named after the function, as PostgreSQL names it.
+pub fn select_list_calls(select: &mut Select) {
+    if select.having.is_some() || !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty()) {
+        return;
+    }
+    let mut finder = SrfCalls { depth: 0, found: Vec::new(), aggregates: false, replacement: None };
+    for item in &mut select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            let _ = e.visit(&mut finder);
+        }
+    }
+    let Some(first) = finder.found.first().cloned() else { return };
+    if finder.aggregates || finder.found.iter().any(|c| c != &first) {
+        return;
+    }
+    let Expr::Function(call) = &first else { return };
+    let FunctionArguments::List(list) = &call.args else { return };
+    let Some(name) = called(&call.name) else { return };
+    let column = Expr::CompoundIdentifier(vec![Ident::new(SRF_ALIAS), Ident::new(SRF_COLUMN)]);
+    finder.replacement = Some((first.clone(), column));
+    for item in &mut select.projection {
+        if let SelectItem::UnnamedExpr(e) = item {
+            if *e == first {
+                *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: Ident::new(&name) };
+            }
+        }
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            let _ = e.visit(&mut finder);
+        }
+    }
+    let alias = TableAlias { explicit: true, name: Ident::new(SRF_ALIAS), columns: vec![TableAliasColumnDef::from_name(SRF_COLUMN)], at: None };
+    let relation = TableFactor::Function { lateral: true, name: call.name.clone(), args: list.args.clone(), with_ordinality: false, alias: Some(alias) };
+    select.from.push(TableWithJoins { relation, joins: vec![] });
+}
+
+/// Finds (or, with `replacement`, replaces) the select-list calls of a
+/// query's own level, not of its subqueries, and notes aggregates.
+struct SrfCalls {
+    depth: usize,
+    found: Vec<Expr>,
+    aggregates: bool,
+    replacement: Option<(Expr, Expr)>,
+}
+
+impl VisitorMut for SrfCalls {
+    type Break = ();
+    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        let Expr::Function(f) = e else { return ControlFlow::Continue(()) };
+        if self.depth > 0 {
+            return ControlFlow::Continue(());
+        }
+        let name = called(&f.name).unwrap_or_default();
+        if f.over.is_some() || crate::plan::context::FUNCTIONS.aggregates.contains_key(&name) {
+            self.aggregates = true;
+        }
+        if SELECT_LIST_FUNCTIONS.contains(&name.as_str()) {
+            match &self.replacement {
+                Some((call, column)) if call == e => *e = column.clone(),
+                Some(_) => {}
+                None => self.found.push(e.clone()),
+            }
+        }
+        ControlFlow::Continue(())
     }
 }

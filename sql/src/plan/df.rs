@@ -160,8 +160,10 @@ pub fn translate(e: DataFusionError) -> SqlError {
     if let Some(rest) = msg.strip_prefix("Error during planning: Invalid function '") {
         let name = rest.split('\'').next().unwrap_or("");
         if let Some(f) = eddy_engine::expr::TableFunc::by_name(&name.to_ascii_lowercase()) {
-            return SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("set-returning function {} is not supported in the select list", f.name()))
-                .with_hint(format!("call it in FROM, where it may read the tables before it: SELECT ... FROM t, {}(t.column) AS e", f.name()));
+            return SqlError::new(codes::FEATURE_NOT_SUPPORTED, format!("set-returning function {} is not supported in this select list", f.name())).with_hint(format!(
+                "eddy runs one set-returning function of one column (jsonb_array_elements[_text], jsonb_object_keys, generate_series) in the select list of a query without GROUP BY, HAVING, aggregates or window functions; else call it in FROM: SELECT ... FROM t, {}(t.column) AS e",
+                f.name()
+            ));
         }
         return SqlError::new(codes::UNDEFINED_FUNCTION, format!("function {}() does not exist", name)).with_hint("eddy does not have this function; docs/semantics.md lists what eddy supports");
     }
