@@ -15,6 +15,32 @@ use std::path::PathBuf;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// How long memory the server freed stays with it before mimalloc gives it
+/// back to the OS. Its default, 1 s, returned memory that arrangement merges
+/// needed again moments later, and each page returned faulted back in
+/// zeroed (with transparent huge pages, 2 MB at a time): at 5,000 orders/s
+/// on the saga benchmark the server took 22,090 page faults in 8 s, and
+/// zeroing them was 15% of the worker's time; with 10 s, 2,283. Memory
+/// still goes back once it has been free that long. `MIMALLOC_PURGE_DELAY`
+/// (ms) overrides it.
+const ALLOCATOR_PURGE_DELAY_MS: std::ffi::c_long = 10_000;
+
+fn tune_allocator() {
+    // mimalloc 3's `mi_option_purge_delay` (include/mimalloc.h), which
+    // libmimalloc-sys does not name. Set only while it reads as mimalloc 3's
+    // default (1000 ms), so that another numbering changes nothing.
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: reads and sets one of mimalloc's options, which it keeps atomically.
+    unsafe {
+        if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == 1000 {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ALLOCATOR_PURGE_DELAY_MS);
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "eddy", version, about = "eddy: a streaming SQL database. Incrementally maintained SQL views, served over the PostgreSQL wire protocol.")]
 struct Cli {
@@ -86,6 +112,7 @@ pub fn default_workers() -> usize {
 }
 
 fn main() -> anyhow::Result<()> {
+    tune_allocator();
     // Every thread gets a stack sized for the deepest statement eddy
     // accepts (see eddy_sql::limits): timely spawns its worker threads
     // itself, with Rust's default size, which std reads from RUST_MIN_STACK
