@@ -167,20 +167,55 @@ pub fn exists(json: &str, key: &str) -> Result<Datum, EvalError> {
 /// whose every element some element of it contains (and, at the top, a
 /// scalar it has as an element); scalars contain equal scalars.
 pub fn contains(a: &str, b: &str) -> Result<Datum, EvalError> {
-    use serde_json::Value;
-    fn within(a: &Value, b: &Value) -> bool {
-        match (a, b) {
-            (Value::Object(x), Value::Object(y)) => y.iter().all(|(k, v)| x.get(k).is_some_and(|w| within(w, v))),
-            (Value::Array(x), Value::Array(y)) => y.iter().all(|v| x.iter().any(|w| within(w, v))),
-            (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-            (x, y) => x == y,
-        }
+    // Over the canonical text's slices: numbers compare by value with
+    // every digit (as f64s, 9007199254740993 would equal ...992).
+    fn within(a: &str, b: &str) -> Result<bool, EvalError> {
+        Ok(match (a.as_bytes().first(), b.as_bytes().first()) {
+            (Some(b'{'), Some(b'{')) => {
+                let have = fields(a)?;
+                for (k, v) in fields(b)? {
+                    let Some((_, w)) = have.iter().find(|(name, _)| *name == k) else { return Ok(false) };
+                    if !within(w.get(), v.get())? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            (Some(b'['), Some(b'[')) => {
+                let have = elements(a)?;
+                for v in elements(b)? {
+                    let mut found = false;
+                    for w in &have {
+                        if within(w.get(), v.get())? {
+                            found = true;
+                            break;
+                        }
+                    }
+                    if !found {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            (Some(b'{' | b'['), _) | (_, Some(b'{' | b'[')) => false,
+            (Some(b'-' | b'0'..=b'9'), Some(b'-' | b'0'..=b'9')) => super::json_order::compare(a, b).is_eq(),
+            _ => a == b,
+        })
     }
-    let (a, b) = (parse_value(a)?, parse_value(b)?);
-    Ok(Datum::Bool(match (&a, &b) {
-        (Value::Array(x), y) if !y.is_array() && !y.is_object() => x.iter().any(|w| within(w, y)),
-        _ => within(&a, &b),
-    }))
+    // Either side may be text not yet in canonical form (a literal).
+    let canonical = |s: &str| crate::repr::normalize_jsonb(s).map_err(|e| EvalError::new("22P02", e.to_string()));
+    let (a, b) = (canonical(a)?, canonical(b)?);
+    let (a, b) = (a.as_str(), b.as_str());
+    let scalar = |s: &str| !matches!(s.as_bytes().first(), Some(b'{' | b'['));
+    if a.starts_with('[') && scalar(b) {
+        for w in elements(a)? {
+            if within(w.get(), b)? {
+                return Ok(Datum::Bool(true));
+            }
+        }
+        return Ok(Datum::Bool(false));
+    }
+    within(a, b).map(Datum::Bool)
 }
 
 /// The elements of a text array literal, `{a,0,"b c"}`.
