@@ -68,36 +68,78 @@ pub fn lateral_call(t: &mut TableFactor) {
 }
 
 /// Names the `value` column of `jsonb_array_elements(...) item` by its
-/// alias when `q` reads `item` as a bare name (see the module doc).
+/// alias when `q` reads `item` as a bare name (see the module doc). Each
+/// SELECT of a set operation (`... UNION ALL ...`) is one such query: the
+/// names it reads are its own.
 pub fn alias_names_value(q: &mut Query) {
-    let SetExpr::Select(select) = q.body.as_ref() else { return };
-    let mut aliases = Vec::new();
-    for from in &select.from {
-        for factor in std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)) {
-            if let TableFactor::Function { name, alias: Some(a), .. } = factor {
-                if a.columns.is_empty() && called(name).is_some_and(|f| BARE_ALIAS_READS_VALUE.contains(&f.as_str())) {
-                    aliases.push(ident_key(&a.name));
-                }
-            }
+    if let SetExpr::Select(select) = q.body.as_ref() {
+        if !select_calls_bare_alias(select) {
+            return;
         }
-    }
-    if aliases.is_empty() {
+        let bare = bare_names(&*q);
+        let SetExpr::Select(select) = q.body.as_mut() else { return };
+        name_bare_aliases(select, &bare);
         return;
     }
+    for_each_select(&mut q.body, &mut |select| {
+        if select_calls_bare_alias(select) {
+            let bare = bare_names(&*select);
+            name_bare_aliases(select, &bare);
+        }
+    });
+}
+
+/// Calls `f` on the SELECTs of a set operation (not those of subqueries,
+/// which are queries of their own).
+pub fn for_each_select(body: &mut SetExpr, f: &mut impl FnMut(&mut Select)) {
+    match body {
+        SetExpr::Select(select) => f(select),
+        SetExpr::SetOperation { left, right, .. } => {
+            for_each_select(left, f);
+            for_each_select(right, f);
+        }
+        _ => {}
+    }
+}
+
+/// The FROM items of a SELECT, each table factor of its joins included.
+fn factors_mut(select: &mut Select) -> impl Iterator<Item = &mut TableFactor> {
+    select.from.iter_mut().flat_map(|from| std::iter::once(&mut from.relation).chain(from.joins.iter_mut().map(|j| &mut j.relation)))
+}
+
+/// The aliases of `jsonb_array_elements(...) item` (no column list) in a SELECT's FROM.
+fn value_aliases(select: &Select) -> Vec<String> {
+    let factors = select.from.iter().flat_map(|from| std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)));
+    factors
+        .filter_map(|factor| match factor {
+            TableFactor::Function { name, alias: Some(a), .. } if a.columns.is_empty() && called(name).is_some_and(|f| BARE_ALIAS_READS_VALUE.contains(&f.as_str())) => Some(ident_key(&a.name)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn select_calls_bare_alias(select: &Select) -> bool {
+    !value_aliases(select).is_empty()
+}
+
+/// The names read bare (unqualified) anywhere in `v`.
+fn bare_names<V: sqlparser::ast::Visit>(v: &V) -> HashSet<String> {
     let mut bare = HashSet::new();
-    let _ = visit_expressions(&*q, |e| {
+    let _ = visit_expressions(v, |e| {
         if let Expr::Identifier(i) = e {
             bare.insert(ident_key(i));
         }
         ControlFlow::<()>::Continue(())
     });
-    let SetExpr::Select(select) = q.body.as_mut() else { return };
-    for from in &mut select.from {
-        for factor in std::iter::once(&mut from.relation).chain(from.joins.iter_mut().map(|j| &mut j.relation)) {
-            if let TableFactor::Function { alias: Some(a), with_ordinality, .. } = factor {
-                if a.columns.is_empty() && aliases.contains(&ident_key(&a.name)) && bare.contains(&ident_key(&a.name)) {
-                    name_columns(a, *with_ordinality);
-                }
+    bare
+}
+
+fn name_bare_aliases(select: &mut Select, bare: &HashSet<String>) {
+    let aliases = value_aliases(select);
+    for factor in factors_mut(select) {
+        if let TableFactor::Function { alias: Some(a), with_ordinality, .. } = factor {
+            if a.columns.is_empty() && aliases.contains(&ident_key(&a.name)) && bare.contains(&ident_key(&a.name)) {
+                name_columns(a, *with_ordinality);
             }
         }
     }

@@ -82,6 +82,8 @@ impl VisitorMut for Rewriter {
         if let SetExpr::Select(select) = q.body.as_mut() {
             crate::from_functions::select_list_calls(select);
             distinguish_calls(select, q.order_by.as_mut());
+        } else {
+            crate::from_functions::for_each_select(&mut q.body, &mut crate::from_functions::select_list_calls);
         }
         alias_colliding_items(&mut q.body);
         fetch_as_limit(q);

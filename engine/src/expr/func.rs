@@ -318,9 +318,9 @@ impl BinaryFunc {
     pub fn eval(&self, a: Datum, b: Datum) -> Result<Datum, EvalError> {
         use BinaryFunc::*;
         match self {
-            IsDistinctFrom => return Ok(Datum::Bool(a != b)),
-            IsNotDistinctFrom => return Ok(Datum::Bool(a == b)),
-            NullIf => return Ok(if !b.is_null() && a == b { Datum::Null } else { a }),
+            IsDistinctFrom => return Ok(Datum::Bool(!same(&a, &b))),
+            IsNotDistinctFrom => return Ok(Datum::Bool(same(&a, &b))),
+            NullIf => return Ok(if !b.is_null() && same(&a, &b) { Datum::Null } else { a }),
             _ => {}
         }
         if a.is_null() || b.is_null() {
@@ -479,7 +479,7 @@ impl VariadicFunc {
                     let v = e.eval(row)?;
                     if v.is_null() {
                         null = true;
-                    } else if v == x {
+                    } else if compare(&v, &x).is_eq() {
                         return Ok(Datum::Bool(!negated));
                     }
                 }
@@ -498,7 +498,7 @@ impl VariadicFunc {
         match self {
             Greatest | Least => {
                 let vals = args.into_iter().filter(|d| !d.is_null());
-                return Ok(if *self == Greatest { vals.max() } else { vals.min() }.unwrap_or(Datum::Null));
+                return Ok(if *self == Greatest { vals.max_by(compare) } else { vals.min_by(compare) }.unwrap_or(Datum::Null));
             }
             Concat => {
                 let parts: Vec<String> = args.iter().filter(|d| !d.is_null()).map(display).collect();
@@ -626,8 +626,17 @@ pub fn numeric_avg(sum: Decimal, count: i64) -> Result<Datum, EvalError> {
 }
 
 
+/// Whether two values are not distinct: both NULL, or equal as `=` compares them.
+fn same(a: &Datum, b: &Datum) -> bool {
+    match (a.is_null(), b.is_null()) {
+        (false, false) => compare(a, b).is_eq(),
+        (x, y) => x && y,
+    }
+}
+
 /// Compares two non-null values, across numeric representations (an
-/// integer against a numeric or float) and date against timestamp.
+/// integer against a numeric or float) and date against timestamp; jsonb
+/// in PostgreSQL's order (`9 < 10`, `1.0 = 1`).
 pub fn compare(a: &Datum, b: &Datum) -> std::cmp::Ordering {
     use Datum::*;
     const DAY: i64 = crate::repr::Interval::MICROS_PER_DAY;
@@ -638,7 +647,9 @@ pub fn compare(a: &Datum, b: &Datum) -> std::cmp::Ordering {
         (Date(d), Timestamp(t) | TimestampTz(t)) => (*d as i64 * DAY).cmp(t),
         (Timestamp(t) | TimestampTz(t), Date(d)) => t.cmp(&(*d as i64 * DAY)),
         (Timestamp(x), TimestampTz(y)) | (TimestampTz(x), Timestamp(y)) => x.cmp(y),
-        (Text(x) | Jsonb(x), Text(y) | Jsonb(y)) => x.cmp(y),
+        // A jsonb against text: an untyped literal (`data -> 'n' = '1.0'`).
+        (Jsonb(x), Jsonb(y) | Text(y)) | (Text(x), Jsonb(y)) => crate::expr::json_order::compare(x, y),
+        (Text(x), Text(y)) => x.cmp(y),
         _ => a.cmp(b),
     }
 }

@@ -96,29 +96,19 @@ mod tests {
 /// non-array make the array with the other added at that end, and two
 /// non-arrays make a two-element array.
 pub fn concat(a: &str, b: &str) -> Result<Datum, EvalError> {
-    use serde_json::Value;
-    let parse = |s: &str| serde_json::from_str::<Value>(s).map_err(invalid);
-    let (a, b) = (parse(a)?, parse(b)?);
-    let joined = match (a, b) {
-        (Value::Object(mut x), Value::Object(y)) => {
-            x.extend(y);
-            Value::Object(x)
-        }
-        (Value::Array(mut x), Value::Array(y)) => {
-            x.extend(y);
-            Value::Array(x)
-        }
-        (Value::Array(mut x), y) => {
-            x.push(y);
-            Value::Array(x)
-        }
-        (x, Value::Array(mut y)) => {
-            y.insert(0, x);
-            Value::Array(y)
-        }
-        (x, y) => Value::Array(vec![x, y]),
+    // Joined as text from the canonical parts (whose numbers keep their
+    // digits) and normalized: a repeated key keeps `b`'s value.
+    let (a, b) = (a.trim(), b.trim());
+    let inner = |s: &str| s[1..s.len() - 1].trim().to_string();
+    let join = |open: char, close: char, parts: Vec<String>| format!("{}{}{}", open, parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", "), close);
+    let joined = match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(b'{'), Some(b'{')) => join('{', '}', vec![inner(a), inner(b)]),
+        (Some(b'['), Some(b'[')) => join('[', ']', vec![inner(a), inner(b)]),
+        (Some(b'['), _) => join('[', ']', vec![inner(a), b.to_string()]),
+        (_, Some(b'[')) => join('[', ']', vec![a.to_string(), inner(b)]),
+        _ => join('[', ']', vec![a.to_string(), b.to_string()]),
     };
-    Ok(Datum::Jsonb(crate::repr::format_jsonb(&joined).into()))
+    jsonb_of(&joined)
 }
 
 fn parse_value(s: &str) -> Result<serde_json::Value, EvalError> {
@@ -177,20 +167,55 @@ pub fn exists(json: &str, key: &str) -> Result<Datum, EvalError> {
 /// whose every element some element of it contains (and, at the top, a
 /// scalar it has as an element); scalars contain equal scalars.
 pub fn contains(a: &str, b: &str) -> Result<Datum, EvalError> {
-    use serde_json::Value;
-    fn within(a: &Value, b: &Value) -> bool {
-        match (a, b) {
-            (Value::Object(x), Value::Object(y)) => y.iter().all(|(k, v)| x.get(k).is_some_and(|w| within(w, v))),
-            (Value::Array(x), Value::Array(y)) => y.iter().all(|v| x.iter().any(|w| within(w, v))),
-            (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-            (x, y) => x == y,
-        }
+    // Over the canonical text's slices: numbers compare by value with
+    // every digit (as f64s, 9007199254740993 would equal ...992).
+    fn within(a: &str, b: &str) -> Result<bool, EvalError> {
+        Ok(match (a.as_bytes().first(), b.as_bytes().first()) {
+            (Some(b'{'), Some(b'{')) => {
+                let have = fields(a)?;
+                for (k, v) in fields(b)? {
+                    let Some((_, w)) = have.iter().find(|(name, _)| *name == k) else { return Ok(false) };
+                    if !within(w.get(), v.get())? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            (Some(b'['), Some(b'[')) => {
+                let have = elements(a)?;
+                for v in elements(b)? {
+                    let mut found = false;
+                    for w in &have {
+                        if within(w.get(), v.get())? {
+                            found = true;
+                            break;
+                        }
+                    }
+                    if !found {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            (Some(b'{' | b'['), _) | (_, Some(b'{' | b'[')) => false,
+            (Some(b'-' | b'0'..=b'9'), Some(b'-' | b'0'..=b'9')) => super::json_order::compare(a, b).is_eq(),
+            _ => a == b,
+        })
     }
-    let (a, b) = (parse_value(a)?, parse_value(b)?);
-    Ok(Datum::Bool(match (&a, &b) {
-        (Value::Array(x), y) if !y.is_array() && !y.is_object() => x.iter().any(|w| within(w, y)),
-        _ => within(&a, &b),
-    }))
+    // Either side may be text not yet in canonical form (a literal).
+    let canonical = |s: &str| crate::repr::normalize_jsonb(s).map_err(|e| EvalError::new("22P02", e.to_string()));
+    let (a, b) = (canonical(a)?, canonical(b)?);
+    let (a, b) = (a.as_str(), b.as_str());
+    let scalar = |s: &str| !matches!(s.as_bytes().first(), Some(b'{' | b'['));
+    if a.starts_with('[') && scalar(b) {
+        for w in elements(a)? {
+            if within(w.get(), b)? {
+                return Ok(Datum::Bool(true));
+            }
+        }
+        return Ok(Datum::Bool(false));
+    }
+    within(a, b).map(Datum::Bool)
 }
 
 /// The elements of a text array literal, `{a,0,"b c"}`.
@@ -204,32 +229,33 @@ fn path_elements(path: &str) -> Result<Vec<String>, EvalError> {
 
 /// `json #> path` and `json #>> path`: NULL where the path leads nowhere.
 pub fn path(json: &str, path: &str, as_text: bool) -> Result<Datum, EvalError> {
-    use serde_json::Value;
-    let mut v = parse_value(json)?;
+    // The parts of canonical text are canonical: the value at the path is
+    // the slice of text it is (numbers keep their digits).
+    let mut at: &str = json;
     for step in path_elements(path)? {
-        v = match v {
-            Value::Object(mut m) => match m.remove(&step) {
-                Some(x) => x,
-                None => return Ok(Datum::Null),
-            },
-            Value::Array(mut a) => match step.parse::<i64>() {
+        let next = match at.trim_start().as_bytes().first() {
+            Some(b'{') => fields(at)?.into_iter().find(|(name, _)| *name == step).map(|(_, v)| v.get()),
+            Some(b'[') => match step.trim().parse::<i64>() {
                 Ok(i) => {
-                    let i = if i < 0 { a.len() as i64 + i } else { i };
-                    match usize::try_from(i).ok().filter(|i| *i < a.len()) {
-                        Some(i) => a.swap_remove(i),
-                        None => return Ok(Datum::Null),
-                    }
+                    let items = elements(at)?;
+                    let i = if i < 0 { items.len() as i64 + i } else { i };
+                    usize::try_from(i).ok().and_then(|i| items.get(i)).map(|v| v.get())
                 }
-                Err(_) => return Ok(Datum::Null),
+                Err(_) => None,
             },
-            _ => return Ok(Datum::Null),
+            _ => None,
         };
+        match next {
+            Some(v) => at = v,
+            None => return Ok(Datum::Null),
+        }
     }
-    Ok(match (v, as_text) {
-        (Value::Null, true) => Datum::Null,
-        (Value::String(s), true) => Datum::Text(s.into()),
-        (v, true) => Datum::Text(crate::repr::format_jsonb(&v).into()),
-        (v, false) => Datum::Jsonb(crate::repr::format_jsonb(&v).into()),
+    let at = at.trim();
+    Ok(match at.as_bytes().first() {
+        Some(b'n') if as_text => Datum::Null,
+        Some(b'"') if as_text => Datum::Text(serde_json::from_str::<String>(at).map_err(invalid)?.into()),
+        _ if as_text => Datum::Text(at.into()),
+        _ => Datum::Jsonb(at.into()),
     })
 }
 

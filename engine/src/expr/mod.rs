@@ -16,6 +16,7 @@ mod error;
 mod format;
 pub(crate) mod json;
 mod func;
+mod json_order;
 mod like;
 mod math;
 mod regex;

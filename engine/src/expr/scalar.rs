@@ -151,7 +151,10 @@ impl SortKey {
             (true, true) => Ordering::Equal,
             (true, false) => return if self.nulls_first { Ordering::Less } else { Ordering::Greater },
             (false, true) => return if self.nulls_first { Ordering::Greater } else { Ordering::Less },
-            _ => a.cmp(b),
+            _ => match (a, b) {
+                (Datum::Jsonb(x), Datum::Jsonb(y)) => crate::expr::json_order::sort_order(x, y),
+                _ => a.cmp(b),
+            },
         };
         if self.desc {
             ord.reverse()

@@ -36,7 +36,7 @@ use eddy_engine::expr::{TableFunc, UnaryFunc};
 use eddy_engine::plan::Plan;
 use eddy_engine::ScalarType;
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -76,6 +76,14 @@ impl UserDefinedLogicalNodeCore for LateralCall {
     }
     fn expressions(&self) -> Vec<Expr> {
         self.call.args.clone()
+    }
+    /// A filter on the input's columns alone runs before the call (the
+    /// call maps each row to its own rows, and an outer call keeps each
+    /// row), as PostgreSQL filters a FROM item before calling a function
+    /// over it: `WHERE o.kind = 'order'` keeps the call away from rows it
+    /// would fail on. Filters reading the call's columns stay above it.
+    fn prevent_predicate_push_down_columns(&self) -> HashSet<String> {
+        self.schema.fields().iter().skip(self.input.schema().fields().len()).map(|f| f.name().clone()).collect()
     }
     fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let args: Vec<String> = self.call.args.iter().map(|a| a.to_string()).collect();

@@ -427,6 +427,7 @@ impl ExprPlanner for PgExprPlanner {
             BinaryOperator::StringConcat if is_jsonb(&left, schema) || is_jsonb(&right, schema) => call(JSONB_CONCAT, vec![left, right]),
             BinaryOperator::Question => call(JSONB_EXISTS, vec![left, right]),
             BinaryOperator::AtArrow => call(JSONB_CONTAINS, vec![left, right]),
+            BinaryOperator::ArrowAt => call(JSONB_CONTAINS, vec![right, left]),
             BinaryOperator::HashArrow => call(JSON_PATH, vec![left, right]),
             BinaryOperator::HashLongArrow => call(JSON_PATH_TEXT, vec![left, right]),
             BinaryOperator::Multiply if interval(&lt) && is_number(&rt) => call(INTERVAL_MUL, vec![left, right]),
