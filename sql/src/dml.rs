@@ -102,9 +102,8 @@ pub fn joins_to_subqueries(stmt: &mut Statement, target_columns: &[String]) {
                 // Each reference to a FROM table's column becomes a subquery
                 // of its own: DataFusion decorrelates a scalar subquery only
                 // when its select list reads no outer column.
-                let mut visitor = FromColumns { names: &names, target_columns, from: &from, selection: &inner, depth: 0 };
                 for a in &mut u.assignments {
-                    let _ = a.value.visit(&mut visitor);
+                    crate::rewrite::for_each_own_expr(&mut a.value, |e| from_column_as_subquery(e, &names, target_columns, &from, &inner));
                 }
                 u.selection = and_all(outer.into_iter().chain([Expr::Exists { subquery: correlated(from, inner, None), negated: false }]));
             }
@@ -165,39 +164,18 @@ fn and_all(conditions: impl Iterator<Item = Expr>) -> Option<Expr> {
     conditions.reduce(|a, b| Expr::BinaryOp { left: Box::new(a), op: sqlparser::ast::BinaryOperator::And, right: Box::new(b) })
 }
 
-/// Replaces each reference to a column of the FROM tables (qualified by
-/// one of `names`, or unqualified and not a column of the target) with
+/// Replaces `e`, when it references a column of the FROM tables (qualified
+/// by one of `names`, or unqualified and not a column of the target), with
 /// the correlated subquery that reads it.
-struct FromColumns<'a> {
-    names: &'a [String],
-    target_columns: &'a [String],
-    from: &'a [TableWithJoins],
-    selection: &'a Option<Expr>,
-    /// How deep in the expression's own subqueries the visit is.
-    depth: usize,
-}
-
-impl VisitorMut for FromColumns<'_> {
-    type Break = ();
-    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.depth += 1;
-        ControlFlow::Continue(())
-    }
-    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.depth -= 1;
-        ControlFlow::Continue(())
-    }
-    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-        let from_column = match e {
-            Expr::CompoundIdentifier(parts) if parts.len() == 2 => self.names.contains(&ident_name(&parts[0])),
-            Expr::Identifier(i) => !self.target_columns.contains(&ident_name(i)),
-            _ => false,
-        };
-        if self.depth == 0 && from_column {
-            let column = e.clone();
-            *e = Expr::Subquery(correlated(self.from.to_vec(), self.selection.clone(), Some(column)));
-        }
-        ControlFlow::Continue(())
+fn from_column_as_subquery(e: &mut Expr, names: &[String], target_columns: &[String], from: &[TableWithJoins], selection: &Option<Expr>) {
+    let from_column = match e {
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => names.contains(&ident_name(&parts[0])),
+        Expr::Identifier(i) => !target_columns.contains(&ident_name(i)),
+        _ => false,
+    };
+    if from_column {
+        let column = e.clone();
+        *e = Expr::Subquery(correlated(from.to_vec(), selection.clone(), Some(column)));
     }
 }
 

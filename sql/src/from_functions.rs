@@ -21,7 +21,7 @@
 //!   whole-row references that would give both).
 
 use eddy_engine::expr::TableFunc;
-use sqlparser::ast::{visit_expressions, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem, SetExpr, TableAlias, TableAliasColumnDef, TableFactor, TableWithJoins, VisitMut, VisitorMut};
+use sqlparser::ast::{visit_expressions, Expr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, Select, SelectItem, SetExpr, TableAlias, TableAliasColumnDef, TableFactor, TableWithJoins};
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
@@ -185,71 +185,50 @@ pub fn select_list_calls(select: &mut Select) {
     if select.having.is_some() || !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty()) {
         return;
     }
-    let mut finder = SrfCalls { depth: 0, found: Vec::new(), aggregates: false, replacement: None };
-    for item in &mut select.projection {
-        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            let _ = e.visit(&mut finder);
-        }
+    // The calls of this query's own level (not of its subqueries), and
+    // whether it aggregates.
+    let (mut found, mut aggregates) = (Vec::new(), false);
+    for e in select_exprs(select) {
+        crate::rewrite::for_each_own_expr(e, |e| {
+            let Expr::Function(f) = e else { return };
+            let name = called(&f.name).unwrap_or_default();
+            aggregates |= f.over.is_some() || crate::plan::context::FUNCTIONS.aggregates.contains_key(&name);
+            if SELECT_LIST_FUNCTIONS.contains(&name.as_str()) {
+                found.push(e.clone());
+            }
+        });
     }
-    let Some(first) = finder.found.first().cloned() else { return };
-    if finder.aggregates || finder.found.iter().any(|c| c != &first) {
+    let Some(first) = found.first().cloned() else { return };
+    if aggregates || found.iter().any(|c| c != &first) {
         return;
     }
     let Expr::Function(call) = &first else { return };
     let FunctionArguments::List(list) = &call.args else { return };
     let Some(name) = called(&call.name) else { return };
-    let column = Expr::CompoundIdentifier(vec![Ident::new(SRF_ALIAS), Ident::new(SRF_COLUMN)]);
-    finder.replacement = Some((first.clone(), column));
     for item in &mut select.projection {
         if let SelectItem::UnnamedExpr(e) = item {
             if *e == first {
                 *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: Ident::new(&name) };
             }
         }
-        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            let _ = e.visit(&mut finder);
-        }
+    }
+    let column = Expr::CompoundIdentifier(vec![Ident::new(SRF_ALIAS), Ident::new(SRF_COLUMN)]);
+    for e in select_exprs(select) {
+        crate::rewrite::for_each_own_expr(e, |e| {
+            if *e == first {
+                *e = column.clone();
+            }
+        });
     }
     let alias = TableAlias { explicit: true, name: Ident::new(SRF_ALIAS), columns: vec![TableAliasColumnDef::from_name(SRF_COLUMN)], at: None };
     let relation = TableFactor::Function { lateral: true, name: call.name.clone(), args: list.args.clone(), with_ordinality: false, alias: Some(alias) };
     select.from.push(TableWithJoins { relation, joins: vec![] });
 }
 
-/// Finds (or, with `replacement`, replaces) the select-list calls of a
-/// query's own level, not of its subqueries, and notes aggregates.
-struct SrfCalls {
-    depth: usize,
-    found: Vec<Expr>,
-    aggregates: bool,
-    replacement: Option<(Expr, Expr)>,
-}
-
-impl VisitorMut for SrfCalls {
-    type Break = ();
-    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.depth += 1;
-        ControlFlow::Continue(())
-    }
-    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.depth -= 1;
-        ControlFlow::Continue(())
-    }
-    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-        let Expr::Function(f) = e else { return ControlFlow::Continue(()) };
-        if self.depth > 0 {
-            return ControlFlow::Continue(());
-        }
-        let name = called(&f.name).unwrap_or_default();
-        if f.over.is_some() || crate::plan::context::FUNCTIONS.aggregates.contains_key(&name) {
-            self.aggregates = true;
-        }
-        if SELECT_LIST_FUNCTIONS.contains(&name.as_str()) {
-            match &self.replacement {
-                Some((call, column)) if call == e => *e = column.clone(),
-                Some(_) => {}
-                None => self.found.push(e.clone()),
-            }
-        }
-        ControlFlow::Continue(())
-    }
+/// The select list's expressions.
+fn select_exprs(select: &mut Select) -> impl Iterator<Item = &mut Expr> {
+    select.projection.iter_mut().filter_map(|item| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    })
 }

@@ -96,6 +96,34 @@ impl VisitorMut for Rewriter {
     }
 }
 
+/// Calls `f` on `e` and on every expression within it, innermost first,
+/// except those inside its subqueries (another query level, whose names
+/// resolve against its own FROM).
+pub fn for_each_own_expr(e: &mut Expr, f: impl FnMut(&mut Expr)) {
+    struct OwnLevel<F> {
+        depth: usize,
+        f: F,
+    }
+    impl<F: FnMut(&mut Expr)> VisitorMut for OwnLevel<F> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if self.depth == 0 {
+                (self.f)(e);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = e.visit(&mut OwnLevel { depth: 0, f });
+}
+
 /// `FETCH FIRST n ROWS ONLY` (the standard's LIMIT, which PostgreSQL
 /// takes) is `LIMIT n`; `OFFSET .. FETCH ..` keeps its offset. WITH TIES and
 /// PERCENT stay, for DataFusion to refuse.
