@@ -52,6 +52,10 @@ pub enum UnaryFunc {
     /// `chr(n)` and `quote_ident(text)`: see `expr::text`.
     Chr,
     QuoteIdent,
+    /// `jsonb_strip_nulls`: object fields with null values removed.
+    JsonbStripNulls,
+    /// `jsonb_pretty`: indented text.
+    JsonbPretty,
 }
 
 /// Functions of two arguments.
@@ -125,6 +129,11 @@ pub enum BinaryFunc {
     /// `substring(text from pattern)`: the first match of a POSIX regular
     /// expression (its first group when it has one).
     RegexpSubstring,
+    /// `jsonb - text` (a key, or string elements) and `jsonb - integer`
+    /// (an element) removed.
+    JsonbDelete,
+    /// `jsonb #- path`: the key or element at a path removed.
+    JsonbDeletePath,
 }
 
 /// Functions of any number of arguments.
@@ -174,6 +183,13 @@ pub enum VariadicFunc {
     /// over consolidated input (see `render`), so that a row inserted and
     /// deleted before the query is not evaluated twice.
     GenRandomUuid,
+    /// `jsonb_set(target, path, value [, create_missing])`.
+    JsonbSet,
+    /// `jsonb_insert(target, path, value [, insert_after])`.
+    JsonbInsert,
+    /// `jsonb_extract_path(json, steps...)` (jsonb) and
+    /// `jsonb_extract_path_text` (text).
+    JsonbExtractPath { text: bool },
 }
 
 fn text(d: &Datum) -> &str {
@@ -248,6 +264,8 @@ impl UnaryFunc {
                 Datum::TimestampTz(us as i64)
             }
             (ToJsonb, d) => return crate::expr::json::to_jsonb(&d),
+            (JsonbStripNulls, d) => return super::json_edit::strip_nulls(&super::json_edit::canonical(&d)?),
+            (JsonbPretty, d) => return super::json_edit::pretty(&super::json_edit::canonical(&d)?),
             (Md5, d) => Datum::Text(format!("{:x}", md5::compute(text(&d).as_bytes())).into()),
             (Chr, Datum::Int(n)) => Datum::Text(super::text::chr(n)?.to_string().into()),
             (QuoteIdent, d) => Datum::Text(super::text::quote_ident(text(&d)).into()),
@@ -401,6 +419,11 @@ impl BinaryFunc {
             JsonbExists => return crate::expr::json::exists(text(&a), text(&b)),
             JsonbContains => return crate::expr::json::contains(text(&a), text(&b)),
             JsonPath { text: as_text } => return crate::expr::json::path(text(&a), text(&b), *as_text),
+            JsonbDelete => match b {
+                Datum::Int(i) => return super::json_edit::delete_index(&super::json_edit::canonical(&a)?, i),
+                b => return super::json_edit::delete_key(&super::json_edit::canonical(&a)?, text(&b)),
+            },
+            JsonbDeletePath => return super::json_edit::delete_path(&super::json_edit::canonical(&a)?, text(&b)),
             BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight => match (a, b) {
                 (Datum::Int(x), Datum::Int(y)) => Datum::Int(match self {
                     BitAnd => x & y,
@@ -534,6 +557,12 @@ impl VariadicFunc {
             MakeDate => return make_date(&args),
             MakeTimestamp => return make_timestamp(&args),
             MakeInterval => return make_interval(&args),
+            JsonbSet | JsonbInsert => {
+                let flag = matches!(args.get(3), Some(Datum::Bool(true))) || (*self == JsonbSet && args.len() == 3);
+                let (json, path, value) = (super::json_edit::canonical(&args[0])?, text(&args[1]), text(&args[2]));
+                return if *self == JsonbSet { super::json_edit::set(&json, path, value, flag) } else { super::json_edit::insert(&json, path, value, flag) };
+            }
+            JsonbExtractPath { text: as_text } => return crate::expr::json::extract_path(&super::json_edit::canonical(&args[0])?, &args[1..], *as_text),
             _ => {}
         }
         let int = |i: usize| match args.get(i) {

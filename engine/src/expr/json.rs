@@ -219,7 +219,7 @@ pub fn contains(a: &str, b: &str) -> Result<Datum, EvalError> {
 }
 
 /// The elements of a text array literal, `{a,0,"b c"}`.
-fn path_elements(path: &str) -> Result<Vec<String>, EvalError> {
+pub(super) fn path_elements(path: &str) -> Result<Vec<String>, EvalError> {
     let inner = path.trim().strip_prefix('{').and_then(|p| p.strip_suffix('}')).ok_or_else(|| EvalError::new("22P02", format!("malformed array literal: \"{}\"", path)))?;
     if inner.trim().is_empty() {
         return Ok(vec![]);
@@ -229,12 +229,23 @@ fn path_elements(path: &str) -> Result<Vec<String>, EvalError> {
 
 /// `json #> path` and `json #>> path`: NULL where the path leads nowhere.
 pub fn path(json: &str, path: &str, as_text: bool) -> Result<Datum, EvalError> {
+    at_path(json, &path_elements(path)?, as_text)
+}
+
+/// `jsonb_extract_path(json, VARIADIC steps)` and `jsonb_extract_path_text`:
+/// `#>` and `#>>` with the steps as separate texts.
+pub fn extract_path(json: &str, steps: &[Datum], as_text: bool) -> Result<Datum, EvalError> {
+    let steps: Vec<String> = steps.iter().map(|d| if let Datum::Text(s) | Datum::Jsonb(s) = d { s.to_string() } else { String::new() }).collect();
+    at_path(json, &steps, as_text)
+}
+
+fn at_path(json: &str, steps: &[String], as_text: bool) -> Result<Datum, EvalError> {
     // The parts of canonical text are canonical: the value at the path is
     // the slice of text it is (numbers keep their digits).
     let mut at: &str = json;
-    for step in path_elements(path)? {
+    for step in steps {
         let next = match at.trim_start().as_bytes().first() {
-            Some(b'{') => fields(at)?.into_iter().find(|(name, _)| *name == step).map(|(_, v)| v.get()),
+            Some(b'{') => fields(at)?.into_iter().find(|(name, _)| name == step).map(|(_, v)| v.get()),
             Some(b'[') => match step.trim().parse::<i64>() {
                 Ok(i) => {
                     let items = elements(at)?;

@@ -15,6 +15,7 @@ pub use datetime::parse_zone;
 mod error;
 mod format;
 pub(crate) mod json;
+mod json_edit;
 mod func;
 mod json_order;
 mod like;

@@ -8,7 +8,9 @@
 //! * functions DataFusion does not have: `mod`, `make_timestamp`,
 //!   `make_interval`, `justify_days`, `justify_hours`, `justify_interval`,
 //!   `md5`, `format`, `age`, `to_json[b]`, `json[b]_build_array`,
-//!   `quote_ident` and `substring(text from pattern)`;
+//!   `quote_ident`, `substring(text from pattern)` and the jsonb
+//!   functions `jsonb_set`, `jsonb_insert`, `jsonb_extract_path[_text]`,
+//!   `jsonb_strip_nulls` and `jsonb_pretty`;
 //! * `log`, `log10` and `ln`, numeric of a numeric (DataFusion computes in
 //!   double precision), and `log(base, x)` numeric only;
 //! * `to_char` of timestamps and of numbers;
@@ -51,6 +53,10 @@ pub const JSONB_EXISTS: &str = "__eddy_jsonb_exists";
 pub const JSONB_CONTAINS: &str = "__eddy_jsonb_contains";
 pub const JSON_PATH: &str = "__eddy_json_path";
 pub const JSON_PATH_TEXT: &str = "__eddy_json_path_text";
+/// Names of the functions `jsonb - key`, `jsonb - index` and
+/// `jsonb #- path` are planned as.
+pub const JSONB_DELETE: &str = "__eddy_jsonb_delete";
+pub const JSONB_DELETE_PATH: &str = "__eddy_jsonb_delete_path";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -104,6 +110,11 @@ enum Kind {
     Log,
     /// `quote_ident(text)`.
     QuoteIdent,
+    /// `jsonb_set` and `jsonb_insert`: a jsonb, a path, a jsonb and an
+    /// optional boolean.
+    JsonbSetPath,
+    /// `jsonb_extract_path[_text](json, VARIADIC text)`.
+    JsonbExtractPath,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -142,6 +153,7 @@ impl PgFunction {
     fn arity(&self) -> usize {
         match self.kind {
             Kind::Mod | Kind::ToChar | Kind::IntervalScale | Kind::DateTrunc | Kind::DatePart { .. } | Kind::JsonGet | Kind::AtTimeZone | Kind::JsonbConcat | Kind::JsonbTest | Kind::JsonPath | Kind::RegexpSubstring => 2,
+            Kind::JsonbSetPath | Kind::JsonbExtractPath => usize::MAX,
             Kind::JsonbTypeof | Kind::ToTimestamp | Kind::Md5 | Kind::ToJsonb | Kind::PgTypeof | Kind::QuoteIdent => 1,
             Kind::GenRandomUuid => 0,
             Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray | Kind::Log => usize::MAX,
@@ -193,6 +205,18 @@ impl ScalarUDFImpl for PgFunction {
         if self.kind == Kind::Log {
             return log_types(self.name, args);
         }
+        if self.kind == Kind::JsonbSetPath {
+            if !(3..=4).contains(&args.len()) {
+                return plan_err!("function {}() takes 3 or 4 arguments, {} given", self.name, args.len());
+            }
+            return Ok([vec![DataType::Utf8; 3], vec![DataType::Boolean; args.len() - 3]].concat());
+        }
+        if self.kind == Kind::JsonbExtractPath {
+            if args.len() < 2 {
+                return plan_err!("function {}() takes at least 2 arguments, {} given", self.name, args.len());
+            }
+            return Ok(vec![DataType::Utf8; args.len()]);
+        }
         if self.kind == Kind::ToTimestamp && args.len() == 2 {
             return not_impl_err!("to_timestamp(text, format): cast the text instead, e.g. '2024-05-01 10:00'::timestamptz");
         }
@@ -231,6 +255,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray => args.to_vec(),
             Kind::Md5 | Kind::RegexpSubstring | Kind::QuoteIdent => vec![DataType::Utf8; args.len()],
             Kind::Log => unreachable!("typed by log_types"),
+            Kind::JsonbSetPath | Kind::JsonbExtractPath => unreachable!("typed above"),
             Kind::GenRandomUuid => vec![],
             Kind::ToJsonb | Kind::PgTypeof => untyped_as_text(args),
             // A date is the timestamptz of its midnight (PostgreSQL's implicit cast).
@@ -256,6 +281,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::ToTimestamp => timestamptz(),
             Kind::JsonGet | Kind::JsonbConcat | Kind::JsonPath | Kind::JsonbTypeof | Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::ToChar => DataType::Utf8,
             Kind::Md5 | Kind::Format | Kind::ToJsonb | Kind::JsonbBuildArray | Kind::RegexpSubstring | Kind::GenRandomUuid | Kind::PgTypeof | Kind::QuoteIdent => DataType::Utf8,
+            Kind::JsonbSetPath | Kind::JsonbExtractPath => DataType::Utf8,
             Kind::Log if args.len() == 1 && !is_decimal(&args[0]) => DataType::Float64,
             Kind::Log => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             Kind::Age => INTERVAL,
@@ -284,7 +310,8 @@ impl ScalarUDFImpl for PgFunction {
         if self.kind == Kind::GenRandomUuid {
             return Ok(Arc::new(field.with_metadata(uuid_field().metadata().clone())));
         }
-        Ok(Arc::new(if [JSON_GET, JSONB_CONCAT, JSON_PATH].contains(&self.name) || matches!(self.kind, Kind::JsonbBuildObject | Kind::JsonbBuildArray | Kind::ToJsonb) { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
+        let jsonb = [JSON_GET, JSONB_CONCAT, JSON_PATH, JSONB_DELETE, JSONB_DELETE_PATH, "jsonb_extract_path", "jsonb_strip_nulls"].contains(&self.name) || matches!(self.kind, Kind::JsonbBuildObject | Kind::JsonbBuildArray | Kind::ToJsonb | Kind::JsonbSetPath);
+        Ok(Arc::new(if jsonb { field.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), "jsonb".to_string())])) } else { field }))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -357,6 +384,14 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("log10", Kind::Log),
         ("ln", Kind::Log),
         ("quote_ident", Kind::QuoteIdent),
+        (JSONB_DELETE, Kind::JsonGet),
+        (JSONB_DELETE_PATH, Kind::JsonPath),
+        ("jsonb_set", Kind::JsonbSetPath),
+        ("jsonb_insert", Kind::JsonbSetPath),
+        ("jsonb_extract_path", Kind::JsonbExtractPath),
+        ("jsonb_extract_path_text", Kind::JsonbExtractPath),
+        ("jsonb_strip_nulls", Kind::JsonbTypeof),
+        ("jsonb_pretty", Kind::JsonbTypeof),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
@@ -430,6 +465,9 @@ impl ExprPlanner for PgExprPlanner {
             BinaryOperator::ArrowAt => call(JSONB_CONTAINS, vec![right, left]),
             BinaryOperator::HashArrow => call(JSON_PATH, vec![left, right]),
             BinaryOperator::HashLongArrow => call(JSON_PATH_TEXT, vec![left, right]),
+            // jsonb is text underneath: `-` of a jsonb removes a key or element.
+            BinaryOperator::Minus if is_jsonb(&left, schema) => call(JSONB_DELETE, vec![left, right]),
+            BinaryOperator::HashMinus => call(JSONB_DELETE_PATH, vec![left, right]),
             BinaryOperator::Multiply if interval(&lt) && is_number(&rt) => call(INTERVAL_MUL, vec![left, right]),
             BinaryOperator::Multiply if is_number(&lt) && interval(&rt) => call(INTERVAL_MUL, vec![right, left]),
             BinaryOperator::Divide if interval(&lt) && is_number(&rt) => call(INTERVAL_DIV, vec![left, right]),
