@@ -218,18 +218,69 @@ pub fn contains(a: &str, b: &str) -> Result<Datum, EvalError> {
     within(a, b).map(Datum::Bool)
 }
 
-/// The elements of a text array literal, `{a,0,"b c"}`.
-pub(super) fn path_elements(path: &str) -> Result<Vec<String>, EvalError> {
-    let inner = path.trim().strip_prefix('{').and_then(|p| p.strip_suffix('}')).ok_or_else(|| EvalError::new("22P02", format!("malformed array literal: \"{}\"", path)))?;
+/// The elements of a text array literal, `{a,0,"b c"}`, as PostgreSQL's
+/// array input reads them: blanks around an unquoted element dropped,
+/// double quotes and backslashes quoting, an unquoted `NULL` a NULL.
+pub(super) fn path_elements(path: &str) -> Result<Vec<Option<String>>, EvalError> {
+    let malformed = || EvalError::new("22P02", format!("malformed array literal: \"{}\"", path));
+    let inner = path.trim().strip_prefix('{').and_then(|p| p.strip_suffix('}')).ok_or_else(malformed)?;
     if inner.trim().is_empty() {
         return Ok(vec![]);
     }
-    Ok(inner.split(',').map(|e| e.trim().trim_matches('"').to_string()).collect())
+    let mut out = Vec::new();
+    let mut chars = inner.chars();
+    // The element so far, its length up to the last character that is not
+    // an unquoted blank, and whether any of it was quoted.
+    let (mut text, mut keep, mut quoted) = (String::new(), 0, false);
+    let mut in_quotes = false;
+    loop {
+        let c = chars.next();
+        match c {
+            Some('\\') => {
+                text.push(chars.next().ok_or_else(malformed)?);
+                keep = text.len();
+                quoted = true;
+            }
+            Some('"') => {
+                in_quotes = !in_quotes;
+                quoted = true;
+                keep = text.len();
+            }
+            Some(c) if in_quotes => {
+                text.push(c);
+                keep = text.len();
+            }
+            None if in_quotes => return Err(malformed()),
+            Some('{' | '}') => return Err(malformed()),
+            None | Some(',') => {
+                text.truncate(keep);
+                if text.is_empty() && !quoted {
+                    return Err(malformed());
+                }
+                out.push(if !quoted && text.eq_ignore_ascii_case("null") { None } else { Some(std::mem::take(&mut text)) });
+                (text, keep, quoted) = (String::new(), 0, false);
+                if c.is_none() {
+                    return Ok(out);
+                }
+            }
+            Some(c) if c.is_ascii_whitespace() && text.is_empty() && !quoted => {}
+            Some(c) => {
+                text.push(c);
+                if !c.is_ascii_whitespace() {
+                    keep = text.len();
+                }
+            }
+        }
+    }
 }
 
-/// `json #> path` and `json #>> path`: NULL where the path leads nowhere.
+/// `json #> path` and `json #>> path`: NULL where the path leads nowhere
+/// or has a NULL step.
 pub fn path(json: &str, path: &str, as_text: bool) -> Result<Datum, EvalError> {
-    at_path(json, &path_elements(path)?, as_text)
+    match path_elements(path)?.into_iter().collect::<Option<Vec<String>>>() {
+        Some(steps) => at_path(json, &steps, as_text),
+        None => Ok(Datum::Null),
+    }
 }
 
 /// `jsonb_extract_path(json, VARIADIC steps)` and `jsonb_extract_path_text`:

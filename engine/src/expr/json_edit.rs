@@ -105,10 +105,10 @@ impl Op<'_> {
 /// PostgreSQL's `setPath`: `at` with the value at `path[level..]`
 /// changed by `op`. A step into a scalar, or a missing step before the
 /// last, changes nothing.
-fn set_path(at: &str, path: &[String], level: usize, op: Op) -> Result<String, EvalError> {
+fn set_path(at: &str, path: &[Option<String>], level: usize, op: Op) -> Result<String, EvalError> {
     let at = at.trim();
     let last = level + 1 == path.len();
-    let step = &path[level];
+    let step = path[level].as_ref().ok_or_else(|| EvalError::new("22004", format!("path element at position {} is null", level + 1)))?;
     match at.as_bytes().first() {
         Some(b'{') => {
             let mut out = Vec::new();
@@ -317,6 +317,19 @@ mod tests {
         assert_eq!(j(insert(r#"{"a": [0, 1, 2]}"#, "{a,1}", "9", true).unwrap()), r#"{"a": [0, 1, 9, 2]}"#);
         assert_eq!(insert(r#"{"a": 1}"#, "{a}", "2", false).unwrap_err().code, "22023");
         assert_eq!(set("[1]", "{x}", "2", true).unwrap_err().code, "22P02");
+    }
+
+    #[test]
+    fn paths_read_as_text_array_literals() {
+        let p = |s: &str| super::super::json::path_elements(s).map_err(|e| e.code);
+        let some = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+        assert_eq!(p(r#"{ a , "b,c" , d e ,"",\,}"#), Ok(some(&["a", "b,c", "d e", "", ","])));
+        assert_eq!(p(r#"{a,NULL,"NULL",null}"#), Ok(vec![Some("a".into()), None, Some("NULL".into()), None]));
+        assert_eq!(p(" { } "), Ok(vec![]));
+        assert_eq!(p("{a,,b}"), Err("22P02".into()));
+        assert_eq!(p("{\"a}"), Err("22P02".into()));
+        assert_eq!(delete_path(r#"{"a": {"b": 1}}"#, "{a,NULL}").unwrap_err().code, "22004");
+        assert_eq!(j(delete_path(r#"{"a": 1}"#, "{a,b,NULL}").unwrap()), r#"{"a": 1}"#);
     }
 
     #[test]
