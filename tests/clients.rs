@@ -25,6 +25,15 @@ async fn tokio_postgres_prepared_statements() {
     assert_eq!(row.get::<_, f64>(0), 1.25);
     let err = client.query("SELECT nope FROM kv", &[]).await.unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42703"), "{:?}", err);
+    // Parameters in a table function's arguments and beside it: a prepared
+    // statement exploding a JSON array per row.
+    client.batch_execute("CREATE TABLE ev (id int, items jsonb)").await.unwrap();
+    client.batch_execute(r#"INSERT INTO ev VALUES (1, '[{"sku": "a"}, {"sku": "b"}]'), (2, '[{"sku": "c"}]')"#).await.unwrap();
+    let rows = client.query("SELECT l.n, l.item ->> 'sku' FROM ev, jsonb_array_elements(ev.items) WITH ORDINALITY AS l(item, n) WHERE ev.id = $1 ORDER BY l.n", &[&1i32]).await.unwrap();
+    let got: Vec<(i64, String)> = rows.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))).collect();
+    assert_eq!(got, vec![(1, "a".to_string()), (2, "b".to_string())]);
+    let rows = client.query("SELECT count(*) FROM ev, generate_series(1, $1) g WHERE g <= ev.id", &[&5i32]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 3);
 }
 
 #[test]

@@ -95,7 +95,17 @@ impl UserDefinedLogicalNodeCore for LateralCall {
     }
 }
 
-fn node(input: LogicalPlan, call: TableCall, outer: bool, schema: DFSchemaRef) -> LogicalPlan {
+fn node(input: LogicalPlan, mut call: TableCall, outer: bool, schema: DFSchemaRef) -> LogicalPlan {
+    // A parameter given straight to the call takes the argument's type, as
+    // in PostgreSQL (`generate_series(1, $1)`: $1 is an integer).
+    let wanted = if call.func == TableFunc::GenerateSeries { DataType::Int32 } else { DataType::Utf8 };
+    for a in &mut call.args {
+        if let Expr::Placeholder(p) = a {
+            if p.field.is_none() {
+                p.field = Some(Arc::new(arrow_schema::Field::new(&p.id, wanted.clone(), true)));
+            }
+        }
+    }
     LogicalPlan::Extension(Extension { node: Arc::new(LateralCall { input: Arc::new(input), call, outer, schema }) })
 }
 
