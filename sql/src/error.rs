@@ -54,7 +54,15 @@ impl SqlError {
     pub fn unknown_relation(name: &str) -> Self {
         Self::new(codes::UNDEFINED_TABLE, format!("relation \"{}\" does not exist", name))
     }
+    /// 42883 `function f(integer, text) does not exist`, with PostgreSQL's
+    /// hint; `arg_types` are SQL type names.
+    pub fn undefined_function(name: &str, arg_types: &[String]) -> Self {
+        Self::new(codes::UNDEFINED_FUNCTION, format!("function {}({}) does not exist", name, arg_types.join(", "))).with_hint(NO_FUNCTION_HINT)
+    }
 }
+
+/// PostgreSQL's hint when no function matches a call's argument types.
+pub const NO_FUNCTION_HINT: &str = "No function matches the given name and argument types. You might need to add explicit type casts.";
 
 impl fmt::Display for SqlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

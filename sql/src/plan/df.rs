@@ -154,7 +154,7 @@ pub fn translate(e: DataFusionError) -> SqlError {
             return SqlError::new(codes::FEATURE_NOT_SUPPORTED, words);
         }
         let words = words.trim_start_matches("Error during planning: ");
-        return SqlError::new(codes::UNDEFINED_FUNCTION, words).with_hint("No function matches the given name and argument types. You might need to add explicit type casts.");
+        return SqlError::new(codes::UNDEFINED_FUNCTION, words).with_hint(crate::error::NO_FUNCTION_HINT);
     }
     // DataFusion suggests a function of its own ('Did you mean arrow_typeof?').
     if let Some(rest) = msg.strip_prefix("Error during planning: Invalid function '") {

@@ -50,7 +50,7 @@ pub fn in_postgres_words(msg: &str) -> Option<SqlError> {
         let (name, args) = call.split_once('(')?;
         let args = args.strip_suffix(')').unwrap_or(args);
         let args: Vec<String> = split_types(args).iter().map(|t| sql_type(t)).collect();
-        return Some(SqlError::new(codes::UNDEFINED_FUNCTION, format!("function {}({}) does not exist", name, args.join(", "))).with_hint("No function matches the given name and argument types. You might need to add explicit type casts."));
+        return Some(SqlError::undefined_function(name, &args));
     }
     None
 }

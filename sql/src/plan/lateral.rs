@@ -239,7 +239,7 @@ fn lower_call(lowerer: &Lowerer, call: &LateralCall) -> std::result::Result<Plan
         };
         if !fits {
             let types: Vec<String> = call.call.args.iter().map(|a| exprs.type_of(a).map(|t| t.to_string()).unwrap_or_default()).collect();
-            return Err(SqlError::new(crate::codes::UNDEFINED_FUNCTION, format!("function {}({}) does not exist", func.name(), types.join(", "))).with_hint("No function matches the given name and argument types. You might need to add explicit type casts."));
+            return Err(SqlError::undefined_function(func.name(), &types));
         }
         let lowered = exprs.lower(a)?;
         args.push(if ty == wanted { lowered } else { lowered.call_unary(UnaryFunc::Cast(wanted)) });
