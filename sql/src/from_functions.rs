@@ -63,7 +63,7 @@ pub fn lateral_call(t: &mut TableFactor) {
             }
         }
     }
-    let name = if ordinality && !name.to_string().ends_with(&format!("{}\"", ORDINALITY_SUFFIX)) { ObjectName::from(vec![Ident::with_quote('"', format!("{}{}", func, ORDINALITY_SUFFIX))]) } else { name.clone() };
+    let name = if ordinality { ObjectName::from(vec![Ident::with_quote('"', format!("{}{}", func, ORDINALITY_SUFFIX))]) } else { name.clone() };
     *t = TableFactor::Function { lateral: true, name, args, with_ordinality: ordinality, alias: alias.clone() };
 }
 

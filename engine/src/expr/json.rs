@@ -26,6 +26,13 @@ pub fn get(json: &str, key: &Datum, as_text: bool) -> Result<Datum, EvalError> {
         _ => None,
     };
     let Some(raw) = found.map(RawValue::get) else { return Ok(Datum::Null) };
+    part(raw, as_text)
+}
+
+/// A part of a canonical document (a slice of its text) as jsonb, or as
+/// `->>` gives it (`as_text`): strings unquoted, JSON null as NULL, others
+/// as their JSON text.
+pub(super) fn part(raw: &str, as_text: bool) -> Result<Datum, EvalError> {
     Ok(match raw.as_bytes().first() {
         Some(b'n') if as_text => Datum::Null,
         Some(b'"') if as_text => Datum::Text(serde_json::from_str::<String>(raw).map_err(invalid)?.into()),
@@ -312,13 +319,7 @@ fn at_path(json: &str, steps: &[String], as_text: bool) -> Result<Datum, EvalErr
             None => return Ok(Datum::Null),
         }
     }
-    let at = at.trim();
-    Ok(match at.as_bytes().first() {
-        Some(b'n') if as_text => Datum::Null,
-        Some(b'"') if as_text => Datum::Text(serde_json::from_str::<String>(at).map_err(invalid)?.into()),
-        _ if as_text => Datum::Text(at.into()),
-        _ => Datum::Jsonb(at.into()),
-    })
+    part(at.trim(), as_text)
 }
 
 /// Writes a datum as JSON text: numbers (in their PostgreSQL text form,
@@ -346,7 +347,7 @@ fn write_json(d: &Datum, out: &mut String) {
 
 /// JSON text built by the functions below, in jsonb's canonical form
 /// (keys ordered, a repeated key's last value kept).
-fn jsonb_of(text: &str) -> Result<Datum, EvalError> {
+pub(super) fn jsonb_of(text: &str) -> Result<Datum, EvalError> {
     crate::repr::normalize_jsonb(text).map(|s| Datum::Jsonb(s.into())).map_err(|e| EvalError::new("22P02", e.to_string()))
 }
 

@@ -7,7 +7,7 @@
 //! along the path are rebuilt, and the result is put back into canonical
 //! form (keys ordered) by `normalize_jsonb`.
 
-use super::json::{elements, fields};
+use super::json::{elements, fields, jsonb_of};
 use super::EvalError;
 use crate::repr::Datum;
 use serde_json::value::RawValue;
@@ -20,10 +20,6 @@ pub(super) fn canonical(d: &Datum) -> Result<std::borrow::Cow<'_, str>, EvalErro
         Datum::Jsonb(s) => Ok(std::borrow::Cow::Borrowed(s)),
         other => Err(EvalError::new("42883", format!("function of jsonb given {:?}", other))),
     }
-}
-
-fn jsonb_of(text: &str) -> Result<Datum, EvalError> {
-    crate::repr::normalize_jsonb(text).map(|s| Datum::Jsonb(s.into())).map_err(|e| EvalError::new("22P02", e.to_string()))
 }
 
 fn invalid_parameter(message: &str) -> EvalError {

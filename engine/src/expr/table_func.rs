@@ -11,7 +11,7 @@
 //! Each row's values are produced from the stored canonical text without
 //! building the whole document (see [`super::json`]).
 
-use super::json::{elements, fields};
+use super::json::{elements, fields, part};
 use super::EvalError;
 use crate::repr::{Datum, Row, ScalarType};
 use serde::{Deserialize, Serialize};
@@ -109,14 +109,14 @@ impl TableFunc {
                     return Err(EvalError::new("22023", format!("cannot extract elements from {}", kind.article())));
                 }
                 let text = *self == TableFunc::JsonbArrayElementsText;
-                elements(json)?.into_iter().map(|v| Ok(vec![value(v.get(), text)?])).collect()
+                elements(json)?.into_iter().map(|v| Ok(vec![part(v.get(), text)?])).collect()
             }
             TableFunc::JsonbEach | TableFunc::JsonbEachText => {
                 if kind_of(json) != Kind::Object {
                     return Err(EvalError::new("22023", format!("cannot call {} on a non-object", self.name())));
                 }
                 let text = *self == TableFunc::JsonbEachText;
-                fields(json)?.into_iter().map(|(k, v)| Ok(vec![Datum::Text(k.as_ref().into()), value(v.get(), text)?])).collect()
+                fields(json)?.into_iter().map(|(k, v)| Ok(vec![Datum::Text(k.as_ref().into()), part(v.get(), text)?])).collect()
             }
             TableFunc::JsonbObjectKeys => match kind_of(json) {
                 Kind::Object => Ok(fields(json)?.into_iter().map(|(k, _)| vec![Datum::Text(k.as_ref().into())]).collect()),
@@ -125,17 +125,6 @@ impl TableFunc {
             TableFunc::GenerateSeries => unreachable!("generate_series takes integers"),
         }
     }
-}
-
-/// An element or field value: jsonb as its text, or (`text`) as `->>`
-/// gives it: strings unquoted, JSON null as NULL.
-fn value(raw: &str, text: bool) -> Result<Datum, EvalError> {
-    Ok(match raw.as_bytes().first() {
-        _ if !text => Datum::Jsonb(raw.into()),
-        Some(b'n') => Datum::Null,
-        Some(b'"') => Datum::Text(serde_json::from_str::<String>(raw).map_err(|e| EvalError::new("22P02", format!("invalid input syntax for type json: {}", e)))?.into()),
-        _ => Datum::Text(raw.into()),
-    })
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
