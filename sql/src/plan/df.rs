@@ -64,7 +64,8 @@ pub fn optimize(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
         }
     }
     let ctx = OptimizerContext::new().with_max_passes(3);
-    optimizer.optimize(analyzed, &ctx, |_, _| {}).map_err(translate)
+    let optimized = optimizer.optimize(analyzed, &ctx, |_, _| {}).map_err(translate)?;
+    super::pg_types::restore_marks(optimized)
 }
 
 /// DataFusion's filter push-down, except through DISTINCT ON.

@@ -83,6 +83,12 @@ impl ExprLowerer<'_> {
                     Ok((_, field)) => column_type_of_field(&field)?.scalar,
                     Err(_) => self.type_of(arg)?,
                 };
+                // jsonb or uuid through CASE or coalesce (see `pg_types`).
+                let ty = match super::pg_types::mark_of(arg, self.schema).as_deref() {
+                    Some("jsonb") if ty == ScalarType::Text => ScalarType::Jsonb,
+                    Some("uuid") if ty == ScalarType::Text => ScalarType::Uuid,
+                    _ => ty,
+                };
                 let name = match (arg, ty) {
                     // An integer literal that fits is integer, as everywhere in eddy.
                     (Expr::Literal(ScalarValue::Int64(Some(v)), _), _) if i32::try_from(*v).is_ok() => "integer".to_string(),

@@ -27,6 +27,18 @@
 //! An integer literal beyond `bigint` is numeric, as in PostgreSQL
 //! (DataFusion makes one up to 2^64 an unsigned bigint).
 //!
+//! A UNION's column takes its type from its inputs once they are retyped
+//! (DataFusion fixed it before: `SELECT 0 UNION ALL SELECT 2` is integer).
+//!
+//! ## Marked text through CASE and coalesce
+//!
+//! jsonb and uuid travel as text marked by field metadata (see
+//! `crate::types`). DataFusion builds the result field of CASE, coalesce,
+//! nullif, greatest and least without it, so a select-list column such as
+//! `coalesce(data, '{}')` was typed text where PostgreSQL says jsonb. A
+//! select-list column whose values all carry one mark (NULL and untyped
+//! string literals aside) gets it back through its alias.
+//!
 //! ## Rounding integers
 //!
 //! `round(int, n)` and `trunc(int, n)` are numeric in PostgreSQL (only the
@@ -35,13 +47,14 @@
 //! to a double (PostgreSQL picks `round(double precision)` for
 //! `round(int)`).
 
-use crate::types::UNCONSTRAINED_NUMERIC;
+use crate::types::{TYPE_METADATA_KEY, UNCONSTRAINED_NUMERIC};
 use crate::SqlError;
 use arrow_schema::{DataType, Field};
 use datafusion_common::tree_node::{Transformed, TreeNode};
+use datafusion_common::metadata::FieldMetadata;
 use datafusion_common::{DFSchema, ScalarValue};
 use datafusion_expr::expr::{Alias, Case, Cast};
-use datafusion_expr::logical_plan::{Projection, Values};
+use datafusion_expr::logical_plan::{Projection, Union, Values};
 use datafusion_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
 use std::sync::Arc;
 
@@ -122,6 +135,101 @@ fn retype_projection(p: Projection) -> datafusion_common::Result<Transformed<Log
     Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(exprs, p.input)?)))
 }
 
+/// The type mark (`jsonb`, `uuid`) of a text value, seen through CASE and
+/// the coalesce-like functions.
+pub(super) fn mark_of(e: &Expr, schema: &DFSchema) -> Option<String> {
+    match e {
+        Expr::Alias(a) => mark_of(&a.expr, schema),
+        Expr::Case(c) => same_mark(c.when_then_expr.iter().map(|(_, t)| t.as_ref()).chain(c.else_expr.as_deref()), schema),
+        Expr::ScalarFunction(f) if matches!(f.func.name(), "coalesce" | "greatest" | "least") => same_mark(f.args.iter(), schema),
+        Expr::ScalarFunction(f) if f.func.name() == "nullif" => f.args.first().and_then(|a| mark_of(a, schema)),
+        e => e.to_field(schema).ok().and_then(|(_, f)| f.metadata().get(TYPE_METADATA_KEY).cloned()),
+    }
+}
+
+/// The one mark of values unified into one type: NULL and untyped string
+/// literals take any; a value without a mark, or two marks, give none.
+fn same_mark<'a>(values: impl Iterator<Item = &'a Expr>, schema: &DFSchema) -> Option<String> {
+    let mut mark: Option<String> = None;
+    fn untyped(v: &Expr) -> bool {
+        match v {
+            Expr::Cast(c) => null_literal(&c.expr),
+            v => null_literal(v) || matches!(v, Expr::Literal(ScalarValue::Utf8(_), _)),
+        }
+    }
+    for v in values.filter(|v| !untyped(v)) {
+        let m = mark_of(v, schema)?;
+        if *mark.get_or_insert_with(|| m.clone()) != m {
+            return None;
+        }
+    }
+    mark
+}
+
+/// Select-list columns of text whose values carry a mark DataFusion lost
+/// (see the module documentation) get it back through their alias.
+fn mark_projection(p: Projection) -> datafusion_common::Result<Transformed<LogicalPlan>> {
+    let lost = |e: &Expr| -> Option<String> {
+        let (_, f) = e.to_field(p.input.schema()).ok()?;
+        (f.data_type() == &DataType::Utf8 && !f.metadata().contains_key(TYPE_METADATA_KEY)).then(|| mark_of(e, p.input.schema())).flatten()
+    };
+    if !p.expr.iter().any(|e| matches!(e, Expr::Case(_) | Expr::ScalarFunction(_) | Expr::Alias(_)) && lost(e).is_some()) {
+        return Ok(Transformed::no(LogicalPlan::Projection(p)));
+    }
+    let exprs = p
+        .expr
+        .iter()
+        .map(|e| match lost(e) {
+            None => e.clone(),
+            Some(mark) => {
+                let metadata = Some(FieldMetadata::from(std::collections::HashMap::from([(TYPE_METADATA_KEY.to_string(), mark)])));
+                match e {
+                    Expr::Alias(a) => Expr::Alias(a.clone().with_metadata(metadata)),
+                    e => e.clone().alias_with_metadata(e.schema_name().to_string(), metadata),
+                }
+            }
+        })
+        .collect();
+    Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(exprs, p.input)?)))
+}
+
+/// Gives back the marks DataFusion's optimizer lost: common subexpression
+/// elimination moves `coalesce(j, NULL)` into a projection below, whose
+/// field it builds without the mark.
+pub fn restore_marks(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
+    plan.transform_up_with_subqueries(|node| {
+        node.recompute_schema().map(Transformed::yes)?.transform_data(|n| match n {
+            LogicalPlan::Projection(p) => mark_projection(p),
+            n => Ok(Transformed::no(n)),
+        })
+    })
+    .map(|t| t.data)
+    .map_err(crate::plan::df::translate)
+}
+
+/// A UNION's column types start from its first input's (DataFusion's
+/// analyzer then widens them over the other inputs), so that retyped
+/// literals reach them.
+fn retype_union(u: Union) -> datafusion_common::Result<Transformed<LogicalPlan>> {
+    let Some(first) = u.inputs.first() else { return Ok(Transformed::no(LogicalPlan::Union(u))) };
+    let first = first.schema().clone();
+    if first.fields().len() != u.schema.fields().len() || first.fields().iter().zip(u.schema.fields()).all(|(a, b)| a.data_type() == b.data_type()) {
+        return Ok(Transformed::no(LogicalPlan::Union(u)));
+    }
+    let fields = u
+        .schema
+        .iter()
+        .zip(first.fields())
+        .map(|((q, f), from)| {
+            let mut metadata = f.metadata().clone();
+            metadata.extend(from.metadata().clone());
+            (q.cloned(), Arc::new(Field::new(f.name(), from.data_type().clone(), f.is_nullable() || from.is_nullable()).with_metadata(metadata)))
+        })
+        .collect();
+    let schema = Arc::new(DFSchema::new_with_metadata(fields, u.schema.metadata().clone())?);
+    Ok(Transformed::yes(LogicalPlan::Union(Union { inputs: u.inputs, schema })))
+}
+
 /// `VALUES (1), (2)`: columns of literals that fit, typed integer.
 fn retype_values(v: Values) -> datafusion_common::Result<Transformed<LogicalPlan>> {
     let arity = v.schema.fields().len();
@@ -184,7 +292,11 @@ pub fn postgres_types(plan: LogicalPlan) -> Result<LogicalPlan, SqlError> {
         // Types below may have changed: recompute every node's schema.
         let node = node.map_data(|n| n.recompute_schema())?;
         node.transform_data(|n| match n {
-            LogicalPlan::Projection(p) => retype_projection(p),
+            LogicalPlan::Projection(p) => retype_projection(p)?.transform_data(|n| match n {
+                LogicalPlan::Projection(p) => mark_projection(p),
+                n => Ok(Transformed::no(n)),
+            }),
+            LogicalPlan::Union(u) => retype_union(u),
             n => Ok(Transformed::no(n)),
         })
     })
