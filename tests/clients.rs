@@ -34,6 +34,18 @@ async fn tokio_postgres_prepared_statements() {
     assert_eq!(got, vec![(1, "a".to_string()), (2, "b".to_string())]);
     let rows = client.query("SELECT count(*) FROM ev, generate_series(1, $1) g WHERE g <= ev.id", &[&5i32]).await.unwrap();
     assert_eq!(rows[0].get::<_, i64>(0), 3);
+    // A parameter under a cast takes the cast's type, as in PostgreSQL:
+    // the client binds an i32, a date and a jsonb text by the described types.
+    let stmt = client.prepare("SELECT $1::int + 1, CAST($2 AS date) + 1, $3::jsonb ->> 'a', $4::text || 'x'").await.unwrap();
+    let types: Vec<String> = stmt.params().iter().map(|t| t.name().to_string()).collect();
+    assert_eq!(types, vec!["int4", "date", "jsonb", "text"]);
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 2, 28).unwrap();
+    let doc = serde_json::json!({"a": "b"});
+    let row = client.query_one(&stmt, &[&41i32, &day, &doc, &"y"]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 42);
+    assert_eq!(row.get::<_, chrono::NaiveDate>(1), chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+    assert_eq!(row.get::<_, String>(2), "b");
+    assert_eq!(row.get::<_, String>(3), "yx");
 }
 
 #[test]

@@ -36,3 +36,27 @@ pub fn typed_placeholders(stmt: &mut Statement, types: &[Option<ScalarType>]) {
     }
     let _ = stmt.visit(&mut Typer(types));
 }
+
+/// The types casts give parameters written straight under them
+/// (`$1::int`, `CAST($2 AS date)`): PostgreSQL types such a parameter as
+/// the cast's target, where DataFusion leaves it untyped.
+pub fn cast_types(stmt: &Statement) -> std::collections::HashMap<usize, ScalarType> {
+    use sqlparser::ast::{Expr, Value, Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Casts(std::collections::HashMap<usize, ScalarType>);
+    impl Visitor for Casts {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            let Expr::Cast { expr, data_type, .. } = e else { return ControlFlow::Continue(()) };
+            let Expr::Value(v) = expr.as_ref() else { return ControlFlow::Continue(()) };
+            let Value::Placeholder(p) = &v.value else { return ControlFlow::Continue(()) };
+            if let (Some(n), Ok(ty)) = (p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()), crate::types::scalar_type_of_sql(data_type)) {
+                self.0.entry(n).or_insert(ty);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut casts = Casts(Default::default());
+    let _ = stmt.visit(&mut casts);
+    casts.0
+}

@@ -412,6 +412,7 @@ impl Planner<'_> {
     /// The parameter types and result columns of a statement.
     pub fn describe(&self, mut stmt: Statement, declared: &[Option<ScalarType>]) -> Result<(Vec<eddy_engine::ScalarType>, Option<RelationDesc>), SqlError> {
         crate::params::typed_placeholders(&mut stmt, declared);
+        let cast = crate::params::cast_types(&stmt);
         let query = match &stmt {
             // Planned by eddy itself (DataFusion refuses it nested).
             Statement::Query(q) if crate::setops::needs_rewrite(q) => return Ok((Vec::new(), Some(self.plan_all_setop(q, false)?.1))),
@@ -439,7 +440,10 @@ impl Planner<'_> {
             let declared = declared.get(i - 1).copied().flatten().filter(|t| crate::params::exact_type(*t));
             params.push(match declared {
                 Some(t) => t,
-                None => t.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()?.unwrap_or(eddy_engine::ScalarType::Text),
+                None => match t.map(|t| crate::types::scalar_type_of_arrow(&t)).transpose()? {
+                    Some(t) => t,
+                    None => cast.get(&i).copied().unwrap_or(eddy_engine::ScalarType::Text),
+                },
             });
         }
         // Parameters only RETURNING or ON CONFLICT take come after those.
