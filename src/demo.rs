@@ -131,6 +131,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     eddy_ecommerce::create_topics(&broker, partitions)?;
     let fetch_wait_ms = args.fetch_wait_ms.unwrap_or(if embedded { EMBEDDED_FETCH_WAIT_MS } else { crate::DEFAULT_FETCH_WAIT_MS });
     let serve = ServeArgs { listen: args.listen, workers: args.workers, data_dir: args.data_dir.clone(), kafka: broker.clone(), http: args.http, tick_ms: args.tick_ms, fetch_wait_ms };
+    // The demo loads views/ into a fresh server each time: what an earlier
+    // run created would collide with it (and the embedded broker's topics
+    // are new).
+    if crate::coord::durable::forget(&args.data_dir)? {
+        eprintln!("eddy demo: starting afresh (the earlier run's objects in {} are forgotten)", args.data_dir.display());
+    }
     let running = server::start(&serve).await?;
     let coordinator = running.coordinator.clone();
     let session = coordinator.connect("eddy", "eddy").map_err(|e| anyhow::anyhow!("{}", e))?;

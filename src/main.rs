@@ -71,7 +71,9 @@ pub struct ServeArgs {
     /// sooner).
     #[arg(long, default_value_t = default_workers())]
     pub workers: usize,
-    /// Directory for the server's data (created if missing).
+    /// Directory for the server's data (created if missing): its log of
+    /// DDL and table commits, replayed at start so objects and rows survive
+    /// a restart.
     #[arg(long, default_value = "eddy-data")]
     pub data_dir: PathBuf,
     /// Kafka broker that sources and sinks use unless they name a BROKER.

@@ -21,6 +21,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     let engine = eddy_engine::runtime::Engine::start(args.workers);
     let (coordinator, batches) = Coordinator::new(engine, args.kafka.clone(), args.fetch_wait_ms);
     tokio::spawn(coordinator.clone().run_ingest(batches, std::time::Duration::from_millis(args.tick_ms)));
+    coordinator.restore(&args.data_dir).await?;
     let metrics = Arc::new(std::sync::Mutex::new(String::new()));
     tokio::spawn(coordinator.clone().run_system_refresh(metrics.clone()));
     let http = tokio::net::TcpListener::bind(args.http).await.map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {}: {} (choose another with --http)", args.http, e))?;

@@ -59,7 +59,10 @@ impl Coordinator {
                     (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), id, errors, readers, state.batches.clone())
                 };
                 let connected = tokio::task::spawn_blocking(move || connect_source(spec, broker, readers, move |batch| tx.send((id, batch)).is_ok())).await.map_err(blocking)??;
-                self.state.lock().await.register_source(connected, id, errors, sql)
+                let mut state = self.state.lock().await;
+                let done = state.register_source(connected, id, errors, sql)?;
+                state.log_ddl(sql)?;
+                Ok(done)
             }
             ConnectorStatement::Sink(spec) => {
                 let (broker, from, key, workers) = {
@@ -68,7 +71,10 @@ impl Coordinator {
                     (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), from, key, state.engine.workers())
                 };
                 let connected = tokio::task::spawn_blocking(move || connect_sink(spec, broker, from, key, workers)).await.map_err(blocking)??;
-                self.state.lock().await.register_sink(connected, sql)
+                let mut state = self.state.lock().await;
+                let done = state.register_sink(connected, sql)?;
+                state.log_ddl(sql)?;
+                Ok(done)
             }
         }
     }

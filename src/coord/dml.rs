@@ -73,7 +73,7 @@ impl State {
             }
         }
         let tag = clauses.tag.map(String::from).unwrap_or_else(|| format!("{} {}", verb, changed.len()));
-        self.apply(session, table, updates);
+        self.apply(session, table, updates)?;
         match clauses.returning {
             Some(r) => {
                 let rows = changed.iter().map(|row| r.exprs.iter().map(|e| e.eval(row)).collect::<Result<Row, _>>()).collect::<Result<Vec<_>, _>>()?;
@@ -115,11 +115,12 @@ impl State {
         plan
     }
 
-    fn apply(&mut self, session: SessionId, table: GlobalId, updates: Vec<(Row, i64)>) {
+    fn apply(&mut self, session: SessionId, table: GlobalId, updates: Vec<(Row, i64)>) -> Result<(), SqlError> {
         match self.sessions.entry(session).or_default().txn.as_mut() {
             Some(txn) => txn.push((table, updates)),
-            None => self.write(vec![(table, updates)]),
+            None => self.commit_tables(vec![(table, updates)])?,
         }
+        Ok(())
     }
 }
 

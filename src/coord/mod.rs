@@ -9,6 +9,7 @@
 mod connectors;
 mod ddl;
 mod dml;
+pub mod durable;
 mod read;
 mod show;
 mod system;
@@ -56,6 +57,8 @@ pub struct State {
     deadline: Option<std::time::Instant>,
     /// What a cancel request for the statement running now wakes.
     cancel: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// The data directory's log (none while it is replayed).
+    log: Option<durable::Log>,
 }
 
 pub struct Coordinator {
@@ -99,6 +102,7 @@ impl Coordinator {
             keys: HashMap::new(),
             deadline: None,
             cancel: None,
+            log: None,
         };
         let mut state = state;
         state.create_system_tables();
@@ -182,7 +186,9 @@ impl State {
             return refreshed;
         }
         if let Some((source, names, if_exists, cascade)) = eddy_sql::connector::parse_drop(sql) {
-            return self.drop_connector(source, names, if_exists, cascade);
+            let dropped = self.drop_connector(source, names, if_exists, cascade)?;
+            self.log_ddl(sql)?;
+            return Ok(dropped);
         }
         if let Some(show) = show::plan_show(&self.catalog, sql).or_else(|| plan_psql_query(&self.catalog, sql)) {
             return self.execute_plan(session, show?, sql).await;
@@ -206,7 +212,11 @@ impl State {
     async fn execute_plan(&mut self, session: SessionId, plan: StatementPlan, sql: &str) -> Result<QueryResult, SqlError> {
         let done = |tag: &str| Ok(QueryResult::Command { tag: tag.to_string(), notices: vec![] });
         match plan {
-            StatementPlan::CreateTable { .. } | StatementPlan::CreateView { .. } | StatementPlan::CreateIndex { .. } | StatementPlan::Drop { .. } => self.ddl(plan, sql),
+            StatementPlan::CreateTable { .. } | StatementPlan::CreateView { .. } | StatementPlan::CreateIndex { .. } | StatementPlan::Drop { .. } => {
+                let done = self.ddl(plan, sql)?;
+                self.log_ddl(sql)?;
+                Ok(done)
+            }
             StatementPlan::Insert { .. } | StatementPlan::Update { .. } | StatementPlan::Delete { .. } => self.dml(session, plan).await,
             StatementPlan::Select { plan, desc, finishing } => {
                 let plan = self.in_transaction(session, plan);

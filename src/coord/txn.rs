@@ -114,7 +114,7 @@ impl State {
                                 .with_hint("retry the transaction"));
                         }
                         self.check_keys(&w)?;
-                        self.write(w);
+                        self.commit_tables(w)?;
                         done("COMMIT")
                     }
                     None => Ok(QueryResult::Command { tag: "COMMIT".into(), notices: vec![SqlError::notice("there is no transaction in progress")] }),

@@ -19,6 +19,8 @@ pub struct EddyServer {
     child: Child,
     pub port: u16,
     dir: std::path::PathBuf,
+    /// Whether dropping the server removes its data directory.
+    owns_dir: bool,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -51,6 +53,14 @@ impl EddyServer {
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("eddy-test-{}-{}", std::process::id(), n));
+        Self::start_in(&dir, extra, true)
+    }
+
+    /// Starts the server on the data directory `dir` (a restarted server
+    /// finds there what the last one left); dropping it removes `dir` when
+    /// `owns_dir`.
+    pub fn start_in(dir: &std::path::Path, extra: &[&str], owns_dir: bool) -> Self {
+        let dir = dir.to_path_buf();
         let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
             .args(["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--workers", "2", "--data-dir"])
             .arg(&dir)
@@ -89,7 +99,7 @@ impl EddyServer {
                 }
             }
         };
-        EddyServer { child, port, dir, log }
+        EddyServer { child, port, dir, owns_dir, log }
     }
 
     pub fn conninfo(&self) -> String {
@@ -123,8 +133,11 @@ impl EddyServer {
 
 impl Drop for EddyServer {
     fn drop(&mut self) {
+        // SIGKILL: a test that drops a server mid-way sees what a crash leaves.
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
