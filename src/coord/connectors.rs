@@ -18,6 +18,8 @@ pub struct SourceRuntime {
     pub errors: GlobalId,
     pub name: String,
     pub topic: String,
+    /// The broker it reads from.
+    pub broker: String,
 }
 
 /// A running sink.
@@ -174,7 +176,8 @@ impl State {
         self.catalog.insert(CatalogItem { id, name: spec.name.clone(), kind: ItemKind::Source { errors }, desc: spec.desc(), create_sql: sql.to_string(), plan: None, depends_on: vec![] });
         self.catalog.insert(CatalogItem { id: errors, name: errors_name, kind: ItemKind::SourceErrors { of: id }, desc: KafkaSource::error_desc(), create_sql: String::new(), plan: None, depends_on: vec![] });
         handle.open();
-        self.sources.insert(id, SourceRuntime { handle, errors, name: spec.name.clone(), topic: spec.topic.clone() });
+        let broker = spec.broker.clone().unwrap_or_else(|| self.kafka_broker.clone());
+        self.sources.insert(id, SourceRuntime { handle, errors, name: spec.name.clone(), topic: spec.topic.clone(), broker });
         Ok(QueryResult::Command { tag: "CREATE SOURCE".into(), notices })
     }
 

@@ -6,9 +6,16 @@
 //! indexes, sources and sinks) and each commit's table changes, by table
 //! name. At start the server replays it before it accepts connections: the
 //! statements run again (a source reads its topic again from the start
-//! offset its statement names; a sink writes its view's contents again) and
-//! the table changes are written again, so every object and table row is
-//! back. Derived state (arrangements, views) is recomputed, not stored.
+//! offset its statement names) and the table changes are written again, so
+//! every object and table row is back. Derived state (arrangements, views)
+//! is recomputed, not stored.
+//!
+//! Sinks are created last, once every source has read its topic up to
+//! where it ended when the restore began: a sink created earlier would see
+//! the restored rows arrive as changes and write them again. A keyed UPSERT
+//! sink then writes only what differs from its topic
+//! (`eddy_connectors::kafka::resume`), so a restart without changes writes
+//! nothing.
 //!
 //! Each record is a little-endian `u32` length and the record in bincode. A
 //! record is appended and flushed to the OS before the statement answers,
@@ -17,8 +24,9 @@
 //! warning. The log is not compacted: it grows with every commit.
 //!
 //! What it does not do (yet): checkpoints of arranged state, source offsets
-//! bound to timestamps, and sink progress; so a restarted sink may repeat
-//! messages it wrote before (at least once across restarts).
+//! bound to timestamps, and sink progress records; so a restarted sink
+//! without a key, or with ENVELOPE DEBEZIUM, writes its view's contents
+//! again (at least once across restarts).
 
 use super::{Coordinator, State};
 use eddy_connectors::{QueryHandler, SessionId};
@@ -122,13 +130,26 @@ impl Coordinator {
             let started = std::time::Instant::now();
             eprintln!("restoring {} records from {} ...", records.len(), log.path().display());
             let (mut statements, mut commits, mut failed) = (0, 0, 0);
+            let mut sinks: Vec<(String, String)> = Vec::new();
             for record in records {
                 match record {
                     Record::Ddl(sql) => {
                         statements += 1;
-                        if let Some(Err(e)) = self.execute(RESTORE_SESSION, &sql, &[]).await.pop() {
+                        // Sinks wait for the sources (see the module doc); a
+                        // dropped one is not created at all.
+                        match sink_statement(&sql) {
+                            Some(SinkStatement::Create(name)) => {
+                                sinks.push((name, sql));
+                                continue;
+                            }
+                            Some(SinkStatement::Drop(names)) if names.iter().all(|n| sinks.iter().any(|(s, _)| s == n)) => {
+                                sinks.retain(|(s, _)| !names.contains(s));
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        if !self.restore_statement(&sql).await {
                             failed += 1;
-                            eprintln!("warning: restoring `{}` failed: {}", sql, e.message);
                         }
                     }
                     Record::Write(tables) => {
@@ -139,6 +160,14 @@ impl Coordinator {
                     }
                 }
             }
+            if !sinks.is_empty() {
+                self.wait_for_sources().await;
+                for (_, sql) in &sinks {
+                    if !self.restore_statement(sql).await {
+                        failed += 1;
+                    }
+                }
+            }
             let failed = if failed > 0 { format!(", {} statements failed (see above)", failed) } else { String::new() };
             eprintln!("restored {} statements and {} commits in {:.1} s{}", statements, commits, started.elapsed().as_secs_f64(), failed);
         }
@@ -146,6 +175,86 @@ impl Coordinator {
         Ok(())
     }
 }
+
+enum SinkStatement {
+    Create(String),
+    Drop(Vec<String>),
+}
+
+/// Whether `sql` creates or drops sinks, and which.
+fn sink_statement(sql: &str) -> Option<SinkStatement> {
+    if let Some((false, names, _, _)) = eddy_sql::connector::parse_drop(sql) {
+        return Some(SinkStatement::Drop(names));
+    }
+    match eddy_sql::connector::parse_connector(sql).ok()? {
+        eddy_sql::connector::ConnectorStatement::Sink(s) => Some(SinkStatement::Create(s.name)),
+        _ => None,
+    }
+}
+
+impl Coordinator {
+    /// Runs one logged statement again: whether it succeeded (a failure is
+    /// reported on stderr).
+    async fn restore_statement(&self, sql: &str) -> bool {
+        match self.execute(RESTORE_SESSION, sql, &[]).await.pop() {
+            Some(Err(e)) => {
+                eprintln!("warning: restoring `{}` failed: {}", sql, e.message);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Waits until every source has read its topic up to where it ends now,
+    /// and what it read is written (at most [`SOURCE_WAIT`]), saying on
+    /// stderr how far behind they are every few seconds.
+    async fn wait_for_sources(&self) {
+        let sources: Vec<(String, String, String)> = self.state.lock().await.sources.values().map(|s| (s.name.clone(), s.topic.clone(), s.broker.clone())).collect();
+        let mut targets = Vec::new();
+        for (name, topic, broker) in sources {
+            let (t, b) = (topic.clone(), broker.clone());
+            match tokio::task::spawn_blocking(move || eddy_connectors::kafka::admin::high_watermarks(&b, &t)).await {
+                Ok(Ok(ends)) => targets.push((name, ends)),
+                Ok(Err(e)) => eprintln!("warning: cannot read where topic \"{}\" of source {} ends ({}); its sink may repeat messages", topic, name, e),
+                Err(e) => eprintln!("warning: {}", e),
+            }
+        }
+        let started = std::time::Instant::now();
+        let mut said = started;
+        loop {
+            let behind: i64 = {
+                let state = self.state.lock().await;
+                targets
+                    .iter()
+                    .map(|(name, ends)| {
+                        let Some(rt) = state.sources.values().find(|s| &s.name == name) else { return 0 };
+                        let stats = rt.handle.stats.lock().unwrap();
+                        ends.iter().map(|(p, end)| (end - stats.partitions.get(p).map_or(0, |s| s.next_offset)).max(0)).sum::<i64>()
+                    })
+                    .sum()
+            };
+            if behind == 0 {
+                break;
+            }
+            if started.elapsed() > SOURCE_WAIT {
+                eprintln!("warning: sources are still {} records behind after {:?}; starting the sinks anyway (they may repeat messages)", behind, SOURCE_WAIT);
+                return;
+            }
+            if said.elapsed() > std::time::Duration::from_secs(5) {
+                said = std::time::Instant::now();
+                eprintln!("restoring: sources are {} records behind; sinks start when they have caught up", behind);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // What the sources read is written within a tick or two.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let ts = self.state.lock().await.read_ts;
+        self.progress.wait_past(ts, std::time::Duration::from_secs(10)).await;
+    }
+}
+
+/// The longest the restore waits for sources before it starts the sinks.
+const SOURCE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The session the restore runs its statements in.
 const RESTORE_SESSION: SessionId = 0;

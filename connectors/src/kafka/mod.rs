@@ -14,6 +14,7 @@
 //! supports transactions.
 
 pub mod admin;
+pub mod resume;
 pub mod sink;
 pub mod source;
 

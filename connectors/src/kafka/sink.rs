@@ -149,7 +149,16 @@ pub fn start_sink(config: SinkConfig, workers: usize) -> Result<(SubscribeSink, 
     let (tx, rx) = channel::<(ThreadId, SubscribeEvent)>();
     let tx = Mutex::new(tx);
     let stats = Arc::new(SinkStats::default());
-    let writer = Writer { config, producer: Some(producer), committing: None, workers, stats: stats.clone(), unwritten: Vec::new(), key_rows: HashMap::new(), view_errors: 0 };
+    // A keyed UPSERT sink starts from what its topic holds (see `resume`);
+    // the producer's `init_transactions` has aborted an earlier run's open
+    // transaction by now.
+    let resume = match (&config.envelope, config.key.is_empty()) {
+        (Envelope::Upsert, false) => super::resume::read_topic(&config.broker, &config.topic, config.transactional)
+            .inspect_err(|e| tracing::warn!("sink \"{}\": cannot read topic \"{}\" back ({}); writing the view's contents whole", config.name, config.topic, e))
+            .ok(),
+        _ => None,
+    };
+    let writer = Writer { config, producer: Some(producer), committing: None, workers, stats: stats.clone(), unwritten: Vec::new(), key_rows: HashMap::new(), view_errors: 0, resume };
     std::thread::Builder::new().name("sink".into()).spawn(move || writer.run(rx)).map_err(|e| e.to_string())?;
     let callback: SubscribeSink = Arc::new(move |event| tx.lock().unwrap().send((std::thread::current().id(), event)).is_ok());
     Ok((callback, stats))
@@ -227,6 +236,9 @@ struct Writer {
     key_rows: HashMap<String, Diff>,
     /// How many of the view's rows failed to evaluate (they are not in the topic).
     view_errors: Diff,
+    /// What the topic held before the first write, which then writes only
+    /// the difference (see `super::resume`).
+    resume: Option<super::resume::TopicState>,
 }
 
 impl Writer {
@@ -266,6 +278,10 @@ impl Writer {
                 }
             }
             let complete = if frontiers.len() < self.workers { 0 } else { frontiers.values().copied().min().unwrap_or(0) };
+            // The first complete timestamps hold the view's contents: with
+            // a topic to resume, they are written as one difference.
+            let first_round = self.resume.is_some() && complete > 0;
+            let mut round: Vec<Message> = Vec::new();
             // Every timestamp before `complete` is whole: encode it once (the
             // key counts move once per timestamp), then write them all, in
             // order, in one transaction (a reader never sees part of one).
@@ -276,10 +292,18 @@ impl Writer {
                 let (t, mut changes) = entry.remove_entry();
                 differential_consolidate(&mut changes);
                 let messages = self.encode(changes);
-                if !messages.is_empty() {
+                ready_through = Some(t);
+                if first_round {
+                    round.extend(messages);
+                } else if !messages.is_empty() {
                     self.unwritten.push((t, messages));
                 }
-                ready_through = Some(t);
+            }
+            if let Some(topic) = first_round.then(|| self.resume.take()).flatten() {
+                let messages = super::resume::reconcile(round, topic);
+                if !messages.is_empty() {
+                    self.unwritten.push((ready_through.unwrap_or(complete.saturating_sub(1)), messages));
+                }
             }
             if retry_at.is_none_or(|at| Instant::now() >= at) {
                 retry_at = None;
