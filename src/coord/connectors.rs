@@ -67,12 +67,12 @@ impl Coordinator {
                 Ok(done)
             }
             ConnectorStatement::Sink(spec) => {
-                let (broker, from, key, workers) = {
+                let (broker, from, key, workers, resume) = {
                     let state = self.state.lock().await;
                     let (from, key) = state.check_sink(&spec)?;
-                    (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), from, key, state.engine.workers())
+                    (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), from, key, state.engine.workers(), state.restoring)
                 };
-                let connected = tokio::task::spawn_blocking(move || connect_sink(spec, broker, from, key, workers)).await.map_err(blocking)??;
+                let connected = tokio::task::spawn_blocking(move || connect_sink(spec, broker, from, key, workers, resume)).await.map_err(blocking)??;
                 let mut state = self.state.lock().await;
                 let done = state.register_sink(connected, sql)?;
                 state.log_ddl(sql)?;
@@ -116,7 +116,7 @@ fn connect_source(mut spec: KafkaSource, broker: String, readers: Readers, emit:
 
 /// Decides the delivery (probing the broker for transactions), creates the
 /// topic and starts the writer. Blocks on the network.
-fn connect_sink(spec: KafkaSink, broker: String, from: eddy_sql::catalog::CatalogItem, key: Vec<usize>, workers: usize) -> Result<ConnectedSink, SqlError> {
+fn connect_sink(spec: KafkaSink, broker: String, from: eddy_sql::catalog::CatalogItem, key: Vec<usize>, workers: usize, resume: bool) -> Result<ConnectedSink, SqlError> {
     let mut notices = Vec::new();
     let transactional = match spec.delivery {
         Some(Delivery::AtLeastOnce) => false,
@@ -135,7 +135,7 @@ fn connect_sink(spec: KafkaSink, broker: String, from: eddy_sql::catalog::Catalo
         }
     };
     eddy_connectors::kafka::admin::ensure_topic(&broker, &spec.topic, 1).map_err(|e| SqlError::new(codes::CONNECTION_FAILURE, e).with_hint(format!("is a Kafka broker running at {}?", broker)))?;
-    let config = SinkConfig { name: spec.name.clone(), topic: spec.topic.clone(), broker, desc: from.desc.clone(), key, envelope: spec.envelope, transactional };
+    let config = SinkConfig { name: spec.name.clone(), topic: spec.topic.clone(), broker, desc: from.desc.clone(), key, envelope: spec.envelope, transactional, resume };
     let (callback, stats) = start_sink(config, workers).map_err(|e| SqlError::new(codes::CONNECTION_FAILURE, e))?;
     Ok(ConnectedSink { spec, from: from.id, desc: from.desc, callback, stats, notices })
 }

@@ -129,6 +129,7 @@ impl Coordinator {
         if !records.is_empty() {
             let started = std::time::Instant::now();
             eprintln!("restoring {} records from {} ...", records.len(), log.path().display());
+            self.state.lock().await.restoring = true;
             let (mut statements, mut commits, mut failed) = (0, 0, 0);
             let mut sinks: Vec<(String, String)> = Vec::new();
             for record in records {
@@ -168,6 +169,7 @@ impl Coordinator {
                     }
                 }
             }
+            self.state.lock().await.restoring = false;
             let failed = if failed > 0 { format!(", {} statements failed (see above)", failed) } else { String::new() };
             eprintln!("restored {} statements and {} commits in {:.1} s{}", statements, commits, started.elapsed().as_secs_f64(), failed);
         }

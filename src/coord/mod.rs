@@ -59,6 +59,8 @@ pub struct State {
     cancel: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// The data directory's log (none while it is replayed).
     log: Option<durable::Log>,
+    /// Whether the log is being replayed (restored sinks resume their topic).
+    restoring: bool,
 }
 
 pub struct Coordinator {
@@ -103,6 +105,7 @@ impl Coordinator {
             deadline: None,
             cancel: None,
             log: None,
+            restoring: false,
         };
         let mut state = state;
         state.create_system_tables();

@@ -1,16 +1,20 @@
-//! A keyed UPSERT sink picks up where its topic stands.
+//! A restarted keyed UPSERT sink picks up where its topic stands.
 //!
 //! A sink's first write is its view's whole contents. When the topic already
-//! holds what an earlier run of the same sink wrote (the server restarted,
-//! or the sink was dropped and created again), writing the contents again
-//! would repeat every message. So before its first write, a sink with
-//! ENVELOPE UPSERT and a KEY reads its topic back (read_committed when it
+//! holds what an earlier run of the same sink wrote (the server restarted),
+//! writing the contents again would repeat every message. So before its
+//! first write, a restored sink with ENVELOPE UPSERT and a KEY reads its
+//! topic back (read_committed when it
 //! writes transactionally) and folds it by key into the value each key has
 //! now. Its first write then holds only the difference: a message for each
 //! key whose value is new or changed, and a tombstone for each key the view
 //! no longer has. A consumer that folds the topic by key sees the view's
 //! contents either way; one that acts on each message (an inventory release)
 //! sees each change once.
+//!
+//! Only a restored sink does this: a sink a user creates writes its view
+//! whole, as the topic may hold keys other producers wrote, which this
+//! would delete.
 //!
 //! What it does not do: DEBEZIUM and sinks without a key write their first
 //! contents whole (their messages are changes, not values per key), and a

@@ -95,6 +95,9 @@ pub struct SinkConfig {
     pub key: Vec<usize>,
     pub envelope: Envelope,
     pub transactional: bool,
+    /// Whether the topic holds what an earlier run of this sink wrote, to
+    /// resume from (see `super::resume`): a restarted server's sinks.
+    pub resume: bool,
 }
 
 #[derive(Debug, Default)]
@@ -153,7 +156,7 @@ pub fn start_sink(config: SinkConfig, workers: usize) -> Result<(SubscribeSink, 
     // the producer's `init_transactions` has aborted an earlier run's open
     // transaction by now.
     let resume = match (&config.envelope, config.key.is_empty()) {
-        (Envelope::Upsert, false) => super::resume::read_topic(&config.broker, &config.topic, config.transactional)
+        (Envelope::Upsert, false) if config.resume => super::resume::read_topic(&config.broker, &config.topic, config.transactional)
             .inspect_err(|e| tracing::warn!("sink \"{}\": cannot read topic \"{}\" back ({}); writing the view's contents whole", config.name, config.topic, e))
             .ok(),
         _ => None,
