@@ -59,7 +59,9 @@ impl Log {
         if path.exists() {
             std::fs::File::open(&path)?.read_to_end(&mut bytes)?;
         }
-        let (records, whole) = decode(&bytes);
+        let (records, whole) = decode(&bytes).map_err(|(n, e)| {
+            std::io::Error::other(format!("record {} of {} cannot be read ({}); was it written by another version of eddy? Move the file away to start with an empty catalog", n + 1, path.display(), e))
+        })?;
         if whole < bytes.len() {
             tracing::warn!("{}: dropping {} bytes after the last whole record (a write cut short)", path.display(), bytes.len() - whole);
             let f = std::fs::OpenOptions::new().write(true).open(&path)?;
@@ -156,7 +158,16 @@ impl Coordinator {
                     Record::Write(tables) => {
                         commits += 1;
                         let mut state = self.state.lock().await;
-                        let writes = tables.into_iter().filter_map(|(name, rows)| Some((state.catalog.resolve(&name)?.id, rows))).collect();
+                        let mut writes = Vec::new();
+                        for (name, rows) in tables {
+                            match state.catalog.resolve(&name) {
+                                Some(t) => writes.push((t.id, rows)),
+                                None => {
+                                    failed += 1;
+                                    eprintln!("warning: {} rows of table {} are not restored: the table was not restored", rows.len(), name);
+                                }
+                            }
+                        }
                         state.write(writes);
                     }
                 }
@@ -261,20 +272,19 @@ const SOURCE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 /// The session the restore runs its statements in.
 const RESTORE_SESSION: SessionId = 0;
 
-/// The whole records at the start of `bytes`, and how many bytes they take.
-fn decode(bytes: &[u8]) -> (Vec<Record>, usize) {
+/// The whole records at the start of `bytes`, and how many bytes they take
+/// (a frame cut short ends them); or the index of a whole frame that does
+/// not decode, and why.
+fn decode(bytes: &[u8]) -> Result<(Vec<Record>, usize), (usize, String)> {
     let mut records = Vec::new();
     let mut at = 0;
     while bytes.len() >= at + 4 {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
         let Some(body) = bytes.get(at + 4..at + 4 + len) else { break };
-        match bincode::deserialize(body) {
-            Ok(r) => records.push(r),
-            Err(_) => break,
-        }
+        records.push(bincode::deserialize(body).map_err(|e| (records.len(), e.to_string()))?);
         at += 4 + len;
     }
-    (records, at)
+    Ok((records, at))
 }
 
 #[cfg(test)]
@@ -312,6 +322,10 @@ mod tests {
         drop(log);
         let (_, again) = Log::open(&dir).unwrap();
         assert_eq!(again.len(), 3);
+        // A whole record that does not decode is an error, not a tail to cut.
+        std::fs::OpenOptions::new().append(true).open(dir.join("eddy.log")).unwrap().write_all(&[2, 0, 0, 0, 9, 9]).unwrap();
+        let e = Log::open(&dir).err().expect("an unreadable record is an error");
+        assert!(e.to_string().contains("record 4 of"), "{}", e);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
