@@ -25,6 +25,8 @@ const VIEWS: &[(&str, &str)] = &[
     ("per_customer", "SELECT c.name, count(o.id) AS orders, sum(o.amount) AS total FROM customers c LEFT JOIN orders o ON o.customer = c.id GROUP BY c.name"),
     ("big_orders", "SELECT id, amount, note ->> 'tag' AS tag FROM orders WHERE amount > 50"),
     ("events_per_kind", "SELECT kind, count(*) AS n, sum(v) AS v FROM events GROUP BY kind"),
+    // Equal rows of a table without a key keep their multiplicity.
+    ("dup_counts", "SELECT x, count(*) AS n FROM dups GROUP BY x"),
 ];
 
 async fn connect(server: &EddyServer) -> Client {
@@ -146,6 +148,7 @@ async fn objects_rows_and_sources_survive_sigkill() {
         .batch_execute(
             "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
              CREATE TABLE orders (id bigint PRIMARY KEY, customer int, amount numeric(10,2), at timestamptz, note jsonb);
+             CREATE TABLE dups (x int);
              CREATE SOURCE events (kind text, v bigint) FROM KAFKA (TOPIC 'events') FORMAT JSON;",
         )
         .await
@@ -157,7 +160,7 @@ async fn objects_rows_and_sources_survive_sigkill() {
         client.batch_execute(&format!("CREATE SINK {0}_out FROM {0} INTO KAFKA (TOPIC '{1}') KEY ({2}) FORMAT JSON ENVELOPE UPSERT", sink.view, sink.topic, sink.key)).await.unwrap();
     }
     client.batch_execute("CREATE VIEW recent AS SELECT id FROM orders WHERE at > '2024-01-01'; CREATE INDEX orders_by_customer ON big_orders (id)").await.unwrap();
-    client.batch_execute("INSERT INTO customers VALUES (1, 'ann'), (2, 'bob'), (3, 'cy')").await.unwrap();
+    client.batch_execute("INSERT INTO customers VALUES (1, 'ann'), (2, 'bob'), (3, 'cy'); INSERT INTO dups VALUES (1), (1), (1), (2)").await.unwrap();
     let insert = client.prepare("INSERT INTO orders VALUES ($1, $2, $3::text::numeric, now(), $4::jsonb)").await.unwrap();
     for i in 0..60i64 {
         let note = serde_json::json!({"tag": format!("t{}", i % 4), "it's": "quoted ' text"});
@@ -180,6 +183,7 @@ async fn objects_rows_and_sources_survive_sigkill() {
     let server = EddyServer::start_in(&dir, &args, false);
     let client = connect(&server).await;
     wait_for(&client, "SELECT count(*) FROM events", "20000", 60).await;
+    assert!(server.log_tail().contains("compacted"), "the restore compacts the log:\n{}", server.log_tail());
     let after = views_checked(&client).await;
     assert_eq!(before, after, "the views after the restart differ from before it");
     assert_eq!(sink_checked(&client, &broker).await, written, "the restarted sink wrote messages for a view that did not change");

@@ -21,7 +21,10 @@
 //! record is appended and flushed to the OS before the statement answers,
 //! so a killed process (kill -9) loses nothing it confirmed; a record cut
 //! short by a crash of the machine is dropped at the next start, with a
-//! warning. The log is not compacted: it grows with every commit.
+//! warning. The log grows with every commit; after a restore that ran every
+//! statement again without a failure it is compacted: rewritten (to a new
+//! file, renamed over the old one) as the statements that create the
+//! objects there are now and one record of each table's rows.
 //!
 //! What it does not do (yet): checkpoints of arranged state, source offsets
 //! bound to timestamps, and sink progress records; so a restarted sink
@@ -84,6 +87,21 @@ impl Log {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Replaces the log's records with `records`: writes them to a new
+    /// file, syncs it and renames it over the log.
+    pub fn rewrite(&mut self, records: &[Record]) -> std::io::Result<()> {
+        let new = self.path.with_extension("log.new");
+        let file = std::fs::File::create(&new)?;
+        let mut fresh = Log { path: new.clone(), file };
+        for r in records {
+            fresh.append(r)?;
+        }
+        fresh.file.sync_all()?;
+        std::fs::rename(&new, &self.path)?;
+        self.file = std::fs::OpenOptions::new().append(true).open(&self.path)?;
+        Ok(())
+    }
 }
 
 /// Removes the log in `dir`, if there is one: whether there was.
@@ -127,7 +145,7 @@ impl Coordinator {
     /// Replays the log in `dir` (see the module documentation), then logs
     /// every later statement there. Says on stderr what it restored.
     pub async fn restore(&self, dir: &Path) -> anyhow::Result<()> {
-        let (log, records) = Log::open(dir).map_err(|e| anyhow::anyhow!("cannot open the log in data directory {}: {}", dir.display(), e))?;
+        let (mut log, records) = Log::open(dir).map_err(|e| anyhow::anyhow!("cannot open the log in data directory {}: {}", dir.display(), e))?;
         if !records.is_empty() {
             let started = std::time::Instant::now();
             eprintln!("restoring {} records from {} ...", records.len(), log.path().display());
@@ -181,11 +199,41 @@ impl Coordinator {
                 }
             }
             self.state.lock().await.restoring = false;
+            let before = statements + commits;
+            if failed == 0 {
+                let snapshot = self.state.lock().await.snapshot().await.map_err(|e| anyhow::anyhow!("cannot compact the log: {}", e.message))?;
+                if snapshot.len() < before {
+                    let path = log.path().display().to_string();
+                    log.rewrite(&snapshot).map_err(|e| anyhow::anyhow!("cannot compact the log {}: {}", path, e))?;
+                    eprintln!("compacted {}: {} records to {}", log.path().display(), before, snapshot.len());
+                }
+            }
             let failed = if failed > 0 { format!(", {} statements failed (see above)", failed) } else { String::new() };
             eprintln!("restored {} statements and {} commits in {:.1} s{}", statements, commits, started.elapsed().as_secs_f64(), failed);
         }
         self.state.lock().await.log = Some(log);
         Ok(())
+    }
+}
+
+impl State {
+    /// The records that rebuild the catalog and the tables as they are now:
+    /// each object's statement in the order they were created (an object
+    /// comes after what it reads), then each table's rows.
+    async fn snapshot(&mut self) -> Result<Vec<Record>, SqlError> {
+        use eddy_sql::catalog::ItemKind;
+        let mut items: Vec<_> = self.catalog.items().filter(|i| matches!(i.kind, ItemKind::Table | ItemKind::View | ItemKind::MaterializedView | ItemKind::Index { .. } | ItemKind::Source { .. } | ItemKind::Sink { .. })).map(|i| (i.id, i.name.clone(), i.kind.clone(), i.create_sql.clone(), i.desc.arity())).collect();
+        items.sort_by_key(|(id, ..)| *id);
+        let mut records: Vec<Record> = items.iter().map(|(_, _, _, sql, _)| Record::Ddl(sql.clone())).collect();
+        for (id, name, kind, _, arity) in items {
+            if matches!(kind, ItemKind::Table) {
+                let rows = self.peek(eddy_engine::plan::Plan::Get { id, arity }).await?;
+                if !rows.is_empty() {
+                    records.push(Record::Write(vec![(name, rows.into_iter().map(|r| (r, 1)).collect())]));
+                }
+            }
+        }
+        Ok(records)
     }
 }
 
