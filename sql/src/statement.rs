@@ -38,6 +38,11 @@ pub enum StatementPlan {
     /// `notices`: what the table accepts but does not do (FOREIGN KEY and
     /// CHECK constraints are not enforced).
     CreateTable { name: String, desc: RelationDesc, if_not_exists: bool, notices: Vec<SqlError> },
+    /// `CREATE TABLE name AS query`: a table with the query's columns (all
+    /// nullable, as in PostgreSQL), filled with its rows. `create_sql` is
+    /// the plain CREATE TABLE that makes the table (what the data
+    /// directory's log keeps: the rows are logged as they are written).
+    CreateTableAs { name: String, if_not_exists: bool, create_sql: String, desc: RelationDesc, plan: Plan, finishing: Finishing },
     /// `depends_on`: the relations the query names (a view over a plain
     /// view depends on that view, not on what the view reads).
     CreateView { name: String, desc: RelationDesc, plan: Plan, logical: LogicalPlan, depends_on: Vec<GlobalId>, materialized: bool, if_not_exists: bool, or_replace: bool },
@@ -156,8 +161,8 @@ impl Planner<'_> {
         }
         Ok(match stmt {
             Statement::CreateTable(ct) => {
-                if ct.query.is_some() {
-                    return Err(SqlError::unsupported("CREATE TABLE ... AS"));
+                if let Some(q) = &ct.query {
+                    return self.create_table_as(&ct, q.as_ref().clone(), params);
                 }
                 let mut cols: Vec<(String, ColumnType)> = Vec::new();
                 let ctx = self.context();
@@ -388,6 +393,26 @@ impl Planner<'_> {
                 }
             }
         }
+    }
+
+    /// `CREATE TABLE name [(columns)] AS query` (see
+    /// [`StatementPlan::CreateTableAs`]).
+    fn create_table_as(&self, ct: &sqlparser::ast::CreateTable, query: sqlparser::ast::Query, params: &[Datum]) -> Result<StatementPlan, SqlError> {
+        let StatementPlan::Select { plan, mut desc, finishing } = self.plan(Statement::Query(Box::new(query)), params)? else {
+            return Err(SqlError::unsupported("CREATE TABLE ... AS with this query"));
+        };
+        if ct.columns.len() > desc.arity() {
+            return Err(SqlError::new(codes::SYNTAX_ERROR, "CREATE TABLE AS specifies too many column names"));
+        }
+        for (i, c) in ct.columns.iter().enumerate() {
+            desc.names[i] = crate::names::ident_name(&c.name);
+        }
+        for t in &mut desc.types {
+            t.nullable = true;
+        }
+        let columns: Vec<String> = desc.names.iter().zip(&desc.types).map(|(n, t)| format!("{} {}", crate::psql::quote_ident(n), crate::psql::format_type(t.scalar))).collect();
+        let create_sql = format!("CREATE TABLE {}{} ({})", if ct.if_not_exists { "IF NOT EXISTS " } else { "" }, ct.name, columns.join(", "));
+        Ok(StatementPlan::CreateTableAs { name: object_name(&ct.name), if_not_exists: ct.if_not_exists, create_sql, desc, plan, finishing })
     }
 
     /// Plans and optimizes a query, binding parameters.

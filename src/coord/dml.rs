@@ -115,7 +115,7 @@ impl State {
         plan
     }
 
-    fn apply(&mut self, session: SessionId, table: GlobalId, updates: Vec<(Row, i64)>) -> Result<(), SqlError> {
+    pub(super) fn apply(&mut self, session: SessionId, table: GlobalId, updates: Vec<(Row, i64)>) -> Result<(), SqlError> {
         match self.sessions.entry(session).or_default().txn.as_mut() {
             Some(txn) => txn.push((table, updates)),
             None => self.commit_tables(vec![(table, updates)])?,
