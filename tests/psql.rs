@@ -1,7 +1,7 @@
 //! psql's meta-commands against a real eddy server: runs the `psql` binary
 //! (PostgreSQL's client, `apt-get install postgresql-client`) with `\d`,
 //! `\dt`, `\dv`, `\dm`, `\di`, `\d NAME`, `\d+ NAME`, `\l`, `\dn`, `\du`,
-//! `\df` and `\gdesc`, and checks what it prints. psql answers these from catalog queries that eddy
+//! `\df`, `\gdesc` and `\sv`, and checks what it prints. psql answers these from catalog queries that eddy
 //! recognizes (sql/src/psql), so any query eddy fails to answer shows up as
 //! an error on psql's stderr here.
 
@@ -110,6 +110,10 @@ fn meta_commands() {
     assert_row(&view, &["customer", "text", "", "", ""]);
     let view = psql(&server, "\\d+ big_orders");
     assert_contains(&view, "View definition:\n SELECT id, customer FROM orders WHERE amount > 100;");
+    // \sv shows a view's statement; a materialized view is "not a view", as in psql against PostgreSQL.
+    assert_contains(&psql(&server, "\\sv big_orders"), "CREATE OR REPLACE VIEW public.big_orders AS\n SELECT id, customer FROM orders WHERE amount > 100");
+    assert_contains(&psql_not_found(&server, "\\sv customer_totals"), "\"public.customer_totals\" is not a view");
+    assert_contains(&psql_not_found(&server, "\\sv nosuch"), "relation \"nosuch\" does not exist");
 
     let matview = psql(&server, "\\d customer_totals");
     assert_contains(&matview, "Materialized view \"public.customer_totals\"");

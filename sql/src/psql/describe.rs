@@ -30,6 +30,16 @@ pub(super) fn plan(catalog: &Catalog, q: &Query) -> Option<Result<StatementPlan,
         indexes_of(catalog, q)
     } else if q.has("from pg_catalog.pg_index i, pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_am a") {
         index_details(catalog, q)
+    } else if q.has("nspname, relname, relkind, pg_catalog.pg_get_viewdef(c.oid, true)") {
+        // `\sv NAME`: psql writes the CREATE statement from these columns.
+        let item = item_at(catalog, q, "c.oid = ");
+        let cols = [("nspname", Text), ("relname", Text), ("relkind", Text), ("pg_get_viewdef", Text), ("reloptions", Text), ("checkoption", Text)];
+        let desc = eddy_engine::repr::RelationDesc::new(cols.iter().map(|(n, t)| (n.to_string(), ColumnType { scalar: *t, nullable: true })).collect());
+        let rows = item
+            .map(|i| vec![text(SCHEMA), text(&i.name), text(relkind(&i.kind)), view_definition(&i.create_sql).map_or(Datum::Null, Datum::text), Datum::Null, Datum::Null])
+            .into_iter()
+            .collect();
+        StatementPlan::Show { desc, rows }
     } else if q.has("pg_get_viewdef(") {
         let def = item_at(catalog, q, "pg_get_viewdef(").and_then(|i| view_definition(&i.create_sql));
         let desc = eddy_engine::repr::RelationDesc::new(vec![("pg_get_viewdef".into(), ColumnType { scalar: Text, nullable: true })]);

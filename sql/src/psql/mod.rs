@@ -51,7 +51,25 @@ pub fn plan_psql_query(catalog: &Catalog, sql: &str) -> Option<Result<StatementP
         return None;
     }
     let q = Query::new(sql);
-    relations::plan(catalog, &q).or_else(|| describe::plan(catalog, &q)).or_else(|| gdesc(&q))
+    relations::plan(catalog, &q).or_else(|| describe::plan(catalog, &q)).or_else(|| gdesc(&q)).or_else(|| regclass_oid(catalog, &q))
+}
+
+/// `SELECT 'name'::pg_catalog.regclass::pg_catalog.oid`: how `\sv NAME`
+/// looks a relation up (42P01 if there is none).
+fn regclass_oid(catalog: &Catalog, q: &Query) -> Option<Result<StatementPlan, SqlError>> {
+    let pattern = regex::Regex::new(r"^(?i)select '((?:[^']|'')*)'::pg_catalog\.regclass::pg_catalog\.oid$").expect("valid regex");
+    let name = pattern.captures(&q.text)?[1].replace("''", "'");
+    // `"public"."v"`, `public.v` or `v`: the relation's own name.
+    let bare = name.rsplit('.').next().unwrap_or(&name);
+    let bare = match bare.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => bare.to_lowercase(),
+    };
+    let desc = RelationDesc::new(vec![("oid".into(), ColumnType { scalar: ScalarType::Int64, nullable: false })]);
+    Some(match catalog.resolve(&bare) {
+        Some(item) => Ok(StatementPlan::Show { desc, rows: vec![vec![Datum::Int(oid_of(item.id))]] }),
+        None => Err(SqlError::new(crate::codes::UNDEFINED_TABLE, format!("relation \"{}\" does not exist", name))),
+    })
 }
 
 /// `\gdesc`: psql describes the query, then asks the server to name the
