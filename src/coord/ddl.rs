@@ -1,7 +1,7 @@
 //! CREATE and DROP: catalog changes and the dataflows behind them.
 
 use super::State;
-use eddy_connectors::QueryResult;
+use eddy_connectors::{QueryResult, SessionId};
 use eddy_engine::runtime::Command;
 use eddy_sql::catalog::{CatalogItem, ItemKind};
 use eddy_sql::statement::StatementPlan;
@@ -44,6 +44,26 @@ impl State {
 
     /// Applies a CREATE or DROP; `sql` is the statement's text, kept as a
     /// created item's `create_sql` (for SHOW CREATE and psql's `\d+`).
+    /// `CREATE TABLE name AS query`: the query's rows, read now, written
+    /// to a new table (see [`StatementPlan::CreateTableAs`]); logged as the
+    /// plain CREATE TABLE and a commit of the rows.
+    pub(super) async fn create_table_as(&mut self, session: SessionId, plan: StatementPlan) -> Result<QueryResult, SqlError> {
+        let StatementPlan::CreateTableAs { name, if_not_exists, create_sql, desc, plan, finishing } = plan else {
+            return Err(SqlError::internal("create_table_as takes a CREATE TABLE AS"));
+        };
+        let plan = self.in_transaction(session, plan);
+        if let Some(n) = self.check_free(&name, if_not_exists)? {
+            return Ok(QueryResult::Command { tag: "CREATE TABLE AS".into(), notices: vec![n] });
+        }
+        let rows = self.select(plan, &finishing).await?;
+        self.ddl(StatementPlan::CreateTable { name: name.clone(), desc, if_not_exists, notices: vec![] }, &create_sql)?;
+        self.log_ddl(&create_sql)?;
+        let table = self.catalog.resolve_or_err(&name)?.id;
+        let count = rows.len();
+        self.apply(session, table, rows.into_iter().map(|r| (r, 1)).collect())?;
+        Ok(QueryResult::Command { tag: format!("SELECT {}", count), notices: vec![] })
+    }
+
     pub(super) fn ddl(&mut self, plan: StatementPlan, sql: &str) -> Result<QueryResult, SqlError> {
         match plan {
             StatementPlan::CreateTable { name, desc, if_not_exists, notices } => {

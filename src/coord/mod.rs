@@ -220,19 +220,7 @@ impl State {
                 self.log_ddl(sql)?;
                 Ok(done)
             }
-            StatementPlan::CreateTableAs { name, if_not_exists, create_sql, desc, plan, finishing } => {
-                let plan = self.in_transaction(session, plan);
-                if let Some(n) = self.check_free(&name, if_not_exists)? {
-                    return Ok(QueryResult::Command { tag: "CREATE TABLE AS".into(), notices: vec![n] });
-                }
-                let rows = self.select(plan, &finishing).await?;
-                self.ddl(StatementPlan::CreateTable { name: name.clone(), desc, if_not_exists, notices: vec![] }, &create_sql)?;
-                self.log_ddl(&create_sql)?;
-                let table = self.catalog.resolve_or_err(&name)?.id;
-                let count = rows.len();
-                self.apply(session, table, rows.into_iter().map(|r| (r, 1)).collect())?;
-                done(&format!("SELECT {}", count))
-            }
+            StatementPlan::CreateTableAs { .. } => self.create_table_as(session, plan).await,
             StatementPlan::Insert { .. } | StatementPlan::Update { .. } | StatementPlan::Delete { .. } => self.dml(session, plan).await,
             StatementPlan::Select { plan, desc, finishing } => {
                 let plan = self.in_transaction(session, plan);
