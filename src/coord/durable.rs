@@ -12,8 +12,8 @@
 //!
 //! Sinks are created last, once every source has read its topic up to
 //! where it ended when the restore began: a sink created earlier would see
-//! the restored rows arrive as changes and write them again. A keyed UPSERT
-//! sink then writes only what differs from its topic
+//! the restored rows arrive as changes and write them again. A keyed sink
+//! (UPSERT or DEBEZIUM) then writes only what differs from its topic
 //! (`eddy_connectors::kafka::resume`), so a restart without changes writes
 //! nothing.
 //!
@@ -28,8 +28,8 @@
 //!
 //! What it does not do (yet): checkpoints of arranged state, source offsets
 //! bound to timestamps, and sink progress records; so a restarted sink
-//! without a key, or with ENVELOPE DEBEZIUM, writes its view's contents
-//! again (at least once across restarts).
+//! without a key writes its view's contents again (at least once across
+//! restarts).
 
 use super::{Coordinator, State};
 use eddy_connectors::{QueryHandler, SessionId};

@@ -155,10 +155,16 @@ pub fn start_sink(config: SinkConfig, workers: usize) -> Result<(SubscribeSink, 
     // A keyed UPSERT sink starts from what its topic holds (see `resume`);
     // the producer's `init_transactions` has aborted an earlier run's open
     // transaction by now.
-    let resume = match (&config.envelope, config.key.is_empty()) {
-        (Envelope::Upsert, false) if config.resume => super::resume::read_topic(&config.broker, &config.topic, config.transactional)
+    let rows = match config.envelope {
+        Envelope::Upsert => Some(super::resume::Rows::Upsert),
+        Envelope::Debezium => Some(super::resume::Rows::Debezium),
+        _ => None,
+    };
+    let resume = match rows {
+        Some(rows) if config.resume && !config.key.is_empty() => super::resume::read_topic(&config.broker, &config.topic, config.transactional)
             .inspect_err(|e| tracing::warn!("sink \"{}\": cannot read topic \"{}\" back ({}); writing the view's contents whole", config.name, config.topic, e))
-            .ok(),
+            .ok()
+            .map(|topic| (rows, topic)),
         _ => None,
     };
     let writer = Writer { config, producer: Some(producer), committing: None, workers, stats: stats.clone(), unwritten: Vec::new(), key_rows: HashMap::new(), view_errors: 0, resume };
@@ -241,7 +247,7 @@ struct Writer {
     view_errors: Diff,
     /// What the topic held before the first write, which then writes only
     /// the difference (see `super::resume`).
-    resume: Option<super::resume::TopicState>,
+    resume: Option<(super::resume::Rows, super::resume::TopicState)>,
 }
 
 impl Writer {
@@ -302,8 +308,8 @@ impl Writer {
                     self.unwritten.push((t, messages));
                 }
             }
-            if let Some(topic) = first_round.then(|| self.resume.take()).flatten() {
-                let messages = super::resume::reconcile(round, topic);
+            if let Some((rows, topic)) = first_round.then(|| self.resume.take()).flatten() {
+                let messages = super::resume::reconcile(rows, round, topic);
                 if !messages.is_empty() {
                     self.unwritten.push((ready_through.unwrap_or(complete.saturating_sub(1)), messages));
                 }
