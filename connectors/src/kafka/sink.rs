@@ -152,7 +152,7 @@ pub fn start_sink(config: SinkConfig, workers: usize) -> Result<(SubscribeSink, 
     let (tx, rx) = channel::<(ThreadId, SubscribeEvent)>();
     let tx = Mutex::new(tx);
     let stats = Arc::new(SinkStats::default());
-    // A keyed UPSERT sink starts from what its topic holds (see `resume`);
+    // A restored keyed sink starts from what its topic holds (see `resume`);
     // the producer's `init_transactions` has aborted an earlier run's open
     // transaction by now.
     let rows = match config.envelope {
