@@ -231,7 +231,12 @@ impl Planner<'_> {
                 let on = self.catalog.resolve_or_err(&table)?;
                 let mut columns = Vec::new();
                 for c in &ci.columns {
-                    let col = c.column.expr.to_string().to_lowercase();
+                    // A column is named as in a query: folded to lower case
+                    // unless quoted (`"Id"`).
+                    let col = match &c.column.expr {
+                        sqlparser::ast::Expr::Identifier(ident) => crate::names::ident_name(ident),
+                        other => other.to_string().to_lowercase(),
+                    };
                     let pos = on.desc.names.iter().position(|n| *n == col).ok_or_else(|| SqlError::new(codes::UNDEFINED_COLUMN, format!("column \"{}\" does not exist", col)))?;
                     columns.push(pos);
                 }
