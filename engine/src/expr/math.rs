@@ -99,6 +99,60 @@ fn round_numeric(x: Decimal, n: i64, trunc: bool) -> Result<Decimal, EvalError> 
     Decimal::try_from_i128_with_scale(q * 10i128.pow(k as u32), 0).map_err(|_| EvalError::numeric_overflow())
 }
 
+/// `x`'s digits in base 10000 aligned on the point, as PostgreSQL's numeric
+/// holds them (trailing zero groups dropped), and the weight of the first
+/// (0: the units group, -1: the first four places after the point).
+fn nbase_digits(x: Decimal) -> (Vec<u64>, i64) {
+    let pad = (4 - x.scale() % 4) % 4;
+    let m = x.mantissa().unsigned_abs() * 10u128.pow(pad);
+    let frac_groups = ((x.scale() + pad) / 4) as i64;
+    let mut groups = Vec::new();
+    let mut rest = m;
+    while rest > 0 {
+        groups.push((rest % 10_000) as u64);
+        rest /= 10_000;
+    }
+    groups.reverse();
+    let weight = groups.len() as i64 - 1 - frac_groups;
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    (groups, weight)
+}
+
+/// `sqrt(numeric)`, rounded to PostgreSQL's scale (numeric.c's
+/// `numeric_sqrt`): 16 significant digits from the root's weight, and no
+/// fewer places than the input shows. Newton's method in numeric from a
+/// double's estimate (each step doubles the exact digits).
+pub(super) fn sqrt_numeric(x: Decimal) -> Result<Datum, EvalError> {
+    if x.is_sign_negative() && !x.is_zero() {
+        return Err(EvalError::new("2201F", "cannot take square root of a negative number"));
+    }
+    let (groups, weight) = nbase_digits(x);
+    let weight = if groups.is_empty() { 0 } else { weight };
+    // C's integer division (toward zero), as in numeric.c.
+    let sweight = (weight + 1) * 4 / 2 - 1;
+    let scale = (16 - sweight).max(x.scale() as i64).max(0);
+    if scale > 28 {
+        return Err(EvalError::new("0A000", format!("a square root to {} decimal places (numeric holds 28 here)", scale)));
+    }
+    let mut r = Decimal::ZERO;
+    if !x.is_zero() {
+        use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+        r = Decimal::from_f64(x.to_f64().unwrap_or(0.0).sqrt()).unwrap_or(Decimal::ONE);
+        for _ in 0..4 {
+            let next = (r + x.checked_div(r).ok_or_else(EvalError::numeric_overflow)?) / Decimal::TWO;
+            if next == r {
+                break;
+            }
+            r = next;
+        }
+    }
+    let mut r = r.round_dp_with_strategy(scale as u32, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(scale as u32);
+    Ok(Datum::Numeric(r))
+}
+
 /// PostgreSQL's estimate of the decimal weight of `ln(x)` for a positive
 /// `x` (numeric.c's `estimate_ln_dweight`): near 1 the weight of `x - 1`,
 /// elsewhere the integer part of `log10(|ln x|)` from x's leading digits.
@@ -111,23 +165,8 @@ fn ln_dweight(x: Decimal) -> i64 {
         }
         return d.mantissa().to_string().len() as i64 - 1 - d.scale() as i64;
     }
-    // x as base-10000 digits aligned on the point, as numeric holds it:
-    // the first one or two of them and the weight of the last one taken.
-    let pad = (4 - x.scale() % 4) % 4;
-    let m = x.mantissa().unsigned_abs() * 10u128.pow(pad);
-    let frac_groups = ((x.scale() + pad) / 4) as i64;
-    let mut groups = Vec::new();
-    let mut rest = m;
-    while rest > 0 {
-        groups.push((rest % 10_000) as u64);
-        rest /= 10_000;
-    }
-    groups.reverse();
-    let weight = groups.len() as i64 - 1 - frac_groups;
-    // Trailing zero groups are not stored digits.
-    while groups.last() == Some(&0) {
-        groups.pop();
-    }
+    // The first one or two base-10000 digits and the weight of the last one taken.
+    let (groups, weight) = nbase_digits(x);
     let Some(&first) = groups.first() else { return 0 };
     let (digits, dweight) = match groups.get(1) {
         Some(&second) => (first * 10_000 + second, weight * 4 - 4),

@@ -383,6 +383,8 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("log", Kind::Log),
         ("log10", Kind::Log),
         ("ln", Kind::Log),
+        // numeric in, numeric out; other numbers as double precision.
+        ("sqrt", Kind::Log),
         ("quote_ident", Kind::QuoteIdent),
         (JSONB_DELETE, Kind::JsonGet),
         (JSONB_DELETE_PATH, Kind::JsonPath),
