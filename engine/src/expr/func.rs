@@ -271,6 +271,7 @@ impl UnaryFunc {
             (QuoteIdent, d) => Datum::Text(super::text::quote_ident(text(&d)).into()),
             (Ln, Datum::Numeric(n)) => return super::math::ln_numeric(n),
             (Sqrt, Datum::Numeric(n)) => return super::math::sqrt_numeric(n),
+            (Exp, Datum::Numeric(n)) => return super::math::exp_numeric(n),
             (Log10, Datum::Numeric(n)) => return super::math::log_numeric(Decimal::TEN, n),
             (JustifyDays, Datum::Interval(iv)) => Datum::Interval(justify_days(iv)?),
             (JustifyHours, Datum::Interval(iv)) => Datum::Interval(justify_hours(iv)?),

@@ -89,7 +89,10 @@ fn power_and_exp_errors_follow_postgres() {
     // numeric exp beyond 28 digits was silently 0.
     assert_eq!(UnaryFunc::Exp.eval(num("70")).unwrap_err().code, "22003");
     assert_eq!(UnaryFunc::Exp.eval(num("1000")).unwrap_err().code, "22003");
-    assert_eq!(text_of(UnaryFunc::Exp.eval(num("0")).unwrap()), "1");
+    // numeric exp has PostgreSQL's scale; one needing more than 28 places is refused.
+    assert_eq!(text_of(UnaryFunc::Exp.eval(num("0")).unwrap()), "1.0000000000000000");
+    assert_eq!(text_of(UnaryFunc::Exp.eval(num("10")).unwrap()), "22026.465794806717");
+    assert_eq!(UnaryFunc::Exp.eval(num("-1000")).unwrap_err().code, "0A000");
 }
 
 #[test]

@@ -153,6 +153,44 @@ pub(super) fn sqrt_numeric(x: Decimal) -> Result<Datum, EvalError> {
     Ok(Datum::Numeric(r))
 }
 
+/// `exp(numeric)`, rounded to PostgreSQL's scale (numeric.c's
+/// `numeric_exp`): 16 significant digits from the result's decimal weight
+/// estimated as `x * log10(e)` (truncated), and no fewer places than the
+/// input shows. Computed as `exp(x / 2^k)^(2^k)` with a Taylor series for
+/// the small power; numeric holds 28 digits here, so a result beyond them
+/// is 22003 and one needing more than 28 places is refused.
+pub(super) fn exp_numeric(x: Decimal) -> Result<Datum, EvalError> {
+    use rust_decimal::prelude::ToPrimitive;
+    let val = x.to_f64().unwrap_or(0.0) * std::f64::consts::LOG10_E;
+    if val > 28.0 {
+        return Err(EvalError::numeric_overflow());
+    }
+    let scale = (16 - val.trunc() as i64).max(x.scale() as i64).max(0);
+    if scale > 28 {
+        return Err(EvalError::new("0A000", format!("exp to {} decimal places (numeric holds 28 here)", scale)));
+    }
+    let mut k = 0;
+    let mut y = x;
+    while y.abs() > Decimal::new(5, 1) {
+        y /= Decimal::TWO;
+        k += 1;
+    }
+    let (mut sum, mut term) = (Decimal::ONE, Decimal::ONE);
+    for n in 1..60 {
+        term = term.checked_mul(y).ok_or_else(EvalError::numeric_overflow)? / Decimal::from(n);
+        if term.is_zero() {
+            break;
+        }
+        sum += term;
+    }
+    for _ in 0..k {
+        sum = sum.checked_mul(sum).ok_or_else(EvalError::numeric_overflow)?;
+    }
+    let mut r = sum.round_dp_with_strategy(scale as u32, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(scale as u32);
+    Ok(Datum::Numeric(r))
+}
+
 /// PostgreSQL's estimate of the decimal weight of `ln(x)` for a positive
 /// `x` (numeric.c's `estimate_ln_dweight`): near 1 the weight of `x - 1`,
 /// elsewhere the integer part of `log10(|ln x|)` from x's leading digits.

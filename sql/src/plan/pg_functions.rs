@@ -385,6 +385,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("ln", Kind::Log),
         // numeric in, numeric out; other numbers as double precision.
         ("sqrt", Kind::Log),
+        ("exp", Kind::Log),
         ("quote_ident", Kind::QuoteIdent),
         (JSONB_DELETE, Kind::JsonGet),
         (JSONB_DELETE_PATH, Kind::JsonPath),
