@@ -11,6 +11,11 @@ pub fn exact_type(t: ScalarType) -> bool {
     matches!(t, ScalarType::Numeric { .. } | ScalarType::Float64 | ScalarType::Float32 | ScalarType::Bool)
 }
 
+/// `n` of the placeholder `$n`.
+fn placeholder_number(p: &str) -> Option<usize> {
+    p.strip_prefix('$')?.parse().ok()
+}
+
 /// `$n` as `CAST($n AS type)` where the client said the parameter is of
 /// one of the [`exact_type`]s, as PostgreSQL types a parameter by what the
 /// client declared. Other parameters keep the type their context gives.
@@ -23,7 +28,7 @@ pub fn typed_placeholders(stmt: &mut Statement, types: &[Option<ScalarType>]) {
         fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
             let Expr::Value(v) = e else { return ControlFlow::Continue(()) };
             let Value::Placeholder(p) = &v.value else { return ControlFlow::Continue(()) };
-            let Some(ty) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()).and_then(|n| self.0.get(n.wrapping_sub(1)).copied().flatten()).filter(|t| exact_type(*t)) else { return ControlFlow::Continue(()) };
+            let Some(ty) = placeholder_number(p).and_then(|n| self.0.get(n.wrapping_sub(1)).copied().flatten()).filter(|t| exact_type(*t)) else { return ControlFlow::Continue(()) };
             let data_type = match ty {
                 ScalarType::Numeric { .. } => DataType::Numeric(ExactNumberInfo::None),
                 ScalarType::Float32 => DataType::Real,
@@ -50,7 +55,7 @@ pub fn cast_types(stmt: &Statement) -> std::collections::HashMap<usize, ScalarTy
             let Expr::Cast { expr, data_type, .. } = e else { return ControlFlow::Continue(()) };
             let Expr::Value(v) = expr.as_ref() else { return ControlFlow::Continue(()) };
             let Value::Placeholder(p) = &v.value else { return ControlFlow::Continue(()) };
-            if let (Some(n), Ok(ty)) = (p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()), crate::types::scalar_type_of_sql(data_type)) {
+            if let (Some(n), Ok(ty)) = (placeholder_number(p), crate::types::scalar_type_of_sql(data_type)) {
                 self.0.entry(n).or_insert(ty);
             }
             ControlFlow::Continue(())

@@ -132,10 +132,7 @@ pub(super) fn sqrt_numeric(x: Decimal) -> Result<Datum, EvalError> {
     let weight = if groups.is_empty() { 0 } else { weight };
     // C's integer division (toward zero), as in numeric.c.
     let sweight = (weight + 1) * 4 / 2 - 1;
-    let scale = (16 - sweight).max(x.scale() as i64).max(0);
-    if scale > 28 {
-        return Err(EvalError::new("0A000", format!("a square root to {} decimal places (numeric holds 28 here)", scale)));
-    }
+    let scale = result_scale("a square root", sweight, &[x])?;
     let mut r = Decimal::ZERO;
     if !x.is_zero() {
         use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -148,9 +145,7 @@ pub(super) fn sqrt_numeric(x: Decimal) -> Result<Datum, EvalError> {
             r = next;
         }
     }
-    let mut r = r.round_dp_with_strategy(scale as u32, RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(scale as u32);
-    Ok(Datum::Numeric(r))
+    Ok(at_scale(r, scale))
 }
 
 /// `exp(numeric)`, rounded to PostgreSQL's scale (numeric.c's
@@ -165,10 +160,7 @@ pub(super) fn exp_numeric(x: Decimal) -> Result<Datum, EvalError> {
     if val > 28.0 {
         return Err(EvalError::numeric_overflow());
     }
-    let scale = (16 - val.trunc() as i64).max(x.scale() as i64).max(0);
-    if scale > 28 {
-        return Err(EvalError::new("0A000", format!("exp to {} decimal places (numeric holds 28 here)", scale)));
-    }
+    let scale = result_scale("exp", val.trunc() as i64, &[x])?;
     let mut k = 0;
     let mut y = x;
     while y.abs() > Decimal::new(5, 1) {
@@ -186,9 +178,7 @@ pub(super) fn exp_numeric(x: Decimal) -> Result<Datum, EvalError> {
     for _ in 0..k {
         sum = sum.checked_mul(sum).ok_or_else(EvalError::numeric_overflow)?;
     }
-    let mut r = sum.round_dp_with_strategy(scale as u32, RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(scale as u32);
-    Ok(Datum::Numeric(r))
+    Ok(at_scale(sum, scale))
 }
 
 /// PostgreSQL's estimate of the decimal weight of `ln(x)` for a positive
@@ -227,18 +217,29 @@ fn numeric_ln(x: Decimal) -> Result<Decimal, EvalError> {
     x.checked_ln().ok_or_else(EvalError::numeric_overflow)
 }
 
-/// A result rounded to PostgreSQL's scale for a logarithm: at least 16
-/// significant digits (`16 - dweight` places), and no fewer places than
-/// an input shows. Numeric holds 28 places here: a result that needs
-/// more is refused rather than shortened.
-fn log_result(v: Decimal, dweight: i64, inputs: &[Decimal]) -> Result<Datum, EvalError> {
+/// PostgreSQL's scale for a result of ln, log, sqrt or exp whose decimal
+/// weight is `dweight`: at least 16 significant digits (`16 - dweight`
+/// places), and no fewer places than an input shows. Numeric holds 28
+/// places here: a result that needs more is refused (0A000, naming
+/// `what`) rather than shortened.
+fn result_scale(what: &str, dweight: i64, inputs: &[Decimal]) -> Result<u32, EvalError> {
     let scale = inputs.iter().map(|d| d.scale() as i64).fold(16 - dweight, i64::max).max(0);
     if scale > 28 {
-        return Err(EvalError::new("0A000", format!("a logarithm to {} decimal places (numeric holds 28 here)", scale)));
+        return Err(EvalError::new("0A000", format!("{} to {} decimal places (numeric holds 28 here)", what, scale)));
     }
-    let mut r = v.round_dp_with_strategy(scale as u32, RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(scale as u32);
-    Ok(Datum::Numeric(r))
+    Ok(scale as u32)
+}
+
+/// `v` rounded to `scale` places (half away from zero), showing all of them.
+fn at_scale(v: Decimal, scale: u32) -> Datum {
+    let mut r = v.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(scale);
+    Datum::Numeric(r)
+}
+
+/// A logarithm's result at PostgreSQL's scale (see [`result_scale`]).
+fn log_result(v: Decimal, dweight: i64, inputs: &[Decimal]) -> Result<Datum, EvalError> {
+    Ok(at_scale(v, result_scale("a logarithm", dweight, inputs)?))
 }
 
 /// `ln(numeric)`.

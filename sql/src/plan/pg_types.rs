@@ -173,13 +173,15 @@ fn mark_projection(p: Projection) -> datafusion_common::Result<Transformed<Logic
         let (_, f) = e.to_field(p.input.schema()).ok()?;
         (f.data_type() == &DataType::Utf8 && !f.metadata().contains_key(TYPE_METADATA_KEY)).then(|| mark_of(e, p.input.schema())).flatten()
     };
-    if !p.expr.iter().any(|e| matches!(e, Expr::Case(_) | Expr::ScalarFunction(_) | Expr::Alias(_)) && lost(e).is_some()) {
+    let marks: Vec<Option<String>> = p.expr.iter().map(lost).collect();
+    if marks.iter().all(Option::is_none) {
         return Ok(Transformed::no(LogicalPlan::Projection(p)));
     }
     let exprs = p
         .expr
         .iter()
-        .map(|e| match lost(e) {
+        .zip(marks)
+        .map(|(e, mark)| match mark {
             None => e.clone(),
             Some(mark) => {
                 let metadata = Some(FieldMetadata::from(std::collections::HashMap::from([(TYPE_METADATA_KEY.to_string(), mark)])));
