@@ -40,6 +40,27 @@ fn called(name: &ObjectName) -> Option<String> {
     Some(last.strip_suffix(&ORDINALITY_SUFFIX.to_lowercase()).map(str::to_string).unwrap_or(last))
 }
 
+/// `unnest(array)` in FROM names its column as PostgreSQL does: by the
+/// alias (`unnest(a) u` is column `u`), else `unnest`.
+pub fn name_unnest_column(t: &mut TableFactor) {
+    // `LATERAL unnest(a)` is a function call to sqlparser: the same UNNEST item.
+    if let TableFactor::Function { name, args, alias, with_ordinality: false, .. } = t {
+        if called(name).as_deref() == Some("unnest") && args.len() == 1 {
+            if let sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(e)) = &args[0] {
+                *t = TableFactor::UNNEST { alias: alias.take(), array_exprs: vec![e.clone()], with_offset: false, with_offset_alias: None, with_ordinality: false };
+            }
+        }
+    }
+    let TableFactor::UNNEST { alias, array_exprs, .. } = t else { return };
+    if array_exprs.len() != 1 {
+        return;
+    }
+    let alias = alias.get_or_insert_with(|| TableAlias { explicit: true, name: Ident::new("unnest"), columns: vec![], at: None });
+    if alias.columns.is_empty() {
+        alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+    }
+}
+
 /// `name(args)` in FROM as `LATERAL name(args)` (see the module doc).
 pub fn lateral_call(t: &mut TableFactor) {
     let (name, args, alias, ordinality) = match t {

@@ -76,6 +76,7 @@ impl VisitorMut for Rewriter {
         substring_regex(e);
         varchar_cast(e);
         boolean_test_literal(e);
+        any_all_of_array(e);
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -91,6 +92,7 @@ impl VisitorMut for Rewriter {
         ControlFlow::Continue(())
     }
     fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        crate::from_functions::name_unnest_column(t);
         crate::from_functions::lateral_call(t);
         ControlFlow::Continue(())
     }
@@ -490,6 +492,19 @@ fn boolean_test_literal(e: &mut Expr) {
         let literal = std::mem::replace(&mut **x, Expr::value(Value::Null));
         **x = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(literal), data_type: DataType::Boolean, format: None, array: false };
     }
+}
+
+/// `x op ANY (array)` and `ALL` (not of a subquery) as a call of
+/// `plan::pg_arrays::ARRAY_COMPARE`, which keeps PostgreSQL's NULL rules.
+fn any_all_of_array(e: &mut Expr) {
+    let (Expr::AnyOp { right, .. } | Expr::AllOp { right, .. }) = e else { return };
+    if matches!(**right, Expr::Subquery(_)) {
+        return;
+    }
+    let all = matches!(e, Expr::AllOp { .. });
+    let (Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right }) = std::mem::replace(e, Expr::value(Value::Null)) else { unreachable!() };
+    let op = Expr::value(Value::SingleQuotedString(compare_op.to_string()));
+    *e = function_call(crate::plan::pg_arrays::ARRAY_COMPARE, vec![*left, *right, op, Expr::value(Value::Boolean(all))]);
 }
 
 /// `name(args...)` as a plain function call.

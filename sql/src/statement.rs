@@ -610,6 +610,8 @@ fn datum_to_scalar(d: &Datum, want: Option<&arrow_schema::DataType>) -> Result<S
         Datum::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), None),
         Datum::TimestampTz(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some("+00:00".into())),
         Datum::Interval(iv) => ScalarValue::IntervalMonthDayNano(Some(datafusion_common::arrow::datatypes::IntervalMonthDayNano::new(iv.months, iv.days, iv.micros * 1000))),
+        // An array parameter is bound as its text, which a cast reads.
+        Datum::Array(_) => ScalarValue::Utf8(eddy_engine::repr::format_datum(d, eddy_engine::ScalarType::Text)),
     };
     let _ = TimeUnit::Microsecond;
     match want {

@@ -188,8 +188,9 @@ fn columns(item: &CatalogItem) -> Vec<Row> {
         .map(|(i, (name, ty))| {
             let limit = limits.get(i).copied().flatten();
             let (data_type, udt) = match (ty.scalar, limit) {
-                (Text, Some(_)) => ("character varying".to_string(), "varchar"),
-                (ScalarType::Numeric { .. }, _) => ("numeric".to_string(), "numeric"),
+                (Text, Some(_)) => ("character varying".to_string(), "varchar".to_string()),
+                (ScalarType::Numeric { .. }, _) => ("numeric".to_string(), "numeric".to_string()),
+                (t @ ScalarType::Array(_), _) => ("ARRAY".to_string(), udt_name(t)),
                 (t, _) => (crate::psql::format_type(t), udt_name(t)),
             };
             let (precision, scale) = match ty.scalar {
@@ -214,14 +215,17 @@ fn columns(item: &CatalogItem) -> Vec<Row> {
                 int(limit.map(|n| n as i64)),
                 int(precision),
                 int(scale),
-                text(udt),
+                text(&udt),
             ]
         })
         .collect()
 }
 
 /// PostgreSQL's internal name of a type (`pg_type.typname`).
-fn udt_name(t: ScalarType) -> &'static str {
+fn udt_name(t: ScalarType) -> String {
+    if let ScalarType::Array(e) = t {
+        return format!("_{}", udt_name(e.scalar()));
+    }
     match t {
         ScalarType::Bool => "bool",
         ScalarType::Int16 => "int2",
@@ -237,7 +241,9 @@ fn udt_name(t: ScalarType) -> &'static str {
         ScalarType::Interval => "interval",
         ScalarType::Jsonb => "jsonb",
         ScalarType::Uuid => "uuid",
+        ScalarType::Array(_) => unreachable!("handled above"),
     }
+    .to_string()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use crate::SqlError;
 use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
-use eddy_engine::repr::{ColumnType, RelationDesc};
+use eddy_engine::repr::{ColumnType, ElementType, RelationDesc};
 use eddy_engine::ScalarType;
 use sqlparser::ast::{DataType as SqlType, ExactNumberInfo};
 use std::collections::HashMap;
@@ -42,6 +42,10 @@ pub fn scalar_type_of_sql(ty: &SqlType) -> Result<ScalarType, SqlError> {
         T::Interval { .. } => ScalarType::Interval,
         T::JSONB | T::JSON => ScalarType::Jsonb,
         T::Uuid => ScalarType::Uuid,
+        T::Array(sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, _) | sqlparser::ast::ArrayElemTypeDef::AngleBracket(inner) | sqlparser::ast::ArrayElemTypeDef::Parenthesis(inner)) => match scalar_type_of_sql(inner)?.array_of() {
+            Some(array) => array,
+            None => return Err(SqlError::unsupported("arrays of arrays").with_hint("eddy's arrays have one dimension")),
+        },
         T::Custom(name, _) => match name.to_string().to_lowercase().as_str() {
             "timestamptz" => ScalarType::TimestampTz,
             "jsonb" | "json" => ScalarType::Jsonb,
@@ -78,6 +82,7 @@ pub fn arrow_type(ty: ScalarType) -> DataType {
         ScalarType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         ScalarType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("+00:00"))),
         ScalarType::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
+        ScalarType::Array(e) => DataType::List(Arc::new(Field::new("item", arrow_type(e.scalar()), true))),
     }
 }
 
@@ -85,7 +90,7 @@ pub fn arrow_type(ty: ScalarType) -> DataType {
 pub fn arrow_field(name: &str, ty: &ColumnType) -> Field {
     let f = Field::new(name, arrow_type(ty.scalar), ty.nullable);
     match ty.scalar {
-        ScalarType::Jsonb | ScalarType::Uuid => f.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), ty.scalar.to_string())])),
+        ScalarType::Jsonb | ScalarType::Uuid | ScalarType::Array(ElementType::Jsonb | ElementType::Uuid) => f.with_metadata(HashMap::from([(TYPE_METADATA_KEY.to_string(), ty.scalar.to_string())])),
         _ => f,
     }
 }
@@ -111,6 +116,10 @@ pub fn scalar_type_of_arrow(dt: &DataType) -> Result<ScalarType, SqlError> {
         DataType::Timestamp(_, None) => ScalarType::Timestamp,
         DataType::Timestamp(_, Some(_)) => ScalarType::TimestampTz,
         DataType::Interval(_) | DataType::Duration(_) => ScalarType::Interval,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => match scalar_type_of_arrow(f.data_type())?.array_of() {
+            Some(array) => array,
+            None => return Err(SqlError::unsupported("arrays of arrays").with_hint("eddy's arrays have one dimension")),
+        },
         other => return Err(SqlError::unsupported(format!("values of type {}", other))),
     })
 }
@@ -124,6 +133,8 @@ pub fn column_type_of_field(f: &Field) -> Result<ColumnType, SqlError> {
     let scalar = match f.metadata().get(TYPE_METADATA_KEY).map(String::as_str) {
         Some("jsonb") if text => ScalarType::Jsonb,
         Some("uuid") if text => ScalarType::Uuid,
+        Some("jsonb[]") if !text => ScalarType::Array(ElementType::Jsonb),
+        Some("uuid[]") if !text => ScalarType::Array(ElementType::Uuid),
         _ => scalar_type_of_arrow(f.data_type())?,
     };
     Ok(ColumnType { scalar, nullable: f.is_nullable() })

@@ -88,6 +88,8 @@ fn field(v: Option<&Value>, ty: ScalarType) -> Result<Datum, String> {
             Ok(if ty == ScalarType::Timestamp { Datum::Timestamp(ms * 1000) } else { Datum::TimestampTz(ms * 1000) })
         }
         (v @ (Value::Array(_) | Value::Object(_)), ScalarType::Text) => Ok(Datum::Text(v.to_string().into())),
+        // A JSON array is an array column's value, element by element.
+        (Value::Array(items), ScalarType::Array(e)) => items.iter().map(|i| field(Some(i), e.scalar())).collect::<Result<Vec<_>, _>>().map(Datum::Array),
         (v, ty) => Err(format!("expected {}, found {}", ty, kind(v))),
     }
 }
@@ -102,6 +104,7 @@ pub fn datum_to_json(d: &Datum, ty: ScalarType) -> Value {
         Datum::Float(f) if f.0.is_finite() => serde_json::Number::from_f64(f.0).map(Value::Number).unwrap_or(Value::Null),
         Datum::Numeric(n) => serde_json::from_str(&n.to_string()).unwrap_or_else(|_| Value::String(n.to_string())),
         Datum::Jsonb(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string())),
+        Datum::Array(items) => Value::Array(items.iter().map(|i| datum_to_json(i, ty.element().unwrap_or(ScalarType::Text))).collect()),
         other => Value::String(format_datum(other, ty).unwrap_or_default()),
     }
 }
@@ -139,6 +142,18 @@ fn write_json_datum(out: &mut String, d: &Datum, ty: ScalarType) {
         Datum::Float(f) => write!(out, "{}", f.0),
         Datum::Numeric(n) => write!(out, "{}", n),
         Datum::Jsonb(s) => write!(out, "{}", s),
+        // An array is a JSON array of its elements, each written as a column of their type.
+        Datum::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_datum(out, item, ty.element().unwrap_or(ScalarType::Text));
+            }
+            out.push(']');
+            Ok(())
+        }
         other => write!(out, "{}", Value::String(format_datum(other, ty).unwrap_or_default())),
     };
 }

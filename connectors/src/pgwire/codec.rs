@@ -81,6 +81,27 @@ pub fn encode_binary<B: BufMut>(d: &Datum, ty: ScalarType, buf: &mut B) -> Resul
                 buf.put_u8(u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| mismatch(d, ty))?);
             }
         }
+        // array_send: dimensions, a NULL flag, the element type, then each
+        // element with its length (-1 for NULL).
+        (T::Array(e), Datum::Array(items)) => {
+            buf.put_i32(i32::from(!items.is_empty()));
+            buf.put_i32(i32::from(items.iter().any(Datum::is_null)));
+            buf.put_u32(e.scalar().oid());
+            if !items.is_empty() {
+                buf.put_i32(items.len() as i32);
+                buf.put_i32(1);
+            }
+            for item in items {
+                if item.is_null() {
+                    buf.put_i32(-1);
+                    continue;
+                }
+                let mut bytes = bytes::BytesMut::new();
+                encode_binary(item, e.scalar(), &mut bytes)?;
+                buf.put_i32(bytes.len() as i32);
+                buf.put_slice(&bytes);
+            }
+        }
         // text's binary format is its text format, so any datum can go there.
         (T::Text, d) => match format_datum(d, ty) {
             Some(s) => buf.put_slice(s.as_bytes()),
@@ -129,6 +150,7 @@ pub fn decode_binary(b: &[u8], ty: ScalarType) -> Result<Datum, SqlError> {
                 Datum::TimestampTz(us)
             }
         }
+        T::Array(e) => decode_array(b, e.scalar())?,
         T::Interval => {
             let b: [u8; 16] = fixed(b, ty)?;
             Datum::Interval(Interval {
@@ -138,6 +160,35 @@ pub fn decode_binary(b: &[u8], ty: ScalarType) -> Result<Datum, SqlError> {
             })
         }
     })
+}
+
+/// Reads array_send's format (see [`encode_binary`]): one dimension, or
+/// none for an empty array.
+fn decode_array(b: &[u8], elem: ScalarType) -> Result<Datum, SqlError> {
+    let ty = elem.array_of().unwrap_or(elem);
+    let word = |at: usize| -> Result<i32, SqlError> { b.get(at..at + 4).map(|w| i32::from_be_bytes(w.try_into().unwrap())).ok_or_else(|| bad_binary(ty)) };
+    let dims = word(0)?;
+    if dims == 0 {
+        return Ok(Datum::Array(Vec::new()));
+    }
+    if dims != 1 {
+        return Err(SqlError::unsupported("multidimensional arrays").with_hint("eddy's arrays have one dimension"));
+    }
+    let len = word(12)?;
+    let mut at = 20;
+    let mut items = Vec::with_capacity(len.max(0) as usize);
+    for _ in 0..len {
+        let n = word(at)?;
+        at += 4;
+        if n < 0 {
+            items.push(Datum::Null);
+            continue;
+        }
+        let bytes = b.get(at..at + n as usize).ok_or_else(|| bad_binary(ty))?;
+        items.push(decode_binary(bytes, elem)?);
+        at += n as usize;
+    }
+    Ok(Datum::Array(items))
 }
 
 /// Reads a parameter sent in text format as a value of `ty`, exactly as a

@@ -97,7 +97,7 @@ pub fn scalar_type(ty: &Type) -> Option<ScalarType> {
         1186 => T::Interval,
         3802 => T::Jsonb,
         2950 => T::Uuid,
-        _ => return None,
+        oid => return eddy_engine::repr::ElementType::ALL.into_iter().find(|e| e.array_oid() == oid).map(T::Array),
     })
 }
 
@@ -110,7 +110,7 @@ fn type_size(ty: ScalarType) -> i16 {
         T::Int32 | T::Float32 | T::Date => 4,
         T::Int64 | T::Float64 | T::Timestamp | T::TimestampTz => 8,
         T::Interval | T::Uuid => 16,
-        T::Numeric { .. } | T::Text | T::Jsonb => -1,
+        T::Numeric { .. } | T::Text | T::Jsonb | T::Array(_) => -1,
     }
 }
 

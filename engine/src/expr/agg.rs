@@ -43,6 +43,8 @@ pub enum AggregateFunc {
     /// `jsonb_agg(x)` (and `json_agg`): the values as a JSON array, NULLs
     /// as null.
     JsonbAgg,
+    /// `array_agg(x)`: the values as an array, NULLs included.
+    ArrayAgg,
     /// `jsonb_object_agg(k, v)` (and `json_object_agg`): an object of the
     /// pairs; a NULL key is an error.
     JsonbObjectAgg,
@@ -167,7 +169,7 @@ impl AggregateExpr {
             }
             let args = self.args.iter().map(|a| a.eval(row)).collect::<Result<Vec<_>, _>>()?;
             // Aggregates skip rows whose (first) argument is NULL; count(*) has none.
-            let keeps_nulls = matches!(self.func, AggregateFunc::FirstValue | AggregateFunc::LastValue | AggregateFunc::Single | AggregateFunc::JsonbAgg | AggregateFunc::JsonbObjectAgg);
+            let keeps_nulls = matches!(self.func, AggregateFunc::FirstValue | AggregateFunc::LastValue | AggregateFunc::Single | AggregateFunc::JsonbAgg | AggregateFunc::JsonbObjectAgg | AggregateFunc::ArrayAgg);
             if !keeps_nulls && args.first().is_some_and(Datum::is_null) {
                 continue;
             }
@@ -248,6 +250,7 @@ impl AggregateExpr {
             },
             Mode => mode(inputs.iter().map(|(_, a, d)| (&a[0], *d))),
             JsonbAgg => super::json::agg_array(values())?,
+            ArrayAgg => Datum::Array(values().cloned().collect()),
             JsonbObjectAgg => super::json::agg_object(inputs.iter().flat_map(|(_, a, d)| std::iter::repeat_n((&a[0], a.get(1).unwrap_or(&Datum::Null)), *d as usize)))?,
         })
     }

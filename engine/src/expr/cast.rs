@@ -11,6 +11,8 @@ pub fn cast(d: Datum, to: ScalarType) -> Result<Datum, EvalError> {
     Ok(match (d, to) {
         (Datum::Null, _) => Datum::Null,
         (d @ Datum::Text(_), T::Text) => d,
+        // Element by element (`ARRAY[1, 2]::numeric[]`).
+        (Datum::Array(items), T::Array(e)) => Datum::Array(items.into_iter().map(|i| cast(i, e.scalar())).collect::<Result<_, _>>()?),
         (Datum::Text(s), to) => parse_datum(&s, to)?,
         (Datum::Jsonb(s), T::Text) => Datum::Text(s),
         (Datum::Bool(b), T::Text) => Datum::text(if b { "true" } else { "false" }),

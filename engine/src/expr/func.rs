@@ -190,6 +190,8 @@ pub enum VariadicFunc {
     /// `jsonb_extract_path(json, steps...)` (jsonb) and
     /// `jsonb_extract_path_text` (text).
     JsonbExtractPath { text: bool },
+    /// The array functions and operators (see [`super::array`]).
+    Array(super::array::ArrayFunc),
 }
 
 fn text(d: &Datum) -> &str {
@@ -530,6 +532,7 @@ impl VariadicFunc {
                 check_text_len(parts.iter().fold(0usize, |n, p| n.saturating_add(p.len())))?;
                 return Ok(Datum::Text(parts.concat().into()));
             }
+            Array(f) => return f.eval(args),
             JsonbBuildObject => return crate::expr::json::build_object(&args),
             JsonbBuildArray => return crate::expr::json::build_array(&args),
             Format => {
@@ -681,6 +684,16 @@ pub fn compare(a: &Datum, b: &Datum) -> std::cmp::Ordering {
         // A jsonb against text: an untyped literal (`data -> 'n' = '1.0'`).
         (Jsonb(x), Jsonb(y) | Text(y)) | (Text(x), Jsonb(y)) => crate::expr::json_order::compare(x, y),
         (Text(x), Text(y)) => x.cmp(y),
+        // Element by element (NULL after every value), then by length.
+        (Array(x), Array(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| match (p.is_null(), q.is_null()) {
+                (false, false) => compare(p, q),
+                (p, q) => p.cmp(&q),
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(x.len().cmp(&y.len())),
         _ => a.cmp(b),
     }
 }

@@ -342,6 +342,17 @@ fn write_json(d: &Datum, out: &mut String) {
         Datum::Timestamp(_) => string(&format_datum(d, ScalarType::Timestamp).unwrap_or_default().replacen(' ', "T", 1), out),
         Datum::TimestampTz(_) => string(&(format_datum(d, ScalarType::TimestampTz).unwrap_or_default().replacen(' ', "T", 1) + ":00"), out),
         Datum::Interval(_) => string(&format_datum(d, ScalarType::Interval).unwrap_or_default(), out),
+        // An array is a JSON array of its elements (to_jsonb(ARRAY[1,2]) is [1, 2]).
+        Datum::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod agg;
 mod arith;
+mod array;
 mod case;
 mod cast;
 mod datetime;
@@ -29,6 +30,7 @@ mod scalar;
 mod table_func;
 mod window;
 
+pub use array::ArrayFunc;
 pub use agg::{AggregateExpr, AggregateFunc, Stat};
 pub use running::RunningAggregate;
 pub use error::EvalError;

@@ -35,6 +35,9 @@ pub enum TableFunc {
     JsonbObjectKeys,
     /// `generate_series(start, stop [, step])` over bigint.
     GenerateSeries,
+    /// `unnest(array)`: each element, NULLs included (planned from
+    /// DataFusion's Unnest, which knows the element type).
+    Unnest(crate::repr::ElementType),
 }
 
 impl TableFunc {
@@ -59,6 +62,7 @@ impl TableFunc {
             TableFunc::JsonbEachText => "jsonb_each_text",
             TableFunc::JsonbObjectKeys => "jsonb_object_keys",
             TableFunc::GenerateSeries => "generate_series",
+            TableFunc::Unnest(_) => "unnest",
         }
     }
 
@@ -71,6 +75,7 @@ impl TableFunc {
             TableFunc::JsonbEachText => vec![("key", ScalarType::Text), ("value", ScalarType::Text)],
             TableFunc::JsonbObjectKeys => vec![("jsonb_object_keys", ScalarType::Text)],
             TableFunc::GenerateSeries => vec![("generate_series", ScalarType::Int64)],
+            TableFunc::Unnest(e) => vec![("unnest", e.scalar())],
         }
     }
 
@@ -79,6 +84,7 @@ impl TableFunc {
     pub fn takes(&self, args: usize) -> Option<ScalarType> {
         match self {
             TableFunc::GenerateSeries => (2..=3).contains(&args).then_some(ScalarType::Int64),
+            TableFunc::Unnest(e) => (args == 1).then_some(ScalarType::Array(*e)),
             _ => (args == 1).then_some(ScalarType::Jsonb),
         }
     }
@@ -96,6 +102,7 @@ impl TableFunc {
                 };
                 series(*start, *stop, step)
             }
+            (TableFunc::Unnest(_), [Datum::Array(items)]) => Ok(items.iter().map(|i| vec![i.clone()]).collect()),
             (_, [Datum::Jsonb(json)]) => self.jsonb(json),
             _ => Err(EvalError::new("XX000", format!("{} called with arguments of the wrong types", self.name()))),
         }
@@ -122,7 +129,7 @@ impl TableFunc {
                 Kind::Object => Ok(fields(json)?.into_iter().map(|(k, _)| vec![Datum::Text(k.as_ref().into())]).collect()),
                 kind => Err(EvalError::new("22023", format!("cannot call jsonb_object_keys on {}", kind.article()))),
             },
-            TableFunc::GenerateSeries => unreachable!("generate_series takes integers"),
+            TableFunc::GenerateSeries | TableFunc::Unnest(_) => unreachable!("{} takes no jsonb", self.name()),
         }
     }
 }

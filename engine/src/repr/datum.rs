@@ -31,6 +31,10 @@ pub enum Datum {
     Interval(Interval),
     /// JSON text in canonical form.
     Jsonb(Str),
+    /// A one-dimensional array's elements, from index 1 (the column's type
+    /// says the elements' type). Arrays compare element by element, then
+    /// by length, as in PostgreSQL.
+    Array(Vec<Datum>),
 }
 
 impl Datum {

@@ -17,6 +17,10 @@ pub fn format_datum(d: &Datum, ty: ScalarType) -> Option<String> {
         Datum::Timestamp(us) => format_timestamp(*us),
         Datum::TimestampTz(us) => format_timestamp_zone(*us, "+00"),
         Datum::Interval(iv) => format_interval(iv),
+        Datum::Array(items) => match ty {
+            ScalarType::Array(elem) => super::format_array(items, elem),
+            _ => super::format_array(items, super::ElementType::Text),
+        },
     })
 }
 

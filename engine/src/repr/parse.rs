@@ -92,6 +92,7 @@ pub fn parse_datum(s: &str, ty: ScalarType) -> Result<Datum, ParseError> {
         ScalarType::Timestamp => parse_timestamp(t, false).map(Datum::Timestamp).ok_or_else(|| datetime_invalid(ty, s)),
         ScalarType::TimestampTz => parse_timestamp(t, true).map(Datum::TimestampTz).ok_or_else(|| datetime_invalid(ty, s)),
         ScalarType::Interval => parse_interval(t).map(Datum::Interval).ok_or_else(|| datetime_invalid(ty, s)),
+        ScalarType::Array(elem) => super::parse_array(s, elem),
     }
 }
 

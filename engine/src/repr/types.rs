@@ -23,9 +23,112 @@ pub enum ScalarType {
     /// A UUID, held as its canonical text (lower-case hex in 8-4-4-4-12
     /// groups), whose byte order is the UUID's order.
     Uuid,
+    /// A one-dimensional array of the element type (lower bound 1; an
+    /// array of arrays is not a type eddy has).
+    Array(ElementType),
+}
+
+/// The type of an array's elements: every [`ScalarType`] but an array
+/// (numeric without its precision and scale, as PostgreSQL's `numeric[]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ElementType {
+    Bool,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    Numeric,
+    Text,
+    Date,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Jsonb,
+    Uuid,
+}
+
+impl ElementType {
+    pub const ALL: [ElementType; 14] = {
+        use ElementType as E;
+        [E::Bool, E::Int16, E::Int32, E::Int64, E::Float32, E::Float64, E::Numeric, E::Text, E::Date, E::Timestamp, E::TimestampTz, E::Interval, E::Jsonb, E::Uuid]
+    };
+
+    /// The elements' scalar type.
+    pub fn scalar(self) -> ScalarType {
+        use ElementType as E;
+        match self {
+            E::Bool => ScalarType::Bool,
+            E::Int16 => ScalarType::Int16,
+            E::Int32 => ScalarType::Int32,
+            E::Int64 => ScalarType::Int64,
+            E::Float32 => ScalarType::Float32,
+            E::Float64 => ScalarType::Float64,
+            E::Numeric => ScalarType::Numeric { precision: None, scale: None },
+            E::Text => ScalarType::Text,
+            E::Date => ScalarType::Date,
+            E::Timestamp => ScalarType::Timestamp,
+            E::TimestampTz => ScalarType::TimestampTz,
+            E::Interval => ScalarType::Interval,
+            E::Jsonb => ScalarType::Jsonb,
+            E::Uuid => ScalarType::Uuid,
+        }
+    }
+
+    /// PostgreSQL's OID of the array type (`_int4` for `integer[]`).
+    pub fn array_oid(self) -> u32 {
+        use ElementType as E;
+        match self {
+            E::Bool => 1000,
+            E::Int16 => 1005,
+            E::Int32 => 1007,
+            E::Int64 => 1016,
+            E::Float32 => 1021,
+            E::Float64 => 1022,
+            E::Numeric => 1231,
+            E::Text => 1009,
+            E::Date => 1182,
+            E::Timestamp => 1115,
+            E::TimestampTz => 1185,
+            E::Interval => 1187,
+            E::Jsonb => 3807,
+            E::Uuid => 2951,
+        }
+    }
 }
 
 impl ScalarType {
+    /// The type of an array of this type's values; `None` for an array
+    /// (eddy has no arrays of arrays).
+    pub fn array_of(self) -> Option<ScalarType> {
+        use ElementType as E;
+        Some(ScalarType::Array(match self {
+            ScalarType::Bool => E::Bool,
+            ScalarType::Int16 => E::Int16,
+            ScalarType::Int32 => E::Int32,
+            ScalarType::Int64 => E::Int64,
+            ScalarType::Float32 => E::Float32,
+            ScalarType::Float64 => E::Float64,
+            ScalarType::Numeric { .. } => E::Numeric,
+            ScalarType::Text => E::Text,
+            ScalarType::Date => E::Date,
+            ScalarType::Timestamp => E::Timestamp,
+            ScalarType::TimestampTz => E::TimestampTz,
+            ScalarType::Interval => E::Interval,
+            ScalarType::Jsonb => E::Jsonb,
+            ScalarType::Uuid => E::Uuid,
+            ScalarType::Array(_) => return None,
+        }))
+    }
+
+    /// The element type of an array type.
+    pub fn element(self) -> Option<ScalarType> {
+        match self {
+            ScalarType::Array(e) => Some(e.scalar()),
+            _ => None,
+        }
+    }
+
     /// The PostgreSQL type OID clients see.
     pub fn oid(self) -> u32 {
         match self {
@@ -43,6 +146,7 @@ impl ScalarType {
             ScalarType::Interval => 1186,
             ScalarType::Jsonb => 3802,
             ScalarType::Uuid => 2950,
+            ScalarType::Array(e) => e.array_oid(),
         }
     }
 
@@ -83,6 +187,7 @@ impl fmt::Display for ScalarType {
             ScalarType::Interval => write!(f, "interval"),
             ScalarType::Jsonb => write!(f, "jsonb"),
             ScalarType::Uuid => write!(f, "uuid"),
+            ScalarType::Array(e) => write!(f, "{}[]", e.scalar()),
         }
     }
 }

@@ -70,7 +70,7 @@ pub struct Functions {
 pub static FUNCTIONS: LazyLock<Functions> = LazyLock::new(|| {
     let mut scalars = by_name(datafusion_functions::all_default_functions(), |f| f.name(), |f| f.aliases());
     // PostgreSQL's functions DataFusion lacks or types differently.
-    for (name, f) in super::pg_functions::pg_functions() {
+    for (name, f) in super::pg_functions::pg_functions().into_iter().chain(super::pg_arrays::array_functions()) {
         scalars.insert(name.to_string(), f);
     }
     // now() and current_timestamp are timestamptz (DataFusion's default

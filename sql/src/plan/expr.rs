@@ -104,6 +104,11 @@ impl ExprLowerer<'_> {
                 let real = self.type_of(&f.args[0])? == ScalarType::Float32;
                 self.lower(&f.args[0])?.call_binary(BinaryFunc::ToCharNumber { real }, self.lower(&f.args[1])?)
             }
+            Expr::ScalarFunction(f) if super::pg_arrays::lower(f.func.name(), vec![], &[]).is_some() => {
+                let args = f.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
+                let types = f.args.iter().map(|a| self.type_of(a)).collect::<Result<Vec<_>, _>>()?;
+                super::pg_arrays::lower(f.func.name(), args, &types).expect("an array function")?
+            }
             Expr::ScalarFunction(f) => {
                 let args = match f.func.name() {
                     // concat prints its arguments with their types' output
@@ -329,6 +334,7 @@ fn aggregate_func(name: &str) -> Result<AggregateFunc, SqlError> {
         "bool_and" | "every" => AggregateFunc::BoolAnd,
         "bool_or" => AggregateFunc::BoolOr,
         "string_agg" => AggregateFunc::StringAgg,
+        "array_agg" => AggregateFunc::ArrayAgg,
         "stddev" | "stddev_samp" => AggregateFunc::StddevSamp,
         "stddev_pop" => AggregateFunc::StddevPop,
         "var_samp" | "variance" | "var" => AggregateFunc::VarSamp,

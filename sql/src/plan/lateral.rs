@@ -27,7 +27,7 @@
 use super::expr::ExprLowerer;
 use super::lower::Lowerer;
 use crate::SqlError;
-use datafusion_common::tree_node::Transformed;
+use datafusion_common::tree_node::{Transformed, TreeNode};
 use arrow_schema::DataType;
 use datafusion_common::{DFSchema, DFSchemaRef, Result, ScalarValue};
 use datafusion_expr::logical_plan::{EmptyRelation, Extension, Filter, Join, JoinType};
@@ -35,6 +35,7 @@ use datafusion_expr::{Expr, ExprSchemable, LogicalPlan, Operator, UserDefinedLog
 use eddy_engine::expr::{TableFunc, UnaryFunc};
 use eddy_engine::plan::Plan;
 use eddy_engine::ScalarType;
+use eddy_engine::repr::ElementType;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -137,6 +138,10 @@ pub fn absorb_calls(plan: LogicalPlan) -> std::result::Result<LogicalPlan, SqlEr
     // Once a call's column type changed, the schemas above it are derived again.
     let mut retyped = false;
     plan.transform_up_with_subqueries(|p| {
+        if let Some((call, schema)) = unnest_of_outer_columns(&p)? {
+            let one_row = LogicalPlan::EmptyRelation(EmptyRelation { produce_one_row: true, schema: Arc::new(DFSchema::empty()) });
+            return Ok(Transformed::yes(node(one_row, call, false, schema)));
+        }
         if let Some(call) = call_of(&p) {
             let one_row = LogicalPlan::EmptyRelation(EmptyRelation { produce_one_row: true, schema: Arc::new(DFSchema::empty()) });
             let schema = series_type(call, &DFSchema::empty(), p.schema().clone(), &mut retyped)?;
@@ -150,6 +155,41 @@ pub fn absorb_calls(plan: LogicalPlan) -> std::result::Result<LogicalPlan, SqlEr
     })
     .and_then(|t| refuse_outer_columns(t.data))
     .map_err(super::df::translate)
+}
+
+/// `unnest(t.array)` in FROM after `t`, as DataFusion plans it: a
+/// subquery unnesting the outer column over one empty row,
+///
+/// ```text
+/// Subquery: Projection(one column)... Unnest(one list) Projection(e AS p) EmptyRelation
+/// ```
+///
+/// as the call `unnest(e)` (outer references read as the FROM item's
+/// columns), which [`join`] then makes a call per row of `t`.
+fn unnest_of_outer_columns(p: &LogicalPlan) -> Result<Option<(TableCall, DFSchemaRef)>> {
+    let LogicalPlan::Subquery(s) = p else { return Ok(None) };
+    // The projections that name the one column.
+    let mut top = s.subquery.as_ref();
+    while let LogicalPlan::Projection(named) = top {
+        if named.expr.len() != 1 {
+            return Ok(None);
+        }
+        top = named.input.as_ref();
+    }
+    let LogicalPlan::Unnest(u) = top else { return Ok(None) };
+    let LogicalPlan::Projection(args) = u.input.as_ref() else { return Ok(None) };
+    let one_row = matches!(args.input.as_ref(), LogicalPlan::EmptyRelation(r) if r.produce_one_row);
+    if !one_row || args.expr.len() != 1 || u.list_type_columns.len() != 1 || !u.struct_type_columns.is_empty() {
+        return Ok(None);
+    }
+    let ScalarType::Array(elem) = crate::types::column_type_of_field(args.schema.field(0)).map_err(|e| datafusion_common::DataFusionError::Plan(e.message))?.scalar else {
+        return Ok(None);
+    };
+    let arg = args.expr[0].clone().unalias().transform(|e| match e {
+        Expr::OuterReferenceColumn(_, c) => Ok(Transformed::yes(Expr::Column(c))),
+        other => Ok(Transformed::no(other)),
+    })?;
+    Ok(Some((TableCall { func: TableFunc::Unnest(elem), args: vec![arg.data], ordinality: false }, p.schema().clone())))
 }
 
 /// A call left over one empty row that reads columns reads an outer
@@ -235,6 +275,7 @@ fn lower_call(lowerer: &Lowerer, call: &LateralCall) -> std::result::Result<Plan
         let ty = exprs.type_of(a)?;
         let fits = match wanted {
             ScalarType::Jsonb => matches!(ty, ScalarType::Jsonb | ScalarType::Text),
+            ScalarType::Array(e) => ty == ScalarType::Array(e) || (ty == ScalarType::Text && e == ElementType::Text),
             _ => matches!(ty, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64),
         };
         if !fits {

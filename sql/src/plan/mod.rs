@@ -9,6 +9,7 @@ pub mod lower;
 pub mod prepare;
 pub mod subquery;
 pub mod table_functions;
+pub mod pg_arrays;
 pub mod pg_functions;
 pub mod pg_aggregates;
 pub mod pg_types;

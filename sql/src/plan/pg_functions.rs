@@ -27,7 +27,8 @@ use crate::types::{TYPE_METADATA_KEY, UNCONSTRAINED_NUMERIC};
 use arrow_schema::{DataType, Field, FieldRef, IntervalUnit, TimeUnit};
 use datafusion_common::{internal_err, not_impl_err, plan_err, DFSchema, Result};
 use datafusion_expr::expr::ScalarFunction;
-use datafusion_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, TypePlanner};
+use datafusion_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr, TypePlanner};
+use super::pg_arrays;
 use datafusion_expr::{Cast, ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use sqlparser::ast::BinaryOperator;
 use std::collections::HashMap;
@@ -451,6 +452,29 @@ impl ExprPlanner for PgExprPlanner {
         Ok(PlannerResult::Planned(call(EXTRACT, args)))
     }
 
+    /// `ARRAY[...]`; an integer literal that fits is an integer, as
+    /// everywhere in eddy (`ARRAY[1, 2]` is integer[]).
+    fn plan_array_literal(&self, exprs: Vec<Expr>, _schema: &DFSchema) -> Result<PlannerResult<Vec<Expr>>> {
+        let exprs = exprs
+            .into_iter()
+            .map(|e| match e {
+                Expr::Literal(datafusion_common::ScalarValue::Int64(Some(v)), _) if i32::try_from(v).is_ok() => datafusion_expr::lit(v as i32),
+                e => e,
+            })
+            .collect();
+        Ok(PlannerResult::Planned(pg_arrays::call(pg_arrays::MAKE_ARRAY, exprs)))
+    }
+
+    /// `a[i]` and `a[i:j]` of an array.
+    fn plan_field_access(&self, expr: RawFieldAccessExpr, _schema: &DFSchema) -> Result<PlannerResult<RawFieldAccessExpr>> {
+        use datafusion_expr::GetFieldAccess;
+        Ok(PlannerResult::Planned(match expr.field_access {
+            GetFieldAccess::ListIndex { key } => pg_arrays::call(pg_arrays::ARRAY_ELEMENT, vec![expr.expr, *key]),
+            GetFieldAccess::ListRange { start, stop, .. } => pg_arrays::call(pg_arrays::ARRAY_SLICE, vec![expr.expr, *start, *stop]),
+            other => return Ok(PlannerResult::Original(RawFieldAccessExpr { field_access: other, expr: expr.expr })),
+        }))
+    }
+
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
         let (Ok(lt), Ok(rt)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
             return Ok(PlannerResult::Original(expr));
@@ -458,6 +482,12 @@ impl ExprPlanner for PgExprPlanner {
         // `->` / `->>` are jsonb access whatever the operand types.
         let interval = |t: &DataType| matches!(t, DataType::Interval(_));
         let RawBinaryExpr { op, left, right } = expr;
+        let (la, ra) = (pg_arrays::is_array(&lt), pg_arrays::is_array(&rt));
+        if la || ra {
+            if let Some(planned) = pg_arrays::plan_operator(&op, &left, &lt, &right, &rt) {
+                return Ok(PlannerResult::Planned(planned));
+            }
+        }
         let planned = match op {
             BinaryOperator::Arrow => call(JSON_GET, vec![left, right]),
             BinaryOperator::LongArrow => call(JSON_GET_TEXT, vec![left, right]),

@@ -172,6 +172,7 @@ pub fn format_type(ty: ScalarType) -> String {
         ScalarType::Interval => "interval".into(),
         ScalarType::Jsonb => "jsonb".into(),
         ScalarType::Uuid => "uuid".into(),
+        ScalarType::Array(e) => format!("{}[]", format_type(e.scalar())),
     }
 }
 
