@@ -46,6 +46,19 @@ async fn tokio_postgres_prepared_statements() {
     assert_eq!(row.get::<_, chrono::NaiveDate>(1), chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
     assert_eq!(row.get::<_, String>(2), "b");
     assert_eq!(row.get::<_, String>(3), "yx");
+    // Arrays both ways in binary: parameters of array columns, and results
+    // of array columns, of ARRAY[...] and of array_agg.
+    client.batch_execute("CREATE TABLE arr (id int, tags text[], nums int[])").await.unwrap();
+    let insert = client.prepare("INSERT INTO arr VALUES ($1, $2, $3)").await.unwrap();
+    client.execute(&insert, &[&1i32, &vec![Some("a b".to_string()), None], &vec![1i32, 2]]).await.unwrap();
+    client.execute(&insert, &[&2i32, &Vec::<Option<String>>::new(), &vec![3i32]]).await.unwrap();
+    let rows = client.query("SELECT tags, nums, ARRAY[id, 7] FROM arr ORDER BY id", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, Vec<Option<String>>>(0), vec![Some("a b".to_string()), None]);
+    assert_eq!(rows[0].get::<_, Vec<i32>>(1), vec![1, 2]);
+    assert_eq!(rows[1].get::<_, Vec<Option<String>>>(0), Vec::<Option<String>>::new());
+    assert_eq!(rows[1].get::<_, Vec<i32>>(2), vec![2, 7]);
+    let row = client.query_one("SELECT array_agg(id ORDER BY id DESC) FROM arr WHERE id = ANY($1)", &[&vec![1i32, 2]]).await.unwrap();
+    assert_eq!(row.get::<_, Vec<i32>>(0), vec![2, 1]);
 }
 
 #[test]

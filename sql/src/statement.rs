@@ -610,8 +610,14 @@ fn datum_to_scalar(d: &Datum, want: Option<&arrow_schema::DataType>) -> Result<S
         Datum::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), None),
         Datum::TimestampTz(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some("+00:00".into())),
         Datum::Interval(iv) => ScalarValue::IntervalMonthDayNano(Some(datafusion_common::arrow::datatypes::IntervalMonthDayNano::new(iv.months, iv.days, iv.micros * 1000))),
-        // An array parameter is bound as its text, which a cast reads.
-        Datum::Array(_) => ScalarValue::Utf8(eddy_engine::repr::format_datum(d, eddy_engine::ScalarType::Text)),
+        Datum::Array(items) => {
+            let elem = match want {
+                Some(DataType::List(f)) => f.data_type().clone(),
+                _ => DataType::Utf8,
+            };
+            let values = items.iter().map(|i| datum_to_scalar(i, Some(&elem))).collect::<Result<Vec<_>, _>>()?;
+            ScalarValue::List(ScalarValue::new_list_nullable(&values, &elem))
+        }
     };
     let _ = TimeUnit::Microsecond;
     match want {

@@ -190,6 +190,18 @@ mod tests {
     }
 
     #[test]
+    fn arrays_are_json_arrays_both_ways() {
+        use eddy_engine::repr::ElementType;
+        let c = |n: &str, t| (n.to_string(), ColumnType { scalar: t, nullable: true });
+        let desc = RelationDesc::new(vec![c("tags", ScalarType::Array(ElementType::Text)), c("qty", ScalarType::Array(ElementType::Int32))]);
+        let row = decode_json(br#"{"tags": ["a", null], "qty": [1, "2"]}"#, &desc).unwrap();
+        assert_eq!(row, vec![Datum::Array(vec![Datum::Text("a".into()), Datum::Null]), Datum::Array(vec![Datum::Int(1), Datum::Int(2)])]);
+        assert_eq!(encode_json_row(&row, &desc, 0..2), r#"{"tags":["a",null],"qty":[1,2]}"#);
+        assert!(decode_json(br#"{"qty": [1, "x"]}"#, &desc).is_err());
+        assert!(decode_json(br#"{"qty": 1}"#, &desc).is_err());
+    }
+
+    #[test]
     fn decodes_by_name_and_reports_bad_fields() {
         let row = decode_json(br#"{"orderId": "o-1", "total": 12.50, "items": [{"p": 1}]}"#, &desc()).unwrap();
         assert_eq!(row[0], Datum::Text("o-1".into()));

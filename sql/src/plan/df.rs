@@ -43,6 +43,7 @@ pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, Sql
     let plan = super::pg_types::postgres_types(plan)?;
     let plan = super::using_join::merge_using_keys(plan)?;
     let plan = super::subquery::rewrite_subqueries(plan).map_err(translate)?;
+    let plan = super::pg_arrays::type_any_parameters(plan).map_err(translate)?;
     super::lateral::absorb_calls(plan)
 }
 
@@ -133,8 +134,8 @@ pub fn translate(e: DataFusionError) -> SqlError {
         // A syntax tree printed for debugging: say what is meant instead.
         return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "this form of the expression is not supported").with_hint("write it in another way, e.g. with the function's plain call syntax");
     }
-    if msg.contains("Could not plan array literal") || msg.contains("values of type List(") {
-        return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "arrays are not supported").with_hint("write the values out, e.g. x IN (1, 2, 3), or aggregate them with string_agg");
+    if msg.contains("values of type List(") {
+        return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "arrays of arrays are not supported").with_hint("eddy's arrays have one dimension");
     }
     if msg.contains("values of type Struct(") {
         return SqlError::new(codes::FEATURE_NOT_SUPPORTED, "row values are not supported").with_hint("compare or count the columns one by one, e.g. count(DISTINCT a || '/' || b)");

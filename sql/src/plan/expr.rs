@@ -529,6 +529,12 @@ pub fn literal(v: &ScalarValue) -> Result<(Datum, ScalarType), SqlError> {
         V::IntervalMonthDayNano(Some(iv)) => Datum::Interval(Interval { months: iv.months, days: iv.days, micros: iv.nanoseconds / 1000 }),
         V::IntervalYearMonth(Some(m)) => Datum::Interval(Interval { months: *m, days: 0, micros: 0 }),
         V::IntervalDayTime(Some(dt)) => Datum::Interval(Interval { months: 0, days: dt.days, micros: dt.milliseconds as i64 * 1000 }),
+        // A bound array parameter: its elements one by one.
+        V::List(list) if datafusion_common::arrow::array::Array::len(list.as_ref()) == 1 => {
+            let values = list.value(0);
+            let items = (0..datafusion_common::arrow::array::Array::len(values.as_ref())).map(|i| ScalarValue::try_from_array(&values, i).map_err(|e| SqlError::internal(e.to_string())).and_then(|v| literal(&v).map(|(d, _)| d)));
+            Datum::Array(items.collect::<Result<_, _>>()?)
+        }
         other => return Err(unsupported(format!("literal {}", other))),
     };
     Ok((d, ty))

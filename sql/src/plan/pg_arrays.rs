@@ -21,7 +21,8 @@
 use arrow_schema::{DataType, Field};
 use datafusion_common::{plan_err, Result};
 use datafusion_expr::expr::ScalarFunction;
-use datafusion_expr::{ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion_common::DFSchemaRef;
+use datafusion_expr::{ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use eddy_engine::expr::{ArrayFunc, BinaryFunc, ScalarExpr, VariadicFunc};
 use eddy_engine::repr::{Datum, ElementType};
 use eddy_engine::ScalarType;
@@ -260,6 +261,39 @@ pub fn plan_operator(op: &sqlparser::ast::BinaryOperator, left: &Expr, lt: &Data
         }
         _ => return None,
     })
+}
+
+/// Types the parameters of `x op ANY ($n)` as PostgreSQL does, from the
+/// other side: `$n` an array of `x`'s type, or `x` (a parameter) the
+/// array's element type. DataFusion types parameters beside operators,
+/// not in function calls.
+pub fn type_any_parameters(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion_common::tree_node::{Transformed, TreeNode};
+    plan.transform_up_with_subqueries(|p| {
+        let schemas: Vec<DFSchemaRef> = p.inputs().iter().map(|i| i.schema().clone()).collect();
+        let type_of = |e: &Expr| schemas.iter().find_map(|s| e.get_type(s).ok());
+        p.map_expressions(|e| {
+            e.transform_up(|e| {
+                let Expr::ScalarFunction(mut f) = e else { return Ok(Transformed::no(e)) };
+                if f.func.name() != ARRAY_COMPARE || f.args.len() != 4 {
+                    return Ok(Transformed::no(Expr::ScalarFunction(f)));
+                }
+                let untyped = |e: &Expr| matches!(e, Expr::Placeholder(p) if p.field.is_none());
+                let field = |t: DataType| Some(Arc::new(Field::new("", t, true)));
+                if untyped(&f.args[1]) {
+                    if let (Some(t), Expr::Placeholder(p)) = (type_of(&f.args[0]), &mut f.args[1]) {
+                        p.field = field(list_of(t));
+                    }
+                } else if untyped(&f.args[0]) {
+                    if let (Some(t), Expr::Placeholder(p)) = (type_of(&f.args[1]).as_ref().and_then(element).cloned(), &mut f.args[0]) {
+                        p.field = field(t);
+                    }
+                }
+                Ok(Transformed::yes(Expr::ScalarFunction(f)))
+            })
+        })
+    })
+    .map(|t| t.data)
 }
 
 /// Whether `t` is an array type.
