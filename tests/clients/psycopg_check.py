@@ -51,12 +51,13 @@ with psycopg.connect(f"host=127.0.0.1 port={port} user=eddy dbname=eddy", autoco
     bcur.execute("INSERT INTO py_u VALUES (%s)", (u,))
     cur.execute("SELECT u, length(u) FROM py_u")
     assert cur.fetchall() == [(str(u), 36)]
-    # A list parameter is an array, which eddy refuses with a way out.
-    try:
-        cur.execute("SELECT * FROM py_items WHERE id = ANY(%s)", ([1, 3],))
-        raise SystemExit("expected arrays to be refused")
-    except psycopg.errors.FeatureNotSupported as e:
-        assert "array" in str(e) and e.diag.message_hint and "IN" in e.diag.message_hint, e
+    # A list parameter is an array: = ANY finds its elements, in text and
+    # in binary, and array columns come back as lists (None for NULL).
+    for c in (cur, bcur):
+        c.execute("SELECT id FROM py_items WHERE id = ANY(%s) ORDER BY id", ([1, 3],))
+        assert c.fetchall() == [(1,), (3,)]
+    bcur.execute("SELECT array_agg(id ORDER BY id), ARRAY['a', NULL] FROM py_items WHERE id <= %s", (2,))
+    assert bcur.fetchone() == ([1, 2], ["a", None])
 
 # A COMMIT that fails with 40001 ends the transaction: the driver starts
 # the next one with BEGIN, so its work is not committed statement by
