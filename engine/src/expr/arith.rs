@@ -209,7 +209,7 @@ fn add_months(us: i64, months: i32) -> Option<i64> {
 
 /// `timestamp ± interval`: months first (as calendar months), then days
 /// and time; an error when the result leaves the supported range.
-fn add_interval(us: i64, iv: Interval, sign: i64) -> Result<i64, EvalError> {
+pub(super) fn add_interval(us: i64, iv: Interval, sign: i64) -> Result<i64, EvalError> {
     let out_of_range = || EvalError::datetime_out_of_range("timestamp");
     let months = iv.months.checked_mul(sign as i32).ok_or_else(out_of_range)?;
     let us = add_months(us, months).ok_or_else(out_of_range)?;

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum UnaryFunc {
     Not,
+    /// The double-precision functions of [`super::float_fn`] (`cbrt`, `sin`, ...).
+    Float(super::float_fn::FloatFn),
     IsNull,
     IsNotNull,
     IsTrue,
@@ -192,6 +194,8 @@ pub enum VariadicFunc {
     JsonbExtractPath { text: bool },
     /// The array functions and operators (see [`super::array`]).
     Array(super::array::ArrayFunc),
+    /// `width_bucket(x, low, high, count)`.
+    WidthBucket,
 }
 
 fn text(d: &Datum) -> &str {
@@ -238,6 +242,7 @@ impl UnaryFunc {
                 d
             }
             (Cast(to), d) => return cast(d, *to),
+            (Float(f), d) => return f.eval(&d),
             // The database runs with the C locale: case mapping is ASCII only.
             (Upper, d) => Datum::Text(super::case::upper(text(&d)).into()),
             (Lower, d) => Datum::Text(super::case::lower(text(&d)).into()),
@@ -557,6 +562,7 @@ impl VariadicFunc {
             return Ok(Datum::Null);
         }
         match self {
+            WidthBucket => return super::float_fn::width_bucket(&args),
             DateTruncZone => return super::datetime::date_trunc_zone(text(&args[0]), args[1].clone(), text(&args[2])),
             DateBin => return super::datetime::date_bin(&args),
             MakeDate => return make_date(&args),

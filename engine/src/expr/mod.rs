@@ -14,6 +14,7 @@ mod cast;
 mod datetime;
 pub use datetime::parse_zone;
 mod error;
+mod float_fn;
 mod format;
 pub(crate) mod json;
 mod json_edit;
@@ -31,6 +32,7 @@ mod table_func;
 mod window;
 
 pub use array::ArrayFunc;
+pub use float_fn::FloatFn;
 pub use agg::{AggregateExpr, AggregateFunc, Stat};
 pub use running::RunningAggregate;
 pub use error::EvalError;

@@ -35,6 +35,11 @@ pub enum TableFunc {
     JsonbObjectKeys,
     /// `generate_series(start, stop [, step])` over bigint.
     GenerateSeries,
+    /// `generate_series(start, stop, step)` of timestamps (timestamptz with
+    /// `zone`) by an interval: start, start + step, (that) + step, ...
+    /// while not past stop, as PostgreSQL adds the step to the previous
+    /// value (a month step from Jan 31 gives Feb 29, then Mar 29).
+    GenerateTimestamps { zone: bool },
     /// `unnest(array)`: each element, NULLs included (planned from
     /// DataFusion's Unnest, which knows the element type).
     Unnest(crate::repr::ElementType),
@@ -61,7 +66,7 @@ impl TableFunc {
             TableFunc::JsonbEach => "jsonb_each",
             TableFunc::JsonbEachText => "jsonb_each_text",
             TableFunc::JsonbObjectKeys => "jsonb_object_keys",
-            TableFunc::GenerateSeries => "generate_series",
+            TableFunc::GenerateSeries | TableFunc::GenerateTimestamps { .. } => "generate_series",
             TableFunc::Unnest(_) => "unnest",
         }
     }
@@ -75,17 +80,20 @@ impl TableFunc {
             TableFunc::JsonbEachText => vec![("key", ScalarType::Text), ("value", ScalarType::Text)],
             TableFunc::JsonbObjectKeys => vec![("jsonb_object_keys", ScalarType::Text)],
             TableFunc::GenerateSeries => vec![("generate_series", ScalarType::Int64)],
+            TableFunc::GenerateTimestamps { zone } => vec![("generate_series", if *zone { ScalarType::TimestampTz } else { ScalarType::Timestamp })],
             TableFunc::Unnest(e) => vec![("unnest", e.scalar())],
         }
     }
 
-    /// The argument types it takes: the jsonb functions one jsonb, the
-    /// series two or three bigints.
-    pub fn takes(&self, args: usize) -> Option<ScalarType> {
+    /// The argument types it takes with `args` arguments, if it does: the
+    /// jsonb functions one jsonb, the series two or three bigints (or two
+    /// timestamps and an interval), unnest one array.
+    pub fn takes(&self, args: usize) -> Option<Vec<ScalarType>> {
         match self {
-            TableFunc::GenerateSeries => (2..=3).contains(&args).then_some(ScalarType::Int64),
-            TableFunc::Unnest(e) => (args == 1).then_some(ScalarType::Array(*e)),
-            _ => (args == 1).then_some(ScalarType::Jsonb),
+            TableFunc::GenerateSeries => (2..=3).contains(&args).then(|| vec![ScalarType::Int64; args]),
+            TableFunc::GenerateTimestamps { .. } => (args == 3).then(|| vec![self.columns()[0].1, self.columns()[0].1, ScalarType::Interval]),
+            TableFunc::Unnest(e) => (args == 1).then(|| vec![ScalarType::Array(*e)]),
+            _ => (args == 1).then(|| vec![ScalarType::Jsonb]),
         }
     }
 
@@ -101,6 +109,10 @@ impl TableFunc {
                     _ => 1,
                 };
                 series(*start, *stop, step)
+            }
+            (TableFunc::GenerateTimestamps { zone }, [Datum::Timestamp(start) | Datum::TimestampTz(start), Datum::Timestamp(stop) | Datum::TimestampTz(stop), Datum::Interval(step)]) => {
+                let wrap = if *zone { Datum::TimestampTz } else { Datum::Timestamp };
+                Ok(timestamp_series(*start, *stop, *step)?.into_iter().map(|t| vec![wrap(t)]).collect())
             }
             (TableFunc::Unnest(_), [Datum::Array(items)]) => Ok(items.iter().map(|i| vec![i.clone()]).collect()),
             (_, [Datum::Jsonb(json)]) => self.jsonb(json),
@@ -129,7 +141,7 @@ impl TableFunc {
                 Kind::Object => Ok(fields(json)?.into_iter().map(|(k, _)| vec![Datum::Text(k.as_ref().into())]).collect()),
                 kind => Err(EvalError::new("22023", format!("cannot call jsonb_object_keys on {}", kind.article()))),
             },
-            TableFunc::GenerateSeries | TableFunc::Unnest(_) => unreachable!("{} takes no jsonb", self.name()),
+            TableFunc::GenerateSeries | TableFunc::GenerateTimestamps { .. } | TableFunc::Unnest(_) => unreachable!("{} takes no jsonb", self.name()),
         }
     }
 }
@@ -173,12 +185,49 @@ fn series(start: i64, stop: i64, step: i64) -> Result<Vec<Row>, EvalError> {
     Ok((0..len as i64).map(|i| vec![Datum::Int(start + i * step)]).collect())
 }
 
+/// The timestamps from `start` by `step` while not past `stop` (see
+/// [`TableFunc::GenerateTimestamps`]); the step's direction is its length
+/// with a month as 30 days, as PostgreSQL compares intervals.
+fn timestamp_series(start: i64, stop: i64, step: crate::repr::Interval) -> Result<Vec<i64>, EvalError> {
+    let span = (step.months as i128 * 30 + step.days as i128) * crate::repr::Interval::MICROS_PER_DAY as i128 + step.micros as i128;
+    if span == 0 {
+        return Err(EvalError::new("22023", "step size cannot equal zero"));
+    }
+    let mut out = Vec::new();
+    let mut t = start;
+    while (span > 0 && t <= stop) || (span < 0 && t >= stop) {
+        if out.len() as i64 >= MAX_ROWS_PER_CALL {
+            return Err(EvalError::new("54000", format!("generate_series would return more than {} rows; eddy returns at most that many per call", MAX_ROWS_PER_CALL)));
+        }
+        out.push(t);
+        match super::arith::add_interval(t, step, 1) {
+            Ok(next) => t = next,
+            Err(_) => break, // past the last representable timestamp
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn j(s: &str) -> Datum {
         Datum::Jsonb(s.into())
+    }
+
+    #[test]
+    fn timestamp_series_adds_the_step_to_the_previous_value() {
+        use crate::repr::{parse_timestamp, Interval};
+        let ts = |s: &str| parse_timestamp(s, false).unwrap();
+        let month = Interval { months: 1, days: 0, micros: 0 };
+        let f = TableFunc::GenerateTimestamps { zone: false };
+        let rows = f.eval(&[Datum::Timestamp(ts("2024-01-31")), Datum::Timestamp(ts("2024-04-30")), Datum::Interval(month)]).unwrap();
+        assert_eq!(rows, ["2024-01-31", "2024-02-29", "2024-03-29", "2024-04-29"].iter().map(|d| vec![Datum::Timestamp(ts(d))]).collect::<Vec<_>>());
+        let back = Interval { months: 0, days: 0, micros: -3_600_000_000 };
+        assert_eq!(f.eval(&[Datum::Timestamp(ts("2024-01-01 02:00")), Datum::Timestamp(ts("2024-01-01 00:00")), Datum::Interval(back)]).unwrap().len(), 3);
+        assert!(f.eval(&[Datum::Timestamp(ts("2024-01-01")), Datum::Timestamp(ts("2024-01-02")), Datum::Interval(back)]).unwrap().is_empty());
+        assert_eq!(f.eval(&[Datum::Timestamp(0), Datum::Timestamp(1), Datum::Interval(Interval::default())]).unwrap_err().code, "22023");
     }
 
     #[test]

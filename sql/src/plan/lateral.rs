@@ -271,12 +271,15 @@ fn lower_call(lowerer: &Lowerer, call: &LateralCall) -> std::result::Result<Plan
         return Err(SqlError::new(crate::codes::UNDEFINED_FUNCTION, format!("function {} does not take {} arguments", func.name(), call.call.args.len())));
     };
     let mut args = Vec::new();
-    for a in &call.call.args {
+    for (a, wanted) in call.call.args.iter().zip(wanted) {
         let ty = exprs.type_of(a)?;
+        use ScalarType as T;
         let fits = match wanted {
-            ScalarType::Jsonb => matches!(ty, ScalarType::Jsonb | ScalarType::Text),
-            ScalarType::Array(e) => ty == ScalarType::Array(e) || (ty == ScalarType::Text && e == ElementType::Text),
-            _ => matches!(ty, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64),
+            T::Jsonb => matches!(ty, T::Jsonb | T::Text),
+            T::Array(e) => ty == T::Array(e) || (ty == T::Text && e == ElementType::Text),
+            T::Timestamp | T::TimestampTz => matches!(ty, T::Timestamp | T::TimestampTz | T::Date | T::Text),
+            T::Interval => matches!(ty, T::Interval | T::Text),
+            _ => matches!(ty, T::Int16 | T::Int32 | T::Int64),
         };
         if !fits {
             let types: Vec<String> = call.call.args.iter().map(|a| exprs.type_of(a).map(|t| t.to_string()).unwrap_or_default()).collect();

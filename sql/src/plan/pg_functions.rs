@@ -116,6 +116,8 @@ enum Kind {
     JsonbSetPath,
     /// `jsonb_extract_path[_text](json, VARIADIC text)`.
     JsonbExtractPath,
+    /// `width_bucket(x, low, high, count)` (double precision).
+    WidthBucket,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -160,6 +162,7 @@ impl PgFunction {
             Kind::JsonbBuildObject | Kind::RegexpReplace | Kind::Format | Kind::Age | Kind::JsonbBuildArray | Kind::Log => usize::MAX,
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
+            Kind::WidthBucket => 4,
             Kind::MakeInterval => 7,
             Kind::Justify => 1,
         }
@@ -237,6 +240,7 @@ impl ScalarUDFImpl for PgFunction {
                 }
             }
             Kind::MakeTimestamp => [vec![DataType::Int32; 5], vec![DataType::Float64]].concat(),
+            Kind::WidthBucket => vec![DataType::Float64, DataType::Float64, DataType::Float64, DataType::Int32],
             Kind::MakeInterval => [vec![DataType::Int32; 6], vec![DataType::Float64]].concat(),
             Kind::Justify => vec![INTERVAL],
             Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
@@ -287,7 +291,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::Log => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
             Kind::Age => INTERVAL,
             Kind::JsonbTest => DataType::Boolean,
-            Kind::JsonbArrayLength => DataType::Int32,
+            Kind::JsonbArrayLength | Kind::WidthBucket => DataType::Int32,
             Kind::AtTimeZone => match &args[0] {
                 DataType::Timestamp(_, None) => timestamptz(),
                 _ => DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -396,6 +400,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("jsonb_extract_path_text", Kind::JsonbExtractPath),
         ("jsonb_strip_nulls", Kind::JsonbTypeof),
         ("jsonb_pretty", Kind::JsonbTypeof),
+        ("width_bucket", Kind::WidthBucket),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }

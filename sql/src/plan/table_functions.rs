@@ -12,7 +12,9 @@
 //! Every other call, and a series whose bounds read columns, is a source
 //! carrying the call, which [`super::lateral`] turns into a call per row
 //! (a series then counts in `bigint`). What this does not do: timestamps
-//! with an interval step, and constant series longer than [`MAX_ROWS`].
+//! of timestamps whose bounds read columns only, and constant series
+//! longer than [`MAX_ROWS`]. A series of timestamps by an interval step is
+//! a call (`timestamp`, or `timestamptz` when a bound is).
 
 use super::context::EddySource;
 use super::lateral::TableCall;
@@ -38,17 +40,35 @@ pub fn table_function(name: &str, args: Vec<Expr>) -> Result<Arc<dyn TableSource
     if lower == "generate_series" && !ordinality && args.iter().all(|a| integer(a).is_some()) {
         return generate_series(&args);
     }
-    let Some(func) = TableFunc::by_name(&lower) else {
+    let Some(mut func) = TableFunc::by_name(&lower) else {
         return plan_err!("invalid function '{}' in FROM: the table functions eddy has are generate_series, jsonb_array_elements, jsonb_array_elements_text, jsonb_each, jsonb_each_text and jsonb_object_keys", name);
     };
+    if func == TableFunc::GenerateSeries {
+        if let Some(zone) = timestamps(&args) {
+            func = TableFunc::GenerateTimestamps { zone };
+        }
+    }
     if func.takes(args.len()).is_none() {
-        return plan_err!("invalid function '{}' with {} arguments: {}", func.name(), args.len(), if func == TableFunc::GenerateSeries { "it takes (start, stop) or (start, stop, step)" } else { "it takes one jsonb value" });
+        return plan_err!("invalid function '{}' with {} arguments: {}", func.name(), args.len(), if matches!(func, TableFunc::GenerateSeries | TableFunc::GenerateTimestamps { .. }) { "it takes (start, stop) or (start, stop, step), of integers or of timestamps with an interval step" } else { "it takes one jsonb value" });
     }
     let mut fields: Vec<arrow_schema::Field> = func.columns().into_iter().map(|(n, t)| arrow_field(n, &ColumnType { scalar: t, nullable: true })).collect();
     if ordinality {
         fields.push(Field::new("ordinality", DataType::Int64, false));
     }
     Ok(Arc::new(EddySource::call(Arc::new(Schema::new(fields)), TableCall { func, args, ordinality })))
+}
+
+/// Whether a series' arguments are timestamps (and with a time zone):
+/// a timestamp or date among the bounds, or an interval step. Typed here
+/// without the FROM items (constants, casts and `now()` have their type).
+fn timestamps(args: &[Expr]) -> Option<bool> {
+    use datafusion_expr::ExprSchemable;
+    let types: Vec<Option<DataType>> = args.iter().map(|a| a.get_type(&datafusion_common::DFSchema::empty()).ok()).collect();
+    let temporal = types.iter().take(2).flatten().any(|t| matches!(t, DataType::Timestamp(..) | DataType::Date32)) || matches!(types.get(2), Some(Some(DataType::Interval(_))));
+    // A date converts to timestamptz, as PostgreSQL prefers it.
+    let bounds: Vec<&DataType> = types.iter().take(2).flatten().collect();
+    let zone = bounds.iter().any(|t| matches!(t, DataType::Timestamp(_, Some(_)))) || (bounds.iter().any(|t| **t == DataType::Date32) && !bounds.iter().any(|t| matches!(t, DataType::Timestamp(_, None))));
+    temporal.then_some(zone)
 }
 
 /// An integer constant: a literal, negated, or cast.
