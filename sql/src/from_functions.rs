@@ -29,7 +29,7 @@ pub const ORDINALITY_SUFFIX: &str = " WITH ORDINALITY";
 
 /// The table functions whose one column is named by a table alias
 /// (they return a base type; the jsonb ones name theirs `value`).
-const ALIAS_NAMES_COLUMN: &[&str] = &["generate_series", "jsonb_object_keys"];
+const ALIAS_NAMES_COLUMN: &[&str] = &["generate_series", "jsonb_object_keys", "regexp_matches", "regexp_split_to_table"];
 
 /// The table functions returning one `value`, which a bare alias reads.
 const BARE_ALIAS_READS_VALUE: &[&str] = &["jsonb_array_elements", "jsonb_array_elements_text"];
@@ -184,7 +184,7 @@ fn ident_key(i: &Ident) -> String {
 /// The set-returning functions of one column, which PostgreSQL also runs
 /// in the select list (the ones returning records it would give as one
 /// composite value, which eddy has not).
-const SELECT_LIST_FUNCTIONS: &[&str] = &["jsonb_array_elements", "jsonb_array_elements_text", "jsonb_object_keys", "generate_series"];
+const SELECT_LIST_FUNCTIONS: &[&str] = &["jsonb_array_elements", "jsonb_array_elements_text", "jsonb_object_keys", "generate_series", "regexp_matches", "regexp_split_to_table"];
 
 /// The alias of a select-list call moved into FROM, and its column.
 const SRF_ALIAS: &str = "__eddy_srf";

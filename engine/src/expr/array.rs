@@ -50,6 +50,11 @@ pub enum ArrayFunc {
     Contains,
     ContainedBy,
     Overlap,
+    /// `regexp_match(text, pattern [, flags])`: the first match's groups
+    /// (see `super::regex::matches`), NULL when nothing matches.
+    RegexpMatch,
+    /// `regexp_split_to_array(text, pattern [, flags])`.
+    RegexpSplit,
 }
 
 fn int(d: &Datum) -> Option<i64> {
@@ -144,6 +149,12 @@ impl ArrayFunc {
         if args.iter().any(Datum::is_null) {
             return Ok(Datum::Null);
         }
+        let flags = args.get(2).map(text).unwrap_or("");
+        match self {
+            RegexpMatch => return Ok(super::regex::matches(text(&args[0]), text(&args[1]), flags, false)?.pop().map_or(Datum::Null, text_array)),
+            RegexpSplit => return Ok(Datum::Array(super::regex::split(text(&args[0]), text(&args[1]), flags)?.into_iter().map(Datum::text).collect())),
+            _ => {}
+        }
         let a = items(&args[0]);
         let len = a.len() as i64;
         Ok(match self {
@@ -164,9 +175,14 @@ impl ArrayFunc {
             Contains => Datum::Bool(items(&args[1]).iter().all(|x| has(a, x))),
             ContainedBy => Datum::Bool(a.iter().all(|x| has(items(&args[1]), x))),
             Overlap => Datum::Bool(a.iter().any(|x| has(items(&args[1]), x))),
-            Make | Compare { .. } | Append | Prepend | Cat | Position | Remove | ToString(_) | FromString => unreachable!("handled above"),
+            Make | Compare { .. } | Append | Prepend | Cat | Position | Remove | ToString(_) | FromString | RegexpMatch | RegexpSplit => unreachable!("handled above"),
         })
     }
+}
+
+/// A text[] of texts, NULLs included.
+pub(super) fn text_array(texts: Vec<Option<String>>) -> Datum {
+    Datum::Array(texts.into_iter().map(|t| t.map_or(Datum::Null, Datum::text)).collect())
 }
 
 /// `x op ANY (a)`, or `ALL` with `all`.

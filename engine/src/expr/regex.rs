@@ -136,8 +136,18 @@ pub fn substring(text: &str, pattern: &str) -> Result<Option<String>, EvalError>
 /// replaced, or every match with flag `g`; flag `i` ignores case. In the
 /// replacement `\1`..`\9` stand for the groups and `\&` for the match.
 pub fn replace(text: &str, pattern: &str, replacement: &str, flags: &str) -> Result<String, EvalError> {
-    let mut global = false;
-    let mut case_insensitive = false;
+    let (global, case_insensitive) = options(flags)?;
+    let replacement = crate_replacement(replacement);
+    with_regex(pattern, case_insensitive, |re| {
+        let limit = if global { 0 } else { 1 };
+        re.replacen(text, limit, replacement.as_str()).into_owned()
+    })
+}
+
+/// The flags of the regexp functions: `g` (every match) and `i` / `c`
+/// (ignore case or not), as (global, case_insensitive).
+fn options(flags: &str) -> Result<(bool, bool), EvalError> {
+    let (mut global, mut case_insensitive) = (false, false);
     for f in flags.chars() {
         match f {
             'g' => global = true,
@@ -146,10 +156,51 @@ pub fn replace(text: &str, pattern: &str, replacement: &str, flags: &str) -> Res
             other => return Err(EvalError::new("22023", format!("invalid regular expression option: \"{}\"", other))),
         }
     }
-    let replacement = crate_replacement(replacement);
+    Ok((global, case_insensitive))
+}
+
+/// `regexp_match(text, pattern [, flags])` (the first match) and
+/// `regexp_matches` (every match with flag `g`): per match, the texts of
+/// its parenthesized groups (NULL for a group that took no part), or the
+/// whole match when the pattern has none.
+pub fn matches(text: &str, pattern: &str, flags: &str, allow_global: bool) -> Result<Vec<Vec<Option<String>>>, EvalError> {
+    let (global, case_insensitive) = options(flags)?;
+    if global && !allow_global {
+        return Err(EvalError::new("22023", "regexp_match() does not support the \"global\" option: use regexp_matches"));
+    }
     with_regex(pattern, case_insensitive, |re| {
-        let limit = if global { 0 } else { 1 };
-        re.replacen(text, limit, replacement.as_str()).into_owned()
+        let groups = re.captures_len();
+        re.captures_iter(text)
+            .take(if global { usize::MAX } else { 1 })
+            .map(|caps| match groups {
+                1 => vec![caps.get(0).map(|m| m.as_str().to_string())],
+                _ => (1..groups).map(|g| caps.get(g).map(|m| m.as_str().to_string())).collect(),
+            })
+            .collect()
+    })
+}
+
+/// `regexp_split_to_array(text, pattern [, flags])` and
+/// `regexp_split_to_table`: the text between the matches. As in
+/// PostgreSQL, an empty match at the start or end of the text, or right
+/// after another match, splits nothing (`''` splits into characters).
+pub fn split(text: &str, pattern: &str, flags: &str) -> Result<Vec<String>, EvalError> {
+    let (global, case_insensitive) = options(flags)?;
+    if global {
+        return Err(EvalError::new("22023", "regexp_split_to_array() does not support the \"global\" option"));
+    }
+    with_regex(pattern, case_insensitive, |re| {
+        let (mut out, mut from, mut last_end) = (Vec::new(), 0, None);
+        for m in re.find_iter(text) {
+            if m.start() == m.end() && (m.start() == 0 || m.start() == text.len() || Some(m.start()) == last_end) {
+                continue;
+            }
+            out.push(text[from..m.start()].to_string());
+            from = m.end();
+            last_end = Some(m.end());
+        }
+        out.push(text[from..].to_string());
+        out
     })
 }
 

@@ -40,6 +40,12 @@ pub enum TableFunc {
     /// while not past stop, as PostgreSQL adds the step to the previous
     /// value (a month step from Jan 31 gives Feb 29, then Mar 29).
     GenerateTimestamps { zone: bool },
+    /// `regexp_matches(text, pattern [, flags])`: one text[] per match
+    /// (every match with flag `g`, else the first).
+    RegexpMatches,
+    /// `regexp_split_to_table(text, pattern [, flags])`: the text between
+    /// the matches, one row each.
+    RegexpSplitToTable,
     /// `unnest(array)`: each element, NULLs included (planned from
     /// DataFusion's Unnest, which knows the element type).
     Unnest(crate::repr::ElementType),
@@ -55,6 +61,8 @@ impl TableFunc {
             "jsonb_each_text" => TableFunc::JsonbEachText,
             "jsonb_object_keys" => TableFunc::JsonbObjectKeys,
             "generate_series" => TableFunc::GenerateSeries,
+            "regexp_matches" => TableFunc::RegexpMatches,
+            "regexp_split_to_table" => TableFunc::RegexpSplitToTable,
             _ => return None,
         })
     }
@@ -68,6 +76,8 @@ impl TableFunc {
             TableFunc::JsonbObjectKeys => "jsonb_object_keys",
             TableFunc::GenerateSeries | TableFunc::GenerateTimestamps { .. } => "generate_series",
             TableFunc::Unnest(_) => "unnest",
+            TableFunc::RegexpMatches => "regexp_matches",
+            TableFunc::RegexpSplitToTable => "regexp_split_to_table",
         }
     }
 
@@ -82,6 +92,8 @@ impl TableFunc {
             TableFunc::GenerateSeries => vec![("generate_series", ScalarType::Int64)],
             TableFunc::GenerateTimestamps { zone } => vec![("generate_series", if *zone { ScalarType::TimestampTz } else { ScalarType::Timestamp })],
             TableFunc::Unnest(e) => vec![("unnest", e.scalar())],
+            TableFunc::RegexpMatches => vec![("regexp_matches", ScalarType::Array(crate::repr::ElementType::Text))],
+            TableFunc::RegexpSplitToTable => vec![("regexp_split_to_table", ScalarType::Text)],
         }
     }
 
@@ -93,6 +105,7 @@ impl TableFunc {
             TableFunc::GenerateSeries => (2..=3).contains(&args).then(|| vec![ScalarType::Int64; args]),
             TableFunc::GenerateTimestamps { .. } => (args == 3).then(|| vec![self.columns()[0].1, self.columns()[0].1, ScalarType::Interval]),
             TableFunc::Unnest(e) => (args == 1).then(|| vec![ScalarType::Array(*e)]),
+            TableFunc::RegexpMatches | TableFunc::RegexpSplitToTable => (2..=3).contains(&args).then(|| vec![ScalarType::Text; args]),
             _ => (args == 1).then(|| vec![ScalarType::Jsonb]),
         }
     }
@@ -113,6 +126,20 @@ impl TableFunc {
             (TableFunc::GenerateTimestamps { zone }, [Datum::Timestamp(start) | Datum::TimestampTz(start), Datum::Timestamp(stop) | Datum::TimestampTz(stop), Datum::Interval(step)]) => {
                 let wrap = if *zone { Datum::TimestampTz } else { Datum::Timestamp };
                 Ok(timestamp_series(*start, *stop, *step)?.into_iter().map(|t| vec![wrap(t)]).collect())
+            }
+            (TableFunc::RegexpMatches, [Datum::Text(s), Datum::Text(p), rest @ ..]) => {
+                let flags = match rest {
+                    [Datum::Text(f)] => f.as_str(),
+                    _ => "",
+                };
+                Ok(super::regex::matches(s, p, flags, true)?.into_iter().map(|m| vec![super::array::text_array(m)]).collect())
+            }
+            (TableFunc::RegexpSplitToTable, [Datum::Text(s), Datum::Text(p), rest @ ..]) => {
+                let flags = match rest {
+                    [Datum::Text(f)] => f.as_str(),
+                    _ => "",
+                };
+                Ok(super::regex::split(s, p, flags)?.into_iter().map(|t| vec![Datum::text(t)]).collect())
             }
             (TableFunc::Unnest(_), [Datum::Array(items)]) => Ok(items.iter().map(|i| vec![i.clone()]).collect()),
             (_, [Datum::Jsonb(json)]) => self.jsonb(json),
@@ -141,7 +168,7 @@ impl TableFunc {
                 Kind::Object => Ok(fields(json)?.into_iter().map(|(k, _)| vec![Datum::Text(k.as_ref().into())]).collect()),
                 kind => Err(EvalError::new("22023", format!("cannot call jsonb_object_keys on {}", kind.article()))),
             },
-            TableFunc::GenerateSeries | TableFunc::GenerateTimestamps { .. } | TableFunc::Unnest(_) => unreachable!("{} takes no jsonb", self.name()),
+            TableFunc::GenerateSeries | TableFunc::GenerateTimestamps { .. } | TableFunc::Unnest(_) | TableFunc::RegexpMatches | TableFunc::RegexpSplitToTable => unreachable!("{} takes no jsonb", self.name()),
         }
     }
 }

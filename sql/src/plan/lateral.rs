@@ -279,6 +279,7 @@ fn lower_call(lowerer: &Lowerer, call: &LateralCall) -> std::result::Result<Plan
             T::Array(e) => ty == T::Array(e) || (ty == T::Text && e == ElementType::Text),
             T::Timestamp | T::TimestampTz => matches!(ty, T::Timestamp | T::TimestampTz | T::Date | T::Text),
             T::Interval => matches!(ty, T::Interval | T::Text),
+            T::Text => matches!(ty, T::Text | T::Uuid),
             _ => matches!(ty, T::Int16 | T::Int32 | T::Int64),
         };
         if !fits {

@@ -186,7 +186,7 @@ impl ScalarUDFImpl for ArrayUdf {
             ARRAY_COMPARE | ARRAY_CONTAINS | ARRAY_CONTAINED_BY | ARRAY_OVERLAP => DataType::Boolean,
             "array_position" | "array_length" | "array_upper" | "array_lower" | "cardinality" => DataType::Int32,
             "array_to_string" => DataType::Utf8,
-            "string_to_array" => list_of(DataType::Utf8),
+            "string_to_array" | "regexp_match" | "regexp_split_to_array" => list_of(DataType::Utf8),
             "array_prepend" => array(1),
             // a slice, array_append, array_remove, array_cat
             _ => array(0),
@@ -219,6 +219,8 @@ pub fn array_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("array_remove", Shape::ArrayValue),
         ("array_prepend", Shape::ValueArray),
         ("array_cat", Shape::TwoArrays),
+        ("regexp_match", Shape::Texts),
+        ("regexp_split_to_array", Shape::Texts),
     ];
     defs.into_iter().map(|(name, shape)| (name, Arc::new(ScalarUDF::new_from_impl(ArrayUdf { name, shape, signature: Signature::user_defined(Volatility::Immutable) })))).collect()
 }
@@ -326,6 +328,8 @@ pub fn lower(name: &str, mut args: Vec<ScalarExpr>, arg_types: &[ScalarType]) ->
         "array_remove" => ArrayFunc::Remove,
         "array_prepend" => ArrayFunc::Prepend,
         "array_cat" => ArrayFunc::Cat,
+        "regexp_match" => ArrayFunc::RegexpMatch,
+        "regexp_split_to_array" => ArrayFunc::RegexpSplit,
         ARRAY_COMPARE => {
             let (Some(ScalarExpr::Literal(Datum::Bool(all), _)), Some(ScalarExpr::Literal(Datum::Text(op), _))) = (args.pop(), args.pop()) else {
                 return Some(Err(crate::SqlError::internal("ANY/ALL without its operator")));

@@ -41,7 +41,7 @@ pub fn table_function(name: &str, args: Vec<Expr>) -> Result<Arc<dyn TableSource
         return generate_series(&args);
     }
     let Some(mut func) = TableFunc::by_name(&lower) else {
-        return plan_err!("invalid function '{}' in FROM: the table functions eddy has are generate_series, jsonb_array_elements, jsonb_array_elements_text, jsonb_each, jsonb_each_text and jsonb_object_keys", name);
+        return plan_err!("invalid function '{}' in FROM: the table functions eddy has are generate_series, unnest, regexp_matches, regexp_split_to_table, jsonb_array_elements, jsonb_array_elements_text, jsonb_each, jsonb_each_text and jsonb_object_keys", name);
     };
     if func == TableFunc::GenerateSeries {
         if let Some(zone) = timestamps(&args) {
@@ -49,7 +49,7 @@ pub fn table_function(name: &str, args: Vec<Expr>) -> Result<Arc<dyn TableSource
         }
     }
     if func.takes(args.len()).is_none() {
-        return plan_err!("invalid function '{}' with {} arguments: {}", func.name(), args.len(), if matches!(func, TableFunc::GenerateSeries | TableFunc::GenerateTimestamps { .. }) { "it takes (start, stop) or (start, stop, step), of integers or of timestamps with an interval step" } else { "it takes one jsonb value" });
+        return plan_err!("invalid function '{}' with {} arguments: {}", func.name(), args.len(), if matches!(func, TableFunc::GenerateSeries | TableFunc::GenerateTimestamps { .. }) { "it takes (start, stop) or (start, stop, step), of integers or of timestamps with an interval step" } else if matches!(func, TableFunc::RegexpMatches | TableFunc::RegexpSplitToTable) { "it takes (text, pattern [, flags])" } else { "it takes one jsonb value" });
     }
     let mut fields: Vec<arrow_schema::Field> = func.columns().into_iter().map(|(n, t)| arrow_field(n, &ColumnType { scalar: t, nullable: true })).collect();
     if ordinality {
