@@ -63,6 +63,8 @@ pub enum UnaryFunc {
 /// Functions of two arguments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum BinaryFunc {
+    /// `to_timestamp(text, format)`, or `to_date` with `date` (see [`super::to_timestamp`]).
+    ParseTimestamp { date: bool },
     Add(ScalarType),
     Sub(ScalarType),
     Mul(ScalarType),
@@ -360,6 +362,14 @@ impl BinaryFunc {
             Div(ty) => return arith(ArithOp::Div, a, b, *ty),
             Mod(ty) => return arith(ArithOp::Mod, a, b, *ty),
             Power => return power(&a, &b),
+            ParseTimestamp { date } => {
+                let us = super::to_timestamp::parse(text(&a), text(&b))?;
+                if *date {
+                    Datum::Date(us.div_euclid(Interval::MICROS_PER_DAY) as i32)
+                } else {
+                    Datum::TimestampTz(us)
+                }
+            }
             Eq => Datum::Bool(compare(&a, &b).is_eq()),
             NotEq => Datum::Bool(compare(&a, &b).is_ne()),
             Lt => Datum::Bool(compare(&a, &b).is_lt()),

@@ -26,6 +26,7 @@ mod regex;
 mod text;
 mod to_char;
 mod to_char_number;
+mod to_timestamp;
 mod running;
 mod scalar;
 mod table_func;

@@ -481,6 +481,8 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "substr" | "substring" => variadic(VariadicFunc::Substr, args),
         "replace" => variadic(VariadicFunc::Replace, args),
         "regexp_replace" => variadic(VariadicFunc::RegexpReplace, args),
+        "to_timestamp" if args.len() == 2 => binary(BinaryFunc::ParseTimestamp { date: false }, args),
+        "to_date" => binary(BinaryFunc::ParseTimestamp { date: true }, args),
         "to_timestamp" => unary(UnaryFunc::ToTimestamp, args),
         "to_char" => binary(BinaryFunc::ToChar, args),
         "lpad" => variadic(VariadicFunc::Lpad, args),

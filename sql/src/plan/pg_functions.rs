@@ -118,6 +118,8 @@ enum Kind {
     JsonbExtractPath,
     /// `width_bucket(x, low, high, count)` (double precision).
     WidthBucket,
+    /// `to_date(text, format)`.
+    ToDate,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -163,6 +165,7 @@ impl PgFunction {
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::WidthBucket => 4,
+            Kind::ToDate => 2,
             Kind::MakeInterval => 7,
             Kind::Justify => 1,
         }
@@ -222,7 +225,7 @@ impl ScalarUDFImpl for PgFunction {
             return Ok(vec![DataType::Utf8; args.len()]);
         }
         if self.kind == Kind::ToTimestamp && args.len() == 2 {
-            return not_impl_err!("to_timestamp(text, format): cast the text instead, e.g. '2024-05-01 10:00'::timestamptz");
+            return Ok(vec![DataType::Utf8, DataType::Utf8]);
         }
         if args.len() != self.arity() {
             return plan_err!("function {}() takes {} arguments, {} given", self.name, self.arity(), args.len());
@@ -241,6 +244,7 @@ impl ScalarUDFImpl for PgFunction {
             }
             Kind::MakeTimestamp => [vec![DataType::Int32; 5], vec![DataType::Float64]].concat(),
             Kind::WidthBucket => vec![DataType::Float64, DataType::Float64, DataType::Float64, DataType::Int32],
+            Kind::ToDate => vec![DataType::Utf8, DataType::Utf8],
             Kind::MakeInterval => [vec![DataType::Int32; 6], vec![DataType::Float64]].concat(),
             Kind::Justify => vec![INTERVAL],
             Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
@@ -292,6 +296,7 @@ impl ScalarUDFImpl for PgFunction {
             Kind::Age => INTERVAL,
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength | Kind::WidthBucket => DataType::Int32,
+            Kind::ToDate => DataType::Date32,
             Kind::AtTimeZone => match &args[0] {
                 DataType::Timestamp(_, None) => timestamptz(),
                 _ => DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -401,6 +406,7 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("jsonb_strip_nulls", Kind::JsonbTypeof),
         ("jsonb_pretty", Kind::JsonbTypeof),
         ("width_bucket", Kind::WidthBucket),
+        ("to_date", Kind::ToDate),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
