@@ -77,6 +77,7 @@ impl VisitorMut for Rewriter {
         varchar_cast(e);
         boolean_test_literal(e);
         any_all_of_array(e);
+        frame_interval_literal(e);
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -189,6 +190,23 @@ fn interval_literal(e: &mut Expr) {
     }
     let value = (*iv.value).clone();
     *e = Expr::Cast { kind: CastKind::DoubleColon, expr: Box::new(value), data_type: DataType::Interval { fields: None, precision: None }, array: false, format: None };
+}
+
+/// An interval offset of a RANGE window frame stays `INTERVAL 'text'`
+/// (undoing [`interval_literal`] there): DataFusion takes only literals as
+/// frame offsets.
+fn frame_interval_literal(e: &mut Expr) {
+    use sqlparser::ast::{WindowFrameBound, WindowType};
+    let Expr::Function(f) = e else { return };
+    let Some(WindowType::WindowSpec(spec)) = &mut f.over else { return };
+    let Some(frame) = &mut spec.window_frame else { return };
+    for bound in std::iter::once(&mut frame.start_bound).chain(frame.end_bound.as_mut()) {
+        let (WindowFrameBound::Preceding(Some(offset)) | WindowFrameBound::Following(Some(offset))) = bound else { continue };
+        if let Expr::Cast { expr, data_type: DataType::Interval { .. }, .. } = offset.as_mut() {
+            let value = std::mem::replace(expr.as_mut(), Expr::value(Value::Null));
+            **offset = Expr::Interval(sqlparser::ast::Interval { value: Box::new(value), leading_field: None, leading_precision: None, last_field: None, fractional_seconds_precision: None });
+        }
+    }
 }
 
 const MAKE_INTERVAL_PARAMS: [&str; 7] = ["years", "months", "weeks", "days", "hours", "mins", "secs"];

@@ -31,6 +31,7 @@ mod running;
 mod scalar;
 mod table_func;
 mod window;
+mod window_range;
 
 pub use array::ArrayFunc;
 pub use float_fn::FloatFn;
@@ -41,3 +42,4 @@ pub use func::{numeric_avg, BinaryFunc, UnaryFunc, VariadicFunc};
 pub use scalar::{ScalarExpr, SortKey};
 pub use table_func::TableFunc;
 pub use window::{WindowExpr, WindowFrame, WindowFunc};
+pub use window_range::{RangeFrame, RangeOffset};

@@ -28,7 +28,7 @@ pub enum WindowFunc {
 }
 
 /// Which rows of the partition an aggregate sees from the current row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum WindowFrame {
     /// The whole partition (no ORDER BY, or UNBOUNDED both ways).
     Partition,
@@ -37,6 +37,8 @@ pub enum WindowFrame {
     /// ROWS BETWEEN start AND end, offsets relative to the current row
     /// (`None` is unbounded).
     Rows { start: Option<i64>, end: Option<i64> },
+    /// RANGE BETWEEN offsets of the ORDER BY value (see [`super::window_range`]).
+    Range(super::window_range::RangeFrame),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -52,10 +54,11 @@ impl WindowExpr {
     /// all rows that sort before the changed rows' peers as they were, and
     /// [`WindowExpr::eval_from`] can resume at the first changed peer group.
     pub fn looks_back_only(&self) -> bool {
-        let frame_ends_at_current = match self.frame {
+        let frame_ends_at_current = match &self.frame {
             WindowFrame::Partition => false,
             WindowFrame::RangeToCurrent => true,
             WindowFrame::Rows { end, .. } => end.is_some_and(|e| e <= 0),
+            WindowFrame::Range(r) => r.ends_at_current(),
         };
         match &self.func {
             WindowFunc::RowNumber | WindowFunc::Rank | WindowFunc::DenseRank => true,
@@ -89,8 +92,13 @@ impl WindowExpr {
         for i in (start..n).rev() {
             last_peer[i - start] = if i + 1 < n && peers(i, i + 1) { last_peer[i + 1 - start] } else { i };
         }
+        let keys = match (&self.frame, order_by.first()) {
+            (WindowFrame::Range(_), Some(k)) => rows.iter().map(|r| k.expr.eval(r)).collect::<Result<Vec<_>, _>>()?,
+            _ => Vec::new(),
+        };
+        let bounds = |i: usize, last_peer: usize| self.frame_bounds(i, n, last_peer, &keys, order_by);
         if let WindowFunc::Aggregate(agg) = &self.func {
-            return self.aggregate_frames(agg, rows, start, before, &last_peer);
+            return self.aggregate_frames(agg, rows, start, before, &last_peer, bounds);
         }
         let mut out = Vec::with_capacity(n - start);
         let mut rank = 0i64;
@@ -125,7 +133,7 @@ impl WindowExpr {
                     }
                 }
                 WindowFunc::FirstValue | WindowFunc::LastValue => {
-                    let (lo, hi) = self.frame_bounds(i, n, last_peer[i - start]);
+                    let (lo, hi) = bounds(i, last_peer[i - start])?;
                     match &self.func {
                         WindowFunc::FirstValue => if lo < hi { self.args[0].eval(&rows[lo])? } else { Datum::Null },
                         _ => if lo < hi { self.args[0].eval(&rows[hi - 1])? } else { Datum::Null },
@@ -134,7 +142,7 @@ impl WindowExpr {
                 WindowFunc::NthValue => match self.args[1].eval(&rows[i])? {
                     Datum::Null => Datum::Null,
                     Datum::Int(k) if k > 0 => {
-                        let (lo, hi) = self.frame_bounds(i, n, last_peer[i - start]);
+                        let (lo, hi) = bounds(i, last_peer[i - start])?;
                         let j = lo.saturating_add(k as usize - 1);
                         if j < hi { self.args[0].eval(&rows[j])? } else { Datum::Null }
                     }
@@ -159,7 +167,7 @@ impl WindowExpr {
     /// reuse its value; a frame that extends the one before at its end
     /// extends a running value. A partition costs O(n) for the common
     /// frames instead of O(n²).
-    fn aggregate_frames(&self, agg: &AggregateExpr, rows: &[Vec<Datum>], start: usize, before: Option<&Datum>, last_peer: &[usize]) -> Result<Vec<Datum>, EvalError> {
+    fn aggregate_frames(&self, agg: &AggregateExpr, rows: &[Vec<Datum>], start: usize, before: Option<&Datum>, last_peer: &[usize], bounds: impl Fn(usize, usize) -> Result<(usize, usize), EvalError>) -> Result<Vec<Datum>, EvalError> {
         let n = rows.len();
         let mut running = RunningAggregate::new(agg);
         let mut out: Vec<Datum> = Vec::with_capacity(n - start);
@@ -167,13 +175,13 @@ impl WindowExpr {
         let mut prev: Option<((usize, usize), Datum)> = None;
         if let (Some(value), true) = (before, start > 0) {
             // Row start - 1's frame ends before `start` (it is not its peer).
-            let frame = self.frame_bounds(start - 1, n, start - 1);
+            let frame = bounds(start - 1, start - 1)?;
             if running.as_mut().is_some_and(|r| r.resume(value.clone())) {
                 prev = Some((frame, value.clone()));
             }
         }
         for i in start..n {
-            let (lo, hi) = self.frame_bounds(i, n, last_peer[i - start]);
+            let (lo, hi) = bounds(i, last_peer[i - start])?;
             let hi = hi.max(lo);
             let v = match (&prev, running.as_mut()) {
                 (Some((p, v)), _) if *p == (lo, hi) => v.clone(),
@@ -192,8 +200,9 @@ impl WindowExpr {
 
     /// The half-open range of rows in row `i`'s frame; `last_peer` is the
     /// index of the last row that sorts equal to row `i`.
-    fn frame_bounds(&self, i: usize, n: usize, last_peer: usize) -> (usize, usize) {
-        match self.frame {
+    /// `keys` are the rows' ORDER BY values (for RANGE offset frames).
+    fn frame_bounds(&self, i: usize, n: usize, last_peer: usize, keys: &[Datum], order_by: &[SortKey]) -> Result<(usize, usize), EvalError> {
+        Ok(match &self.frame {
             WindowFrame::Partition => (0, n),
             WindowFrame::RangeToCurrent => (0, last_peer + 1),
             WindowFrame::Rows { start, end } => {
@@ -201,7 +210,11 @@ impl WindowExpr {
                 let hi = end.map(|e| (i as i64).saturating_add(e).saturating_add(1).clamp(0, n as i64) as usize).unwrap_or(n);
                 (lo, hi)
             }
-        }
+            WindowFrame::Range(r) => match order_by.first() {
+                Some(order) => r.bounds(keys, order, i)?,
+                None => (0, n),
+            },
+        })
     }
 }
 

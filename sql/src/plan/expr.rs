@@ -10,7 +10,7 @@ use crate::SqlError;
 use datafusion_common::{DFSchema, ExprSchema, ScalarValue};
 use datafusion_expr::expr::{AggregateFunction, Case, Sort, WindowFunction};
 use datafusion_expr::{BinaryExpr, Expr, ExprSchemable, Operator, WindowFrameBound, WindowFrameUnits, WindowFunctionDefinition};
-use eddy_engine::expr::{AggregateExpr, AggregateFunc, BinaryFunc, ScalarExpr, SortKey, Stat, UnaryFunc, VariadicFunc, WindowExpr, WindowFrame, WindowFunc};
+use eddy_engine::expr::{AggregateExpr, AggregateFunc, BinaryFunc, RangeFrame, RangeOffset, ScalarExpr, SortKey, Stat, UnaryFunc, VariadicFunc, WindowExpr, WindowFrame, WindowFunc};
 use eddy_engine::repr::{Datum, Interval};
 use eddy_engine::ScalarType;
 use rust_decimal::Decimal;
@@ -271,15 +271,54 @@ impl ExprLowerer<'_> {
                 WindowFrameBound::Following(v) => Some(frame_offset(v)?),
             })
         };
+        let offset = |b: &WindowFrameBound| matches!(b, WindowFrameBound::Preceding(v) | WindowFrameBound::Following(v) if !v.is_null());
+        if f.units == WindowFrameUnits::Range && !order.is_empty() && (offset(&f.start_bound) || offset(&f.end_bound)) {
+            let frame = self.range_frame(&params.order_by, &f.start_bound, &f.end_bound)?;
+            return Ok((partition, order, WindowExpr { func: self.window_func(fun, params, e)?, args, frame }));
+        }
         let (start, end) = (bound(&f.start_bound)?, bound(&f.end_bound)?);
         let frame = match (f.units, start, end) {
             (_, None, None) => WindowFrame::Partition,
             (_, _, _) if order.is_empty() && f.units != WindowFrameUnits::Rows => WindowFrame::Partition,
             (WindowFrameUnits::Range, None, Some(0)) => WindowFrame::RangeToCurrent,
             (WindowFrameUnits::Rows, s, e) => WindowFrame::Rows { start: s, end: e },
-            _ => return Err(unsupported("this window frame (RANGE or GROUPS with offsets)")),
+            _ => return Err(unsupported("this window frame (GROUPS with offsets)")),
         };
-        let func = match fun {
+        Ok((partition, order, WindowExpr { func: self.window_func(fun, params, e)?, args, frame }))
+    }
+
+    /// `RANGE BETWEEN .. PRECEDING/FOLLOWING ..`: offsets from the one
+    /// ORDER BY key's value (see `eddy_engine::expr::RangeFrame`).
+    fn range_frame(&self, order_by: &[Sort], start: &WindowFrameBound, end: &WindowFrameBound) -> Result<WindowFrame, SqlError> {
+        let [key] = order_by else {
+            return Err(SqlError::new("42P20", "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column"));
+        };
+        let key_type = self.type_of(&key.expr)?;
+        let side = |b: &WindowFrameBound| -> Result<Option<RangeOffset>, SqlError> {
+            let (v, following) = match b {
+                WindowFrameBound::CurrentRow => return Ok(Some(RangeOffset { offset: None, following: false })),
+                WindowFrameBound::Preceding(v) | WindowFrameBound::Following(v) if v.is_null() => return Ok(None),
+                WindowFrameBound::Preceding(v) => (v, false),
+                WindowFrameBound::Following(v) => (v, true),
+            };
+            let (offset, _) = literal(v)?;
+            let negative = match &offset {
+                Datum::Int(i) => *i < 0,
+                Datum::Numeric(n) => n.is_sign_negative() && !n.is_zero(),
+                Datum::Float(f) => f.0 < 0.0,
+                Datum::Interval(iv) => iv.months < 0 || iv.days < 0 || iv.micros < 0,
+                _ => false,
+            };
+            if negative {
+                return Err(SqlError::new("22013", "invalid preceding or following size in window function"));
+            }
+            Ok(Some(RangeOffset { offset: Some(offset), following }))
+        };
+        Ok(WindowFrame::Range(RangeFrame { start: side(start)?, end: side(end)?, key_type }))
+    }
+
+    fn window_func(&self, fun: &WindowFunctionDefinition, params: &datafusion_expr::expr::WindowFunctionParams, e: &Expr) -> Result<WindowFunc, SqlError> {
+        Ok(match fun {
             WindowFunctionDefinition::WindowUDF(udf) => match udf.name() {
                 "row_number" => WindowFunc::RowNumber,
                 "rank" => WindowFunc::Rank,
@@ -297,8 +336,7 @@ impl ExprLowerer<'_> {
             WindowFunctionDefinition::AggregateUDF(udaf) => {
                 WindowFunc::Aggregate(self.aggregate_call(udaf.name(), &params.args, params.distinct, params.filter.as_deref(), &[], self.type_of(e)?)?)
             }
-        };
-        Ok((partition, order, WindowExpr { func, args, frame }))
+        })
     }
 }
 
