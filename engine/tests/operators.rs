@@ -267,6 +267,14 @@ fn top_k_per_group() {
     run_random("top_k_per_group", 5, 40, TABLES, &views);
 }
 
+/// `RANGE BETWEEN` offsets of an integer ORDER BY value: `(offset,
+/// following)`, an offset of 0 being CURRENT ROW; `None` unbounded.
+fn range(start: Option<(i64, bool)>, end: Option<(i64, bool)>) -> WindowFrame {
+    use eddy_engine::expr::{RangeFrame, RangeOffset};
+    let side = |b: Option<(i64, bool)>| b.map(|(o, following)| RangeOffset { offset: (o != 0).then_some(Datum::Int(o)), following });
+    WindowFrame::Range(RangeFrame { start: side(start), end: side(end), key_type: I64 })
+}
+
 #[test]
 fn window_functions() {
     let (k, v, s) = (col(0), col(1), col(2));
@@ -297,6 +305,23 @@ fn window_functions() {
                     win(WindowFunc::PercentRank, vec![], WindowFrame::Partition),
                     win(WindowFunc::CumeDist, vec![], WindowFrame::Partition),
                     win(WindowFunc::NthValue, vec![s.clone(), int(2)], WindowFrame::RangeToCurrent),
+                    // sum(v) OVER (... RANGE BETWEEN 2 PRECEDING AND CURRENT ROW): a sliding window of values
+                    win(sum_v.clone(), vec![], range(Some((2, false)), Some((0, false)))),
+                    // first_value(s) OVER (... RANGE BETWEEN 1 PRECEDING AND 3 FOLLOWING)
+                    win(WindowFunc::FirstValue, vec![s.clone()], range(Some((1, false)), Some((3, true)))),
+                ],
+            ),
+        ),
+        (
+            "partition by k order by v desc, RANGE offsets",
+            window(
+                t1(),
+                vec![k.clone()],
+                vec![desc(v.clone())],
+                vec![
+                    win(sum_v.clone(), vec![], range(Some((3, false)), Some((1, true)))),
+                    win(WindowFunc::Aggregate(count_star()), vec![], range(None, Some((2, false)))),
+                    win(WindowFunc::LastValue, vec![s.clone()], range(Some((0, false)), None)),
                 ],
             ),
         ),

@@ -46,14 +46,15 @@ pub trait Footprint {
 
 /// The heap bytes of `row`: its datums, and strings too long to be inline.
 pub fn row_heap_bytes(row: &Row) -> u64 {
-    let strings: usize = row
-        .iter()
-        .map(|d| match d {
+    fn heap(d: &Datum) -> usize {
+        match d {
             Datum::Text(s) | Datum::Jsonb(s) if s.is_heap_allocated() => s.len() + 16,
+            // An array's elements live on the heap, with their own strings.
+            Datum::Array(items) => items.capacity() * size_of::<Datum>() + items.iter().map(heap).sum::<usize>(),
             _ => 0,
-        })
-        .sum();
-    (row.capacity() * size_of::<Datum>() + strings) as u64
+        }
+    }
+    (row.capacity() * size_of::<Datum>() + row.iter().map(heap).sum::<usize>()) as u64
 }
 
 /// The footprint of `len` items, from at most [`SAMPLE`] of them scaled up.

@@ -369,10 +369,12 @@ fn window_column(e: &WindowExpr, rows: &[Row], order_by: &[SortKey]) -> Result<V
             WindowFunc::CumeDist => Datum::float((0..n).filter(|&j| cmp_by(order_by, &rows[j], &rows[i]) != Ordering::Greater).count() as f64 / n as f64),
             WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue | WindowFunc::Aggregate(_) => {
                 let frame: Vec<usize> = (0..n)
-                    .filter(|&j| match e.frame {
+                    .filter(|&j| match &e.frame {
                         WindowFrame::Partition => true,
+                        WindowFrame::Range(r) => in_range_frame(r, &order_by[0], &rows[i], &rows[j]),
                         WindowFrame::RangeToCurrent => cmp_by(order_by, &rows[j], &rows[i]) != Ordering::Greater,
                         WindowFrame::Rows { start, end } => {
+                            let (start, end) = (*start, *end);
                             let d = j as i64 - i as i64;
                             start.is_none_or(|s| d >= s) && end.is_none_or(|en| d <= en)
                         }
@@ -404,3 +406,32 @@ fn window_column(e: &WindowExpr, rows: &[Row], order_by: &[SortKey]) -> Result<V
     Ok(out)
 }
 
+/// Whether `row` is in `current`'s RANGE frame, by the definition: its
+/// key lies between the current key shifted by each offset (in the sort's
+/// direction), or it is a NULL-keyed peer of a NULL-keyed current row.
+fn in_range_frame(r: &eddy_engine::expr::RangeFrame, order: &eddy_engine::expr::SortKey, current: &[Datum], row: &[Datum]) -> bool {
+    use eddy_engine::expr::BinaryFunc;
+    let (k, x) = (order.expr.eval(current).unwrap(), order.expr.eval(row).unwrap());
+    if k.is_null() || x.is_null() {
+        let (kn, xn) = (k.is_null(), x.is_null());
+        // Where a NULL sorts relative to values.
+        let x_before = if xn == kn { false } else { xn == order.nulls_first };
+        let x_after = if xn == kn { false } else { !x_before };
+        return (kn && xn) || (r.start.is_none() && x_before) || (r.end.is_none() && x_after);
+    }
+    let bound = |b: &Option<eddy_engine::expr::RangeOffset>, is_start: bool| -> bool {
+        let Some(b) = b else { return true };
+        let target = match &b.offset {
+            None => k.clone(),
+            Some(off) => {
+                let up = b.following != order.desc;
+                let f = if up { BinaryFunc::Add(r.key_type) } else { BinaryFunc::Sub(r.key_type) };
+                f.eval(k.clone(), off.clone()).unwrap()
+            }
+        };
+        let ord = x.partial_cmp(&target).unwrap();
+        let ord = if order.desc { ord.reverse() } else { ord };
+        if is_start { ord != Ordering::Less } else { ord != Ordering::Greater }
+    };
+    bound(&r.start, true) && bound(&r.end, false)
+}

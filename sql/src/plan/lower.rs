@@ -50,29 +50,6 @@ fn unsupported(what: impl Into<String>) -> SqlError {
     SqlError::unsupported(what)
 }
 
-/// `unnest(array)` in the select list or FROM: a call per row of the
-/// input (see `TableFunc::Unnest`), then the output's columns in
-/// DataFusion's order, the unnested one where its array was.
-impl Lowerer<'_> {
-    fn unnest(&self, u: &datafusion_expr::logical_plan::Unnest) -> Result<Plan, SqlError> {
-        let [(array_at, list)] = u.list_type_columns.as_slice() else {
-            return Err(unsupported("unnest of several arrays in one select list").with_hint("unnest them in FROM one after another, or zip them by index"));
-        };
-        if !u.struct_type_columns.is_empty() || list.depth != 1 {
-            return Err(unsupported("unnest of a row or a nested array"));
-        }
-        let input = self.lower(&u.input)?;
-        let width = input.arity();
-        let elem = match crate::types::column_type_of_field(u.input.schema().field(*array_at))?.scalar {
-            ScalarType::Array(e) => e,
-            other => return Err(unsupported(format!("unnest of {}", other))),
-        };
-        let called = Plan::FlatMap { input: input.boxed(), func: eddy_engine::expr::TableFunc::Unnest(elem), args: vec![ScalarExpr::Column(*array_at)], ordinality: false, outer: false };
-        let columns = u.dependency_indices.iter().zip(u.schema.columns()).map(|(i, c)| if *i == *array_at && c == list.output_column { width } else { *i }).collect();
-        Ok(project(called, columns))
-    }
-}
-
 fn project(input: Plan, columns: Vec<usize>) -> Plan {
     if columns.len() == input.arity() && columns.iter().enumerate().all(|(i, c)| i == *c) {
         return input;
@@ -567,4 +544,27 @@ pub fn limit_bounds(limit: &datafusion_expr::logical_plan::Limit) -> Result<(usi
         FetchType::UnsupportedExpr => return Err(unsupported("a non-constant LIMIT")),
     };
     Ok((skip, fetch))
+}
+
+/// `unnest(array)` in the select list or FROM: a call per row of the
+/// input (see `TableFunc::Unnest`), then the output's columns in
+/// DataFusion's order, the unnested one where its array was.
+impl Lowerer<'_> {
+    fn unnest(&self, u: &datafusion_expr::logical_plan::Unnest) -> Result<Plan, SqlError> {
+        let [(array_at, list)] = u.list_type_columns.as_slice() else {
+            return Err(unsupported("unnest of several arrays in one select list").with_hint("unnest them in FROM one after another, or zip them by index"));
+        };
+        if !u.struct_type_columns.is_empty() || list.depth != 1 {
+            return Err(unsupported("unnest of a row or a nested array"));
+        }
+        let input = self.lower(&u.input)?;
+        let width = input.arity();
+        let elem = match crate::types::column_type_of_field(u.input.schema().field(*array_at))?.scalar {
+            ScalarType::Array(e) => e,
+            other => return Err(unsupported(format!("unnest of {}", other))),
+        };
+        let called = Plan::FlatMap { input: input.boxed(), func: eddy_engine::expr::TableFunc::Unnest(elem), args: vec![ScalarExpr::Column(*array_at)], ordinality: false, outer: false };
+        let columns = u.dependency_indices.iter().zip(u.schema.columns()).map(|(i, c)| if *i == *array_at && c == list.output_column { width } else { *i }).collect();
+        Ok(project(called, columns))
+    }
 }
