@@ -198,6 +198,10 @@ pub enum VariadicFunc {
     Array(super::array::ArrayFunc),
     /// `width_bucket(x, low, high, count)`.
     WidthBucket,
+    /// `num_nulls(args...)`, or `num_nonnulls` with `nonnull`.
+    NumNulls { nonnull: bool },
+    /// `pg_size_pretty(bigint)`.
+    SizePretty,
 }
 
 fn text(d: &Datum) -> &str {
@@ -548,6 +552,7 @@ impl VariadicFunc {
                 return Ok(Datum::Text(parts.concat().into()));
             }
             Array(f) => return f.eval(args),
+            NumNulls { nonnull } => return Ok(super::count_fn::num_nulls(&args, *nonnull)),
             JsonbBuildObject => return crate::expr::json::build_object(&args),
             JsonbBuildArray => return crate::expr::json::build_array(&args),
             Format => {
@@ -573,6 +578,10 @@ impl VariadicFunc {
         }
         match self {
             WidthBucket => return super::float_fn::width_bucket(&args),
+            SizePretty => return Ok(Datum::text(super::count_fn::size_pretty(match args[0] {
+                Datum::Int(i) => i,
+                _ => 0,
+            }))),
             DateTruncZone => return super::datetime::date_trunc_zone(text(&args[0]), args[1].clone(), text(&args[2])),
             DateBin => return super::datetime::date_bin(&args),
             MakeDate => return make_date(&args),

@@ -11,6 +11,7 @@ mod arith;
 mod array;
 mod case;
 mod cast;
+mod count_fn;
 mod datetime;
 pub use datetime::parse_zone;
 mod error;

@@ -423,6 +423,20 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "sqrt" => unary(UnaryFunc::Sqrt, args),
         "pi" => Ok(E::Literal(Datum::float(std::f64::consts::PI), ScalarType::Float64)),
         "width_bucket" => variadic(VariadicFunc::WidthBucket, args),
+        "num_nulls" | "num_nonnulls" => variadic(VariadicFunc::NumNulls { nonnull: name == "num_nonnulls" }, args),
+        "pg_size_pretty" => variadic(VariadicFunc::SizePretty, args),
+        "bit_length" => Ok(args.remove(0).call_unary(UnaryFunc::OctetLength).call_binary(BinaryFunc::Mul(ScalarType::Int32), E::Literal(Datum::Int(8), ScalarType::Int32))),
+        // The quotient truncated toward zero.
+        "div" => Ok(E::CallBinary { func: BinaryFunc::Div(out), a: Box::new(args.remove(0)), b: Box::new(args.remove(0)) }.call_binary(BinaryFunc::Trunc, E::Literal(Datum::Int(0), ScalarType::Int64))),
+        "make_timestamptz" => {
+            let zone = (args.len() == 7).then(|| args.pop()).flatten();
+            let local = E::CallVariadic { func: VariadicFunc::MakeTimestamp, exprs: args };
+            Ok(match zone {
+                // The wall-clock time in that zone: the instant it names.
+                Some(z) => local.call_binary(BinaryFunc::AtTimeZone, z),
+                None => local.call_unary(UnaryFunc::Cast(ScalarType::TimestampTz)),
+            })
+        }
         f if eddy_engine::expr::FloatFn::by_name(f).is_some() => unary(UnaryFunc::Float(eddy_engine::expr::FloatFn::by_name(f).unwrap()), args),
         "ln" => unary(UnaryFunc::Ln, args),
         "log10" => unary(UnaryFunc::Log10, args),

@@ -120,6 +120,14 @@ enum Kind {
     WidthBucket,
     /// `to_date(text, format)`.
     ToDate,
+    /// `num_nulls` and `num_nonnulls`: any arguments, an integer.
+    NumNulls,
+    /// `pg_size_pretty(bigint)`.
+    SizePretty,
+    /// `div(a, b)`: the truncated quotient, numeric.
+    Div,
+    /// `make_timestamptz(y, m, d, h, mi, s [, zone])`.
+    MakeTimestampTz,
 }
 
 /// A PostgreSQL function as DataFusion plans it.
@@ -165,7 +173,9 @@ impl PgFunction {
             Kind::JsonbArrayLength => 1,
             Kind::MakeTimestamp => 6,
             Kind::WidthBucket => 4,
-            Kind::ToDate => 2,
+            Kind::ToDate | Kind::Div => 2,
+            Kind::SizePretty => 1,
+            Kind::NumNulls | Kind::MakeTimestampTz => usize::MAX,
             Kind::MakeInterval => 7,
             Kind::Justify => 1,
         }
@@ -224,6 +234,18 @@ impl ScalarUDFImpl for PgFunction {
             }
             return Ok(vec![DataType::Utf8; args.len()]);
         }
+        if self.kind == Kind::NumNulls {
+            if args.is_empty() {
+                return plan_err!("function {}() does not exist", self.name);
+            }
+            return Ok(args.iter().map(|t| if matches!(t, DataType::Null) { DataType::Utf8 } else { t.clone() }).collect());
+        }
+        if self.kind == Kind::MakeTimestampTz {
+            if !(6..=7).contains(&args.len()) {
+                return plan_err!("function make_timestamptz() takes 6 or 7 arguments, {} given", args.len());
+            }
+            return Ok([vec![DataType::Int32; 5], vec![DataType::Float64], vec![DataType::Utf8; args.len() - 6]].concat());
+        }
         if self.kind == Kind::ToTimestamp && args.len() == 2 {
             return Ok(vec![DataType::Utf8, DataType::Utf8]);
         }
@@ -245,6 +267,9 @@ impl ScalarUDFImpl for PgFunction {
             Kind::MakeTimestamp => [vec![DataType::Int32; 5], vec![DataType::Float64]].concat(),
             Kind::WidthBucket => vec![DataType::Float64, DataType::Float64, DataType::Float64, DataType::Int32],
             Kind::ToDate => vec![DataType::Utf8, DataType::Utf8],
+            Kind::SizePretty => vec![DataType::Int64],
+            Kind::Div => vec![DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1); 2],
+            Kind::NumNulls | Kind::MakeTimestampTz => unreachable!("typed above"),
             Kind::MakeInterval => [vec![DataType::Int32; 6], vec![DataType::Float64]].concat(),
             Kind::Justify => vec![INTERVAL],
             Kind::IntervalScale => vec![INTERVAL, DataType::Float64],
@@ -297,6 +322,10 @@ impl ScalarUDFImpl for PgFunction {
             Kind::JsonbTest => DataType::Boolean,
             Kind::JsonbArrayLength | Kind::WidthBucket => DataType::Int32,
             Kind::ToDate => DataType::Date32,
+            Kind::NumNulls => DataType::Int32,
+            Kind::SizePretty => DataType::Utf8,
+            Kind::Div => DataType::Decimal128(UNCONSTRAINED_NUMERIC.0, UNCONSTRAINED_NUMERIC.1),
+            Kind::MakeTimestampTz => timestamptz(),
             Kind::AtTimeZone => match &args[0] {
                 DataType::Timestamp(_, None) => timestamptz(),
                 _ => DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -407,6 +436,11 @@ pub fn pg_functions() -> Vec<(&'static str, Arc<ScalarUDF>)> {
         ("jsonb_pretty", Kind::JsonbTypeof),
         ("width_bucket", Kind::WidthBucket),
         ("to_date", Kind::ToDate),
+        ("num_nulls", Kind::NumNulls),
+        ("num_nonnulls", Kind::NumNulls),
+        ("pg_size_pretty", Kind::SizePretty),
+        ("div", Kind::Div),
+        ("make_timestamptz", Kind::MakeTimestampTz),
     ];
     defs.into_iter().map(|(name, kind)| (name, Arc::new(ScalarUDF::new_from_impl(PgFunction::new(name, kind))))).collect()
 }
