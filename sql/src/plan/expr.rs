@@ -428,6 +428,17 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "bit_length" => Ok(args.remove(0).call_unary(UnaryFunc::OctetLength).call_binary(BinaryFunc::Mul(ScalarType::Int32), E::Literal(Datum::Int(8), ScalarType::Int32))),
         // The quotient truncated toward zero.
         "div" => Ok(E::CallBinary { func: BinaryFunc::Div(out), a: Box::new(args.remove(0)), b: Box::new(args.remove(0)) }.call_binary(BinaryFunc::Trunc, E::Literal(Datum::Int(0), ScalarType::Int64))),
+        // overlay(s PLACING r FROM start [FOR count]): s's text before
+        // start, r, then s's text after the count characters replaced
+        // (count defaults to r's length).
+        "overlay" => {
+            let int = |i: i64| E::Literal(Datum::Int(i), ScalarType::Int64);
+            let count = if args.len() == 4 { args.pop().unwrap() } else { args[1].clone().call_unary(UnaryFunc::CharLength) };
+            let (s, r, start) = (args[0].clone(), args[1].clone(), args[2].clone());
+            let before = E::CallVariadic { func: VariadicFunc::Substr, exprs: vec![s.clone(), int(1), start.clone().call_binary(BinaryFunc::Sub(ScalarType::Int64), int(1))] };
+            let after = E::CallVariadic { func: VariadicFunc::Substr, exprs: vec![s, start.call_binary(BinaryFunc::Add(ScalarType::Int64), count)] };
+            Ok(before.call_binary(BinaryFunc::TextConcat, r).call_binary(BinaryFunc::TextConcat, after))
+        }
         "make_timestamptz" => {
             let zone = (args.len() == 7).then(|| args.pop()).flatten();
             let local = E::CallVariadic { func: VariadicFunc::MakeTimestamp, exprs: args };
