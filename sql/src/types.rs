@@ -124,6 +124,12 @@ pub fn scalar_type_of_arrow(dt: &DataType) -> Result<ScalarType, SqlError> {
     })
 }
 
+/// The name eddy gives a DataFusion type in messages (`integer`, `text`),
+/// DataFusion's own name for a type eddy does not have.
+pub fn type_name_of_arrow(t: &DataType) -> String {
+    scalar_type_of_arrow(t).map(|s| s.to_string()).unwrap_or_else(|_| t.to_string())
+}
+
 /// The engine column type of a DataFusion field (honouring the jsonb and
 /// uuid metadata).
 pub fn column_type_of_field(f: &Field) -> Result<ColumnType, SqlError> {

@@ -127,19 +127,15 @@ impl TableFunc {
                 let wrap = if *zone { Datum::TimestampTz } else { Datum::Timestamp };
                 Ok(timestamp_series(*start, *stop, *step)?.into_iter().map(|t| vec![wrap(t)]).collect())
             }
-            (TableFunc::RegexpMatches, [Datum::Text(s), Datum::Text(p), rest @ ..]) => {
+            (TableFunc::RegexpMatches | TableFunc::RegexpSplitToTable, [Datum::Text(s), Datum::Text(p), rest @ ..]) => {
                 let flags = match rest {
                     [Datum::Text(f)] => f.as_str(),
                     _ => "",
                 };
-                Ok(super::regex::matches(s, p, flags, true)?.into_iter().map(|m| vec![super::array::text_array(m)]).collect())
-            }
-            (TableFunc::RegexpSplitToTable, [Datum::Text(s), Datum::Text(p), rest @ ..]) => {
-                let flags = match rest {
-                    [Datum::Text(f)] => f.as_str(),
-                    _ => "",
-                };
-                Ok(super::regex::split(s, p, flags)?.into_iter().map(|t| vec![Datum::text(t)]).collect())
+                Ok(match self {
+                    TableFunc::RegexpMatches => super::regex::matches(s, p, flags, true)?.into_iter().map(|m| vec![super::array::text_array(m)]).collect(),
+                    _ => super::regex::split(s, p, flags)?.into_iter().map(|t| vec![Datum::text(t)]).collect(),
+                })
             }
             (TableFunc::Unnest(_), [Datum::Array(items)]) => Ok(items.iter().map(|i| vec![i.clone()]).collect()),
             (_, [Datum::Jsonb(json)]) => self.jsonb(json),

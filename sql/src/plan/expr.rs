@@ -104,7 +104,7 @@ impl ExprLowerer<'_> {
                 let real = self.type_of(&f.args[0])? == ScalarType::Float32;
                 self.lower(&f.args[0])?.call_binary(BinaryFunc::ToCharNumber { real }, self.lower(&f.args[1])?)
             }
-            Expr::ScalarFunction(f) if super::pg_arrays::lower(f.func.name(), vec![], &[]).is_some() => {
+            Expr::ScalarFunction(f) if super::pg_arrays::is_array_function(f.func.name()) => {
                 let args = f.args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>, _>>()?;
                 let types = f.args.iter().map(|a| self.type_of(a)).collect::<Result<Vec<_>, _>>()?;
                 super::pg_arrays::lower(f.func.name(), args, &types).expect("an array function")?

@@ -6,10 +6,12 @@
 //!   type their calls ([`array_functions`]): `array_length`, `cardinality`,
 //!   `array_to_string`, `string_to_array`, `array_append`, ...;
 //! - the syntax that becomes calls of them: `ARRAY[...]` and `a[i]`,
-//!   `a[i:j]` ([`plan_array_literal`], [`plan_subscript`]), the operators
-//!   `||`, `@>`, `<@` and `&&` of arrays ([`plan_array_operator`]), and
+//!   `a[i:j]` (planned by `pg_functions::PgExprPlanner` as [`MAKE_ARRAY`],
+//!   [`ARRAY_ELEMENT`], [`ARRAY_SLICE`]), the operators `||`, `@>`, `<@`,
+//!   `&&` and comparisons of arrays ([`plan_operator`]), and
 //!   `x op ANY (array)` / `ALL`, which `crate::rewrite` turns into a call
-//!   of [`ARRAY_COMPARE`] before DataFusion sees it;
+//!   of [`ARRAY_COMPARE`] before DataFusion sees it ([`type_any_parameters`]
+//!   types its parameters);
 //! - [`lower`]: such a call as an engine expression.
 //!
 //! Elements are coerced to one type as PostgreSQL resolves an ARRAY
@@ -90,15 +92,20 @@ fn common(name: &str, types: &[DataType]) -> Result<DataType> {
         } else {
             match datafusion_expr::type_coercion::binary::comparison_coercion(&out, t) {
                 Some(c) => c,
-                None => return plan_err!("{} types {} and {} cannot be matched", name, type_name(&out), type_name(t)),
+                None => return plan_err!("{} types {} and {} cannot be matched", name, crate::types::type_name_of_arrow(&out), crate::types::type_name_of_arrow(t)),
             }
         };
     }
     Ok(if out == DataType::Null { DataType::Utf8 } else { out })
 }
 
-fn type_name(t: &DataType) -> String {
-    crate::types::scalar_type_of_arrow(t).map(|s| s.to_string()).unwrap_or_else(|_| t.to_string())
+/// An array argument's type: an untyped NULL is a NULL text[].
+fn array_arg(t: &DataType) -> DataType {
+    if *t == DataType::Null {
+        list_of(DataType::Utf8)
+    } else {
+        t.clone()
+    }
 }
 
 /// An integer value beside an array of integers takes the array's element
@@ -114,12 +121,13 @@ fn element_wins(common: DataType, elem: &DataType, value: &DataType) -> DataType
 
 impl ArrayUdf {
     fn wrong_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        let names: Vec<String> = args.iter().map(type_name).collect();
+        let names: Vec<String> = args.iter().map(crate::types::type_name_of_arrow).collect();
         plan_err!("function {}({}) does not exist", self.name.trim_start_matches("__eddy_"), names.join(", "))
     }
 
-    /// The element type of the array at `i` (an untyped NULL or text
-    /// literal counts as an array of the other side's type).
+    /// The element type of the array at `i` (an untyped NULL counts as an
+    /// array of the other side's type; a text literal beside an array was
+    /// cast to it by [`plan_operator`]).
     fn elem_at(&self, args: &[DataType], i: usize) -> Option<DataType> {
         match &args[i] {
             DataType::Null => Some(DataType::Null),
@@ -140,10 +148,7 @@ impl ScalarUDFImpl for ArrayUdf {
         let n = args.len();
         Ok(match self.shape {
             Shape::Elements => vec![common("ARRAY", args)?; n],
-            Shape::ArrayInts(k) if n == k + 1 && self.elem_at(args, 0).is_some() => {
-                let array = if args[0] == DataType::Null { list_of(DataType::Utf8) } else { args[0].clone() };
-                [vec![array], vec![DataType::Int64; k]].concat()
-            }
+            Shape::ArrayInts(k) if n == k + 1 && self.elem_at(args, 0).is_some() => [vec![array_arg(&args[0])], vec![DataType::Int64; k]].concat(),
             Shape::TwoArrays if n == 2 => match (self.elem_at(args, 0), self.elem_at(args, 1)) {
                 (Some(a), Some(b)) => vec![list_of(common(self.name, &[a, b])?); 2],
                 _ => return self.wrong_types(args),
@@ -169,10 +174,7 @@ impl ScalarUDFImpl for ArrayUdf {
                 }
                 None => return plan_err!("op ANY/ALL (array) requires array on right side"),
             },
-            Shape::ArrayTexts if (2..=3).contains(&n) && self.elem_at(args, 0).is_some() => {
-                let array = if args[0] == DataType::Null { list_of(DataType::Utf8) } else { args[0].clone() };
-                [vec![array], vec![DataType::Utf8; n - 1]].concat()
-            }
+            Shape::ArrayTexts if (2..=3).contains(&n) && self.elem_at(args, 0).is_some() => [vec![array_arg(&args[0])], vec![DataType::Utf8; n - 1]].concat(),
             Shape::Texts if (2..=3).contains(&n) => vec![DataType::Utf8; n],
             _ => return self.wrong_types(args),
         })
@@ -296,6 +298,11 @@ pub fn type_any_parameters(plan: LogicalPlan) -> Result<LogicalPlan> {
         })
     })
     .map(|t| t.data)
+}
+
+/// Whether `name` is one of [`array_functions`] (which [`lower`] lowers).
+pub fn is_array_function(name: &str) -> bool {
+    ARRAY_FUNCTIONS.contains_key(name)
 }
 
 /// Whether `t` is an array type.

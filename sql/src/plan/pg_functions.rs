@@ -370,7 +370,7 @@ fn log_types(name: &str, args: &[DataType]) -> Result<Vec<DataType>> {
             Ok(args.iter().map(|t| if is_decimal(t) { t.clone() } else { DataType::Decimal128(20, 0) }).collect())
         }
         _ => {
-            let names: Vec<String> = args.iter().map(|t| if t == &DataType::Utf8 { "text".to_string() } else { crate::types::scalar_type_of_arrow(t).map(|s| s.to_string()).unwrap_or_else(|_| t.to_string()) }).collect();
+            let names: Vec<String> = args.iter().map(crate::types::type_name_of_arrow).collect();
             plan_err!("function {}({}) does not exist", name, names.join(", "))
         }
     }
@@ -604,7 +604,7 @@ impl ExprPlanner for PgExprPlanner {
             BinaryOperator::Eq | BinaryOperator::NotEq | BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq
                 if (lt == DataType::Utf8 && !is_literal(&left) && rt.is_numeric()) || (rt == DataType::Utf8 && !is_literal(&right) && lt.is_numeric()) =>
             {
-                let name = |t: &DataType| if t == &DataType::Utf8 { "text".to_string() } else { crate::types::scalar_type_of_arrow(t).map(|s| s.to_string()).unwrap_or_else(|_| t.to_string()) };
+                let name = crate::types::type_name_of_arrow;
                 return plan_err!("operator does not exist: {} {} {}", name(&lt), op, name(&rt));
             }
             op => return Ok(PlannerResult::Original(RawBinaryExpr { op, left, right })),

@@ -64,9 +64,9 @@ pub fn table_function(name: &str, args: Vec<Expr>) -> Result<Arc<dyn TableSource
 fn timestamps(args: &[Expr]) -> Option<bool> {
     use datafusion_expr::ExprSchemable;
     let types: Vec<Option<DataType>> = args.iter().map(|a| a.get_type(&datafusion_common::DFSchema::empty()).ok()).collect();
-    let temporal = types.iter().take(2).flatten().any(|t| matches!(t, DataType::Timestamp(..) | DataType::Date32)) || matches!(types.get(2), Some(Some(DataType::Interval(_))));
-    // A date converts to timestamptz, as PostgreSQL prefers it.
     let bounds: Vec<&DataType> = types.iter().take(2).flatten().collect();
+    let temporal = bounds.iter().any(|t| matches!(t, DataType::Timestamp(..) | DataType::Date32)) || matches!(types.get(2), Some(Some(DataType::Interval(_))));
+    // A date converts to timestamptz, as PostgreSQL prefers it.
     let zone = bounds.iter().any(|t| matches!(t, DataType::Timestamp(_, Some(_)))) || (bounds.iter().any(|t| **t == DataType::Date32) && !bounds.iter().any(|t| matches!(t, DataType::Timestamp(_, None))));
     temporal.then_some(zone)
 }
