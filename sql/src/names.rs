@@ -5,7 +5,7 @@
 //! `sum`), or `?column?`. psql users and client code read these names, so
 //! the top-level SELECT list is renamed from the SQL text.
 
-use sqlparser::ast::{DataType, Expr, Ident, Query, SelectItem, SetExpr};
+use sqlparser::ast::{AccessExpr, ArrayElemTypeDef, DataType, Expr, Ident, Query, SelectItem, SetExpr, TrimWhereField};
 
 /// An identifier as PostgreSQL folds it: unquoted to lower case, quoted
 /// kept as written (`"Mixed"` stays `Mixed`).
@@ -26,44 +26,77 @@ pub fn text_name(name: &str) -> String {
     }
 }
 
+/// How good a name is, as PostgreSQL's FigureColname ranks them: a cast
+/// or a CASE names its column only when what it holds has no better name
+/// (`x::int` is `x`, `'1'::int` is `int4`, `1::float8::int` is `int4`).
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Strength {
+    Unnamed,
+    Weak,
+    Strong,
+}
+
 /// PostgreSQL's name for an unaliased select-list expression.
-fn expr_name(e: &Expr) -> String {
+pub fn expr_name(e: &Expr) -> String {
+    figure(e).0
+}
+
+fn figure(e: &Expr) -> (String, Strength) {
+    use Strength::*;
+    let strong = |name: &str| (name.to_string(), Strong);
     match e {
-        Expr::Identifier(i) => ident_name(i),
-        Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
+        Expr::Identifier(i) => (ident_name(i), Strong),
+        Expr::CompoundIdentifier(parts) => (parts.last().map(ident_name).unwrap_or_default(), Strong),
+        // `(r).field` is named after the field, `a[1]` after `a`.
+        Expr::CompoundFieldAccess { root, access_chain } => match access_chain.iter().rev().find_map(|a| if let AccessExpr::Dot(Expr::Identifier(i)) = a { Some(ident_name(i)) } else { None }) {
+            Some(field) => (field, Strong),
+            None => figure(root),
+        },
         Expr::Function(f) => match f.name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default() {
             // `x AT TIME ZONE z` is PostgreSQL's timezone(z, x).
-            name if name == crate::rewrite::AT_TIME_ZONE => "timezone".into(),
-            name if name == crate::plan::pg_functions::SUBSTRING_REGEX => "substring".into(),
-            name => name,
+            name if name == crate::rewrite::AT_TIME_ZONE => strong("timezone"),
+            name if name == crate::plan::pg_functions::SUBSTRING_REGEX => strong("substring"),
+            name => (name, Strong),
         },
-        // A cast is named after what it casts when that has a name of its
-        // own (`a::text` is `a`), else after the type (`(j->'n')::numeric`
-        // is `numeric`, `'5'::int` is `int4`).
-        Expr::Cast { expr, data_type, .. } => match expr_name(expr) {
-            name if name == "?column?" => type_column_name(data_type),
-            name => name,
+        Expr::Cast { expr, data_type, .. } => match figure(expr) {
+            (_, Unnamed | Weak) => (type_column_name(data_type), Weak),
+            named => named,
         },
-        Expr::TypedString(t) => type_column_name(&t.data_type),
-        Expr::Nested(inner) => expr_name(inner),
-        Expr::Case { .. } => "case".into(),
-        Expr::Exists { .. } => "exists".into(),
+        Expr::TypedString(t) => (type_column_name(&t.data_type), Weak),
+        Expr::Interval(_) => ("interval".into(), Weak),
+        Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => figure(inner),
+        // A CASE is named after its ELSE when that has a good name.
+        Expr::Case { else_result, .. } => match else_result.as_deref().map(figure) {
+            Some(named @ (_, Strong)) => named,
+            _ => ("case".into(), Weak),
+        },
+        // ARRAY[...] and ROW(...) are named like calls.
+        Expr::Array(_) => strong("array"),
+        Expr::Tuple(_) => strong("row"),
+        Expr::Exists { .. } => strong("exists"),
+        // A scalar subquery is named after its one column, whatever that is.
         Expr::Subquery(q) => match q.body.as_ref() {
             SetExpr::Select(s) if s.projection.len() == 1 => match &s.projection[0] {
-                SelectItem::UnnamedExpr(e) => expr_name(e),
-                SelectItem::ExprWithAlias { alias, .. } => ident_name(alias),
-                _ => "?column?".into(),
+                SelectItem::UnnamedExpr(e) => (expr_name(e), Strong),
+                SelectItem::ExprWithAlias { alias, .. } => (ident_name(alias), Strong),
+                _ => ("?column?".into(), Unnamed),
             },
-            _ => "?column?".into(),
+            _ => ("?column?".into(), Unnamed),
         },
-        Expr::Extract { .. } => "extract".into(),
-        Expr::AtTimeZone { .. } => "timezone".into(),
-        Expr::Substring { .. } => "substring".into(),
-        Expr::Trim { .. } => "btrim".into(),
-        Expr::Position { .. } => "position".into(),
-        Expr::Ceil { .. } => "ceil".into(),
-        Expr::Floor { .. } => "floor".into(),
-        _ => "?column?".into(),
+        Expr::Extract { .. } => strong("extract"),
+        Expr::AtTimeZone { .. } => strong("timezone"),
+        Expr::Substring { shorthand: true, .. } => strong("substr"),
+        Expr::Substring { .. } => strong("substring"),
+        Expr::Trim { trim_where, .. } => strong(match trim_where {
+            Some(TrimWhereField::Leading) => "ltrim",
+            Some(TrimWhereField::Trailing) => "rtrim",
+            _ => "btrim",
+        }),
+        Expr::Position { .. } => strong("position"),
+        Expr::Overlay { .. } => strong("overlay"),
+        Expr::Ceil { .. } => strong("ceil"),
+        Expr::Floor { .. } => strong("floor"),
+        _ => ("?column?".into(), Unnamed),
     }
 }
 
@@ -72,6 +105,8 @@ fn expr_name(e: &Expr) -> String {
 fn type_column_name(t: &DataType) -> String {
     use DataType as T;
     match t {
+        // An array cast is named after its element type (`'{1}'::int[]` is `int4`).
+        T::Array(ArrayElemTypeDef::SquareBracket(element, _) | ArrayElemTypeDef::AngleBracket(element) | ArrayElemTypeDef::Parenthesis(element)) => type_column_name(element),
         T::Int(_) | T::Integer(_) | T::Int4(_) => "int4".into(),
         T::BigInt(_) | T::Int8(_) => "int8".into(),
         T::SmallInt(_) | T::Int2(_) => "int2".into(),
@@ -110,7 +145,10 @@ pub fn postgres_names(query: &Query, names: &mut [String]) {
                 i += 1;
             }
             SelectItem::ExprWithAlias { expr, alias } if alias.value.starts_with(crate::rewrite::INTERNAL_ALIAS_PREFIX) => {
-                names[i] = expr_name(expr);
+                names[i] = match alias.value.split_once(':') {
+                    Some((_, name)) => name.to_string(),
+                    None => expr_name(expr),
+                };
                 i += 1;
             }
             SelectItem::ExprWithAlias { alias, .. } => {
@@ -119,5 +157,25 @@ pub fn postgres_names(query: &Query, names: &mut [String]) {
             }
             _ => i += expanded,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::statement::StatementPlan;
+
+    fn names(sql: &str) -> Vec<String> {
+        match crate::plan::prepare::tests::plan(sql) {
+            Ok(StatementPlan::Select { desc, .. }) => desc.names,
+            other => panic!("{}: {:?}", sql, other.err()),
+        }
+    }
+
+    #[test]
+    fn names_as_postgres_gives_them() {
+        assert_eq!(names("SELECT 1 AS a, 2 AS a, 3 AS \"A\""), ["a", "a", "A"]);
+        assert_eq!(names("SELECT current_user, current_database(), version(), version() IS NOT NULL"), ["current_user", "current_database", "version", "?column?"]);
+        assert_eq!(names("SELECT ARRAY[1, 2], ARRAY[]::int[], (SELECT 1), 1::int, 1 + 1"), ["array", "array", "?column?", "int4", "?column?"]);
+        assert_eq!(names("SELECT id, id AS id, name AS id FROM emp"), ["id", "id", "id"]);
     }
 }

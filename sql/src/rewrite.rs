@@ -48,12 +48,22 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 /// Prefix of the aliases given to select-list items whose DataFusion names
-/// would collide.
+/// would collide: `__eddy_col_3`, or `__eddy_col_3:name` when the item's
+/// PostgreSQL name cannot be read off its rewritten expression (a repeated
+/// alias, a session function replaced by its value).
 pub const INTERNAL_ALIAS_PREFIX: &str = "__eddy_col_";
+
+/// The internal alias of the `i`th select-list item, carrying `name` if given.
+fn internal_alias(i: usize, name: Option<&str>) -> Ident {
+    Ident::with_quote('"', match name {
+        Some(name) => format!("{}{}:{}", INTERNAL_ALIAS_PREFIX, i, name),
+        None => format!("{}{}", INTERNAL_ALIAS_PREFIX, i),
+    })
+}
 
 /// Applies every rewrite to a parsed statement.
 pub fn rewrite(stmt: &mut Statement) {
-    let _ = stmt.visit(&mut Rewriter);
+    let _ = stmt.visit(&mut Rewriter::default());
 }
 
 /// Kept for callers of the first rewrite alone.
@@ -61,7 +71,15 @@ pub fn fix_precedence(stmt: &mut Statement) {
     rewrite(stmt)
 }
 
-struct Rewriter;
+#[derive(Default)]
+struct Rewriter {
+    /// How many queries enclose the one being visited.
+    depth: usize,
+    /// PostgreSQL's names of the top query's unaliased select-list items,
+    /// figured before the rewrites (which can change them: `x::varchar(3)`
+    /// becomes a call of `left`, `version()` its value).
+    names: Vec<Option<String>>,
+}
 
 impl VisitorMut for Rewriter {
     type Break = ();
@@ -80,6 +98,13 @@ impl VisitorMut for Rewriter {
         frame_interval_literal(e);
         ControlFlow::Continue(())
     }
+    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        if self.depth == 0 {
+            self.names = leftmost_select(&mut q.body).map(|s| s.projection.iter().map(|i| if let SelectItem::UnnamedExpr(e) = i { Some(crate::names::expr_name(e)) } else { None }).collect()).unwrap_or_default();
+        }
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
         if let SetExpr::Select(select) = q.body.as_mut() {
             crate::from_functions::select_list_calls(select);
@@ -90,6 +115,10 @@ impl VisitorMut for Rewriter {
         alias_colliding_items(&mut q.body);
         fetch_as_limit(q);
         crate::from_functions::alias_names_value(q);
+        self.depth -= 1;
+        if self.depth == 0 {
+            keep_names(q, &self.names);
+        }
         ControlFlow::Continue(())
     }
     fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
@@ -257,7 +286,9 @@ fn name_key(e: &Expr) -> String {
                 // subquery (`x IN (SELECT ...)` is just `IN`).
                 Expr::InSubquery { negated, .. } => *e = Expr::Identifier(Ident::new(if *negated { "NOT IN" } else { "IN" })),
                 Expr::Exists { negated, .. } => *e = Expr::Identifier(Ident::new(if *negated { "NOT EXISTS" } else { "EXISTS" })),
-                Expr::Subquery(_) => *e = Expr::Identifier(Ident::new("(subquery)")),
+                // A scalar subquery is named after its one column, as
+                // DataFusion names it (`(SELECT 1)` and `1::int` collide).
+                Expr::Subquery(q) => *e = Expr::Identifier(Ident::new(subquery_column_name(q))),
                 Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => *right = Box::new(Expr::Identifier(Ident::new("(subquery)"))),
                 _ => {}
             }
@@ -267,6 +298,18 @@ fn name_key(e: &Expr) -> String {
     let mut e = e.clone();
     let _ = e.visit(&mut Strip);
     e.to_string().to_lowercase()
+}
+
+/// The name DataFusion gives a scalar subquery: its one column's.
+fn subquery_column_name(q: &Query) -> String {
+    match q.body.as_ref() {
+        SetExpr::Select(s) if s.projection.len() == 1 => match &s.projection[0] {
+            SelectItem::UnnamedExpr(e) => name_key(e),
+            SelectItem::ExprWithAlias { alias, .. } => alias.value.to_lowercase(),
+            _ => "(subquery)".into(),
+        },
+        _ => "(subquery)".into(),
+    }
 }
 
 /// `GROUP BY ROLLUP(1, 2)`, `CUBE(...)` and `GROUPING SETS (...)`: an
@@ -374,13 +417,12 @@ fn alias_colliding_items(body: &mut SetExpr) {
                         let plain = matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
                         let fresh = seen.insert(name_key(e));
                         if !fresh || (wildcard && !plain) {
-                            let alias = Ident::with_quote('"', format!("{}{}", INTERNAL_ALIAS_PREFIX, i));
-                            *item = SelectItem::ExprWithAlias { expr: e.clone(), alias };
+                            *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: internal_alias(i, None) };
                         }
                     }
-                    SelectItem::ExprWithAlias { alias, .. } => {
-                        seen.insert(alias.value.to_lowercase());
-                    }
+                    // PostgreSQL allows `SELECT 1 AS a, 2 AS a`; DataFusion not.
+                    SelectItem::ExprWithAlias { alias, .. } if !seen.insert(alias.value.to_lowercase()) => *alias = internal_alias(i, Some(&crate::names::ident_name(alias))),
+                    SelectItem::ExprWithAlias { .. } => {}
                     _ => {}
                 }
             }
@@ -398,7 +440,7 @@ mod tests {
 
     #[test]
     fn out_of_range_literals_become_doubles() {
-        assert_eq!(rewritten("SELECT 1.7976931348623157e308, 5e-324, 1.5, 1e3"), "SELECT '1.7976931348623157e308'::DOUBLE PRECISION, '5e-324'::DOUBLE PRECISION, 1.5, 1e3");
+        assert_eq!(rewritten("SELECT 1.7976931348623157e308, 5e-324, 1.5, 1e3"), "SELECT '1.7976931348623157e308'::DOUBLE PRECISION AS \"__eddy_col_0:?column?\", '5e-324'::DOUBLE PRECISION AS \"__eddy_col_1:?column?\", 1.5, 1e3");
     }
 
     #[test]
@@ -413,11 +455,12 @@ mod tests {
 
     #[test]
     fn colliding_select_items_get_internal_aliases() {
-        assert_eq!(rewritten("SELECT a + b * 2, (a + b) * 2, a::text, t.a FROM t"), "SELECT a + b * 2, (a + b) * 2 AS \"__eddy_col_1\", a::TEXT, t.a AS \"__eddy_col_3\" FROM t");
-        assert_eq!(rewritten("SELECT *, a::text FROM t"), "SELECT *, a::TEXT AS \"__eddy_col_1\" FROM t");
+        assert_eq!(rewritten("SELECT a + b * 2, (a + b) * 2, a::text, t.a FROM t"), "SELECT a + b * 2, (a + b) * 2 AS \"__eddy_col_1:?column?\", a::TEXT, t.a AS \"__eddy_col_3:a\" FROM t");
+        assert_eq!(rewritten("SELECT (SELECT 1), 1::int, (SELECT 2)"), "SELECT (SELECT 1), 1::INT AS \"__eddy_col_1:int4\", (SELECT 2)");
+        assert_eq!(rewritten("SELECT *, a::text FROM t"), "SELECT *, a::TEXT AS \"__eddy_col_1:a\" FROM t");
         assert_eq!(rewritten("SELECT a, b FROM t"), "SELECT a, b FROM t");
-        assert_eq!(rewritten("SELECT date '2024-03-01', timestamp '2024-03-01'"), "SELECT DATE '2024-03-01', TIMESTAMP '2024-03-01' AS \"__eddy_col_1\"");
-        assert_eq!(rewritten("SELECT 2.0 ^ 3, power(2.0, 3)"), "SELECT 2.0 ^ 3, power(2.0, 3) AS \"__eddy_col_1\"");
+        assert_eq!(rewritten("SELECT date '2024-03-01', timestamp '2024-03-01'"), "SELECT DATE '2024-03-01', TIMESTAMP '2024-03-01' AS \"__eddy_col_1:timestamp\"");
+        assert_eq!(rewritten("SELECT 2.0 ^ 3, power(2.0, 3)"), "SELECT 2.0 ^ 3, power(2.0, 3) AS \"__eddy_col_1:power\"");
     }
 }
 
@@ -437,6 +480,34 @@ pub fn setting(name: &str) -> Option<&'static str> {
         "max_identifier_length" => "63",
         _ => return None,
     })
+}
+
+/// The select whose items name a query's columns: the leftmost of its
+/// set operations.
+fn leftmost_select(body: &mut SetExpr) -> Option<&mut sqlparser::ast::Select> {
+    match body {
+        SetExpr::Select(s) => Some(s),
+        SetExpr::SetOperation { left, .. } => leftmost_select(left),
+        _ => None,
+    }
+}
+
+/// Gives the top query's items whose rewritten expression
+/// [`crate::names`] would name otherwise than the written one an internal
+/// alias carrying the written one's name.
+fn keep_names(q: &mut Query, names: &[Option<String>]) {
+    let Some(select) = leftmost_select(&mut q.body) else { return };
+    if select.projection.len() != names.len() {
+        return;
+    }
+    for (i, (item, name)) in select.projection.iter_mut().zip(names).enumerate() {
+        let Some(name) = name else { continue };
+        match item {
+            SelectItem::UnnamedExpr(e) if crate::names::expr_name(e) != *name => *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: internal_alias(i, Some(name)) },
+            SelectItem::ExprWithAlias { alias, .. } if alias.value.starts_with(INTERNAL_ALIAS_PREFIX) && !alias.value.contains(':') => *alias = internal_alias(i, Some(name)),
+            _ => {}
+        }
+    }
 }
 
 fn session_function(e: &mut Expr) {

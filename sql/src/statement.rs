@@ -81,6 +81,16 @@ pub enum StatementPlan {
     SetStatementTimeout { millis: u64 },
 }
 
+/// A relation that is stored or named (a view, a table) needs distinct
+/// column names; a query's result may repeat them.
+fn distinct_column_names(desc: &RelationDesc) -> Result<(), SqlError> {
+    let mut seen = std::collections::HashSet::new();
+    match desc.names.iter().find(|n| !seen.insert(n.as_str())) {
+        Some(n) => Err(SqlError::new(codes::DUPLICATE_COLUMN, format!("column \"{}\" specified more than once", n)).with_hint("give the columns distinct names with AS")),
+        None => Ok(()),
+    }
+}
+
 /// Splits SQL text into statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
     let mut stmts = crate::limits::parse_sql(sql, |msg| syntax_error(sql, msg))?;
@@ -200,6 +210,7 @@ impl Planner<'_> {
                 if !cv.columns.is_empty() && cv.columns.len() == desc.arity() {
                     desc.names = cv.columns.iter().map(|c| crate::names::ident_name(&c.name)).collect();
                 }
+                distinct_column_names(&desc)?;
                 let logical = LogicalPlan::EmptyRelation(datafusion_expr::logical_plan::EmptyRelation { produce_one_row: false, schema: std::sync::Arc::new(datafusion_common::DFSchema::try_from(crate::types::arrow_schema(&desc).as_ref().clone()).map_err(crate::plan::df::translate)?) });
                 let depends_on = plan.depends_on();
                 StatementPlan::CreateView { name: object_name(&cv.name), desc, plan, logical, depends_on, materialized: true, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace }
@@ -217,6 +228,7 @@ impl Planner<'_> {
                     }
                     desc.names = cv.columns.iter().map(|c| crate::names::ident_name(&c.name)).collect();
                 }
+                distinct_column_names(&desc)?;
                 let plan = Lowerer { catalog: self.catalog, maintained: cv.materialized }.lower(&logical)?;
                 // Readers of a plain view resolve columns by the view's names.
                 let renamed = logical.schema().columns().into_iter().zip(&desc.names).map(|(c, n)| datafusion_expr::Expr::Column(c).alias(n));
@@ -412,6 +424,7 @@ impl Planner<'_> {
         for (i, c) in ct.columns.iter().enumerate() {
             desc.names[i] = crate::names::ident_name(&c.name);
         }
+        distinct_column_names(&desc)?;
         for t in &mut desc.types {
             t.nullable = true;
         }

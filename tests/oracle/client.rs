@@ -86,12 +86,13 @@ pub async fn exec(client: &Client, sql: &str, timeout: Duration) -> Result<Outpu
     Ok(out)
 }
 
-/// The type names of a query's result columns, as the server describes
-/// them to a client that prepares the query (what drivers decode by).
-pub async fn column_types(client: &Client, sql: &str, timeout: Duration) -> Result<Vec<String>, String> {
+/// The names and type names of a query's result columns, as the server
+/// describes them to a client that prepares the query (what drivers and
+/// psql show, and decode by).
+pub async fn columns(client: &Client, sql: &str, timeout: Duration) -> Result<Vec<(String, String)>, String> {
     match tokio::time::timeout(timeout, client.prepare(sql)).await {
         Err(_) => Err(format!("describing timed out after {}s", timeout.as_secs())),
         Ok(Err(e)) => Err(e.as_db_error().map_or_else(|| e.to_string(), |db| format!("ERROR {}: {}", db.code().code(), db.message()))),
-        Ok(Ok(stmt)) => Ok(stmt.columns().iter().map(|c| c.type_().name().to_string()).collect()),
+        Ok(Ok(stmt)) => Ok(stmt.columns().iter().map(|c| (c.name().to_string(), c.type_().name().to_string())).collect()),
     }
 }

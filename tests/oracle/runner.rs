@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use crate::client::{column_types, connect, exec, ExecError, Output, Row};
+use crate::client::{columns, connect, exec, ExecError, Output, Row};
 use crate::common::Settings;
 use crate::compare::{compare, render_row};
 use crate::eddy::Eddy;
@@ -241,23 +241,32 @@ impl FileRun<'_> {
         }
     }
 
-    /// Compares the result column types both servers describe for a query
-    /// whose rows matched: a driver decodes values by them (an `avg` of
+    /// Compares the result columns both servers describe for a query whose
+    /// rows matched: their names (what psql shows and clients look columns
+    /// up by) and types (a driver decodes values by them: an `avg` of
     /// integers is a Decimal, not a float).
     async fn compare_types(&mut self, loc: &str, comment: &str, sql: &str) {
         let Some(eddy) = self.eddy.as_ref() else { return };
         let timeout = self.settings.timeout;
-        let pg = column_types(&self.pg, sql, timeout).await;
-        let ours = column_types(eddy, sql, timeout).await;
+        let pg = columns(&self.pg, sql, timeout).await;
+        let ours = columns(eddy, sql, timeout).await;
         // eddy has one text type: a varchar column (and the catalogs' name
         // columns) are text (documented in
         // docs/semantics.md); drivers decode both as strings.
-        let pg = pg.map(|ts| ts.into_iter().map(|t| if t == "varchar" || t == "name" { "text".to_string() } else { t }).collect::<Vec<_>>());
-        match (pg, ours) {
-            (Ok(pg), Ok(ours)) if pg == ours => {}
-            (Ok(pg), Ok(ours)) => self.stats.fail(loc, "result column types differ", comment, sql, &format!("PostgreSQL: {}\neddy:       {}", pg.join(", "), ours.join(", "))),
-            (Ok(_), Err(e)) => self.stats.fail(loc, "describing the query failed on eddy", comment, sql, &e),
-            (Err(_), _) => {} // PostgreSQL cannot describe it alone (e.g. it needs an earlier statement of the same message)
+        let pg = pg.map(|cs| cs.into_iter().map(|(n, t)| (n, if t == "varchar" || t == "name" { "text".to_string() } else { t })).collect::<Vec<_>>());
+        let (pg, ours) = match (pg, ours) {
+            (Ok(pg), Ok(ours)) => (pg, ours),
+            (Ok(_), Err(e)) => return self.stats.fail(loc, "describing the query failed on eddy", comment, sql, &e),
+            (Err(_), _) => return, // PostgreSQL cannot describe it alone (e.g. it needs an earlier statement of the same message)
+        };
+        let list = |cs: &[(String, String)], f: fn(&(String, String)) -> &String| cs.iter().map(f).cloned().collect::<Vec<_>>().join(", ");
+        let (pg_types, our_types) = (list(&pg, |c| &c.1), list(&ours, |c| &c.1));
+        if pg_types != our_types {
+            self.stats.fail(loc, "result column types differ", comment, sql, &format!("PostgreSQL: {}\neddy:       {}", pg_types, our_types));
+        }
+        let (pg_names, our_names) = (list(&pg, |c| &c.0), list(&ours, |c| &c.0));
+        if pg_names != our_names {
+            self.stats.fail(loc, "result column names differ", comment, sql, &format!("PostgreSQL: {}\neddy:       {}", pg_names, our_names));
         }
     }
 
