@@ -165,7 +165,8 @@ impl State {
                 };
                 return Err(SqlError::new(codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a {}", name, label)).with_hint(hint));
             }
-            let dependents = self.catalog.dependents(item.id);
+            // An index goes with its relation, as in PostgreSQL.
+            let dependents: Vec<_> = self.catalog.dependents(item.id).into_iter().filter(|d| !matches!(d.kind, ItemKind::Index { .. })).collect();
             if !dependents.is_empty() && !cascade {
                 let detail = dependents.iter().map(|d| format!("{} {} depends on {} {}", d.kind.name(), d.name, item.kind.name(), item.name)).collect::<Vec<_>>().join("\n");
                 return Err(SqlError::new(codes::DEPENDENT_OBJECTS_STILL_EXIST, format!("cannot drop {} {} because other objects depend on it", item.kind.name(), item.name))
@@ -177,7 +178,7 @@ impl State {
         for id in targets {
             for dep in self.catalog.dependents_closure(id) {
                 if dep != id {
-                    if let Some(d) = self.catalog.get(dep) {
+                    if let Some(d) = self.catalog.get(dep).filter(|d| !matches!(d.kind, ItemKind::Index { .. })) {
                         notices.push(SqlError::notice(format!("drop cascades to {} {}", d.kind.name(), d.name)));
                     }
                 }
