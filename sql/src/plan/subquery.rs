@@ -6,7 +6,8 @@
 //!
 //! - Every `x op ANY|ALL (S)`, and every `x [NOT] IN (S)` except a plain
 //!   conjunct of a WHERE clause (which DataFusion plans as a semi join, or
-//!   a null-aware anti join for NOT IN), becomes a CASE over EXISTS
+//!   a null-aware anti join for a NOT IN whose left side reads a column),
+//!   becomes a CASE over EXISTS
 //!   subqueries that keeps SQL's three-valued logic:
 //!
 //!   ```text
@@ -94,7 +95,10 @@ pub fn rewrite_subqueries(plan: LogicalPlan) -> Result<LogicalPlan> {
                 let mut changed = false;
                 let mut conjuncts = Vec::new();
                 for c in split_conjunction_owned(f.predicate.clone()) {
-                    if matches!(c, Expr::InSubquery(_)) {
+                    // DataFusion's null-aware anti join for a NOT IN whose
+                    // left side reads no column is wrong: filter pushdown
+                    // moves `5 = s` into S, where a NULL s is lost.
+                    if matches!(&c, Expr::InSubquery(i) if !i.negated || !i.expr.column_refs().is_empty()) {
                         conjuncts.push(c);
                         continue;
                     }
