@@ -20,6 +20,7 @@ pub mod names;
 pub mod params;
 pub mod settings;
 pub mod psql;
+pub mod refusals;
 pub mod rewrite;
 pub mod setops;
 pub mod statement;

@@ -39,6 +39,7 @@ pub fn parser_options() -> ParserOptions {
 /// Plans a statement with DataFusion, without optimizing it.
 pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, SqlError> {
     crate::setops::refuse_nested(&stmt)?;
+    crate::refusals::refuse(&stmt)?;
     let planner = SqlToRel::new_with_options(ctx, parser_options());
     let plan = planner.sql_statement_to_plan(stmt).map_err(translate)?;
     super::prepare::check_types(&plan)?;
