@@ -9,9 +9,11 @@
 //! A cancel request (a new connection with a connection's process id and
 //! secret key) is passed to the handler for that connection's session.
 //!
-//! Does not (yet): TLS, passwords, COPY, streaming
-//! results (SUBSCRIBE needs a streaming handler API; today each statement's
-//! rows arrive whole). There are no transactions here: the
+//! COPY FROM STDIN and COPY TO STDOUT are served (`copy.rs` for the
+//! incoming data).
+//!
+//! Does not (yet): TLS, passwords, streaming results (SUBSCRIBE needs a
+//! streaming handler API; today each statement's rows arrive whole). There are no transactions here: the
 //! ReadyForQuery status only follows BEGIN / COMMIT / ROLLBACK command tags
 //! so that drivers see what they expect.
 //!
