@@ -6,7 +6,8 @@
 //! and result types), Bind (decodes the parameters, checks counts),
 //! Describe, Execute (pgwire keeps the rows in the portal and honours
 //! Execute's row limit with PortalSuspended), Sync and Close (pgwire's
-//! defaults). Does not: COPY, or parse SQL itself (the handler does).
+//! defaults), and start COPY (`copy.rs` takes the incoming data). Does not
+//! parse SQL itself (the handler does).
 //!
 //! [`QueryHandler`]: crate::QueryHandler
 
