@@ -12,7 +12,12 @@
 //! * Select-list items DataFusion would name alike (it ignores casts and
 //!   parentheses: `a::text, a::int`, `a + b * 2, (a + b) * 2`; PostgreSQL
 //!   allows duplicate names) get internal aliases, which
-//!   [`crate::names`] turns back into PostgreSQL's names.
+//!   [`crate::names`] turns back into PostgreSQL's names; so do repeated
+//!   aliases (`SELECT 1 AS n, 2 AS n`).
+//! * The top query's columns keep the names PostgreSQL gives the written
+//!   select list: an item whose rewrite below would change its name
+//!   (`x::varchar(3)`, `version()`, `x = ANY(arr)`) gets an internal alias
+//!   that carries the written name.
 //! * `GROUP BY ROLLUP(1, 2)` (and CUBE, GROUPING SETS): integers name
 //!   select-list items, as in a plain `GROUP BY 1`.
 //! * `GROUP BY ()` (the empty grouping set) is `GROUPING SETS (())`, and
@@ -422,7 +427,6 @@ fn alias_colliding_items(body: &mut SetExpr) {
                     }
                     // PostgreSQL allows `SELECT 1 AS a, 2 AS a`; DataFusion not.
                     SelectItem::ExprWithAlias { alias, .. } if !seen.insert(alias.value.to_lowercase()) => *alias = internal_alias(i, Some(&crate::names::ident_name(alias))),
-                    SelectItem::ExprWithAlias { .. } => {}
                     _ => {}
                 }
             }
