@@ -96,7 +96,7 @@ def query():
         if rnd.random() < 0.4:
             return f"SELECT fb.k, count(*), sum(fa.x) AS sx, max(fb.z) FROM fa {j} fb ON {on}{where} GROUP BY fb.k"
         return f"SELECT {sel} FROM fa {j} fb ON {on}{where}"
-    if kind < 0.84:
+    if kind < 0.87:
         return rnd.choice([
             f"SELECT DISTINCT {iexpr('fa')} AS c1, fa.s FROM fa WHERE {bexpr('fa')}",
             f"SELECT fa.k AS c1 FROM fa WHERE {bexpr('fa')} {rnd.choice(['UNION','UNION ALL','INTERSECT','EXCEPT','EXCEPT ALL','INTERSECT ALL'])} SELECT fb.k FROM fb WHERE {bexpr('fb')}",
@@ -105,6 +105,16 @@ def query():
             f"SELECT date_trunc('week', fa.d) AS w, count(*), max(fa.d + {rnd.randint(0,40)}) AS m, min(fa.d - interval '1 day') AS i FROM fa GROUP BY 1",
             f"SELECT fa.k, sum(fa.y) AS sy, avg(fa.x) AS ax, stddev(fa.x) AS sd, count(fa.s) AS cs FROM fa GROUP BY ROLLUP (fa.k)",
             f"SELECT fa.id, fa.y / nullif(fa.x, 0) AS q, round(fa.y, 1) AS r, fa.y::int AS yi, fa.x % 3 AS m, (fa.x::numeric / 7)::numeric(10,3) AS dq FROM fa",
+            f"SELECT fa.id, fa.s, {rnd.choice(['lower(fa.s)', 'initcap(fa.s)', 'reverse(fa.s)', 'lpad(fa.s, 4, ' + repr('*') + ')', 'rpad(fa.s, 3)', 'replace(fa.s, ' + repr('a') + ', ' + repr('xy') + ')', 'split_part(fa.s, ' + repr('b') + ', 1)', 'left(fa.s, 1)', 'right(fa.s, -1)', 'strpos(fa.s, ' + repr('b') + ')', 'fa.s ILIKE ' + repr('A%'), 'fa.s < ' + repr('b'), 'concat(fa.s, fa.x, NULL)', 'concat_ws(' + repr('-') + ', fa.s, fa.k)', 'repeat(fa.s, 2)', 'md5(fa.s)', 'ascii(fa.s)', 'translate(fa.s, ' + repr('ab') + ', ' + repr('A') + ')', 'starts_with(fa.s, ' + repr('a') + ')', 'fa.s ~ ' + repr('^a'), 'regexp_replace(fa.s, ' + repr('[ab]') + ', ' + repr('.') + ', ' + repr('g') + ')'])} AS f FROM fa WHERE {bexpr('fa')}",
+            f"SELECT fa.id, fa.d, {rnd.choice(['fa.d + fa.k', 'fa.d - date ' + repr('2024-01-15'), 'extract(dow from fa.d)', 'extract(doy from fa.d)', 'date_part(' + repr('day') + ', fa.d)', 'to_char(fa.d, ' + repr('YYYY-MM-DD Dy') + ')', 'fa.d + interval ' + repr('1 month 2 hours'), 'date_trunc(' + repr('month') + ', fa.d)::date', 'age(fa.d, date ' + repr('2023-11-30') + ')', 'fa.d::timestamp + make_interval(hours => fa.k)', 'justify_hours(interval ' + repr('30 hours') + ' * fa.k)', 'fa.d > current_date - 10000'])} AS f FROM fa",
+            f"SELECT fa.id, fa.k, fa.x, {rnd.choice(['sum(fa.x)', 'count(*)', 'min(fa.x)', 'max(fa.s)', 'avg(fa.y)', 'first_value(fa.x)', 'last_value(fa.id)'])} OVER (PARTITION BY fa.k ORDER BY fa.x, fa.id {rnd.choice(['ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING', 'ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW', 'ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING', 'ROWS 2 PRECEDING', ''])}) AS w FROM fa",
+            f"SELECT fa.id, {rnd.choice(['ntile(3)', 'percent_rank()', 'cume_dist()', 'lead(fa.x, 2, -1)', 'lag(fa.s)', 'nth_value(fa.x, 2)'])} OVER (PARTITION BY fa.k ORDER BY fa.id) AS w FROM fa",
+            f"SELECT fa.id, fa.k FROM fa WHERE {rnd.choice(['', 'NOT '])}EXISTS (SELECT 1 FROM fb WHERE fb.k = fa.k AND {bexpr('fb')})",
+            f"SELECT a.id, b.id AS bid, a.x - b.x AS dx FROM fa a {rnd.choice(['JOIN', 'LEFT JOIN', 'FULL JOIN'])} fa b ON a.k = b.k AND a.id < b.id AND {rnd.choice(['a.x <= b.x', 'b.s IS NOT NULL', 'true'])}",
+            f"SELECT fa.k, count(*) AS n, sum(fa.x) AS sx FROM fa LEFT JOIN fb ON fb.k = fa.k AND fb.z > fa.x WHERE fb.id IS NULL GROUP BY fa.k HAVING sum(fa.x) {rnd.choice(['>', '<', 'IS DISTINCT FROM'])} {rnd.randint(-5, 5)}",
+            f"SELECT fa.id, fa.x FROM fa WHERE fa.x > (SELECT avg(b.x) FROM fa b WHERE b.k = fa.k) ORDER BY fa.x DESC, fa.id LIMIT {rnd.randint(1, 6)} OFFSET {rnd.randint(0, 2)}",
+            f"SELECT * FROM (SELECT fa.k, fa.id, row_number() OVER (PARTITION BY fa.k ORDER BY fa.y DESC NULLS LAST, fa.id) AS rn FROM fa) r WHERE rn <= {rnd.randint(1, 3)}",
+            f"WITH t AS (SELECT fa.k, sum(fa.y) AS total FROM fa GROUP BY fa.k) SELECT t.k, t.total, fb.t FROM t JOIN fb ON fb.k = t.k WHERE t.total {rnd.choice(['>', '<'])} {rnd.randint(-20, 20)}",
         ])
     if kind < 0.9:
         return f"SELECT fa.id, {iexpr('fa')} AS c1, (SELECT max(fb.z) FROM fb WHERE fb.k = fa.k) AS c2 FROM fa WHERE {bexpr('fa')}"

@@ -155,6 +155,9 @@ pub enum VariadicFunc {
     InList { negated: bool },
     Substr,
     Replace,
+    /// `translate(s, from, to)`: each character of `from` in `s` becomes
+    /// the one at its place in `to`, or is removed when `to` is shorter.
+    Translate,
     Lpad,
     Rpad,
     Btrim,
@@ -633,6 +636,14 @@ impl VariadicFunc {
                     }
                     (s.replace(from, to)).into()
                 }
+            }
+            Translate => {
+                let (from, to): (Vec<char>, Vec<char>) = (text(&args[1]).chars().collect(), text(&args[2]).chars().collect());
+                // The first place of a character in `from` decides, as in PostgreSQL.
+                s.chars().filter_map(|c| match from.iter().position(|f| *f == c) {
+                    Some(i) => to.get(i).copied(),
+                    None => Some(c),
+                }).collect()
             }
             Lpad | Rpad => {
                 let n = int(1).unwrap_or(0).max(0);

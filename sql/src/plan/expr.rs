@@ -543,6 +543,7 @@ fn scalar_function(name: &str, mut args: Vec<ScalarExpr>, out: ScalarType, maint
         "concat_ws" => variadic(VariadicFunc::ConcatWs, args),
         "substr" | "substring" => variadic(VariadicFunc::Substr, args),
         "replace" => variadic(VariadicFunc::Replace, args),
+        "translate" => variadic(VariadicFunc::Translate, args),
         "regexp_replace" => variadic(VariadicFunc::RegexpReplace, args),
         "to_timestamp" if args.len() == 2 => binary(BinaryFunc::ParseTimestamp { date: false }, args),
         "to_date" => binary(BinaryFunc::ParseTimestamp { date: true }, args),
