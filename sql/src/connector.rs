@@ -459,7 +459,8 @@ fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
         return Err(SqlError::new(codes::FEATURE_NOT_SUPPORTED, "a sink writes FORMAT JSON only").with_hint("CREATE SINK s FROM v INTO KAFKA (TOPIC 't') KEY (id) FORMAT JSON"));
     }
     // Without an ENVELOPE clause a sink upserts by its key.
-    let envelope = match envelope(p)? {
+    let written = envelope(p)?;
+    let envelope = match written {
         None => Envelope::Upsert,
         Some(Envelope::None) => return Err(SqlError::syntax("ENVELOPE NONE is for sources").with_hint("a sink's envelope is UPSERT (the default), DEBEZIUM or APPEND")),
         Some(e) => e,
@@ -482,7 +483,8 @@ fn parse_sink(p: &mut P) -> Result<KafkaSink, SqlError> {
         return Err(SqlError::syntax(format!("unexpected {} at the end of CREATE SINK", p.p.peek_token())).with_hint(HINT));
     }
     if envelope == Envelope::Upsert && key.is_empty() {
-        return Err(SqlError::syntax("ENVELOPE UPSERT needs KEY (columns)").with_hint("CREATE SINK s FROM v INTO KAFKA (TOPIC 't') KEY (id) FORMAT JSON ENVELOPE UPSERT"));
+        let message = if written.is_none() { "a sink without ENVELOPE upserts by its KEY (columns), and this one has none" } else { "ENVELOPE UPSERT needs KEY (columns)" };
+        return Err(SqlError::syntax(message).with_hint("name the columns that identify a row of the view: ... INTO KAFKA (TOPIC 't') KEY (id) FORMAT JSON; or write every change without a key: ... FORMAT JSON ENVELOPE DEBEZIUM (APPEND for a view that only grows)"));
     }
     Ok(KafkaSink { name, from, topic, broker, key, format: Format::Json, envelope, delivery, if_not_exists })
 }
