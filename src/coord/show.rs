@@ -22,17 +22,25 @@ fn names(catalog: &Catalog, want: impl Fn(&ItemKind) -> bool) -> StatementPlan {
 
 /// Recognizes eddy's SHOW statements (`SHOW TABLES`, `SHOW VIEWS`,
 /// `SHOW MATERIALIZED VIEWS`, `SHOW SOURCES`, `SHOW SINKS`, `SHOW COLUMNS
-/// FROM x`, `SHOW CREATE ...`);
+/// FROM x`, `SHOW CREATE ...`) and `EXPLAIN [MATERIALIZED] VIEW name`;
 /// `None` for anything else.
 pub fn plan_show(catalog: &Catalog, sql: &str) -> Option<Result<StatementPlan, SqlError>> {
     let text = sql.trim().trim_end_matches(';').trim();
     let words: Vec<String> = text.split_whitespace().map(|w| w.to_lowercase()).collect();
-    if words.first().map(String::as_str) != Some("show") {
-        return None;
-    }
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     // The last word as written: a quoted name keeps its case.
     let last = eddy_sql::names::text_name(text.split_whitespace().last().unwrap_or(""));
+    // `EXPLAIN [MATERIALIZED] VIEW name`: the plan the view is maintained
+    // (or, plain, evaluated) by; `EXPLAIN SELECT * FROM v` reads the view.
+    if matches!(w.as_slice(), ["explain", "view", _] | ["explain", "materialized", "view", _]) {
+        return Some(catalog.resolve_or_err(&last).and_then(|item| match &item.plan {
+            Some(plan) if matches!(item.kind, ItemKind::View | ItemKind::MaterializedView) => Ok(StatementPlan::Explain { text: plan.to_string() }),
+            _ => Err(SqlError::new(eddy_sql::codes::WRONG_OBJECT_TYPE, format!("\"{}\" is not a view", item.name)).with_hint("EXPLAIN SELECT ... shows the plan of a query")),
+        }));
+    }
+    if words.first().map(String::as_str) != Some("show") {
+        return None;
+    }
     Some(match w.as_slice() {
         ["show", "tables"] => Ok(names(catalog, |k| *k == ItemKind::Table)),
         ["show", "views"] => Ok(names(catalog, |k| *k == ItemKind::View)),
