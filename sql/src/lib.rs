@@ -9,6 +9,7 @@ pub mod constraints;
 pub mod copy;
 pub mod error;
 pub mod from_functions;
+pub mod grouped_subqueries;
 
 pub use error::{codes, Severity, SqlError};
 pub mod catalog;

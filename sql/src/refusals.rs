@@ -5,7 +5,9 @@
 //!
 //! * a subquery inside an aggregate's argument or FILTER, or inside a
 //!   GROUP BY key (`count(*) FILTER (WHERE x IN (SELECT ...))`,
-//!   `SELECT x IN (SELECT ...) AS vip, count(*) ... GROUP BY 1`);
+//!   `SELECT x IN (SELECT ...) AS vip, count(*) ... GROUP BY 1`), of a
+//!   query whose FROM has several items or joins (over one FROM item,
+//!   [`crate::grouped_subqueries`] has already lifted it into FROM);
 //! * a LATERAL subquery in FROM (`FROM c, LATERAL (SELECT ... WHERE
 //!   o.c = c.id)`); LATERAL calls of table functions are planned (see
 //!   [`crate::from_functions`]).

@@ -112,6 +112,7 @@ impl VisitorMut for Rewriter {
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
         if let SetExpr::Select(select) = q.body.as_mut() {
+            crate::grouped_subqueries::lift(select);
             crate::from_functions::select_list_calls(select);
             distinguish_calls(select, q.order_by.as_mut());
         } else {
