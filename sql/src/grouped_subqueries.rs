@@ -27,27 +27,7 @@ pub fn lift(select: &mut Select) {
         return;
     }
     let Some(qualifier) = from_item_name(&select.from[0].relation) else { return };
-    let mut found = Vec::new();
-    let items: Vec<Expr> = select.projection.iter().filter_map(|i| match i {
-        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e.clone()),
-        _ => None,
-    }).collect();
-    for e in items.iter().chain(&select.having) {
-        let _ = e.visit(&mut InAggregates { found: &mut found, depth: 0 });
-    }
-    if let GroupByExpr::Expressions(keys, _) = &select.group_by {
-        for key in keys {
-            let resolved = match key {
-                Expr::Value(v) => v.value.to_string().parse::<usize>().ok().and_then(|n| items.get(n.checked_sub(1)?)),
-                Expr::Identifier(i) => select.projection.iter().find_map(|p| match p {
-                    SelectItem::ExprWithAlias { expr, alias } if alias.value.eq_ignore_ascii_case(&i.value) => Some(expr),
-                    _ => None,
-                }),
-                _ => None,
-            };
-            collect_subqueries(resolved.unwrap_or(key), &mut found);
-        }
-    }
+    let found = grouped_subqueries(select);
     if found.is_empty() {
         return;
     }
@@ -74,6 +54,34 @@ pub fn lift(select: &mut Select) {
     select.selection = None;
     let alias = TableAlias { explicit: true, name: qualifier.clone(), columns: vec![], at: None };
     select.from = vec![TableWithJoins { relation: TableFactor::Derived { lateral: false, subquery: query, alias: Some(alias), sample: None }, joins: vec![] }];
+}
+
+/// The outermost subquery expressions inside the aggregate calls (of the
+/// select list and HAVING) and the GROUP BY keys of `select`, once each.
+pub fn grouped_subqueries(select: &Select) -> Vec<Expr> {
+    let mut found = Vec::new();
+    let items: Vec<&Expr> = select.projection.iter().filter_map(|i| match i {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    }).collect();
+    for e in items.iter().copied().chain(&select.having) {
+        let _ = e.visit(&mut InAggregates { found: &mut found, depth: 0 });
+    }
+    if let GroupByExpr::Expressions(keys, _) = &select.group_by {
+        for key in keys {
+            // GROUP BY 1, or GROUP BY an output column's alias.
+            let item = match key {
+                Expr::Value(v) => v.value.to_string().parse::<usize>().ok().and_then(|n| items.get(n.checked_sub(1)?).copied()),
+                Expr::Identifier(i) => select.projection.iter().find_map(|p| match p {
+                    SelectItem::ExprWithAlias { expr, alias } if alias.value.eq_ignore_ascii_case(&i.value) => Some(expr),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            collect_subqueries(item.unwrap_or(key), &mut found);
+        }
+    }
+    found
 }
 
 /// The name the query's references use for its one FROM item.

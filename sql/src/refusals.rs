@@ -16,7 +16,7 @@
 //! (SELECT count(*) FROM t2 WHERE t2.k = t.k) FROM t GROUP BY k`) is planned.
 
 use crate::error::SqlError;
-use sqlparser::ast::{Expr, GroupByExpr, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Visit, Visitor};
+use sqlparser::ast::{Query, Select, SetExpr, Statement, TableFactor, Visit, Visitor};
 use std::ops::ControlFlow;
 
 /// Refuses the forms above anywhere in `stmt`.
@@ -45,60 +45,11 @@ pub fn refuse(stmt: &Statement) -> Result<(), SqlError> {
     find.0.map_or(Ok(()), Err)
 }
 
-/// A subquery inside an aggregate call or a GROUP BY key of `s`.
+/// A subquery inside an aggregate call or a GROUP BY key of `s` (left
+/// there by [`crate::grouped_subqueries::lift`] because FROM joins).
 fn grouped_subquery(s: &Select) -> Option<SqlError> {
-    let hint = "compute the subquery's value in a FROM-clause subquery first and aggregate or group by its column: SELECT vip, count(*) FROM (SELECT x IN (SELECT ...) AS vip FROM t) s GROUP BY vip";
-    let items: Vec<&Expr> = s.projection.iter().filter_map(|i| match i {
-        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
-        _ => None,
-    }).collect();
-    let mut in_aggregate = false;
-    for e in items.iter().copied().chain(s.having.as_ref()) {
-        let _ = e.visit(&mut AggregateCalls(&mut in_aggregate));
-    }
-    if in_aggregate {
-        return Some(SqlError::unsupported("a subquery inside an aggregate's argument or FILTER").with_hint(hint));
-    }
-    let GroupByExpr::Expressions(keys, _) = &s.group_by else { return None };
-    let key_item = |k: &Expr| -> Option<&Expr> {
-        match k {
-            // GROUP BY 1, or GROUP BY an output column's alias.
-            Expr::Value(v) => v.value.to_string().parse::<usize>().ok().and_then(|n| items.get(n.checked_sub(1)?).copied()),
-            Expr::Identifier(i) => s.projection.iter().find_map(|p| match p {
-                SelectItem::ExprWithAlias { expr, alias } if alias.value.eq_ignore_ascii_case(&i.value) => Some(expr),
-                _ => None,
-            }),
-            _ => None,
-        }
-    };
-    keys.iter().any(|k| has_subquery(key_item(k).unwrap_or(k))).then(|| SqlError::unsupported("a subquery inside a GROUP BY key").with_hint(hint))
-}
-
-/// Sets its flag on a subquery inside a call of an aggregate (not a window).
-struct AggregateCalls<'a>(&'a mut bool);
-
-impl Visitor for AggregateCalls<'_> {
-    type Break = ();
-    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-        match e {
-            // Another query level: its aggregates are its own.
-            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => ControlFlow::Continue(()),
-            Expr::Function(f) if f.over.is_none() && crate::plan::context::FUNCTIONS.aggregates.contains_key(&f.name.to_string().to_lowercase()) && has_subquery(e) => {
-                *self.0 = true;
-                ControlFlow::Break(())
-            }
-            _ => ControlFlow::Continue(()),
-        }
-    }
-}
-
-fn has_subquery(e: &Expr) -> bool {
-    struct Find;
-    impl Visitor for Find {
-        type Break = ();
-        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
-            ControlFlow::Break(())
-        }
-    }
-    e.visit(&mut Find).is_break()
+    (!crate::grouped_subqueries::grouped_subqueries(s).is_empty()).then(|| {
+        SqlError::unsupported("a subquery inside an aggregate or a GROUP BY key of a query that joins")
+            .with_hint("compute the subquery's value in a FROM-clause subquery first and aggregate or group by its column: SELECT vip, count(*) FROM (SELECT x IN (SELECT ...) AS vip FROM t JOIN u ON ...) s GROUP BY vip")
+    })
 }
