@@ -35,7 +35,7 @@ const ALIAS_NAMES_COLUMN: &[&str] = &["generate_series", "jsonb_object_keys", "r
 const BARE_ALIAS_READS_VALUE: &[&str] = &["jsonb_array_elements", "jsonb_array_elements_text"];
 
 /// The function a FROM item calls, lower-case, without the ordinality mark.
-fn called(name: &ObjectName) -> Option<String> {
+pub(crate) fn called(name: &ObjectName) -> Option<String> {
     let last = name.0.last()?.as_ident()?.value.to_lowercase();
     Some(last.strip_suffix(&ORDINALITY_SUFFIX.to_lowercase()).map(str::to_string).unwrap_or(last))
 }

@@ -71,7 +71,7 @@ pub fn grouped_subqueries(select: &Select) -> Vec<Expr> {
         for key in keys {
             // GROUP BY 1, or GROUP BY an output column's alias.
             let item = match key {
-                Expr::Value(v) => v.value.to_string().parse::<usize>().ok().and_then(|n| items.get(n.checked_sub(1)?).copied()),
+                Expr::Value(_) => crate::rewrite::positional_item(&select.projection, key),
                 Expr::Identifier(i) => select.projection.iter().find_map(|p| match p {
                     SelectItem::ExprWithAlias { expr, alias } if alias.value.eq_ignore_ascii_case(&i.value) => Some(expr),
                     _ => None,
@@ -141,7 +141,7 @@ impl Visitor for InAggregates<'_> {
         if is_subquery(e) {
             self.depth += 1;
         } else if let Expr::Function(f) = e {
-            if self.depth == 0 && f.over.is_none() && crate::plan::context::FUNCTIONS.aggregates.contains_key(&f.name.to_string().to_lowercase()) {
+            if self.depth == 0 && f.over.is_none() && crate::from_functions::called(&f.name).is_some_and(|name| crate::plan::context::FUNCTIONS.aggregates.contains_key(&name)) {
                 collect_subqueries(e, self.found);
             }
         }

@@ -29,7 +29,7 @@ pub fn text_name(name: &str) -> String {
 /// How good a name is, as PostgreSQL's FigureColname ranks them: a cast
 /// or a CASE names its column only when what it holds has no better name
 /// (`x::int` is `x`, `'1'::int` is `int4`, `1::float8::int` is `int4`).
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Clone, Copy)]
 enum Strength {
     Unnamed,
     Weak,

@@ -323,25 +323,23 @@ fn subquery_column_name(q: &Query) -> String {
 /// (DataFusion resolves only the plain form).
 fn positional_grouping_sets(select: &mut sqlparser::ast::Select) {
     let sqlparser::ast::GroupByExpr::Expressions(exprs, _) = &mut select.group_by else { return };
-    let items: Vec<Option<Expr>> = select
-        .projection
-        .iter()
-        .map(|i| match i {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e.clone()),
-            _ => None,
-        })
-        .collect();
     for e in exprs.iter_mut() {
         let (Expr::Rollup(sets) | Expr::Cube(sets) | Expr::GroupingSets(sets)) = e else { continue };
         for x in sets.iter_mut().flatten() {
-            if let Expr::Value(v) = x {
-                if let Value::Number(n, _) = &v.value {
-                    if let Some(Some(item)) = n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| items.get(i)) {
-                        *x = item.clone();
-                    }
-                }
+            if let Some(item) = positional_item(&select.projection, x) {
+                *x = item.clone();
             }
         }
+    }
+}
+
+/// The select-list item an integer in GROUP BY names (`GROUP BY 1`).
+pub fn positional_item<'a>(projection: &'a [SelectItem], key: &Expr) -> Option<&'a Expr> {
+    let Expr::Value(v) = key else { return None };
+    let Value::Number(n, _) = &v.value else { return None };
+    match projection.get(n.parse::<usize>().ok()?.checked_sub(1)?)? {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
     }
 }
 
