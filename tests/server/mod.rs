@@ -10,7 +10,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -73,10 +73,16 @@ impl EddyServer {
         let (port_tx, port_rx) = mpsc::channel();
         let stderr = child.stderr.take().expect("piped stderr");
         let lines = log.clone();
+        // EDDY_TEST_TEE=<file> appends every line to that file as well
+        // (with EDDY_LOG=debug, to see what led to a failure).
+        let mut tee = std::env::var_os("EDDY_TEST_TEE").and_then(|f| std::fs::OpenOptions::new().create(true).append(true).open(f).ok());
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(port) = port_of_connect_line(&line) {
                     let _ = port_tx.send(port);
+                }
+                if let Some(f) = &mut tee {
+                    let _ = writeln!(f, "{}", line);
                 }
                 let mut lines = lines.lock().unwrap();
                 if lines.len() == LOG_TAIL {

@@ -26,6 +26,17 @@
 //! aborts its transaction. A commit that timed out may still be applied,
 //! so it is retried as a commit, never written again.
 //!
+//! # The first write
+//!
+//! A sink's first write is its view's contents when it subscribed, written
+//! as of one timestamp: the changes that make up the contents arrive at the
+//! times of the arrangement's batches, which each worker's compaction has
+//! advanced differently, so taken one timestamp at a time they can show
+//! states the view never had (a key with two rows, reported as an error,
+//! written as whichever row came last). Later
+//! timestamps are written one by one. A restored sink writes that first
+//! write as the difference from its topic (`super::resume`).
+//!
 //! # Keys
 //!
 //! ENVELOPE UPSERT and DEBEZIUM with KEY (cols) write one message per key
@@ -167,7 +178,7 @@ pub fn start_sink(config: SinkConfig, workers: usize) -> Result<(SubscribeSink, 
             .map(|topic| (rows, topic)),
         _ => None,
     };
-    let writer = Writer { config, producer: Some(producer), committing: None, workers, stats: stats.clone(), unwritten: Vec::new(), key_rows: HashMap::new(), view_errors: 0, resume };
+    let writer = Writer { config, producer: Some(producer), committing: None, workers, stats: stats.clone(), unwritten: Vec::new(), key_rows: HashMap::new(), view_errors: 0, resume, snapshot_taken: false };
     std::thread::Builder::new().name("sink".into()).spawn(move || writer.run(rx)).map_err(|e| e.to_string())?;
     let callback: SubscribeSink = Arc::new(move |event| tx.lock().unwrap().send((std::thread::current().id(), event)).is_ok());
     Ok((callback, stats))
@@ -248,6 +259,8 @@ struct Writer {
     /// What the topic held before the first write, which then writes only
     /// the difference (see `super::resume`).
     resume: Option<(super::resume::Rows, super::resume::TopicState)>,
+    /// Whether the view's contents as of the subscription were taken.
+    snapshot_taken: bool,
 }
 
 impl Writer {
@@ -276,6 +289,10 @@ impl Writer {
             for (worker, event) in first.into_iter().chain(rx.try_iter()) {
                 match event {
                     SubscribeEvent::Updates(updates) => {
+                        if let Some(late) = updates.iter().map(|(_, t, _)| *t).filter(|t| ready_through.is_some_and(|r| *t <= r)).min() {
+                            // The engine promises otherwise; written with the next timestamps.
+                            self.stats.error(format!("sink \"{}\": changes at {} came after that timestamp was written", self.config.name, late));
+                        }
                         for (row, t, d) in updates {
                             pending.entry(t).or_default().push((row, d));
                         }
@@ -287,10 +304,34 @@ impl Writer {
                 }
             }
             let complete = if frontiers.len() < self.workers { 0 } else { frontiers.values().copied().min().unwrap_or(0) };
-            // The first complete timestamps hold the view's contents: with
-            // a topic to resume, they are written as one difference.
-            let first_round = self.resume.is_some() && complete > 0;
-            let mut round: Vec<Message> = Vec::new();
+            if !self.snapshot_taken && complete > 0 {
+                self.snapshot_taken = true;
+                // The first complete timestamps hold the view's contents as
+                // of the subscription, at the times of its arrangement's
+                // batches: each worker's compaction may have advanced a
+                // different share of them, so only their sum is meaningful.
+                // They are written as one timestamp (with a topic to resume,
+                // as the difference from what it holds).
+                let mut contents = Vec::new();
+                while let Some(entry) = pending.first_entry() {
+                    if *entry.key() >= complete {
+                        break;
+                    }
+                    let (t, changes) = entry.remove_entry();
+                    ready_through = Some(t);
+                    contents.extend(changes);
+                }
+                differential_consolidate(&mut contents);
+                let mut messages = self.encode(contents);
+                if let Some((rows, topic)) = self.resume.take() {
+                    let whole = messages.len();
+                    messages = super::resume::reconcile(rows, messages, topic);
+                    tracing::debug!("sink \"{}\": resumed at {}: {} messages of contents, {} differ from the topic", self.config.name, complete, whole, messages.len());
+                }
+                if !messages.is_empty() {
+                    self.unwritten.push((ready_through.unwrap_or(complete - 1), messages));
+                }
+            }
             // Every timestamp before `complete` is whole: encode it once (the
             // key counts move once per timestamp), then write them all, in
             // order, in one transaction (a reader never sees part of one).
@@ -302,16 +343,8 @@ impl Writer {
                 differential_consolidate(&mut changes);
                 let messages = self.encode(changes);
                 ready_through = Some(t);
-                if first_round {
-                    round.extend(messages);
-                } else if !messages.is_empty() {
-                    self.unwritten.push((t, messages));
-                }
-            }
-            if let Some((rows, topic)) = first_round.then(|| self.resume.take()).flatten() {
-                let messages = super::resume::reconcile(rows, round, topic);
                 if !messages.is_empty() {
-                    self.unwritten.push((ready_through.unwrap_or(complete.saturating_sub(1)), messages));
+                    self.unwritten.push((t, messages));
                 }
             }
             if retry_at.is_none_or(|at| Instant::now() >= at) {
@@ -320,6 +353,7 @@ impl Writer {
                     match self.attempt() {
                         Ok((batches, count)) => {
                             let last = self.unwritten[batches - 1].0;
+                            tracing::debug!("sink \"{}\": wrote {} messages of {} timestamps through {}", self.config.name, count, batches, last);
                             self.unwritten.drain(..batches);
                             self.stats.messages.fetch_add(count, Ordering::Relaxed);
                             self.stats.written_through.store(last, Ordering::Relaxed);

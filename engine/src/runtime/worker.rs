@@ -11,6 +11,8 @@ use differential_dataflow::trace::TraceReader;
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
 use timely::progress::frontier::{Antichain, AntichainRef};
 
 struct PendingPeek {
@@ -220,15 +222,21 @@ impl<'w> Worker<'w> {
                     }
                 });
             }
-            let mut open = true;
-            trace.import(scope).as_collection(|r, _| r.clone()).inspect_core(move |event| {
-                if !open {
-                    return;
+            // Each batch of updates is handed over, not cloned; then the
+            // frontier, when it moved (it cannot pass an update this
+            // operator has not taken yet).
+            let (mut open, mut reported) = (true, None);
+            trace.import(scope).as_collection(|r, _| r.clone()).inner.sink(Pipeline, "Subscribe", move |(input, frontier)| {
+                input.for_each(|_, updates| {
+                    if open && !updates.is_empty() {
+                        open = sink(SubscribeEvent::Updates(std::mem::take(updates)));
+                    }
+                });
+                let upper = frontier.frontier().first().copied().unwrap_or(Timestamp::MAX);
+                if open && reported != Some(upper) {
+                    reported = Some(upper);
+                    open = sink(SubscribeEvent::Progress(upper));
                 }
-                open = match event {
-                    Ok((_, updates)) => sink(SubscribeEvent::Updates(updates.clone())),
-                    Err(frontier) => sink(SubscribeEvent::Progress(frontier.first().copied().unwrap_or(Timestamp::MAX))),
-                };
             });
         });
         self.dataflows.insert(id, index);
