@@ -2,9 +2,10 @@
 //! complete once every worker's progress has passed it, so a worker must
 //! send all its changes at a timestamp before progress past it. The test
 //! subscribes to a view over a table written in random batches (with 1 and
-//! 2 workers), and checks that contract on every event, and that the
-//! changes up to each complete timestamp add up to the view's contents
-//! recomputed from scratch at that timestamp.
+//! 2 workers), with history compacted before it subscribes, and checks
+//! that contract on every event, that no change comes before the compaction
+//! frontier, and that the changes up to each timestamp from the frontier on
+//! add up to the view's contents recomputed from scratch at that timestamp.
 
 mod common;
 
@@ -61,10 +62,22 @@ fn changes_come_before_the_progress_that_completes_them() {
             true
         });
         let mut rng = Rng::new(7 + workers as u64);
-        // Written before the subscription: its first changes are the contents.
-        h.write(vec![(T1, random_batch(&mut rng, &h.tables[&T1], gen_t1, 20, 0))]);
-        h.engine.send(Command::Subscribe { id: SUBSCRIPTION, of: VIEW, sink });
+        // History before the subscription, partly compacted: its changes
+        // before the compaction frontier come at the frontier, on every
+        // worker, so the contents at each later timestamp add up.
         let mut expected: Vec<(Timestamp, Multiset)> = Vec::new();
+        let mut since = 0;
+        for i in 0..30 {
+            let t = h.write(vec![(T1, random_batch(&mut rng, &h.tables[&T1], gen_t1, 8, 25))]);
+            if i == 20 {
+                since = t;
+                h.engine.send(Command::AllowCompaction { since });
+            }
+            if t >= since && since > 0 {
+                expected.push((t, h.expected(&view).rows));
+            }
+        }
+        h.engine.send(Command::Subscribe { id: SUBSCRIPTION, of: VIEW, sink });
         for _ in 0..60 {
             let batch = random_batch(&mut rng, &h.tables[&T1], gen_t1, 6, 30);
             let t = h.write(vec![(T1, batch)]);
@@ -84,6 +97,8 @@ fn changes_come_before_the_progress_that_completes_them() {
         }
         let s = seen.lock().unwrap();
         assert!(s.late.is_empty(), "{}: {} changes came after their worker's progress passed them, e.g. {:?}", label, s.late.len(), &s.late[..s.late.len().min(3)]);
+        let early: Vec<&Timestamp> = s.changes.keys().filter(|t| **t < since).collect();
+        assert!(early.is_empty(), "{}: changes at {:?}, before the compaction frontier {}", label, early, since);
         for (t, want) in expected {
             let mut got = Multiset::new();
             for (row, d) in s.changes.range(..=t).flat_map(|(_, c)| c) {

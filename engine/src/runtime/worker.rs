@@ -216,7 +216,7 @@ impl<'w> Worker<'w> {
         self.timely.dataflow_named::<Timestamp, _, _>(&format!("subscribe u{}", id), |scope| {
             let (mut errs_open, errs_sink) = (true, sink.clone());
             if let Some(errs) = &mut errs {
-                errs.import(scope).as_collection(|e, _| e.clone()).inspect_batch(move |_, errors| {
+                errs.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone()).inspect_batch(move |_, errors| {
                     if errs_open && !errors.is_empty() {
                         errs_open = errs_sink(SubscribeEvent::Errors(errors.to_vec()));
                     }
@@ -226,7 +226,10 @@ impl<'w> Worker<'w> {
             // frontier, when it moved (it cannot pass an update this
             // operator has not taken yet).
             let (mut open, mut reported) = (true, None);
-            trace.import(scope).as_collection(|r, _| r.clone()).inner.sink(Pipeline, "Subscribe", move |(input, frontier)| {
+            // As a view's inputs are (`render`): history before the
+            // compaction frontier comes as one snapshot at the frontier, the
+            // same on every worker.
+            trace.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone()).inner.sink(Pipeline, "Subscribe", move |(input, frontier)| {
                 input.for_each(|_, updates| {
                     if open && !updates.is_empty() {
                         open = sink(SubscribeEvent::Updates(std::mem::take(updates)));
