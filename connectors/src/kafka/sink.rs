@@ -350,10 +350,11 @@ impl Writer {
             if retry_at.is_none_or(|at| Instant::now() >= at) {
                 retry_at = None;
                 while !self.unwritten.is_empty() {
+                    let started = Instant::now();
                     match self.attempt() {
                         Ok((batches, count)) => {
                             let last = self.unwritten[batches - 1].0;
-                            tracing::debug!("sink \"{}\": wrote {} messages of {} timestamps through {}", self.config.name, count, batches, last);
+                            tracing::debug!("sink \"{}\": wrote {} messages of {} timestamps through {} in {:?}", self.config.name, count, batches, last, started.elapsed());
                             self.unwritten.drain(..batches);
                             self.stats.messages.fetch_add(count, Ordering::Relaxed);
                             self.stats.written_through.store(last, Ordering::Relaxed);
