@@ -8,8 +8,9 @@ use eddy_connectors::QueryResult;
 use eddy_engine::runtime::Command;
 use eddy_engine::GlobalId;
 use eddy_sql::catalog::{CatalogItem, ItemKind};
-use eddy_sql::connector::{parse_connector, ConnectorStatement, Delivery, Envelope, KafkaSink, KafkaSource};
+use eddy_sql::connector::{parse_connector, ConnectorStatement, Delivery, Envelope, KafkaSink, KafkaSource, StartOffset};
 use eddy_sql::{codes, SqlError};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A running source: its reader and where its rows go.
@@ -20,6 +21,9 @@ pub struct SourceRuntime {
     pub topic: String,
     /// The broker it reads from.
     pub broker: String,
+    /// Per partition, the offset after the last record written to the
+    /// source's relation (what reads see).
+    pub written: HashMap<i32, i64>,
 }
 
 /// A running sink.
@@ -60,10 +64,31 @@ impl Coordinator {
                     let readers = Readers { count: state.engine.workers(), fetch_wait_ms: state.fetch_wait_ms };
                     (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), id, errors, readers, state.batches.clone())
                 };
-                let connected = tokio::task::spawn_blocking(move || connect_source(spec, broker, readers, move |batch| tx.send((id, batch)).is_ok())).await.map_err(blocking)??;
-                let mut state = self.state.lock().await;
-                let done = state.register_source(connected, id, errors, sql)?;
-                state.log_ddl(sql)?;
+                // What the topic holds now is read before CREATE SOURCE
+                // answers (see `catch_up`); not while restoring, which
+                // waits for every source at once.
+                let wait = spec.start == StartOffset::Earliest && !self.state.lock().await.restoring;
+                let (name, topic) = (spec.name.clone(), spec.topic.clone());
+                let (connected, ends) = tokio::task::spawn_blocking(move || {
+                    // Its readers read nothing before it is registered.
+                    let connected = connect_source(spec, broker.clone(), readers, move |batch| tx.send((id, batch)).is_ok())?;
+                    let ends = if wait { eddy_connectors::kafka::admin::high_watermarks(&broker, &connected.spec.topic).unwrap_or_default() } else { Vec::new() };
+                    Ok::<_, SqlError>((connected, ends))
+                })
+                .await
+                .map_err(blocking)??;
+                let mut done = {
+                    let mut state = self.state.lock().await;
+                    let done = state.register_source(connected, id, errors, sql)?;
+                    state.log_ddl(sql)?;
+                    done
+                };
+                let behind = self.catch_up(&vec![(id, ends)], super::catch_up::CREATE_WAIT, super::catch_up::CREATE_WAIT, |_| {}).await;
+                if behind > 0 {
+                    if let QueryResult::Command { notices, .. } = &mut done {
+                        notices.push(SqlError::notice(format!("source \"{}\" is still reading topic \"{}\": {} records short of where the topic ended when it was created, after {} s; queries see what has been read so far", name, topic, behind, super::catch_up::CREATE_WAIT.as_secs())).with_hint(format!("SELECT * FROM {} WHERE source = '{}' shows its progress", super::system::SOURCE_PARTITIONS, name)));
+                    }
+                }
                 Ok(done)
             }
             ConnectorStatement::Sink(spec) => {
@@ -177,7 +202,7 @@ impl State {
         self.catalog.insert(CatalogItem { id: errors, name: errors_name, kind: ItemKind::SourceErrors { of: id }, desc: KafkaSource::error_desc(), create_sql: String::new(), plan: None, depends_on: vec![] });
         handle.open();
         let broker = spec.broker.clone().unwrap_or_else(|| self.kafka_broker.clone());
-        self.sources.insert(id, SourceRuntime { handle, errors, name: spec.name.clone(), topic: spec.topic.clone(), broker });
+        self.sources.insert(id, SourceRuntime { handle, errors, name: spec.name.clone(), topic: spec.topic.clone(), broker, written: HashMap::new() });
         Ok(QueryResult::Command { tag: "CREATE SOURCE".into(), notices })
     }
 
@@ -236,7 +261,11 @@ impl State {
     pub(super) fn ingest(&mut self, batches: Vec<(GlobalId, SourceBatch)>) {
         let mut writes = Vec::new();
         for (id, batch) in batches {
-            let Some(rt) = self.sources.get(&id) else { continue };
+            let Some(rt) = self.sources.get_mut(&id) else { continue };
+            for (p, o) in batch.offsets {
+                let w = rt.written.entry(p).or_default();
+                *w = (*w).max(o);
+            }
             let errors = rt.errors;
             writes.push((id, batch.updates));
             if !batch.errors.is_empty() {

@@ -267,50 +267,24 @@ impl Coordinator {
     }
 
     /// Waits until every source has read its topic up to where it ends now,
-    /// and what it read is written (at most [`SOURCE_WAIT`]), saying on
-    /// stderr how far behind they are every few seconds.
+    /// and what it read is written and processed (at most [`SOURCE_WAIT`]),
+    /// saying on stderr how far behind they are every few seconds.
     async fn wait_for_sources(&self) {
-        let sources: Vec<(String, String, String)> = self.state.lock().await.sources.values().map(|s| (s.name.clone(), s.topic.clone(), s.broker.clone())).collect();
+        let sources: Vec<(GlobalId, String, String, String)> = self.state.lock().await.sources.iter().map(|(id, s)| (*id, s.name.clone(), s.topic.clone(), s.broker.clone())).collect();
         let mut targets = Vec::new();
-        for (name, topic, broker) in sources {
+        for (id, name, topic, broker) in sources {
             let (t, b) = (topic.clone(), broker.clone());
             match tokio::task::spawn_blocking(move || eddy_connectors::kafka::admin::high_watermarks(&b, &t)).await {
-                Ok(Ok(ends)) => targets.push((name, ends)),
+                Ok(Ok(ends)) => targets.push((id, ends)),
                 Ok(Err(e)) => eprintln!("warning: cannot read where topic \"{}\" of source {} ends ({}); its sink may repeat messages", topic, name, e),
                 Err(e) => eprintln!("warning: {}", e),
             }
         }
-        let started = std::time::Instant::now();
-        let mut said = started;
-        loop {
-            let behind: i64 = {
-                let state = self.state.lock().await;
-                targets
-                    .iter()
-                    .map(|(name, ends)| {
-                        let Some(rt) = state.sources.values().find(|s| &s.name == name) else { return 0 };
-                        let stats = rt.handle.stats.lock().unwrap();
-                        ends.iter().map(|(p, end)| (end - stats.partitions.get(p).map_or(0, |s| s.next_offset)).max(0)).sum::<i64>()
-                    })
-                    .sum()
-            };
-            if behind == 0 {
-                break;
-            }
-            if started.elapsed() > SOURCE_WAIT {
-                eprintln!("warning: sources are still {} records behind after {:?}; starting the sinks anyway (they may repeat messages)", behind, SOURCE_WAIT);
-                return;
-            }
-            if said.elapsed() > std::time::Duration::from_secs(5) {
-                said = std::time::Instant::now();
-                eprintln!("restoring: sources are {} records behind; sinks start when they have caught up", behind);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let report = |records| eprintln!("restoring: sources are {} records behind; sinks start when they have caught up", records);
+        let behind = self.catch_up(&targets, SOURCE_WAIT, std::time::Duration::from_secs(5), report).await;
+        if behind > 0 {
+            eprintln!("warning: sources are still {} records behind after {:?}; starting the sinks anyway (they may repeat messages)", behind, SOURCE_WAIT);
         }
-        // What the sources read is written within a tick or two.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let ts = self.state.lock().await.read_ts;
-        self.progress.wait_past(ts, std::time::Duration::from_secs(10)).await;
     }
 }
 

@@ -6,6 +6,7 @@
 //! consistent snapshot at the last written timestamp and every write land
 //! at a fresh timestamp after it.
 
+mod catch_up;
 mod connectors;
 mod ddl;
 mod dml;

@@ -215,6 +215,7 @@ impl Reader {
         // already (some brokers deliver the first records again after an
         // assignment at the end of a partition).
         let mut next: HashMap<i32, i64> = HashMap::new();
+        let mut last_position = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let mut batch = SourceBatch::default();
             let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
@@ -235,6 +236,18 @@ impl Reader {
                     Some(Err(e)) => self.dec.stats.lock().unwrap().last_error = Some(e.to_string()),
                     None if !offsets.is_empty() => break,
                     None => {}
+                }
+            }
+            // Caught up: the position may have passed offsets no record is
+            // read at (transaction markers, aborted records, records gone by
+            // retention), which count as read.
+            if offsets.is_empty() && last_position.elapsed() > Duration::from_millis(100) {
+                last_position = Instant::now();
+                for (p, o) in self.positions() {
+                    if next.get(&p).is_none_or(|n| o > *n) && o > 0 {
+                        next.insert(p, o);
+                        offsets.insert(p, o);
+                    }
                 }
             }
             if !offsets.is_empty() {
@@ -262,6 +275,16 @@ impl Reader {
     }
 
     /// Picks up new partitions and refreshes high watermarks.
+    /// Where the consumer stands in each assigned partition it has read
+    /// from or skipped into.
+    fn positions(&self) -> Vec<(i32, i64)> {
+        let Ok(list) = self.consumer.position() else { return Vec::new() };
+        list.elements().iter().filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        }).collect()
+    }
+
     fn refresh(&mut self) {
         match partitions(&self.consumer, &self.dec.spec.topic) {
             Ok(Some(parts)) => {
