@@ -12,6 +12,7 @@ pub mod from_functions;
 pub mod grouped_subqueries;
 
 pub use error::{codes, Severity, SqlError};
+pub mod ambiguity;
 pub mod catalog;
 pub mod dialect;
 pub mod dml;

@@ -126,6 +126,16 @@ fn type_column_name(t: &DataType) -> String {
 /// Renames `names` (the planned output columns) after the query's select
 /// list, where it can be matched one to one; leaves them otherwise.
 pub fn postgres_names(query: &Query, names: &mut [String]) {
+    select_list_names(query, names);
+    // Columns `*` took from a subquery whose items had internal aliases.
+    for name in names.iter_mut() {
+        if let Some((_, written)) = name.strip_prefix(crate::rewrite::INTERNAL_ALIAS_PREFIX).and_then(|rest| rest.split_once(':')) {
+            *name = written.to_string();
+        }
+    }
+}
+
+fn select_list_names(query: &Query, names: &mut [String]) {
     let mut body = query.body.as_ref();
     while let SetExpr::SetOperation { left, .. } = body {
         body = left.as_ref();

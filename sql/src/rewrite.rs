@@ -78,12 +78,15 @@ pub fn fix_precedence(stmt: &mut Statement) {
 
 #[derive(Default)]
 struct Rewriter {
-    /// How many queries enclose the one being visited.
-    depth: usize,
-    /// PostgreSQL's names of the top query's unaliased select-list items,
-    /// figured before the rewrites (which can change them: `x::varchar(3)`
-    /// becomes a call of `left`, `version()` its value).
-    names: Vec<Option<String>>,
+    /// Per query enclosing the one being visited (and that one, last):
+    /// PostgreSQL's names of its unaliased select-list items, figured
+    /// before the rewrites (which can change them: `x::varchar(3)` becomes
+    /// a call of `left`, `version()` its value).
+    names: Vec<Vec<Option<String>>>,
+    /// Whether the next query to visit is an expression's subquery (whose
+    /// items are not read by name), and per visited query whether it was.
+    expression_next: bool,
+    expression: Vec<bool>,
 }
 
 impl VisitorMut for Rewriter {
@@ -103,11 +106,17 @@ impl VisitorMut for Rewriter {
         frame_interval_literal(e);
         ControlFlow::Continue(())
     }
-    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
-        if self.depth == 0 {
-            self.names = leftmost_select(&mut q.body).map(|s| s.projection.iter().map(|i| if let SelectItem::UnnamedExpr(e) = i { Some(crate::names::expr_name(e)) } else { None }).collect()).unwrap_or_default();
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if matches!(e, Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } | Expr::AnyOp { .. } | Expr::AllOp { .. }) {
+            self.expression_next = true;
         }
-        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        let expression = std::mem::take(&mut self.expression_next);
+        self.expression.push(expression);
+        let names = leftmost_select(&mut q.body).map(|s| s.projection.iter().map(|i| if let SelectItem::UnnamedExpr(e) = i { Some(crate::names::expr_name(e)) } else { None }).collect()).unwrap_or_default();
+        self.names.push(names);
         ControlFlow::Continue(())
     }
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -118,12 +127,17 @@ impl VisitorMut for Rewriter {
         } else {
             crate::from_functions::for_each_select(&mut q.body, &mut crate::from_functions::select_list_calls);
         }
+        let names = self.names.pop().unwrap_or_default();
+        let expression = self.expression.pop().unwrap_or_default();
+        let top = self.names.is_empty();
+        if !top && !expression {
+            name_items(q, &names);
+        }
         alias_colliding_items(&mut q.body);
         fetch_as_limit(q);
         crate::from_functions::alias_names_value(q);
-        self.depth -= 1;
-        if self.depth == 0 {
-            keep_names(q, &self.names);
+        if top {
+            keep_names(q, &names);
         }
         ControlFlow::Continue(())
     }
@@ -421,7 +435,8 @@ fn alias_colliding_items(body: &mut SetExpr) {
                         let plain = matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
                         let fresh = seen.insert(name_key(e));
                         if !fresh || (wildcard && !plain) {
-                            *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: internal_alias(i, None) };
+                            // Named, for a query that reads this one's columns with `*`.
+                            *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: internal_alias(i, Some(&crate::names::expr_name(e))) };
                         }
                     }
                     // PostgreSQL allows `SELECT 1 AS a, 2 AS a`; DataFusion not.
@@ -495,6 +510,24 @@ fn leftmost_select(body: &mut SetExpr) -> Option<&mut sqlparser::ast::Select> {
     }
 }
 
+/// Names a nested query's unaliased items that are not column references
+/// as PostgreSQL does (`count(*)` is `count`), so that a query reading it
+/// can refer to them by that name and `*` gives it.
+fn name_items(q: &mut Query, names: &[Option<String>]) {
+    let Some(select) = leftmost_select(&mut q.body) else { return };
+    if select.projection.len() != names.len() {
+        return;
+    }
+    for (item, name) in select.projection.iter_mut().zip(names) {
+        let Some(name) = name else { continue };
+        if let SelectItem::UnnamedExpr(e) = item {
+            if !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: Ident::with_quote('"', name.clone()) };
+            }
+        }
+    }
+}
+
 /// Gives the top query's items whose rewritten expression
 /// [`crate::names`] would name otherwise than the written one an internal
 /// alias carrying the written one's name.
@@ -507,7 +540,7 @@ fn keep_names(q: &mut Query, names: &[Option<String>]) {
         let Some(name) = name else { continue };
         match item {
             SelectItem::UnnamedExpr(e) if crate::names::expr_name(e) != *name => *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: internal_alias(i, Some(name)) },
-            SelectItem::ExprWithAlias { alias, .. } if alias.value.starts_with(INTERNAL_ALIAS_PREFIX) && !alias.value.contains(':') => *alias = internal_alias(i, Some(name)),
+            SelectItem::ExprWithAlias { alias, .. } if alias.value.starts_with(INTERNAL_ALIAS_PREFIX) => *alias = internal_alias(i, Some(name)),
             _ => {}
         }
     }
