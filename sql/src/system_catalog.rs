@@ -12,7 +12,7 @@
 //! - `information_schema.schemata`, `.tables`, `.views`, `.columns`,
 //!   `.table_constraints` and `.key_column_usage` (PRIMARY KEY and UNIQUE;
 //!   not PostgreSQL's NOT NULL check constraints);
-//! - `pg_catalog.pg_tables`, `pg_views`, `pg_matviews` (also unqualified,
+//! - `pg_catalog.pg_tables`, `pg_views`, `pg_matviews`, `pg_indexes` (also unqualified,
 //!   as pg_catalog is on PostgreSQL's search path).
 //!
 //! What it does not: PostgreSQL's other catalogs (`pg_class`,
@@ -94,6 +94,7 @@ pub const RELATIONS: &[Relation] = &[
     Relation { name: "pg_tables", columns: &[("schemaname", Text), ("tablename", Text), ("tableowner", Text), ("hasindexes", Bool)] },
     Relation { name: "pg_views", columns: &[("schemaname", Text), ("viewname", Text), ("viewowner", Text), ("definition", Text)] },
     Relation { name: "pg_matviews", columns: &[("schemaname", Text), ("matviewname", Text), ("matviewowner", Text), ("hasindexes", Bool), ("ispopulated", Bool), ("definition", Text)] },
+    Relation { name: "pg_indexes", columns: &[("schemaname", Text), ("tablename", Text), ("indexname", Text), ("tablespace", Text), ("indexdef", Text)] },
 ];
 
 /// The schemas eddy has.
@@ -134,8 +135,27 @@ pub fn rows(catalog: &Catalog, name: &str) -> Vec<Row> {
         "pg_tables" => relations().filter(|(_, t)| *t == "BASE TABLE").map(|(i, _)| vec![text(split(i).0), text(split(i).1), text(OWNER), Datum::Bool(indexed(i))]).collect(),
         "pg_views" => catalog.items().filter(|i| i.kind == ItemKind::View).map(|i| vec![text(split(i).0), text(split(i).1), text(OWNER), definition(i)]).collect(),
         "pg_matviews" => catalog.items().filter(|i| i.kind == ItemKind::MaterializedView).map(|i| vec![text(split(i).0), text(split(i).1), text(OWNER), Datum::Bool(indexed(i)), Datum::Bool(true), definition(i)]).collect(),
+        "pg_indexes" => indexes(catalog),
         _ => vec![],
     }
+}
+
+/// `pg_indexes`: each table's PRIMARY KEY and UNIQUE constraints (their
+/// indexes, as PostgreSQL names them after the constraint), then each
+/// CREATE INDEX, with a definition in PostgreSQL's form.
+fn indexes(catalog: &Catalog) -> Vec<Row> {
+    let row = |on: &CatalogItem, name: &str, unique: bool, columns: &[usize]| {
+        let (schema, table) = split(on);
+        let cols: Vec<String> = columns.iter().map(|c| crate::psql::quote_ident(&on.desc.names[*c])).collect();
+        let def = format!("CREATE {}INDEX {} ON {}.{} USING btree ({})", if unique { "UNIQUE " } else { "" }, crate::psql::quote_ident(name), schema, crate::psql::quote_ident(table), cols.join(", "));
+        vec![text(schema), text(table), text(name), Datum::Null, text(&def)]
+    };
+    let keys = keyed(catalog).map(|(t, k)| row(t, &k.name, true, &k.columns));
+    let created = catalog.items().filter_map(|i| match &i.kind {
+        ItemKind::Index { on, columns } => Some(row(catalog.get(*on)?, &i.name, false, columns)),
+        _ => None,
+    });
+    keys.chain(created).collect()
 }
 
 /// `information_schema.tables.table_type` of a kind of item; `None` for
@@ -273,5 +293,6 @@ mod tests {
         assert_eq!(cols[1][7..9], [text("character varying"), Datum::Int(20)]);
         assert_eq!(rows(&c, "pg_matviews")[0][3], Datum::Bool(true), "low has an index");
         assert_eq!(rows(&c, "information_schema.views")[0][3], text(" SELECT sku FROM stock;"));
+        assert_eq!(rows(&c, "pg_indexes"), vec![vec![text("public"), text("low"), text("ix"), Datum::Null, text("CREATE INDEX ix ON public.low USING btree (sku)")]]);
     }
 }

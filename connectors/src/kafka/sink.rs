@@ -28,14 +28,14 @@
 //!
 //! # The first write
 //!
-//! A sink's first write is its view's contents when it subscribed, written
-//! as of one timestamp: the changes that make up the contents arrive at the
-//! times of the arrangement's batches, which each worker's compaction has
-//! advanced differently, so taken one timestamp at a time they can show
-//! states the view never had (a key with two rows, reported as an error,
-//! written as whichever row came last). Later
-//! timestamps are written one by one. A restored sink writes that first
-//! write as the difference from its topic (`super::resume`).
+//! A sink's first write is its view's contents when it subscribed, as of
+//! one timestamp: the changes before the first complete timestamp,
+//! consolidated together. Only their sum is the view's contents; how they
+//! spread over earlier times depends on each worker's compaction, and
+//! written one timestamp at a time they could pass through states the
+//! view never had (a key with two rows, written as whichever came last).
+//! Later timestamps are written one by one. A restored sink writes its
+//! first write as the difference from its topic (`super::resume`).
 //!
 //! # Keys
 //!
@@ -306,12 +306,9 @@ impl Writer {
             let complete = if frontiers.len() < self.workers { 0 } else { frontiers.values().copied().min().unwrap_or(0) };
             if !self.snapshot_taken && complete > 0 {
                 self.snapshot_taken = true;
-                // The first complete timestamps hold the view's contents as
-                // of the subscription, at the times of its arrangement's
-                // batches: each worker's compaction may have advanced a
-                // different share of them, so only their sum is meaningful.
-                // They are written as one timestamp (with a topic to resume,
-                // as the difference from what it holds).
+                // The view's contents as of the subscription: one write (see
+                // the module doc), with a topic to resume the difference
+                // from what it holds.
                 let mut contents = Vec::new();
                 while let Some(entry) = pending.first_entry() {
                     if *entry.key() >= complete {

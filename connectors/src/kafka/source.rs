@@ -274,17 +274,20 @@ impl Reader {
         }
     }
 
-    /// Picks up new partitions and refreshes high watermarks.
     /// Where the consumer stands in each assigned partition it has read
     /// from or skipped into.
     fn positions(&self) -> Vec<(i32, i64)> {
         let Ok(list) = self.consumer.position() else { return Vec::new() };
-        list.elements().iter().filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.partition(), o)),
-            _ => None,
-        }).collect()
+        list.elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect()
     }
 
+    /// Picks up new partitions and refreshes high watermarks.
     fn refresh(&mut self) {
         match partitions(&self.consumer, &self.dec.spec.topic) {
             Ok(Some(parts)) => {

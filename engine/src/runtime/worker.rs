@@ -222,14 +222,14 @@ impl<'w> Worker<'w> {
                     }
                 });
             }
-            // Each batch of updates is handed over, not cloned; then the
-            // frontier, when it moved (it cannot pass an update this
-            // operator has not taken yet).
-            let (mut open, mut reported) = (true, None);
-            // As a view's inputs are (`render`): history before the
+            // Imported as a view's inputs are (`render`): history before the
             // compaction frontier comes as one snapshot at the frontier, the
             // same on every worker.
+            let (mut open, mut reported) = (true, None);
             trace.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone()).inner.sink(Pipeline, "Subscribe", move |(input, frontier)| {
+                // Each batch of updates is handed over, not cloned; then the
+                // frontier, when it moved (it cannot pass an update this
+                // operator has not taken yet).
                 input.for_each(|_, updates| {
                     if open && !updates.is_empty() {
                         open = sink(SubscribeEvent::Updates(std::mem::take(updates)));
