@@ -17,13 +17,16 @@ pub fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<Option<Vec<i32
 }
 
 /// The high watermark (the offset after the last record) of each partition
-/// of `topic`.
+/// of `topic` that holds records: an empty partition, or one retention
+/// emptied, has nothing to read up to.
 pub fn high_watermarks(broker: &str, topic: &str) -> Result<Vec<(i32, i64)>, String> {
     let consumer: BaseConsumer = base_config(broker).create().map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for p in partitions(&consumer, topic)?.unwrap_or_default() {
-        let (_, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(|e| format!("cannot read the end of topic \"{}\" partition {}: {}", topic, p, e))?;
-        out.push((p, high));
+        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(|e| format!("cannot read the end of topic \"{}\" partition {}: {}", topic, p, e))?;
+        if high > low {
+            out.push((p, high));
+        }
     }
     Ok(out)
 }
