@@ -352,6 +352,10 @@ impl Planner<'_> {
             Statement::Deallocate { name, .. } if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") => StatementPlan::Deallocate { name: None },
             Statement::Deallocate { name, .. } => StatementPlan::Deallocate { name: Some(crate::names::ident_name(&name)) },
             Statement::Discard { .. } => StatementPlan::Ignored { tag: "DISCARD ALL".into() },
+            Statement::AlterTable { .. } => {
+                return Err(SqlError::unsupported("ALTER TABLE").with_hint("create the table anew: CREATE TABLE new_t AS SELECT ..., then DROP TABLE the old one (a view that reads it is dropped with CASCADE and created again)"))
+            }
+            Statement::Comment { .. } => return Err(SqlError::unsupported("COMMENT ON").with_hint("eddy keeps no comments on objects: document them beside the statements that create them")),
             other => return Err(SqlError::unsupported(format!("statement {}", other.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ")))),
         })
     }

@@ -60,8 +60,20 @@ pub fn scalar_type_of_sql(ty: &SqlType) -> Result<ScalarType, SqlError> {
             }
             other => return Err(SqlError::new(crate::codes::UNDEFINED_OBJECT, format!("type \"{}\" does not exist", other))),
         },
+        T::Time(..) => return Err(time_unsupported()),
+        T::Bytea | T::Blob(_) | T::Binary(_) | T::Varbinary(_) => return Err(bytea_unsupported()),
         other => return Err(SqlError::unsupported(format!("type {}", other))),
     })
+}
+
+/// The type `time` (of day), which eddy does not have.
+fn time_unsupported() -> SqlError {
+    SqlError::unsupported("type time").with_hint("keep a time of day as an interval ('10:30'::interval, comparable and addable to a date) or as text; a point in time is a timestamp or timestamptz")
+}
+
+/// The type `bytea`, which eddy does not have.
+fn bytea_unsupported() -> SqlError {
+    SqlError::unsupported("type bytea").with_hint("keep binary data as text, hex or base64 encoded (encode/decode in the client)")
 }
 
 /// The Arrow type DataFusion plans a column of this type as.
@@ -120,6 +132,8 @@ pub fn scalar_type_of_arrow(dt: &DataType) -> Result<ScalarType, SqlError> {
             Some(array) => array,
             None => return Err(SqlError::unsupported("arrays of arrays").with_hint("eddy's arrays have one dimension")),
         },
+        DataType::Time32(_) | DataType::Time64(_) => return Err(time_unsupported()),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => return Err(bytea_unsupported()),
         other => return Err(SqlError::unsupported(format!("values of type {}", other))),
     })
 }
