@@ -172,6 +172,10 @@ impl ScalarUDFImpl for ArrayUdf {
                     let t = common("ANY/ALL", &[args[0].clone(), a])?;
                     vec![t.clone(), list_of(t), DataType::Utf8, DataType::Boolean]
                 }
+                // `x = ANY('{1,2}')`: the literal is read as an array of x's type.
+                None if matches!(args[1], DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) && !matches!(args[0], DataType::Null) => {
+                    vec![args[0].clone(), list_of(args[0].clone()), DataType::Utf8, DataType::Boolean]
+                }
                 None => return plan_err!("op ANY/ALL (array) requires array on right side"),
             },
             Shape::ArrayTexts if (2..=3).contains(&n) && self.elem_at(args, 0).is_some() => [vec![array_arg(&args[0])], vec![DataType::Utf8; n - 1]].concat(),
