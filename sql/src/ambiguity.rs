@@ -14,29 +14,14 @@
 use crate::error::{codes, SqlError};
 use crate::names::{expr_name, ident_name};
 use crate::rewrite::INTERNAL_ALIAS_PREFIX;
-use sqlparser::ast::{Expr, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Visit, Visitor};
+use sqlparser::ast::{Expr, Query, Select, SelectItem, SetExpr, TableFactor, Visit, Visitor};
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
-/// Refuses a reference to a name some FROM-clause subquery repeats.
-pub fn check(stmt: &Statement) -> Result<(), SqlError> {
-    struct Queries(Option<SqlError>);
-    impl Visitor for Queries {
-        type Break = ();
-        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-            if let SetExpr::Select(s) = q.body.as_ref() {
-                self.0 = ambiguous_reference(s, q);
-            }
-            if self.0.is_some() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-        }
-    }
-    let mut v = Queries(None);
-    let _ = stmt.visit(&mut v);
-    v.0.map_or(Ok(()), Err)
-}
-
-/// The first reference of `s` (and `q`'s ORDER BY) to a repeated name.
-fn ambiguous_reference(s: &Select, q: &Query) -> Option<SqlError> {
+/// The first reference of `s` (and `q`'s ORDER BY) to a name that a
+/// subquery in its FROM repeats, refused (`crate::refusals` asks, for
+/// every query of a statement).
+pub fn ambiguous_reference(s: &Select, q: &Query) -> Option<SqlError> {
     // (derived table's alias, repeated name)
     let mut repeated: Vec<(String, String)> = Vec::new();
     let factors = s.from.iter().flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)));

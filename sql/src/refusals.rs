@@ -19,14 +19,15 @@ use crate::error::SqlError;
 use sqlparser::ast::{Query, Select, SetExpr, Statement, TableFactor, Visit, Visitor};
 use std::ops::ControlFlow;
 
-/// Refuses the forms above anywhere in `stmt`.
+/// Refuses the forms above anywhere in `stmt`, and references to a name a
+/// FROM-clause subquery repeats (42702, see [`crate::ambiguity`]).
 pub fn refuse(stmt: &Statement) -> Result<(), SqlError> {
     struct Find(Option<SqlError>);
     impl Visitor for Find {
         type Break = ();
         fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
             if let SetExpr::Select(s) = q.body.as_ref() {
-                self.0 = grouped_subquery(s);
+                self.0 = grouped_subquery(s).or_else(|| crate::ambiguity::ambiguous_reference(s, q));
             }
             if self.0.is_some() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         }

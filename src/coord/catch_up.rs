@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 pub const CREATE_WAIT: Duration = Duration::from_secs(10);
 
 /// Per source, per partition, the offset to reach.
-pub type Targets = Vec<(GlobalId, Vec<(i32, i64)>)>;
+pub type Targets = [(GlobalId, Vec<(i32, i64)>)];
 
 impl Coordinator {
     /// Waits until every source in `targets` has written its partitions up

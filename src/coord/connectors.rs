@@ -58,16 +58,16 @@ impl Coordinator {
         }
         match statement {
             ConnectorStatement::Source(spec) => {
-                let (broker, id, errors, readers, tx) = {
+                let (broker, id, errors, readers, tx, restoring) = {
                     let mut state = self.state.lock().await;
                     let (id, errors) = state.check_source(&spec)?;
                     let readers = Readers { count: state.engine.workers(), fetch_wait_ms: state.fetch_wait_ms };
-                    (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), id, errors, readers, state.batches.clone())
+                    (spec.broker.clone().unwrap_or_else(|| state.kafka_broker.clone()), id, errors, readers, state.batches.clone(), state.restoring)
                 };
                 // What the topic holds now is read before CREATE SOURCE
                 // answers (see `catch_up`); not while restoring, which
                 // waits for every source at once.
-                let wait = spec.start == StartOffset::Earliest && !self.state.lock().await.restoring;
+                let wait = spec.start == StartOffset::Earliest && !restoring;
                 let (name, topic) = (spec.name.clone(), spec.topic.clone());
                 let (connected, ends) = tokio::task::spawn_blocking(move || {
                     // Its readers read nothing before it is registered.
@@ -83,7 +83,7 @@ impl Coordinator {
                     state.log_ddl(sql)?;
                     done
                 };
-                let behind = self.catch_up(&vec![(id, ends)], super::catch_up::CREATE_WAIT, super::catch_up::CREATE_WAIT, |_| {}).await;
+                let behind = self.catch_up(&[(id, ends)], super::catch_up::CREATE_WAIT, super::catch_up::CREATE_WAIT, |_| {}).await;
                 if behind > 0 {
                     if let QueryResult::Command { notices, .. } = &mut done {
                         notices.push(SqlError::notice(format!("source \"{}\" is still reading topic \"{}\": {} records short of where the topic ended when it was created, after {} s; queries see what has been read so far", name, topic, behind, super::catch_up::CREATE_WAIT.as_secs())).with_hint(format!("SELECT * FROM {} WHERE source = '{}' shows its progress", super::system::SOURCE_PARTITIONS, name)));

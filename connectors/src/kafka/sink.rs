@@ -309,15 +309,9 @@ impl Writer {
                 // The view's contents as of the subscription: one write (see
                 // the module doc), with a topic to resume the difference
                 // from what it holds.
-                let mut contents = Vec::new();
-                while let Some(entry) = pending.first_entry() {
-                    if *entry.key() >= complete {
-                        break;
-                    }
-                    let (t, changes) = entry.remove_entry();
-                    ready_through = Some(t);
-                    contents.extend(changes);
-                }
+                let snapshot = take_before(&mut pending, complete);
+                ready_through = snapshot.keys().last().copied().or(ready_through);
+                let mut contents: Vec<(Row, Diff)> = snapshot.into_values().flatten().collect();
                 differential_consolidate(&mut contents);
                 let mut messages = self.encode(contents);
                 if let Some((rows, topic)) = self.resume.take() {
@@ -332,11 +326,7 @@ impl Writer {
             // Every timestamp before `complete` is whole: encode it once (the
             // key counts move once per timestamp), then write them all, in
             // order, in one transaction (a reader never sees part of one).
-            while let Some(entry) = pending.first_entry() {
-                if *entry.key() >= complete {
-                    break;
-                }
-                let (t, mut changes) = entry.remove_entry();
+            for (t, mut changes) in take_before(&mut pending, complete) {
                 differential_consolidate(&mut changes);
                 let messages = self.encode(changes);
                 ready_through = Some(t);
@@ -603,6 +593,12 @@ impl Writer {
             }
         }
     }
+}
+
+/// Removes and returns the changes at timestamps before `complete`.
+fn take_before(pending: &mut BTreeMap<Timestamp, Vec<(Row, Diff)>>, complete: Timestamp) -> BTreeMap<Timestamp, Vec<(Row, Diff)>> {
+    let later = pending.split_off(&complete);
+    std::mem::replace(pending, later)
 }
 
 /// Sums the multiplicities of equal rows and drops the zeros.

@@ -40,7 +40,6 @@ pub fn parser_options() -> ParserOptions {
 pub fn to_logical(ctx: &EddyContext, stmt: Statement) -> Result<LogicalPlan, SqlError> {
     crate::setops::refuse_nested(&stmt)?;
     crate::refusals::refuse(&stmt)?;
-    crate::ambiguity::check(&stmt)?;
     let planner = SqlToRel::new_with_options(ctx, parser_options());
     let plan = planner.sql_statement_to_plan(stmt).map_err(translate)?;
     super::prepare::check_types(&plan)?;
