@@ -330,6 +330,22 @@ impl FileRun<'_> {
             );
             let pg = match exec(&self.pg, &sql, timeout).await {
                 Ok(out) => out,
+                // A data exception (class 22, such as division by zero) is
+                // the view's from-scratch answer: eddy's must report it too.
+                Err(ExecError::Db { code, message }) if code.starts_with("22") => {
+                    match self.eddy_exec(&sql).await {
+                        Some(Err(ExecError::Db { code: got, .. })) if got == code => {}
+                        Some(other) => {
+                            let got = match other {
+                                Ok(out) => format!("{} rows", out.rows.len()),
+                                Err(e) => e.describe(),
+                            };
+                            self.stats.fail(&loc, &format!("view {name} should report PostgreSQL's error {code} ({message})"), "", &sql, &got);
+                        }
+                        None => {}
+                    }
+                    continue;
+                }
                 Err(e) => {
                     self.stats.fail(
                         &loc,

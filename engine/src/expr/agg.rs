@@ -149,6 +149,21 @@ impl AggregateExpr {
         }
     }
 
+    /// Whether evaluating its arguments, sort keys or FILTER may raise an
+    /// error (see `ScalarExpr::can_fail`).
+    pub fn inputs_can_fail(&self) -> bool {
+        self.args.iter().chain(self.filter.iter()).chain(self.order_by.iter().map(|k| &k.expr)).any(ScalarExpr::can_fail)
+    }
+
+    /// Whether computing the aggregate may raise an error: through its
+    /// inputs, or for a function other than count, min, max, bool_and,
+    /// bool_or, first and last value (a sum can overflow, `Single` sees
+    /// two rows, ...).
+    pub fn can_fail(&self) -> bool {
+        use AggregateFunc::*;
+        !matches!(self.func, Count | Min | Max | BoolAnd | BoolOr | FirstValue | LastValue) || self.inputs_can_fail()
+    }
+
     /// The aggregate's value over an empty input: 0 for count, NULL else.
     pub fn empty_value(&self) -> Datum {
         match self.func {

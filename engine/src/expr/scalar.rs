@@ -95,6 +95,24 @@ impl ScalarExpr {
         volatile
     }
 
+    /// Whether evaluating the expression may raise an [`EvalError`]:
+    /// false only for column references, literals and a list of functions
+    /// that answer every input (comparisons, boolean logic, NULL tests,
+    /// `coalesce`, `IN`, `CASE`). Operators whose expressions cannot fail
+    /// need no error output, and a view none of whose operators can fail
+    /// keeps no error arrangement (see `render`). Unlisted functions count
+    /// as fallible, so a wrong answer here is only ever a missed saving.
+    pub fn can_fail(&self) -> bool {
+        use super::{BinaryFunc as B, UnaryFunc as U, VariadicFunc as V};
+        match self {
+            ScalarExpr::Column(_) | ScalarExpr::Literal(..) => false,
+            ScalarExpr::CallUnary { func, expr } => !matches!(func, U::Not | U::IsNull | U::IsNotNull | U::IsTrue | U::IsFalse | U::IsNotTrue | U::IsNotFalse | U::Upper | U::Lower | U::CharLength | U::OctetLength) || expr.can_fail(),
+            ScalarExpr::CallBinary { func, a, b } => !matches!(func, B::Eq | B::NotEq | B::Lt | B::Lte | B::Gt | B::Gte | B::IsDistinctFrom | B::IsNotDistinctFrom | B::NullIf) || a.can_fail() || b.can_fail(),
+            ScalarExpr::CallVariadic { func, exprs } => !matches!(func, V::And | V::Or | V::Coalesce | V::InList { .. }) || exprs.iter().any(ScalarExpr::can_fail),
+            ScalarExpr::If { cond, then, els } => cond.can_fail() || then.can_fail() || els.can_fail(),
+        }
+    }
+
     /// The columns the expression reads.
     pub fn support(&self) -> Vec<usize> {
         let mut cols = Vec::new();

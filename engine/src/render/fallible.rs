@@ -6,6 +6,12 @@
 //! two with two `flat_map`s would clone every row for the error path only
 //! to drop it (a timely stream read twice is copied per reader). Here each
 //! result goes straight to its own output.
+//!
+//! Work that cannot fail (see `ScalarExpr::can_fail`) asks for no error
+//! output: its view then may keep no error arrangement, which saves every
+//! timestamp the work of an arrangement and the operators feeding it. An
+//! error there anyway is a bug in that analysis; it is reported on stderr
+//! rather than lost without a word.
 
 use super::Errs;
 use crate::expr::EvalError;
@@ -17,9 +23,9 @@ use timely::dataflow::operators::generic::OutputBuilder;
 use timely::progress::operate::FrontierInterest;
 
 /// Applies `logic` to each update's data; every `Ok` it yields is an update
-/// of the first collection and every `Err` one of the second, with the
-/// update's time and diff.
-pub fn flat_map_fallible<'s, D, D2, I, L>(input: VecCollection<'s, Timestamp, D, Diff>, name: &str, mut logic: L) -> (VecCollection<'s, Timestamp, D2, Diff>, Errs<'s>)
+/// of the first collection and every `Err` one of the second (`None` when
+/// `can_fail` is false), with the update's time and diff.
+pub fn flat_map_fallible<'s, D, D2, I, L>(input: VecCollection<'s, Timestamp, D, Diff>, name: &str, can_fail: bool, mut logic: L) -> (VecCollection<'s, Timestamp, D2, Diff>, Option<Errs<'s>>)
 where
     D: differential_dataflow::Data,
     D2: differential_dataflow::Data,
@@ -35,6 +41,7 @@ where
     let mut oks = OutputBuilder::from(oks);
     let (errs, err_stream) = builder.new_output();
     let mut errs = OutputBuilder::from(errs);
+    let name = name.to_owned();
     builder.build(move |_capabilities| {
         move |_frontiers| {
             let mut oks = oks.activate();
@@ -46,12 +53,13 @@ where
                     for result in logic(d) {
                         match result {
                             Ok(x) => ok_session.give((x, t, r)),
-                            Err(e) => err_session.give((e, t, r)),
+                            Err(e) if can_fail => err_session.give((e, t, r)),
+                            Err(e) => eprintln!("eddy: {} raised an error its expressions were judged unable to raise: {} ({}). This is a bug in eddy: please report it with the view's definition.", name, e.message, e.code),
                         }
                     }
                 }
             });
         }
     });
-    (ok_stream.as_collection(), err_stream.as_collection())
+    (ok_stream.as_collection(), can_fail.then(|| err_stream.as_collection()))
 }

@@ -51,6 +51,14 @@ impl RowOps {
         })
     }
 
+    /// Whether a step may raise an error (see [`ScalarExpr::can_fail`]).
+    pub fn can_fail(&self) -> bool {
+        self.steps.iter().any(|s| match s {
+            Step::Map(es) | Step::Filter(es) => es.iter().any(ScalarExpr::can_fail),
+            Step::Project(..) => false,
+        })
+    }
+
     /// Splits `plan` into the chain of Map, Filter and Project nodes at its
     /// top and the plan below them (`None` when `plan` is not such a node).
     pub fn of(plan: &Plan) -> Option<(RowOps, &Plan)> {

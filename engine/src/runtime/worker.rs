@@ -77,7 +77,8 @@ impl<'w> Worker<'w> {
                 let state = StateReport::default();
                 let bundle = self.timely.dataflow_named::<Timestamp, _, _>(&format!("u{}", id), |scope| {
                     let (oks, errs) = render(&plan, scope, traces, &state);
-                    TraceBundle { oks: oks.arrange_by_self().trace, errs: errs.map(|e| e.arrange_by_self().trace) }
+                    let err_ids = TraceBundle::err_ids_of(id, errs.is_some(), &plan.depends_on(), traces);
+                    TraceBundle { oks: oks.arrange_by_self().trace, errs: errs.map(|e| e.arrange_by_self().trace), err_ids }
                 });
                 self.install(id, index, bundle);
                 self.states.insert(id, state);
@@ -130,7 +131,7 @@ impl<'w> Worker<'w> {
         let (mut input, bundle) = self.timely.dataflow_named::<Timestamp, _, _>(&format!("table u{}", id), |scope| {
             let (input, rows) = scope.new_collection::<Row, Diff>();
             // Rows are checked before they are written: a table has no errors.
-            (input, TraceBundle { oks: rows.arrange_by_self().trace, errs: None })
+            (input, TraceBundle { oks: rows.arrange_by_self().trace, errs: None, err_ids: Vec::new() })
         });
         input.advance_to(self.time);
         input.flush();
@@ -167,16 +168,20 @@ impl<'w> Worker<'w> {
     fn stats(&mut self) -> Vec<CollectionStats> {
         let mut out = Vec::new();
         let mut upper = Antichain::new();
+        // Each collection's own error arrangement, counted once for bytes;
+        // its error records are those of all it reads too.
+        let own_errs: HashMap<GlobalId, StateSize> = self.traces.iter_mut().filter_map(|(id, b)| Some((*id, arranged_size(b.errs.as_mut()?, |e| (e.code.capacity() + e.message.capacity()) as u64)))).collect();
         for (id, bundle) in self.traces.iter_mut() {
             bundle.oks.read_upper(&mut upper);
             let rows = arranged_size(&mut bundle.oks, row_heap_bytes);
-            let errs = bundle.errs.as_mut().map(|e| arranged_size(e, |e| (e.code.capacity() + e.message.capacity()) as u64)).unwrap_or_default();
+            let errs = own_errs.get(id).copied().unwrap_or_default();
+            let error_records = bundle.err_ids.iter().filter_map(|e| own_errs.get(e)).map(|s| s.records).sum();
             let own = self.states.get(id).map(|s| s.size()).unwrap_or_default();
             out.push(CollectionStats {
                 id: *id,
                 upper: upper.first().copied().unwrap_or(Timestamp::MAX),
                 records: rows.records,
-                error_records: errs.records,
+                error_records,
                 arranged_bytes: rows.bytes + errs.bytes,
                 operator_records: own.records,
                 operator_bytes: own.bytes,
@@ -188,15 +193,19 @@ impl<'w> Worker<'w> {
     fn serve_peeks(&mut self) {
         let mut pending = std::mem::take(&mut self.peeks);
         pending.retain(|peek| {
-            let Some(bundle) = self.traces.get_mut(&peek.id) else {
+            let Some(err_ids) = self.traces.get(&peek.id).map(|b| b.err_ids.clone()) else {
                 (peek.respond)(PeekResponse::default());
                 return false;
             };
-            if !(complete(&mut bundle.oks, peek.time) && bundle.errs.as_mut().is_none_or(|e| complete(e, peek.time))) {
+            // The view's errors are in its own and its inputs' error
+            // arrangements (see `render`): all must be complete too.
+            let mut errs: Vec<ErrTrace> = err_ids.iter().filter_map(|e| self.traces.get(e)?.errs.clone()).collect();
+            let Some(bundle) = self.traces.get_mut(&peek.id) else { return false };
+            if !(complete(&mut bundle.oks, peek.time) && errs.iter_mut().all(|e| complete(e, peek.time))) {
                 return true;
             }
             let rows = read_at(&mut bundle.oks, |r| r.clone(), |t| t <= peek.time);
-            let errors = bundle.errs.as_mut().map(|errs| read_at(errs, |e| e.clone(), |t| t <= peek.time).into_iter().map(|(e, _)| e).collect()).unwrap_or_default();
+            let errors = errs.iter_mut().flat_map(|e| read_at(e, |e| e.clone(), |t| t <= peek.time)).map(|(e, _)| e).collect();
             (peek.respond)(PeekResponse { rows, errors });
             false
         });
@@ -207,16 +216,18 @@ impl<'w> Worker<'w> {
     /// of now, then each later change) to `sink`, with progress, and its
     /// evaluation errors as they come and go.
     fn subscribe(&mut self, id: GlobalId, of: GlobalId, sink: SubscribeSink) {
-        let Some(bundle) = self.traces.get_mut(&of) else {
+        let Some(bundle) = self.traces.get(&of) else {
             sink(SubscribeEvent::Progress(Timestamp::MAX));
             return;
         };
-        let (mut trace, mut errs) = (bundle.oks.clone(), bundle.errs.clone());
+        let mut trace = bundle.oks.clone();
+        let mut errs: Vec<ErrTrace> = bundle.err_ids.iter().filter_map(|e| self.traces.get(e)?.errs.clone()).collect();
         let index = self.timely.next_dataflow_index();
         self.timely.dataflow_named::<Timestamp, _, _>(&format!("subscribe u{}", id), |scope| {
             let (mut errs_open, errs_sink) = (true, sink.clone());
-            if let Some(errs) = &mut errs {
-                errs.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone()).inspect_batch(move |_, errors| {
+            if !errs.is_empty() {
+                let parts: Vec<_> = errs.iter_mut().map(|e| e.import_frontier(scope, "ErrsSource").0.as_collection(|e, _| e.clone())).collect();
+                differential_dataflow::collection::concatenate(scope, parts).inspect_batch(move |_, errors| {
                     if errs_open && !errors.is_empty() {
                         errs_open = errs_sink(SubscribeEvent::Errors(errors.to_vec()));
                     }
@@ -324,4 +335,4 @@ fn read_at<K: Clone + Ord + 'static, O>(trace: &mut differential_dataflow::opera
 }
 
 #[allow(dead_code)]
-fn _types(_: RowTrace, _: ErrTrace) {}
+fn _types(_: RowTrace) {}
