@@ -51,6 +51,8 @@ pub struct State {
     system: system::SystemTables,
     /// The last timestamp each table was written at.
     last_write: HashMap<GlobalId, Timestamp>,
+    /// The compaction frontier the engine was last given (see `write`).
+    compacted_to: Timestamp,
     /// The rows of each table with PRIMARY KEY or UNIQUE constraints, by key.
     keys: HashMap<GlobalId, unique::KeyIndex>,
     /// When the statement running now must give up waiting for the engine
@@ -73,6 +75,9 @@ pub struct Coordinator {
     progress: eddy_engine::runtime::Progress,
     next_session: AtomicU64,
 }
+
+/// The least step (ms) by which the engine's compaction frontier moves.
+const COMPACTION_STEP: Timestamp = 50;
 
 impl Coordinator {
     /// What a cancel request for `session` wakes.
@@ -102,6 +107,7 @@ impl Coordinator {
             sinks: HashMap::new(),
             system: Default::default(),
             last_write: HashMap::new(),
+            compacted_to: 0,
             keys: HashMap::new(),
             deadline: None,
             cancel: None,
@@ -261,7 +267,13 @@ impl State {
             self.engine.send(Command::Write { id, time: ts, updates: std::sync::Arc::new(updates) });
         }
         self.engine.send(Command::AdvanceTime { time: ts + 1 });
-        self.engine.send(Command::AllowCompaction { since: ts });
+        // Reads are at the newest timestamp, so history before it may go.
+        // Telling the engine costs every arrangement a look at its merges:
+        // at most once per COMPACTION_STEP, not at every timestamp.
+        if ts >= self.compacted_to + COMPACTION_STEP {
+            self.engine.send(Command::AllowCompaction { since: ts });
+            self.compacted_to = ts;
+        }
         self.read_ts = ts;
     }
 }

@@ -164,7 +164,10 @@ impl Engine {
         let thread_tx = Mutex::new(thread_tx);
         let uppers = Arc::new(Uppers { times: (0..workers).map(|_| AtomicU64::new(0)).collect(), moved: tokio::sync::Notify::new() });
         let worker_uppers = uppers.clone();
-        let config = timely::Config::process(workers);
+        // One worker exchanges nothing: timely's thread allocator moves its
+        // progress and data through plain queues, where the process
+        // allocator's go through shared, locked ones.
+        let config = if workers == 1 { timely::Config::thread() } else { timely::Config::process(workers) };
         let guards = timely::execute(config, move |w| {
             let rx = receivers.lock().unwrap()[w.index()].take().expect("each worker takes its receiver once");
             thread_tx.lock().unwrap().send((w.index(), std::thread::current())).unwrap();

@@ -35,6 +35,8 @@ pub struct Worker<'w> {
     profiler: Option<super::profile::Profiler>,
     /// Told the first time some collection of this worker is incomplete at.
     report_upper: Box<dyn Fn(Timestamp)>,
+    /// Each collection's upper when last read (see `report_upper`).
+    uppers: HashMap<GlobalId, Timestamp>,
     /// What `report_upper` was told last. Once it reaches `time`, only an
     /// `AdvanceTime` or a new collection can move it, so steps until then
     /// skip reading every trace's upper (which walks all its batches).
@@ -44,7 +46,7 @@ pub struct Worker<'w> {
 impl<'w> Worker<'w> {
     pub fn new(timely: &'w mut timely::worker::Worker, commands: Receiver<Command>, report_upper: impl Fn(Timestamp) + 'static) -> Self {
         let profiler = super::profile::Profiler::install(timely);
-        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), states: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler, report_upper: Box::new(report_upper), reported: 0 }
+        Worker { timely, commands, traces: HashMap::new(), dataflows: HashMap::new(), states: HashMap::new(), inputs: HashMap::new(), peeks: Vec::new(), time: 0, since: 0, profiler, report_upper: Box::new(report_upper), uppers: HashMap::new(), reported: 0 }
     }
 
     pub fn run(mut self) {
@@ -85,6 +87,7 @@ impl<'w> Worker<'w> {
             }
             Command::Drop { id } => {
                 self.traces.remove(&id);
+                self.uppers.remove(&id);
                 self.states.remove(&id);
                 self.inputs.remove(&id);
                 self.peeks.retain(|p| p.id != id);
@@ -140,6 +143,7 @@ impl<'w> Worker<'w> {
     }
 
     fn install(&mut self, id: GlobalId, index: usize, mut bundle: TraceBundle) {
+        self.uppers.remove(&id);
         let frontier = [self.since];
         bundle.oks.set_logical_compaction(AntichainRef::new(&frontier));
         if let Some(errs) = &mut bundle.errs {
@@ -150,15 +154,19 @@ impl<'w> Worker<'w> {
     }
 
     /// Tells `report_upper` the least upper of this worker's collections,
-    /// and returns it.
+    /// and returns it. A trace's upper only grows, so one already at the
+    /// input time is not read again (reading walks all its batches, and
+    /// this runs after every step until the slowest view is done).
     fn report_upper(&mut self) -> Timestamp {
         let mut min = Timestamp::MAX;
         let mut upper = Antichain::new();
-        for bundle in self.traces.values_mut() {
-            bundle.oks.read_upper(&mut upper);
-            if let Some(t) = upper.first() {
-                min = min.min(*t);
+        for (id, bundle) in self.traces.iter_mut() {
+            let known = self.uppers.entry(*id).or_insert(0);
+            if *known < self.time {
+                bundle.oks.read_upper(&mut upper);
+                *known = upper.first().copied().unwrap_or(Timestamp::MAX);
             }
+            min = min.min(*known);
         }
         (self.report_upper)(min);
         self.reported = min;
