@@ -17,7 +17,9 @@
 //! 2.3-2.7 ms, and latency p50 from 25-31 ms to 19-23 ms.
 //!
 //! Semantics per node are documented on [`Plan`]. Where each node goes:
-//! - chains of Map, Filter and Project: one operator, [`row_ops`];
+//! - chains of Map, Filter and Project: one operator, [`row_ops`], and
+//!   the same operator that reads the collection when they cannot fail
+//!   ([`fused`]);
 //! - inner joins and anti-joins, over arrangements they share: [`join`];
 //! - left outer joins, a chain of them on one key as one: [`left_join`];
 //! - aggregates: [`accumulate`] when every one adds up (count, sum, avg),
@@ -32,6 +34,7 @@
 mod accumulate;
 mod fallible;
 mod flat_map;
+mod fused;
 mod group;
 mod join;
 mod left_join;
@@ -138,17 +141,11 @@ impl<'s> Context<'_, 's> {
                 let rows: Vec<(Row, Timestamp, Diff)> = if scope.index() == 0 { rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect() } else { Vec::new() };
                 rows.to_stream(scope).as_collection()
             }
-            Plan::Get { id, .. } => {
-                let bundle = self.traces.get_mut(id).unwrap_or_else(|| panic!("no arrangement for u{}", id));
-                // History before the compaction frontier arrives as one
-                // snapshot at that frontier: a new dataflow computes from the
-                // current contents once instead of replaying each earlier
-                // change (which could also leave an earlier but equal value,
-                // such as numeric `0` where the contents say `0.00`). Its
-                // errors stay where they are (see the module doc).
-                bundle.oks.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone())
-            }
+            Plan::Get { id, .. } => self.import_map(*id, |r| Some(r.clone())),
             Plan::Map { .. } | Plan::Filter { .. } | Plan::Project { .. } => {
+                if let Some(rows) = self.fused_rows(plan) {
+                    return rows;
+                }
                 let (ops, below) = RowOps::of(plan).expect("a Map, Filter or Project");
                 let rows = self.render(below);
                 let rows = if ops.is_volatile() { rows.consolidate() } else { rows };
@@ -252,6 +249,9 @@ impl<'s> Context<'_, 's> {
     /// Project at the top of `plan` runs in the same operator as the key:
     /// one operator fewer, for timely to schedule at every timestamp.
     fn render_keyed(&mut self, plan: &Plan, key: Vec<ScalarExpr>, null_eq: bool) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
+        if let Some(keyed) = self.fused_keyed(plan, &key, null_eq) {
+            return keyed;
+        }
         let (rows, ops) = self.render_below_row_ops(plan);
         let can_fail = ops.as_ref().is_some_and(RowOps::can_fail) || key.iter().any(ScalarExpr::can_fail);
         self.fallible(rows, if ops.is_some() { "RowOps+Key" } else { "Key" }, can_fail, move |row: Row| {
@@ -269,6 +269,9 @@ impl<'s> Context<'_, 's> {
     /// matches nothing but is still in the output. A Map, Filter and
     /// Project chain at the top of `plan` runs in the same operator.
     fn render_left_keyed(&mut self, plan: &Plan, key: Vec<ScalarExpr>, null_eq: bool) -> left_join::LeftKeyed<'s> {
+        if let Some(keyed) = self.fused_left_keyed(plan, &key, null_eq) {
+            return keyed;
+        }
         let (rows, ops) = self.render_below_row_ops(plan);
         let can_fail = ops.as_ref().is_some_and(RowOps::can_fail) || key.iter().any(ScalarExpr::can_fail);
         self.fallible(rows, if ops.is_some() { "RowOps+Key" } else { "Key" }, can_fail, move |row: Row| {
