@@ -45,7 +45,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use server::{connect, free_port, Server};
+use server::{connect, cpu_time, free_port, resident_bytes, worker_cpu_time, Server};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -90,35 +90,6 @@ struct Run {
     state: (Vec<(String, i64, i64, i64)>, i64),
 }
 
-/// CPU time used so far by process `pid` (Linux /proc; zero elsewhere).
-fn cpu_time(pid: u32) -> Duration {
-    stat_cpu(&std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default())
-}
-
-/// CPU time used so far by the timely worker threads of process `pid`.
-fn worker_cpu_time(pid: u32) -> Duration {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", pid)) else { return Duration::ZERO };
-    tasks
-        .filter_map(|t| t.ok())
-        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("timely:work")))
-        .map(|t| stat_cpu(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
-        .sum()
-}
-
-/// Resident memory of process `pid` in bytes (Linux /proc; zero elsewhere).
-fn resident_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid)).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()).unwrap_or(0) * 1024
-}
-
-/// User plus system time from the text of a /proc `stat` file.
-fn stat_cpu(stat: &str) -> Duration {
-    // Fields after the parenthesised command name; utime and stime are the
-    // 12th and 13th of them, in clock ticks (100 per second on Linux).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
-    Duration::from_millis(ticks * 10)
-}
 
 fn percentile(v: &[u64], p: f64) -> u64 {
     let mut v = v.to_vec();
