@@ -13,8 +13,7 @@
 
 mod server;
 
-use server::{connect, free_port, Server};
-use std::process::{Command, Stdio};
+use server::{connect, free_port, serve};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -52,14 +51,7 @@ async fn main() {
     let customers = 10_000u64;
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("eddy-bench-{}", port));
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--workers", "2", "--data-dir"])
-            .arg(&dir)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start eddy"),
-    );
+    let server = serve(port, &dir, &["--workers", "2"]);
     let pid = server.0.id();
     let client = connect(port).await;
     client

@@ -13,8 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use server::{connect, free_port, Server};
-use std::process::{Command, Stdio};
+use server::{connect, free_port, serve};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -84,14 +83,7 @@ async fn main() {
 
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("eddy-kbench-{}", port));
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--kafka", &broker, "--data-dir"])
-            .arg(&dir)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = serve(port, &dir, &["--kafka", &broker]);
     let client = connect(port).await;
     let start = Instant::now();
     client

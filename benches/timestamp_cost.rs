@@ -23,8 +23,7 @@
 
 mod server;
 
-use server::{connect, free_port, worker_cpu_time, Server};
-use std::process::{Command, Stdio};
+use server::{connect, free_port, serve, worker_cpu_time};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
@@ -53,14 +52,7 @@ async fn run(events: u64, interval: Duration) {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("eddy-timestamp-bench-{}-{}", std::process::id(), port));
     let _ = std::fs::remove_dir_all(&dir);
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--data-dir"])
-            .arg(&dir)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start eddy"),
-    );
+    let server = serve(port, &dir, &[]);
     let pid = server.0.id();
     let client = connect(port).await;
     client.batch_execute(TABLES).await.expect("create the source tables");

@@ -14,6 +14,21 @@ impl Drop for Server {
     }
 }
 
+/// Starts `eddy serve` on `port` with its data in `dir` and `extra` flags,
+/// its stderr silenced.
+#[allow(dead_code)]
+pub fn serve(port: u16, dir: &std::path::Path, extra: &[&str]) -> Server {
+    Server(
+        std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .args(extra)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start eddy"),
+    )
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -67,22 +67,24 @@ impl<'s> Context<'_, 's> {
     /// `plan`'s rows paired with their key in one operator, when [`fusable`]
     /// and the key cannot fail either (see `Context::render_keyed`).
     pub(super) fn fused_keyed(&mut self, plan: &Plan, key: &[ScalarExpr], null_eq: bool) -> Option<VecCollection<'s, Timestamp, (Row, Row), Diff>> {
-        if key.iter().any(ScalarExpr::can_fail) {
-            return None;
-        }
-        let (id, ops) = fusable(plan)?;
-        let key = key.to_vec();
-        Some(self.import_map(id, move |row| {
-            let row = infallible(RowOps::apply_some(&ops, row.clone())?, "RowOps+Key")?;
-            let k = infallible(key_of(&key, &row, null_eq)?, "Key")?;
-            Some((k, row))
-        }))
+        self.fused_by_key(plan, key, null_eq, |k, row| Some((k?, row)))
     }
 
     /// The left side of a left join keyed in one operator, when
     /// [`fusable`] and the key cannot fail (see
     /// `Context::render_left_keyed`).
     pub(super) fn fused_left_keyed(&mut self, plan: &Plan, key: &[ScalarExpr], null_eq: bool) -> Option<LeftKeyed<'s>> {
+        self.fused_by_key(plan, key, null_eq, |k, row| Some((k, row)))
+    }
+
+    /// `pair` of each row's key (None when it has a NULL and `null_eq` is
+    /// false) and the row, in one operator, when [`fusable`] and the key
+    /// cannot fail.
+    fn fused_by_key<D, P>(&mut self, plan: &Plan, key: &[ScalarExpr], null_eq: bool, pair: P) -> Option<VecCollection<'s, Timestamp, D, Diff>>
+    where
+        D: differential_dataflow::Data,
+        P: Fn(Option<Row>, Row) -> Option<D> + 'static,
+    {
         if key.iter().any(ScalarExpr::can_fail) {
             return None;
         }
@@ -94,7 +96,7 @@ impl<'s> Context<'_, 's> {
                 Some(k) => Some(infallible(k, "Key")?),
                 None => None,
             };
-            Some((k, row))
+            pair(k, row)
         }))
     }
 }
