@@ -206,14 +206,21 @@ impl<'w> Worker<'w> {
                 return false;
             };
             // The view's errors are in its own and its inputs' error
-            // arrangements (see `render`): all must be complete too.
-            let mut errs: Vec<ErrTrace> = err_ids.iter().filter_map(|e| self.traces.get(e)?.errs.clone()).collect();
+            // arrangements (see `render`): all must be complete too. (Read
+            // in place: a clone of a trace handle would hold back its
+            // compaction while it lives.)
+            let errs_complete = err_ids.iter().all(|e| self.traces.get_mut(e).and_then(|b| b.errs.as_mut()).is_none_or(|t| complete(t, peek.time)));
             let Some(bundle) = self.traces.get_mut(&peek.id) else { return false };
-            if !(complete(&mut bundle.oks, peek.time) && errs.iter_mut().all(|e| complete(e, peek.time))) {
+            if !(errs_complete && complete(&mut bundle.oks, peek.time)) {
                 return true;
             }
             let rows = read_at(&mut bundle.oks, |r| r.clone(), |t| t <= peek.time);
-            let errors = errs.iter_mut().flat_map(|e| read_at(e, |e| e.clone(), |t| t <= peek.time)).map(|(e, _)| e).collect();
+            let mut errors = Vec::new();
+            for e in &err_ids {
+                if let Some(t) = self.traces.get_mut(e).and_then(|b| b.errs.as_mut()) {
+                    errors.extend(read_at(t, |e| e.clone(), |t| t <= peek.time).into_iter().map(|(e, _)| e));
+                }
+            }
             (peek.respond)(PeekResponse { rows, errors });
             false
         });
