@@ -90,7 +90,6 @@ struct Run {
     state: (Vec<(String, i64, i64, i64)>, i64),
 }
 
-
 fn percentile(v: &[u64], p: f64) -> u64 {
     let mut v = v.to_vec();
     v.sort_unstable();

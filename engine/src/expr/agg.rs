@@ -155,13 +155,19 @@ impl AggregateExpr {
         self.args.iter().chain(self.filter.iter()).chain(self.order_by.iter().map(|k| &k.expr)).any(ScalarExpr::can_fail)
     }
 
-    /// Whether computing the aggregate may raise an error: through its
-    /// inputs, or for a function other than count, min, max, bool_and,
+    /// Whether computing the aggregate from its inputs' values may raise an
+    /// error: for a function other than count, min, max, bool_and,
     /// bool_or, first and last value (a sum can overflow, `Single` sees
     /// two rows, ...).
-    pub fn can_fail(&self) -> bool {
+    pub fn result_can_fail(&self) -> bool {
         use AggregateFunc::*;
-        !matches!(self.func, Count | Min | Max | BoolAnd | BoolOr | FirstValue | LastValue) || self.inputs_can_fail()
+        !matches!(self.func, Count | Min | Max | BoolAnd | BoolOr | FirstValue | LastValue)
+    }
+
+    /// Whether computing the aggregate may raise an error, through its
+    /// inputs or its result.
+    pub fn can_fail(&self) -> bool {
+        self.result_can_fail() || self.inputs_can_fail()
     }
 
     /// The aggregate's value over an empty input: 0 for count, NULL else.

@@ -54,7 +54,7 @@ where
                         match result {
                             Ok(x) => ok_session.give((x, t, r)),
                             Err(e) if can_fail => err_session.give((e, t, r)),
-                            Err(e) => eprintln!("eddy: {} raised an error its expressions were judged unable to raise: {} ({}). This is a bug in eddy: please report it with the view's definition.", name, e.message, e.code),
+                            Err(e) => report_unexpected(&name, &e),
                         }
                     }
                 }
@@ -62,4 +62,11 @@ where
         }
     });
     (ok_stream.as_collection(), can_fail.then(|| err_stream.as_collection()))
+}
+
+/// Reports an error raised by work judged unable to fail (see
+/// `ScalarExpr::can_fail`): a bug in that judgement, told on stderr rather
+/// than lost without a word.
+pub(super) fn report_unexpected(what: &str, e: &EvalError) {
+    eprintln!("eddy: {} raised an error its expressions were judged unable to raise: {} ({}). This is a bug in eddy: please report it with the view's definition.", what, e.message, e.code);
 }

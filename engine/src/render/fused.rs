@@ -35,9 +35,9 @@ fn fusable(plan: &Plan) -> Option<(GlobalId, Option<RowOps>)> {
 }
 
 /// The value of work judged unable to fail; an error is a bug in that
-/// judgement, reported rather than lost without a word.
+/// judgement (see `fallible::report_unexpected`).
 fn infallible<T>(result: Result<T, EvalError>, what: &str) -> Option<T> {
-    result.map_err(|e| eprintln!("eddy: {} raised an error its expressions were judged unable to raise: {} ({}). This is a bug in eddy: please report it with the view's definition.", what, e.message, e.code)).ok()
+    result.map_err(|e| super::fallible::report_unexpected(what, &e)).ok()
 }
 
 impl<'s> Context<'_, 's> {

@@ -46,7 +46,7 @@ pub mod state;
 mod top_k;
 mod window;
 
-use crate::expr::{AggregateExpr, AggregateFunc, EvalError, ScalarExpr};
+use crate::expr::{AggregateExpr, EvalError, ScalarExpr};
 use crate::plan::Plan;
 use crate::repr::{Datum, Row};
 use crate::{Diff, GlobalId, Timestamp};
@@ -181,8 +181,8 @@ impl<'s> Context<'_, 's> {
                     std::iter::once(Ok((key, c))).chain(e.map(Err))
                 });
                 let results = accumulate::render(contributions, aggregates.clone(), &self.state);
-                // Only the sums and averages can fail (overflow), once accumulated.
-                let can_fail = aggregates.iter().any(|a| !matches!(a.func, AggregateFunc::Count | AggregateFunc::BoolAnd | AggregateFunc::BoolOr));
+                // The inputs' errors were the contributions'.
+                let can_fail = aggregates.iter().any(AggregateExpr::result_can_fail);
                 self.fallible(results, "Results", can_fail, Some)
             }
             Plan::Reduce { input, group_key, aggregates } => {
