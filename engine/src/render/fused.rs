@@ -15,7 +15,7 @@ use super::row_ops::RowOps;
 use super::{key_of, Context};
 use crate::expr::{EvalError, ScalarExpr};
 use crate::plan::Plan;
-use crate::repr::Row;
+use crate::repr::{Datum, Row};
 use crate::{Diff, GlobalId, Timestamp};
 use differential_dataflow::VecCollection;
 
@@ -52,7 +52,7 @@ impl<'s> Context<'_, 's> {
     where
         D: differential_dataflow::Data,
         I: IntoIterator<Item = D>,
-        L: FnMut(&Row) -> I + 'static,
+        L: FnMut(&[Datum]) -> I + 'static,
     {
         let bundle = self.traces.get_mut(&id).unwrap_or_else(|| panic!("no arrangement for u{}", id));
         bundle.oks.import_frontier(self.scope, "RowsSource").0.flat_map_ref(move |row, _| logic(row))
@@ -61,7 +61,7 @@ impl<'s> Context<'_, 's> {
     /// `plan`'s rows in one operator, when [`fusable`].
     pub(super) fn fused_rows(&mut self, plan: &Plan) -> Option<super::Rows<'s>> {
         let (id, ops) = fusable(plan)?;
-        Some(self.import_map(id, move |row| infallible(RowOps::apply_some(&ops, row.clone())?, "RowOps")))
+        Some(self.import_map(id, move |row| infallible(RowOps::apply_some(&ops, row.to_vec())?, "RowOps")))
     }
 
     /// `plan`'s rows paired with their key in one operator, when [`fusable`]
@@ -91,7 +91,7 @@ impl<'s> Context<'_, 's> {
         let (id, ops) = fusable(plan)?;
         let key = key.to_vec();
         Some(self.import_map(id, move |row| {
-            let row = infallible(RowOps::apply_some(&ops, row.clone())?, "RowOps+Key")?;
+            let row = infallible(RowOps::apply_some(&ops, row.to_vec())?, "RowOps+Key")?;
             let k = match key_of(&key, &row, null_eq) {
                 Some(k) => Some(infallible(k, "Key")?),
                 None => None,

@@ -48,7 +48,7 @@ mod window;
 
 use crate::expr::{AggregateExpr, EvalError, ScalarExpr};
 use crate::plan::Plan;
-use crate::repr::{Datum, Row};
+use crate::repr::{Datum, Row, SharedRow};
 use crate::{Diff, GlobalId, Timestamp};
 use differential_dataflow::operators::arrange::TraceAgent;
 use differential_dataflow::trace::implementations::KeySpine;
@@ -59,7 +59,7 @@ use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
 
 /// An arranged collection of rows, shared between dataflows.
-pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
+pub type RowTrace = TraceAgent<KeySpine<SharedRow, Timestamp, Diff>>;
 /// An arranged collection of evaluation errors.
 pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
 
@@ -141,7 +141,7 @@ impl<'s> Context<'_, 's> {
                 let rows: Vec<(Row, Timestamp, Diff)> = if scope.index() == 0 { rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect() } else { Vec::new() };
                 rows.to_stream(scope).as_collection()
             }
-            Plan::Get { id, .. } => self.import_map(*id, |r| Some(r.clone())),
+            Plan::Get { id, .. } => self.import_map(*id, |r| Some(r.to_vec())),
             Plan::Map { .. } | Plan::Filter { .. } | Plan::Project { .. } => {
                 if let Some(rows) = self.fused_rows(plan) {
                     return rows;

@@ -15,7 +15,7 @@
 //! What it does not count: updates held until their time is complete (a
 //! timestamp's worth at most) and timely's buffers.
 
-use crate::repr::{Datum, Row};
+use crate::repr::{Datum, Row, SharedRow};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::size_of;
@@ -46,6 +46,17 @@ pub trait Footprint {
 
 /// The heap bytes of `row`: its datums, and strings too long to be inline.
 pub fn row_heap_bytes(row: &Row) -> u64 {
+    datums_heap_bytes(row, row.capacity())
+}
+
+/// The heap bytes of a [`SharedRow`]: its datums, their strings, and the
+/// reference counts.
+pub fn shared_row_heap_bytes(row: &SharedRow) -> u64 {
+    datums_heap_bytes(row, row.len()) + 2 * size_of::<usize>() as u64
+}
+
+/// The heap bytes of `slots` datums' room holding `datums`.
+fn datums_heap_bytes(datums: &[Datum], slots: usize) -> u64 {
     fn heap(d: &Datum) -> usize {
         match d {
             Datum::Text(s) | Datum::Jsonb(s) if s.is_heap_allocated() => s.len() + 16,
@@ -54,7 +65,7 @@ pub fn row_heap_bytes(row: &Row) -> u64 {
             _ => 0,
         }
     }
-    (row.capacity() * size_of::<Datum>() + row.iter().map(heap).sum::<usize>()) as u64
+    (slots * size_of::<Datum>() + datums.iter().map(heap).sum::<usize>()) as u64
 }
 
 /// The footprint of `len` items, from at most [`SAMPLE`] of them scaled up.

@@ -1,9 +1,9 @@
 //! One timely worker: executes commands, steps dataflows, answers peeks.
 
 use super::{CollectionStats, Command, PeekResponder, PeekResponse, SubscribeEvent, SubscribeSink};
-use crate::render::state::{row_heap_bytes, StateReport, StateSize, SAMPLE};
+use crate::render::state::{shared_row_heap_bytes, StateReport, StateSize, SAMPLE};
 use crate::render::{render, ErrTrace, RowTrace, TraceBundle};
-use crate::repr::Row;
+use crate::repr::{Row, SharedRow};
 use crate::{Diff, GlobalId, Timestamp};
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
@@ -80,7 +80,7 @@ impl<'w> Worker<'w> {
                 let bundle = self.timely.dataflow_named::<Timestamp, _, _>(&format!("u{}", id), |scope| {
                     let (oks, errs) = render(&plan, scope, traces, &state);
                     let err_ids = TraceBundle::err_ids_of(id, errs.is_some(), &plan.depends_on(), traces);
-                    TraceBundle { oks: oks.arrange_by_self().trace, errs: errs.map(|e| e.arrange_by_self().trace), err_ids }
+                    TraceBundle { oks: arrange_rows(oks), errs: errs.map(|e| e.arrange_by_self().trace), err_ids }
                 });
                 self.install(id, index, bundle);
                 self.states.insert(id, state);
@@ -134,7 +134,7 @@ impl<'w> Worker<'w> {
         let (mut input, bundle) = self.timely.dataflow_named::<Timestamp, _, _>(&format!("table u{}", id), |scope| {
             let (input, rows) = scope.new_collection::<Row, Diff>();
             // Rows are checked before they are written: a table has no errors.
-            (input, TraceBundle { oks: rows.arrange_by_self().trace, errs: None, err_ids: Vec::new() })
+            (input, TraceBundle { oks: arrange_rows(rows), errs: None, err_ids: Vec::new() })
         });
         input.advance_to(self.time);
         input.flush();
@@ -181,7 +181,7 @@ impl<'w> Worker<'w> {
         let own_errs: HashMap<GlobalId, StateSize> = self.traces.iter_mut().filter_map(|(id, b)| Some((*id, arranged_size(b.errs.as_mut()?, |e| (e.code.capacity() + e.message.capacity()) as u64)))).collect();
         for (id, bundle) in self.traces.iter_mut() {
             bundle.oks.read_upper(&mut upper);
-            let rows = arranged_size(&mut bundle.oks, row_heap_bytes);
+            let rows = arranged_size(&mut bundle.oks, shared_row_heap_bytes);
             let errs = own_errs.get(id).copied().unwrap_or_default();
             let error_records = bundle.err_ids.iter().filter_map(|e| own_errs.get(e)).map(|s| s.records).sum();
             let own = self.states.get(id).map(|s| s.size()).unwrap_or_default();
@@ -214,7 +214,7 @@ impl<'w> Worker<'w> {
             if !(errs_complete && complete(&mut bundle.oks, peek.time)) {
                 return true;
             }
-            let rows = read_at(&mut bundle.oks, |r| r.clone(), |t| t <= peek.time);
+            let rows = read_at(&mut bundle.oks, |r| r.to_vec(), |t| t <= peek.time);
             let mut errors = Vec::new();
             for e in &err_ids {
                 if let Some(t) = self.traces.get_mut(e).and_then(|b| b.errs.as_mut()) {
@@ -252,7 +252,7 @@ impl<'w> Worker<'w> {
             // compaction frontier comes as one snapshot at the frontier, the
             // same on every worker.
             let (mut open, mut reported) = (true, None);
-            trace.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.clone()).inner.sink(Pipeline, "Subscribe", move |(input, frontier)| {
+            trace.import_frontier(scope, "RowsSource").0.as_collection(|r, _| r.to_vec()).inner.sink(Pipeline, "Subscribe", move |(input, frontier)| {
                 // Each batch of updates is handed over, not cloned; then the
                 // frontier, when it moved (it cannot pass an update this
                 // operator has not taken yet).
@@ -270,6 +270,13 @@ impl<'w> Worker<'w> {
         });
         self.dataflows.insert(id, index);
     }
+}
+
+/// A view's or table's rows, arranged for peeks, subscriptions and the
+/// dataflows that read them, as [`SharedRow`]s (merges share them).
+fn arrange_rows<'s>(rows: crate::render::Rows<'s>) -> RowTrace {
+    use differential_dataflow::trace::implementations::KeyBatcher;
+    rows.map(|row| (SharedRow::from(row), ())).arrange_named("ArrangeBySelf", KeyBatcher::new).trace
 }
 
 /// The updates in `trace` and an estimate of their bytes: per batch, its
