@@ -16,13 +16,13 @@
 use super::Rows;
 use crate::expr::ScalarExpr;
 use crate::plan::Plan;
-use crate::repr::Row;
+use crate::repr::SharedRow;
 use crate::{Diff, GlobalId, Timestamp};
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::{KeyBuilder, KeySpine, ValSpine};
 
-/// Rows arranged by a key: (key, row).
-pub type KeyedArrangement<'s> = Arranged<'s, TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>>;
+/// Rows arranged by a key: (key, row), shared (see [`SharedRow`]).
+pub type KeyedArrangement<'s> = Arranged<'s, TraceAgent<ValSpine<SharedRow, SharedRow, Timestamp, Diff>>>;
 
 /// Which collection is arranged, and by what key.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -46,7 +46,7 @@ impl ArrangementKey {
 /// Pairs of rows with equal keys: left columns then right columns, with
 /// multiplicities multiplied.
 pub fn inner<'s>(left: KeyedArrangement<'s>, right: KeyedArrangement<'s>) -> Rows<'s> {
-    left.join_core(right, |_k, l: &Row, r: &Row| {
+    left.join_core(right, |_k, l: &SharedRow, r: &SharedRow| {
         let mut out = Vec::with_capacity(l.len() + r.len());
         out.extend(l.iter().cloned());
         out.extend(r.iter().cloned());
@@ -58,7 +58,7 @@ pub fn inner<'s>(left: KeyedArrangement<'s>, right: KeyedArrangement<'s>) -> Row
 /// matches no key of `right`, with their multiplicities. Rows left out of
 /// `left` because their key is NULL match nothing, so they stay.
 pub fn anti<'s>(rows: Rows<'s>, left: KeyedArrangement<'s>, right: KeyedArrangement<'s>) -> Rows<'s> {
-    let keys = right.reduce_abelian::<_, KeyBuilder<Row, Timestamp, Diff>, KeySpine<Row, Timestamp, Diff>, _, _>(
+    let keys = right.reduce_abelian::<_, KeyBuilder<SharedRow, Timestamp, Diff>, KeySpine<SharedRow, Timestamp, Diff>, _, _>(
         "DistinctKeys",
         |_key, _vals, out| out.push(((), 1)),
         |buffer, key, updates| {
@@ -66,6 +66,6 @@ pub fn anti<'s>(rows: Rows<'s>, left: KeyedArrangement<'s>, right: KeyedArrangem
             buffer.extend(updates.drain(..).map(|(v, t, d)| ((key.clone(), v), t, d)));
         },
     );
-    let matched = left.join_core(keys, |_k, row: &Row, _| Some(row.clone()));
+    let matched = left.join_core(keys, |_k, row: &SharedRow, _| Some(row.to_vec()));
     rows.concat(matched.negate())
 }

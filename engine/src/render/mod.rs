@@ -231,7 +231,7 @@ impl<'s> Context<'_, 's> {
             Some(r) => self.keyed(r, key.to_vec(), null_eq),
             None => self.render_keyed(plan, key.to_vec(), null_eq),
         };
-        let arranged = keyed.arrange_by_key_named("ArrangeByKey");
+        let arranged = keyed.map(|(k, row)| (SharedRow::from(k), SharedRow::from(row))).arrange_by_key_named("ArrangeByKey");
         if let Some(n) = name {
             self.arranged.insert(n, arranged.clone());
         }
