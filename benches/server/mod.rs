@@ -23,7 +23,8 @@ pub fn serve(port: u16, dir: &std::path::Path, extra: &[&str]) -> Server {
             .args(["serve", "--listen", &format!("127.0.0.1:{}", port), "--http", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(extra)
-            .stderr(std::process::Stdio::null())
+            // The operator profile (EDDY_PROFILE_OPERATORS) is on stderr.
+            .stderr(if std::env::var_os("EDDY_PROFILE_OPERATORS").is_some() { std::process::Stdio::inherit() } else { std::process::Stdio::null() })
             .spawn()
             .expect("start eddy"),
     )
