@@ -61,7 +61,7 @@ impl<'s> Context<'_, 's> {
     /// `plan`'s rows in one operator, when [`fusable`].
     pub(super) fn fused_rows(&mut self, plan: &Plan) -> Option<super::Rows<'s>> {
         let (id, ops) = fusable(plan)?;
-        Some(self.import_map(id, move |row| infallible(RowOps::apply_some(&ops, row.to_vec())?, "RowOps")))
+        Some(self.import_map(id, move |row| infallible(RowOps::apply_some_ref(&ops, row)?, "RowOps")))
     }
 
     /// `plan`'s rows paired with their key in one operator, when [`fusable`]
@@ -91,7 +91,7 @@ impl<'s> Context<'_, 's> {
         let (id, ops) = fusable(plan)?;
         let key = key.to_vec();
         Some(self.import_map(id, move |row| {
-            let row = infallible(RowOps::apply_some(&ops, row.to_vec())?, "RowOps+Key")?;
+            let row = infallible(RowOps::apply_some_ref(&ops, row)?, "RowOps+Key")?;
             let k = match key_of(&key, &row, null_eq) {
                 Some(k) => Some(infallible(k, "Key")?),
                 None => None,
