@@ -32,6 +32,7 @@
 //! operator with two outputs ([`fallible`]).
 
 mod accumulate;
+pub mod arrange;
 mod fallible;
 mod flat_map;
 mod fused;
@@ -231,7 +232,7 @@ impl<'s> Context<'_, 's> {
             Some(r) => self.keyed(r, key.to_vec(), null_eq),
             None => self.render_keyed(plan, key.to_vec(), null_eq),
         };
-        let arranged = keyed.map(|(k, row)| (SharedRow::from(k), SharedRow::from(row))).arrange_by_key_named("ArrangeByKey");
+        let arranged = arrange::arrange_by_key(keyed, "ArrangeByKey");
         if let Some(n) = name {
             self.arranged.insert(n, arranged.clone());
         }

@@ -2,8 +2,9 @@
 
 use super::{CollectionStats, Command, PeekResponder, PeekResponse, SubscribeEvent, SubscribeSink};
 use crate::render::state::{shared_row_heap_bytes, StateReport, StateSize, SAMPLE};
+use crate::render::arrange::arrange_by_self;
 use crate::render::{render, ErrTrace, RowTrace, TraceBundle};
-use crate::repr::{Row, SharedRow};
+use crate::repr::Row;
 use crate::{Diff, GlobalId, Timestamp};
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
@@ -80,7 +81,7 @@ impl<'w> Worker<'w> {
                 let bundle = self.timely.dataflow_named::<Timestamp, _, _>(&format!("u{}", id), |scope| {
                     let (oks, errs) = render(&plan, scope, traces, &state);
                     let err_ids = TraceBundle::err_ids_of(id, errs.is_some(), &plan.depends_on(), traces);
-                    TraceBundle { oks: arrange_rows(oks), errs: errs.map(|e| e.arrange_by_self().trace), err_ids }
+                    TraceBundle { oks: arrange_by_self(oks, "ArrangeBySelf"), errs: errs.map(|e| arrange_by_self(e, "ArrangeErrors")), err_ids }
                 });
                 self.install(id, index, bundle);
                 self.states.insert(id, state);
@@ -134,7 +135,7 @@ impl<'w> Worker<'w> {
         let (mut input, bundle) = self.timely.dataflow_named::<Timestamp, _, _>(&format!("table u{}", id), |scope| {
             let (input, rows) = scope.new_collection::<Row, Diff>();
             // Rows are checked before they are written: a table has no errors.
-            (input, TraceBundle { oks: arrange_rows(rows), errs: None, err_ids: Vec::new() })
+            (input, TraceBundle { oks: arrange_by_self(rows, "ArrangeBySelf"), errs: None, err_ids: Vec::new() })
         });
         input.advance_to(self.time);
         input.flush();
@@ -270,13 +271,6 @@ impl<'w> Worker<'w> {
         });
         self.dataflows.insert(id, index);
     }
-}
-
-/// A view's or table's rows, arranged for peeks, subscriptions and the
-/// dataflows that read them, as [`SharedRow`]s (merges share them).
-fn arrange_rows<'s>(rows: crate::render::Rows<'s>) -> RowTrace {
-    use differential_dataflow::trace::implementations::KeyBatcher;
-    rows.map(|row| (SharedRow::from(row), ())).arrange_named("ArrangeBySelf", KeyBatcher::new).trace
 }
 
 /// The updates in `trace` and an estimate of their bytes: per batch, its
