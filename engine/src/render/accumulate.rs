@@ -234,7 +234,15 @@ impl Footprint for Totals {
 /// output and replays each changed key's history, 150-450 us per
 /// activation in the saga benchmark; here a change is a hash lookup and an
 /// addition. Timestamps must be totally ordered (they are).
-pub fn render<'s>(contributions: VecCollection<'s, Timestamp, (Row, Accums), Diff>, aggs: Vec<AggregateExpr>, state: &StateReport) -> VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff> {
+///
+/// Each output row (or error) goes out through `output`: the results as
+/// they are, or, for aggregates that cannot fail, the rows themselves (no
+/// operator after this one then splits off errors).
+pub fn render<'s, O, F>(contributions: VecCollection<'s, Timestamp, (Row, Accums), Diff>, aggs: Vec<AggregateExpr>, state: &StateReport, output: F) -> VecCollection<'s, Timestamp, O, Diff>
+where
+    O: differential_dataflow::Data,
+    F: Fn(Result<Row, EvalError>) -> Option<O> + 'static,
+{
     let groups = state.keyed::<Totals>();
     per_key(contributions, "Accumulate", move |key, updates, out| {
         let mut groups = groups.borrow_mut();
@@ -244,8 +252,8 @@ pub fn render<'s>(contributions: VecCollection<'s, Timestamp, (Row, Accums), Dif
         }
         let new = if totals.is_zero() { None } else { finish(key, totals, &aggs) };
         if new != *shown {
-            out.extend(shown.take().map(|old| (old, -1)));
-            out.extend(new.clone().map(|new| (new, 1)));
+            out.extend(shown.take().and_then(&output).map(|old| (old, -1)));
+            out.extend(new.clone().and_then(&output).map(|new| (new, 1)));
             *shown = new;
         }
         if totals.is_zero() {

@@ -36,7 +36,7 @@ fn fusable(plan: &Plan) -> Option<(GlobalId, Option<RowOps>)> {
 
 /// The value of work judged unable to fail; an error is a bug in that
 /// judgement (see `fallible::report_unexpected`).
-fn infallible<T>(result: Result<T, EvalError>, what: &str) -> Option<T> {
+pub(super) fn infallible<T>(result: Result<T, EvalError>, what: &str) -> Option<T> {
     result.map_err(|e| super::fallible::report_unexpected(what, &e)).ok()
 }
 

@@ -181,19 +181,28 @@ impl<'s> Context<'_, 's> {
                     let (c, e) = accumulate::contribution(&row, &aggs);
                     std::iter::once(Ok((key, c))).chain(e.map(Err))
                 });
-                let results = accumulate::render(contributions, aggregates.clone(), &self.state);
                 // The inputs' errors were the contributions'.
-                let can_fail = aggregates.iter().any(AggregateExpr::result_can_fail);
-                self.fallible(results, "Results", can_fail, Some)
+                if aggregates.iter().any(AggregateExpr::result_can_fail) {
+                    let results = accumulate::render(contributions, aggregates.clone(), &self.state, Some);
+                    self.fallible(results, "Results", true, Some)
+                } else {
+                    accumulate::render(contributions, aggregates.clone(), &self.state, |r| fused::infallible(r, "Accumulate"))
+                }
             }
             Plan::Reduce { input, group_key, aggregates } => {
                 let keyed = self.render_keyed(input, group_key.clone(), true);
                 let aggs = aggregates.clone();
-                let results = reduce::render(keyed, "Reduce", &self.state, move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                    out.push((group::aggregate(key, vals, &aggs), 1));
-                });
-                let can_fail = aggregates.iter().any(AggregateExpr::can_fail);
-                self.fallible(results, "Results", can_fail, Some)
+                if aggregates.iter().any(AggregateExpr::can_fail) {
+                    let results = reduce::render(keyed, "Reduce", &self.state, move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                        out.push((group::aggregate(key, vals, &aggs), 1));
+                    });
+                    self.fallible(results, "Results", true, Some)
+                } else {
+                    // Rows straight out, with no operator to split off errors.
+                    reduce::render(keyed, "Reduce", &self.state, move |key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
+                        out.extend(fused::infallible(group::aggregate(key, vals, &aggs), "Reduce").map(|row| (row, 1)));
+                    })
+                }
             }
             Plan::Distinct { input } => self.render(input).distinct_core::<Diff>(),
             Plan::Union { inputs } => {
