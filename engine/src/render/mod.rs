@@ -29,7 +29,9 @@
 //!
 //! The operators of our own keep their state in hash maps and hold updates
 //! until their time is complete ([`stash`]); row work that can fail is one
-//! operator with two outputs ([`fallible`]).
+//! operator with two outputs ([`fallible`]). Views, tables and joins keep
+//! their rows in arrangements as [`SharedRow`]s, converted by the arrange
+//! operator itself ([`arrange`]).
 
 mod accumulate;
 pub mod arrange;
