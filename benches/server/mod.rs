@@ -15,7 +15,7 @@ impl Drop for Server {
 }
 
 /// Starts `eddy serve` on `port` with its data in `dir` and `extra` flags,
-/// its stderr silenced.
+/// its stderr silenced unless EDDY_PROFILE_OPERATORS asks for the profile.
 #[allow(dead_code)]
 pub fn serve(port: u16, dir: &std::path::Path, extra: &[&str]) -> Server {
     Server(

@@ -13,6 +13,7 @@
 //! workers by the hash of their key, which is the same for a [`Row`] and
 //! the [`SharedRow`] made from it.
 
+use super::join::KeyedArrangement;
 use crate::expr::EvalError;
 use crate::repr::{Row, SharedRow};
 use crate::{Diff, Timestamp};
@@ -132,9 +133,6 @@ impl<D: Arrangeable> ContainerBuilder for IntoArranged<D> {
     }
 }
 
-/// A trace of `D` arranged by key (`KeySpine` when there are no values).
-pub type Arranged<D> = TraceAgent<ValSpine<<D as Arrangeable>::Key, <D as Arrangeable>::Val, Timestamp, Diff>>;
-
 /// `collection` arranged by itself: rows as [`SharedRow`]s, errors as they are.
 pub fn arrange_by_self<'s, D>(collection: VecCollection<'s, Timestamp, D, Diff>, name: &str) -> TraceAgent<KeySpine<D::Key, Timestamp, Diff>>
 where
@@ -146,7 +144,7 @@ where
 }
 
 /// Keyed rows arranged by their key, both as [`SharedRow`]s.
-pub fn arrange_by_key<'s>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, name: &str) -> differential_dataflow::operators::arrange::Arranged<'s, Arranged<(Row, Row)>> {
+pub fn arrange_by_key<'s>(keyed: VecCollection<'s, Timestamp, (Row, Row), Diff>, name: &str) -> KeyedArrangement<'s> {
     type Batcher = MergeBatcher<IntoArranged<(Row, Row)>, VecMerger<(SharedRow, SharedRow), Timestamp, Diff>, ValBuilder<SharedRow, SharedRow, Timestamp, Diff>>;
     let exchange = Exchange::new(|(d, _, _): &((Row, Row), Timestamp, Diff)| d.route());
     arrange_core::<_, _, Batcher, ValSpine<SharedRow, SharedRow, Timestamp, Diff>>(keyed.inner, exchange, name, Batcher::new)
